@@ -1,0 +1,130 @@
+"""Lines: opening a line on a contract with a SIM (and device), and lifecycle events."""
+
+from __future__ import annotations
+
+from sqlmodel import select
+
+from services.audit import mutating_service, record, snapshot
+from services.db import write_session
+from services.errors import NotFound, ValidationFailed
+from services.identifiers import digits_only, parse_msisdn
+from services.lifecycles import LINE, SIM, ContractStatus, LineEvent, LineStatus, SimEvent, SimStatus
+from services.models import Contract, Device, Line, SimCard
+from services.models.base import utcnow
+from services.permissions import Actor, require
+
+# Which permission each line event needs.
+LINE_EVENT_PERMISSIONS: dict[LineEvent, str] = {
+    LineEvent.ACTIVATE: "line.activate",
+    LineEvent.SUSPEND: "line.suspend",
+    LineEvent.RESUME: "line.resume",
+    LineEvent.TERMINATE: "line.terminate",
+    LineEvent.HOLD: "line.review",
+    LineEvent.FLAG_FOR_REVIEW: "line.review",
+    LineEvent.CONFIRM_ACTIVE: "line.review",
+    LineEvent.CONFIRM_SUSPENDED: "line.review",
+    LineEvent.CONFIRM_TERMINATED: "line.review",
+}
+
+
+@mutating_service
+def add_line(
+    *, actor: Actor, contract_id: int, msisdn: str, iccid: str, imei: str | None = None,
+    reason: str | None = None,
+) -> Line:
+    """Open a line (申請中) on a contract with a stocked SIM and optionally a stocked device.
+
+    Sales and admin. Validates the number (any common format) and the references; the SIM
+    (and device) move to 割当済 in the same transaction.
+    """
+    require(actor, "line.create")
+    e164 = parse_msisdn(msisdn)
+    iccid_digits = digits_only(iccid)
+    imei_digits = digits_only(imei or "")
+    with write_session() as session:
+        errors: dict[str, str] = {}
+        contract = session.get(Contract, contract_id)
+        if contract is None:
+            errors["contract_id"] = "指定の契約が見つかりません。"
+        elif contract.status == ContractStatus.TERMINATED:
+            errors["contract_id"] = "解約済の契約には回線を追加できません。"
+        if e164 is None:
+            errors["msisdn"] = "電話番号が正しくありません（例: 090-1234-5678）。"
+        elif session.exec(select(Line.id).where(Line.msisdn == e164)).first() is not None:
+            errors["msisdn"] = "この電話番号は既に登録されています。"
+        sim = session.exec(select(SimCard).where(SimCard.iccid == iccid_digits)).first()
+        if sim is None:
+            errors["iccid"] = "このICCIDのSIMは在庫に登録されていません。"
+        elif sim.status != SimStatus.IN_STOCK:
+            errors["iccid"] = "このSIMは在庫状態ではありません（既に割当済などです）。"
+        device = None
+        if imei_digits:
+            device = session.exec(select(Device).where(Device.imei == imei_digits)).first()
+            if device is None:
+                errors["imei"] = "このIMEIの端末は在庫に登録されていません。"
+            elif device.status != "in_stock":
+                errors["imei"] = "この端末は在庫状態ではありません。"
+        if errors:
+            raise ValidationFailed(errors)
+        sim.status = SIM.next_state(sim.status, SimEvent.ASSIGN).value
+        sim.updated_at = utcnow()
+        session.add(sim)
+        if device is not None:
+            device.status = "assigned"
+            device.updated_at = utcnow()
+            session.add(device)
+        line = Line(msisdn=e164, customer_id=contract.customer_id, contract_id=contract.id,
+                    sim_card_id=sim.id, device_id=device.id if device else None)
+        session.add(line)
+        session.flush()
+        record(session, actor, "line.create", line,
+               after={**snapshot(line), "iccid": sim.iccid, "imei": device.imei if device else None},
+               reason=reason)
+    return line
+
+
+@mutating_service
+def change_line_status(line_id: int, *, actor: Actor, event: LineEvent | str, reason: str) -> Line:
+    """Apply a lifecycle event to a line (開通, 停止, 再開, 解約, 保留, 要確認...).
+
+    The permission depends on the event (LINE_EVENT_PERMISSIONS). A reason is required.
+    Repeating an event whose result already holds (a double click) changes nothing.
+    """
+    ev = LineEvent(event)
+    with write_session() as session:
+        line = session.exec(select(Line).where(Line.id == line_id).with_for_update()).first()
+        if line is None:
+            raise NotFound("回線が見つかりません。")
+        require(actor, LINE_EVENT_PERMISSIONS[ev], line)
+        if not (reason or "").strip():
+            raise ValidationFailed({"reason": "理由を入力してください。"})
+        target = _target_state(ev)
+        if target is not None and line.status == target:
+            return line
+        before = snapshot(line)
+        line.status = LINE.next_state(line.status, ev).value
+        line.updated_at = utcnow()
+        if ev is LineEvent.ACTIVATE:
+            line.activated_at = utcnow()
+        sim = session.get(SimCard, line.sim_card_id) if line.sim_card_id else None
+        if sim is not None:
+            _follow_sim(sim, line.status)
+            session.add(sim)
+        session.add(line)
+        record(session, actor, f"line.{ev.value}", line, before=before, reason=reason.strip())
+    return line
+
+
+def _target_state(event: LineEvent) -> LineStatus | None:
+    targets = {state for (_, ev), state in LINE.table.items() if ev is event}
+    return targets.pop() if len(targets) == 1 else None
+
+
+def _follow_sim(sim: SimCard, line_status: str) -> None:
+    """Keep the SIM's state in step with its line (activate on open, return on termination)."""
+    if line_status == LineStatus.ACTIVE and sim.status == SimStatus.ASSIGNED:
+        sim.status = SIM.next_state(sim.status, SimEvent.ACTIVATE).value
+        sim.updated_at = utcnow()
+    elif line_status == LineStatus.TERMINATED and sim.status in (SimStatus.ASSIGNED, SimStatus.ACTIVE):
+        sim.status = SIM.next_state(sim.status, SimEvent.RETURN).value
+        sim.updated_at = utcnow()

@@ -1,0 +1,27 @@
+"""All ledger tables; importing this package registers them on SQLModel.metadata."""
+
+from services.models.audit import AuditEntry
+from services.models.billing import Invoice, InvoiceItem, Payment, PaymentAllocation
+from services.models.catalog import RateOption, RatePlan
+from services.models.contract import Contract, ContractOption
+from services.models.customer import Customer, CustomerUser
+from services.models.inventory import Device, SimCard
+from services.models.line import Line, UsageRecord
+from services.models.search import CustomerNameGram
+from services.models.staff import (
+    SignInAttempt,
+    SignInChallenge,
+    StaffRecoveryCode,
+    StaffSession,
+    StaffUser,
+)
+from services.models.support import Ticket, TicketMessage
+from services.models.workflow import ApprovalRequest, ExternalOperation, ImportBatch, Notification
+
+__all__ = [
+    "ApprovalRequest", "AuditEntry", "Contract", "ContractOption", "Customer", "CustomerNameGram",
+    "CustomerUser", "Device", "ExternalOperation", "ImportBatch", "Invoice", "InvoiceItem", "Line",
+    "Notification", "Payment", "PaymentAllocation", "RateOption", "RatePlan", "SignInAttempt",
+    "SignInChallenge", "SimCard", "StaffRecoveryCode", "StaffSession", "StaffUser", "Ticket",
+    "TicketMessage", "UsageRecord",
+]

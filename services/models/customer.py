@@ -1,0 +1,55 @@
+"""Customers (顧客) and the people who sign in for them (利用者 / 法人管理者)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import CheckConstraint, Index
+from sqlmodel import Field, SQLModel
+
+from services.models.base import utcnow, values_check
+
+CUSTOMER_KINDS = ("individual", "corporate")
+KYC_STATUSES = ("not_started", "submitted", "verified", "rejected")
+CUSTOMER_USER_ROLES = ("customer_admin", "user")
+
+
+class Customer(SQLModel, table=True):
+    """The contracting party: an individual or a corporation."""
+
+    __tablename__ = "customer"
+    __table_args__ = (
+        values_check("kind", CUSTOMER_KINDS, "ck_customer_kind"),
+        values_check("kyc_status", KYC_STATUSES, "ck_customer_kyc_status"),
+        CheckConstraint("length(name) > 0", name="ck_customer_name_nonempty"),
+        Index("ix_customer_name_kana", "name_kana"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=16)
+    name: str = Field(max_length=200)
+    name_kana: str = Field(max_length=200)
+    email: str | None = Field(default=None, max_length=254)
+    phone: str | None = Field(default=None, max_length=20)
+    postal_code: str | None = Field(default=None, max_length=8)
+    address: str | None = Field(default=None, max_length=300)
+    birth_date: date | None = None
+    kyc_status: str = Field(default="not_started", max_length=16)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class CustomerUser(SQLModel, table=True):
+    """A person who signs in to the self-service app for a customer."""
+
+    __tablename__ = "customer_user"
+    __table_args__ = (values_check("role", CUSTOMER_USER_ROLES, "ck_customer_user_role"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int = Field(foreign_key="customer.id", index=True)
+    email: str = Field(max_length=254, unique=True)
+    name: str = Field(max_length=200)
+    role: str = Field(default="user", max_length=16)
+    password_hash: str | None = Field(default=None, max_length=255)
+    is_active: bool = True
+    created_at: datetime = Field(default_factory=utcnow)

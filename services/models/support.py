@@ -1,0 +1,48 @@
+"""Support tickets (問い合わせ) and their messages."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Field, SQLModel
+
+from services.lifecycles import TicketStatus
+from services.models.base import status_check, utcnow, values_check
+
+TICKET_PRIORITIES = ("low", "normal", "high")
+AUTHOR_KINDS = ("staff", "customer")
+
+
+class Ticket(SQLModel, table=True):
+    """A support case linked to a customer and optionally a contract and a line."""
+
+    __tablename__ = "ticket"
+    __table_args__ = (
+        status_check("status", TicketStatus, "ck_ticket_status"),
+        values_check("priority", TICKET_PRIORITIES, "ck_ticket_priority"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int = Field(foreign_key="customer.id", index=True)
+    contract_id: int | None = Field(default=None, foreign_key="contract.id", index=True)
+    line_id: int | None = Field(default=None, foreign_key="line.id", index=True)
+    subject: str = Field(max_length=200)
+    status: str = Field(default=TicketStatus.OPEN.value, max_length=20)
+    priority: str = Field(default="normal", max_length=8)
+    assignee_id: int | None = Field(default=None, foreign_key="staff_user.id")
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class TicketMessage(SQLModel, table=True):
+    """One message in a ticket's conversation."""
+
+    __tablename__ = "ticket_message"
+    __table_args__ = (values_check("author_kind", AUTHOR_KINDS, "ck_ticket_message_author_kind"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    author_kind: str = Field(max_length=8)
+    author_id: int | None = None
+    body: str
+    created_at: datetime = Field(default_factory=utcnow)

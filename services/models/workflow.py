@@ -1,0 +1,97 @@
+"""Workflow records: approval requests, external operations (outbox), notifications, imports."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Index
+from sqlmodel import Field, SQLModel
+
+from services.lifecycles import ApprovalStatus, ExternalOperationStatus, ImportBatchStatus
+from services.models.base import status_check, utcnow, values_check
+
+NOTIFICATION_CHANNELS = ("mail", "line", "in_app")
+
+
+class ApprovalRequest(SQLModel, table=True):
+    """A maker-checker request: an operation, its parameters and their hash, and the decision."""
+
+    __tablename__ = "approval_request"
+    __table_args__ = (status_check("status", ApprovalStatus, "ck_approval_request_status"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    operation: str = Field(max_length=64)
+    params_json: str
+    params_hash: str = Field(max_length=64)
+    status: str = Field(default=ApprovalStatus.PENDING.value, max_length=16, index=True)
+    requested_by: int = Field(foreign_key="staff_user.id")
+    reason: str
+    customer_id: int | None = Field(default=None, foreign_key="customer.id", index=True)
+    contract_id: int | None = Field(default=None, foreign_key="contract.id")
+    line_id: int | None = Field(default=None, foreign_key="line.id")
+    decided_by: int | None = Field(default=None, foreign_key="staff_user.id")
+    decision_reason: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    decided_at: datetime | None = None
+    executed_at: datetime | None = None
+
+
+class ExternalOperation(SQLModel, table=True):
+    """One call to a provider (outbox row), with a stable idempotency key and its outcome."""
+
+    __tablename__ = "external_operation"
+    __table_args__ = (
+        status_check("status", ExternalOperationStatus, "ck_external_operation_status"),
+        Index("ix_external_operation_status_next", "status", "next_attempt_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    provider: str = Field(max_length=32)
+    operation: str = Field(max_length=64)
+    idempotency_key: str = Field(max_length=128, unique=True)
+    customer_id: int | None = Field(default=None, foreign_key="customer.id", index=True)
+    contract_id: int | None = Field(default=None, foreign_key="contract.id")
+    line_id: int | None = Field(default=None, foreign_key="line.id", index=True)
+    payload_json: str
+    status: str = Field(default=ExternalOperationStatus.PENDING.value, max_length=16)
+    attempts: int = 0
+    next_attempt_at: datetime | None = None
+    last_error: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Notification(SQLModel, table=True):
+    """A message to a customer with a next action and a link."""
+
+    __tablename__ = "notification"
+    __table_args__ = (values_check("channel", NOTIFICATION_CHANNELS, "ck_notification_channel"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int = Field(foreign_key="customer.id", index=True)
+    customer_user_id: int | None = Field(default=None, foreign_key="customer_user.id")
+    channel: str = Field(max_length=8)
+    kind: str = Field(max_length=32)
+    title: str = Field(max_length=200)
+    body: str
+    link: str | None = Field(default=None, max_length=300)
+    created_at: datetime = Field(default_factory=utcnow)
+    sent_at: datetime | None = None
+    read_at: datetime | None = None
+
+
+class ImportBatch(SQLModel, table=True):
+    """A CSV upload (一括登録) through preview, apply and rollback."""
+
+    __tablename__ = "import_batch"
+    __table_args__ = (status_check("status", ImportBatchStatus, "ck_import_batch_status"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=32)
+    filename: str = Field(max_length=255)
+    status: str = Field(default=ImportBatchStatus.UPLOADED.value, max_length=16)
+    created_by: int = Field(foreign_key="staff_user.id")
+    row_count: int = 0
+    summary_json: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
