@@ -62,6 +62,8 @@ def change_contract_status(
         if contract is None:
             raise NotFound("契約が見つかりません。")
         require(actor, "contract.transition", contract)
+        if not (reason or "").strip():
+            raise ValidationFailed({"reason": "理由を入力してください。"})
         ev = ContractEvent(event)
         before = snapshot(contract)
         contract.status = CONTRACT.next_state(contract.status, ev).value

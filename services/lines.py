@@ -7,8 +7,11 @@ from sqlmodel import select
 from services.audit import mutating_service, record, snapshot
 from services.db import write_session
 from services.errors import NotFound, ValidationFailed
-from services.identifiers import digits_only, parse_msisdn
-from services.lifecycles import LINE, SIM, ContractStatus, LineEvent, LineStatus, SimEvent, SimStatus
+from services.identifiers import digits_only, is_valid_iccid, is_valid_imei, parse_msisdn
+from services.lifecycles import (
+    DEVICE, LINE, SIM, ContractStatus, DeviceEvent, DeviceStatus, LineEvent, LineStatus, SimEvent,
+    SimStatus,
+)
 from services.models import Contract, Device, Line, SimCard
 from services.models.base import utcnow
 from services.permissions import Actor, require
@@ -53,16 +56,20 @@ def add_line(
         elif session.exec(select(Line.id).where(Line.msisdn == e164)).first() is not None:
             errors["msisdn"] = "この電話番号は既に登録されています。"
         sim = session.exec(select(SimCard).where(SimCard.iccid == iccid_digits)).first()
-        if sim is None:
+        if not is_valid_iccid(iccid_digits):
+            errors["iccid"] = "ICCIDが正しくありません（89で始まる19〜20桁、チェックディジット不一致）。"
+        elif sim is None:
             errors["iccid"] = "このICCIDのSIMは在庫に登録されていません。"
         elif sim.status != SimStatus.IN_STOCK:
             errors["iccid"] = "このSIMは在庫状態ではありません（既に割当済などです）。"
         device = None
         if imei_digits:
             device = session.exec(select(Device).where(Device.imei == imei_digits)).first()
-            if device is None:
+            if not is_valid_imei(imei_digits):
+                errors["imei"] = "IMEIが正しくありません（15桁、チェックディジット不一致）。"
+            elif device is None:
                 errors["imei"] = "このIMEIの端末は在庫に登録されていません。"
-            elif device.status != "in_stock":
+            elif device.status != DeviceStatus.IN_STOCK:
                 errors["imei"] = "この端末は在庫状態ではありません。"
         if errors:
             raise ValidationFailed(errors)
@@ -70,7 +77,7 @@ def add_line(
         sim.updated_at = utcnow()
         session.add(sim)
         if device is not None:
-            device.status = "assigned"
+            device.status = DEVICE.next_state(device.status, DeviceEvent.ASSIGN).value
             device.updated_at = utcnow()
             session.add(device)
         line = Line(msisdn=e164, customer_id=contract.customer_id, contract_id=contract.id,

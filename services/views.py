@@ -1,0 +1,347 @@
+"""Read side for the screens: the 360° customer view, record details, paged lists, history.
+
+Every function checks the actor's permission and returns plain, display-ready dicts.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from services.billing import PAYMENT_STATE_LABELS_JA, allocated_amounts, invoice_payment_state
+from services.contracts import contract_code
+from services.customers import customer_code
+from services.db import read_session
+from services.errors import NotFound
+from services.formatting import action_label, changed_fields, tokyo_time, yen
+from services.identifiers import format_msisdn
+from services.lifecycles import state_label
+from services.models import (
+    AuditEntry, Contract, ContractOption, Customer, CustomerUser, Device, Invoice, InvoiceItem, Line, Payment,
+    PaymentAllocation, RateOption, RatePlan, SimCard, Ticket, TicketMessage, UsageRecord,
+)
+from services.payments import PAYMENT_METHOD_LABELS_JA
+from services.permissions import Actor, can, require
+
+SECTION_LIMIT = 20
+KIND_LABELS_JA = {"individual": "個人", "corporate": "法人"}
+KYC_LABELS_JA = {"not_started": "未提出", "submitted": "確認待ち", "verified": "確認済", "rejected": "否認"}
+
+
+@dataclass
+class Page:
+    """One page of a server-side paged list."""
+
+    rows: list[dict]
+    page: int
+    page_size: int
+    total: int
+    pages: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.pages = max(1, math.ceil(self.total / self.page_size))
+
+
+def _customer_row(c: Customer) -> dict:
+    return {
+        "id": c.id, "code": customer_code(c.id), "kind": c.kind, "kind_label": KIND_LABELS_JA[c.kind],
+        "name": c.name, "name_kana": c.name_kana, "email": c.email or "", "phone": c.phone or "",
+        "postal_code": c.postal_code or "", "address": c.address or "",
+        "birth_date": c.birth_date.isoformat() if c.birth_date else "",
+        "kyc_status": c.kyc_status, "kyc_label": KYC_LABELS_JA.get(c.kyc_status, c.kyc_status),
+        "url": f"/admin/customers/{c.id}",
+    }
+
+
+def _line_row(line: Line, sim: SimCard | None, device: Device | None) -> dict:
+    return {
+        "id": line.id, "msisdn": format_msisdn(line.msisdn), "status": line.status,
+        "status_label": state_label("line", line.status), "contract_id": line.contract_id,
+        "contract_code": contract_code(line.contract_id), "customer_id": line.customer_id,
+        "iccid": sim.iccid if sim else "", "imsi": sim.imsi if sim else "",
+        "sim_status_label": state_label("sim", sim.status) if sim else "",
+        "imei": device.imei if device else "", "device_model": device.model if device else "",
+        "device_status_label": state_label("device", device.status) if device else "",
+        "activated_at": tokyo_time(line.activated_at), "url": f"/admin/lines/{line.id}",
+        "contract_url": f"/admin/contracts/{line.contract_id}",
+    }
+
+
+def _invoice_row(inv: Invoice, allocated: int) -> dict:
+    state = invoice_payment_state(allocated, inv.total) if inv.status == "issued" else ""
+    return {
+        "id": inv.id, "invoice_no": inv.invoice_no, "period": inv.period, "status": inv.status,
+        "status_label": state_label("invoice", inv.status), "total": yen(inv.total),
+        "allocated": yen(allocated), "payment_state": state,
+        "payment_state_label": PAYMENT_STATE_LABELS_JA.get(state, ""),
+        "due_date": inv.due_date.isoformat() if inv.due_date else "", "url": f"/admin/invoices/{inv.id}",
+        "contract_code": contract_code(inv.contract_id), "contract_url": f"/admin/contracts/{inv.contract_id}",
+    }
+
+
+def _ticket_row(t: Ticket) -> dict:
+    return {
+        "id": t.id, "subject": t.subject, "status": t.status, "status_label": state_label("ticket", t.status),
+        "priority": t.priority, "created_at": tokyo_time(t.created_at), "url": f"/admin/tickets/{t.id}",
+        "line_id": t.line_id or 0, "line_url": f"/admin/lines/{t.line_id}" if t.line_id else "",
+    }
+
+
+def _lines_with_stock(session: Session, lines: list[Line]) -> list[dict]:
+    sim_ids = [ln.sim_card_id for ln in lines if ln.sim_card_id]
+    dev_ids = [ln.device_id for ln in lines if ln.device_id]
+    sims = {s.id: s for s in session.exec(select(SimCard).where(col(SimCard.id).in_(sim_ids)))} if sim_ids else {}
+    devs = {d.id: d for d in session.exec(select(Device).where(col(Device.id).in_(dev_ids)))} if dev_ids else {}
+    return [_line_row(ln, sims.get(ln.sim_card_id), devs.get(ln.device_id)) for ln in lines]
+
+
+def customer_360(customer_id: int, *, actor: Actor) -> dict:
+    """Everything about one customer on one screen: contracts, lines, stock, bills, payments, tickets."""
+    with read_session() as session:
+        customer = session.get(Customer, customer_id)
+        if customer is None:
+            raise NotFound("顧客が見つかりません。")
+        require(actor, "customer.view", customer)
+        plans = {p.id: p for p in session.exec(select(RatePlan))}
+        contracts = session.exec(
+            select(Contract).where(Contract.customer_id == customer_id).order_by(col(Contract.id).desc())
+        ).all()
+        line_total = session.exec(select(func.count()).select_from(Line).where(Line.customer_id == customer_id)).one()
+        lines = session.exec(
+            select(Line).where(Line.customer_id == customer_id).order_by(Line.id).limit(SECTION_LIMIT)
+        ).all()
+        out = {
+            "customer": _customer_row(customer),
+            "contracts": [
+                {"id": k.id, "code": contract_code(k.id), "status": k.status,
+                 "status_label": state_label("contract", k.status),
+                 "plan": plans[k.rate_plan_id].name if k.rate_plan_id in plans else "",
+                 "start_date": k.start_date.isoformat() if k.start_date else "", "url": f"/admin/contracts/{k.id}"}
+                for k in contracts
+            ],
+            "lines": _lines_with_stock(session, lines),
+            "line_total": int(line_total),
+            "lines_url": f"/admin/lines?customer_id={customer_id}",
+            "users": [
+                {"id": u.id, "name": u.name, "email": u.email,
+                 "role_label": "法人管理者" if u.role == "customer_admin" else "利用者", "active": u.is_active}
+                for u in session.exec(select(CustomerUser).where(CustomerUser.customer_id == customer_id))
+            ],
+            "invoices": [], "payments": [], "tickets": [],
+            "can_view_invoices": can(actor, "invoice.view", customer),
+            "can_view_payments": can(actor, "payment.view", customer),
+        }
+        if out["can_view_invoices"]:
+            invoices = session.exec(
+                select(Invoice).where(Invoice.customer_id == customer_id)
+                .order_by(col(Invoice.period).desc(), col(Invoice.id).desc()).limit(SECTION_LIMIT)
+            ).all()
+            allocated = allocated_amounts(session, [i.id for i in invoices])
+            out["invoices"] = [_invoice_row(i, allocated.get(i.id, 0)) for i in invoices]
+        if out["can_view_payments"]:
+            payments = session.exec(
+                select(Payment).where(Payment.customer_id == customer_id)
+                .order_by(col(Payment.received_at).desc()).limit(SECTION_LIMIT)
+            ).all()
+            out["payments"] = [_payment_row(p) for p in payments]
+        if can(actor, "ticket.view", customer):
+            tickets = session.exec(
+                select(Ticket).where(Ticket.customer_id == customer_id)
+                .order_by(col(Ticket.created_at).desc()).limit(SECTION_LIMIT)
+            ).all()
+            out["tickets"] = [_ticket_row(t) for t in tickets]
+        return out
+
+
+def _payment_row(p: Payment) -> dict:
+    return {
+        "id": p.id, "amount": yen(p.amount), "method_label": PAYMENT_METHOD_LABELS_JA.get(p.method, p.method),
+        "payer_name": p.payer_name, "status": p.status, "status_label": state_label("payment", p.status),
+        "received_at": tokyo_time(p.received_at), "reference": p.reference or "",
+    }
+
+
+def line_detail(line_id: int, *, actor: Actor) -> dict:
+    """A line, its contract, customer, SIM, device, recent usage and its full change history."""
+    with read_session() as session:
+        line = session.get(Line, line_id)
+        if line is None:
+            raise NotFound("回線が見つかりません。")
+        require(actor, "line.view", line)
+        sim = session.get(SimCard, line.sim_card_id) if line.sim_card_id else None
+        device = session.get(Device, line.device_id) if line.device_id else None
+        contract = session.get(Contract, line.contract_id)
+        customer = session.get(Customer, line.customer_id)
+        plan = session.get(RatePlan, contract.rate_plan_id)
+        usage = session.exec(
+            select(UsageRecord).where(UsageRecord.line_id == line_id).order_by(col(UsageRecord.day).desc()).limit(14)
+        ).all()
+        return {
+            "line": _line_row(line, sim, device),
+            "customer": _customer_row(customer),
+            "contract": {"id": contract.id, "code": contract_code(contract.id), "status_label":
+                         state_label("contract", contract.status), "url": f"/admin/contracts/{contract.id}"},
+            "plan": {"name": plan.name, "data_cap_mb": plan.data_cap_mb, "monthly_fee": yen(plan.monthly_fee)},
+            "usage": [{"day": u.day.isoformat(), "used_mb": u.used_mb} for u in usage],
+            "history": line_history(session, line_id) if can(actor, "audit.view", line) else [],
+        }
+
+
+def line_history(session: Session, line_id: int) -> list[dict]:
+    """Who changed what on a line, when and why, newest first (from the audit log)."""
+    entries = session.exec(
+        select(AuditEntry).where(AuditEntry.line_id == line_id).order_by(col(AuditEntry.id).desc())
+    ).all()
+    return [_history_row(e) for e in entries]
+
+
+def _history_row(e: AuditEntry) -> dict:
+    changes = changed_fields(e.before_json, e.after_json)
+    status_change = next(((b, a) for f, b, a in changes if f == "status"), None)
+    return {
+        "id": e.id, "at": tokyo_time(e.at, with_seconds=True), "actor": e.actor_label,
+        "action": action_label(e.action), "reason": e.reason or "", "request_id": e.request_id or "",
+        "status_change": (f"{state_label(e.entity_type if e.entity_type != 'sim_card' else 'sim', status_change[0])}"
+                          f" → {state_label(e.entity_type if e.entity_type != 'sim_card' else 'sim', status_change[1])}")
+        if status_change and status_change[0] else "",
+        "changes": ", ".join(f"{f}: {b or '—'} → {a or '—'}" for f, b, a in changes if f != "status"),
+    }
+
+
+def contract_detail(contract_id: int, *, actor: Actor) -> dict:
+    """A contract with its plan, options, lines, invoices and history."""
+    with read_session() as session:
+        contract = session.get(Contract, contract_id)
+        if contract is None:
+            raise NotFound("契約が見つかりません。")
+        require(actor, "contract.view", contract)
+        customer = session.get(Customer, contract.customer_id)
+        plan = session.get(RatePlan, contract.rate_plan_id)
+        options = session.exec(
+            select(RateOption).join(ContractOption, ContractOption.rate_option_id == RateOption.id)
+            .where(ContractOption.contract_id == contract_id)
+        ).all()
+        lines = session.exec(select(Line).where(Line.contract_id == contract_id).order_by(Line.id).limit(100)).all()
+        invoices = []
+        if can(actor, "invoice.view", contract):
+            rows = session.exec(select(Invoice).where(Invoice.contract_id == contract_id)
+                                .order_by(col(Invoice.period).desc()).limit(SECTION_LIMIT)).all()
+            allocated = allocated_amounts(session, [i.id for i in rows])
+            invoices = [_invoice_row(i, allocated.get(i.id, 0)) for i in rows]
+        history = session.exec(select(AuditEntry).where(AuditEntry.entity_type == "contract",
+                                                        AuditEntry.entity_id == contract_id)
+                               .order_by(col(AuditEntry.id).desc())).all()
+        return {
+            "contract": {"id": contract.id, "code": contract_code(contract.id), "status": contract.status,
+                         "status_label": state_label("contract", contract.status),
+                         "start_date": contract.start_date.isoformat() if contract.start_date else "",
+                         "end_date": contract.end_date.isoformat() if contract.end_date else ""},
+            "customer": _customer_row(customer),
+            "plan": {"name": plan.name, "monthly_fee": yen(plan.monthly_fee), "data_cap_mb": plan.data_cap_mb},
+            "options": [{"name": o.name, "monthly_fee": yen(o.monthly_fee)} for o in options],
+            "lines": _lines_with_stock(session, lines),
+            "invoices": invoices,
+            "history": [_history_row(e) for e in history] if can(actor, "audit.view", contract) else [],
+        }
+
+
+def invoice_detail(invoice_id: int, *, actor: Actor) -> dict:
+    """An invoice with its items, allocations (消込) and derived payment state."""
+    with read_session() as session:
+        inv = session.get(Invoice, invoice_id)
+        if inv is None:
+            raise NotFound("請求書が見つかりません。")
+        require(actor, "invoice.view", inv)
+        items = session.exec(select(InvoiceItem).where(InvoiceItem.invoice_id == invoice_id).order_by(InvoiceItem.id)).all()
+        allocations = session.exec(
+            select(PaymentAllocation, Payment).join(Payment, Payment.id == PaymentAllocation.payment_id)
+            .where(PaymentAllocation.invoice_id == invoice_id)
+        ).all()
+        allocated = allocated_amounts(session, [invoice_id]).get(invoice_id, 0)
+        return {
+            "invoice": {**_invoice_row(inv, allocated), "subtotal": yen(inv.subtotal), "tax": yen(inv.tax),
+                        "issue_date": inv.issue_date.isoformat() if inv.issue_date else ""},
+            "customer": _customer_row(session.get(Customer, inv.customer_id)),
+            "items": [{"description": i.description, "quantity": i.quantity, "unit_price": yen(i.unit_price),
+                       "amount": yen(i.amount), "line_url": f"/admin/lines/{i.line_id}" if i.line_id else ""}
+                      for i in items],
+            "allocations": [{"amount": yen(a.amount), "payer_name": p.payer_name, "received_at":
+                             tokyo_time(p.received_at), "method_label": PAYMENT_METHOD_LABELS_JA.get(p.method, p.method)}
+                            for a, p in allocations] if can(actor, "payment.view", inv) else [],
+        }
+
+
+def ticket_detail(ticket_id: int, *, actor: Actor) -> dict:
+    """A support ticket with its conversation and the records it is linked to."""
+    with read_session() as session:
+        t = session.get(Ticket, ticket_id)
+        if t is None:
+            raise NotFound("問い合わせが見つかりません。")
+        require(actor, "ticket.view", t)
+        messages = session.exec(select(TicketMessage).where(TicketMessage.ticket_id == ticket_id)
+                                .order_by(TicketMessage.id)).all()
+        line = session.get(Line, t.line_id) if t.line_id else None
+        return {
+            "ticket": {**_ticket_row(t), "contract_url": f"/admin/contracts/{t.contract_id}" if t.contract_id else "",
+                       "contract_code": contract_code(t.contract_id) if t.contract_id else "",
+                       "msisdn": format_msisdn(line.msisdn) if line else ""},
+            "customer": _customer_row(session.get(Customer, t.customer_id)),
+            "messages": [{"author": "担当者" if m.author_kind == "staff" else "お客様", "body": m.body,
+                          "at": tokyo_time(m.created_at)} for m in messages],
+        }
+
+
+def list_customers(*, actor: Actor, page: int = 1, page_size: int = 50, kind: str | None = None) -> Page:
+    """Customers, newest first, one server-side page at a time."""
+    require(actor, "customer.view")
+    page = max(1, page)
+    with read_session() as session:
+        query = select(Customer)
+        count = select(func.count()).select_from(Customer)
+        if kind:
+            query, count = query.where(Customer.kind == kind), count.where(Customer.kind == kind)
+        total = session.exec(count).one()
+        rows = session.exec(query.order_by(col(Customer.id).desc()).offset((page - 1) * page_size).limit(page_size)).all()
+        return Page([_customer_row(c) for c in rows], page, page_size, int(total))
+
+
+def list_lines(*, actor: Actor, page: int = 1, page_size: int = 50, customer_id: int | None = None,
+               status: str | None = None) -> Page:
+    """Lines (optionally of one customer or in one state), one server-side page at a time."""
+    require(actor, "line.view")
+    page = max(1, page)
+    with read_session() as session:
+        query = select(Line)
+        count = select(func.count()).select_from(Line)
+        if customer_id:
+            query, count = query.where(Line.customer_id == customer_id), count.where(Line.customer_id == customer_id)
+        if status:
+            query, count = query.where(Line.status == status), count.where(Line.status == status)
+        total = session.exec(count).one()
+        rows = session.exec(query.order_by(Line.id).offset((page - 1) * page_size).limit(page_size)).all()
+        return Page(_lines_with_stock(session, rows), page, page_size, int(total))
+
+
+def dashboard_counts(*, actor: Actor) -> dict:
+    """Headline numbers for the home screen: lines by state, open tickets, unpaid invoices."""
+    require(actor, "search.use")
+    with read_session() as session:
+        by_status = dict(session.exec(select(Line.status, func.count()).group_by(Line.status)).all())
+        open_tickets = session.exec(select(func.count()).select_from(Ticket)
+                                    .where(col(Ticket.status).in_(["open", "in_progress", "waiting_customer"]))).one()
+        return {
+            "lines": [{"status": s, "label": state_label("line", s), "count": int(by_status.get(s, 0))}
+                      for s in ("active", "suspended", "applying", "pending", "needs_review", "terminated")],
+            "open_tickets": int(open_tickets),
+        }
+
+
+def active_plans(*, actor: Actor) -> list[dict]:
+    """Plans on sale, for choosing one on a new contract."""
+    require(actor, "catalog.view")
+    with read_session() as session:
+        plans = session.exec(select(RatePlan).where(RatePlan.is_active == True).order_by(RatePlan.monthly_fee)).all()  # noqa: E712
+        return [{"id": p.id, "label": f"{p.name}（月額 {yen(p.monthly_fee)}）"} for p in plans]

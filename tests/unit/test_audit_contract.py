@@ -1,0 +1,286 @@
+"""The audit contract: every ledger-changing service writes exactly one audit entry, denies
+by default, and leaves nothing half-written when its transaction fails.
+
+All services.* modules are imported first, so a new @mutating_service is enumerated here
+automatically; without a recipe below it fails `test_every_mutating_service_has_a_recipe`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import itertools
+import pkgutil
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlmodel import SQLModel
+
+import services
+import services.audit
+from services.audit import MUTATING_SERVICES
+from services.db import read_session, write_session
+from services.errors import PermissionDenied
+from services.identifiers import luhn_complete
+from services.models import AuditEntry, RatePlan, StaffUser
+from services.permissions import Actor
+
+for _module in pkgutil.walk_packages(services.__path__, "services."):
+    importlib.import_module(_module.name)
+
+from services import billing, contracts, customers, inventory, lines, payments, tickets  # noqa: E402
+
+
+class World:
+    """Builds prerequisite ledger data through the services, acting as admin."""
+
+    def __init__(self, admin: Actor):
+        self.admin = admin
+        self._seq = itertools.count(1)
+
+    def n(self) -> int:
+        return next(self._seq)
+
+    def plan(self) -> int:
+        n = self.n()
+        with write_session() as session:
+            plan = RatePlan(code=f"PLAN-{n}", name=f"ベーシック{n}", monthly_fee=1980, data_cap_mb=3000)
+            session.add(plan)
+            session.flush()
+            return plan.id
+
+    def customer(self, name: str = "山田 太郎", kana: str = "ヤマダ タロウ") -> int:
+        return customers.create_customer(actor=self.admin, kind="individual", name=name, name_kana=kana).id
+
+    def contract(self, customer_id: int | None = None):
+        customer_id = customer_id if customer_id is not None else self.customer()
+        return contracts.create_contract(actor=self.admin, customer_id=customer_id, rate_plan_id=self.plan())
+
+    def sim(self):
+        n = self.n()
+        return inventory.register_sim(actor=self.admin, iccid=luhn_complete(f"8981100{n:011d}"),
+                                      imsi=f"44010{n:010d}")
+
+    def device(self):
+        return inventory.register_device(actor=self.admin, imei=luhn_complete(f"35{self.n():012d}"),
+                                         model="テスト端末")
+
+    def line(self, contract=None):
+        contract = contract if contract is not None else self.contract()
+        return lines.add_line(actor=self.admin, contract_id=contract.id,
+                              msisdn=f"090-1000-{self.n():04d}", iccid=self.sim().iccid)
+
+    def staff(self, *, active: bool = True, role: str = "support") -> int:
+        n = self.n()
+        with write_session() as session:
+            user = StaffUser(email=f"staff{n}@example.jp", display_name=f"担当者{n}", role=role,
+                             password_hash="x", is_active=active)
+            session.add(user)
+            session.flush()
+            return user.id
+
+    def ticket(self, customer_id: int | None = None):
+        customer_id = customer_id if customer_id is not None else self.customer()
+        return tickets.open_ticket(actor=self.admin, customer_id=customer_id, subject="通信できない",
+                                   body="昨日から通信できません。")
+
+    def invoice(self, contract=None, *, issued: bool = True, period: str = "2024-05",
+                unit_price: int = 10000, quantity: int = 1):
+        contract = contract if contract is not None else self.contract()
+        invoice = billing.create_invoice(
+            actor=self.admin, contract_id=contract.id, period=period,
+            items=[{"description": "月額基本料", "quantity": quantity, "unit_price": unit_price}])
+        return billing.issue_invoice(invoice.id, actor=self.admin) if issued else invoice
+
+    def payment(self, amount: int = 11000, customer_id: int | None = None, method: str = "bank_transfer"):
+        return payments.record_payment(actor=self.admin, amount=amount, method=method,
+                                       payer_name="ヤマダ タロウ", customer_id=customer_id)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How to call one mutating service successfully, and the audit entry it must write.
+
+    `prepare(world)` creates the prerequisite data (as admin) and returns a callable that
+    performs one successful call as the given actor. In the lambdas below, default argument
+    values (``cid=w.customer()``) are evaluated by `prepare`, before the call under test.
+    """
+
+    action: str
+    entity_type: str
+    prepare: Callable[[World], Callable[[Actor], Any]]
+
+
+def _allocate(w: World):
+    invoice, payment = w.invoice(), w.payment()
+    return lambda actor: payments.allocate_payment(payment.id, actor=actor, invoice_id=invoice.id, amount=5000)
+
+
+def _refund(w: World):
+    payment = w.payment()
+    payments.mark_payment_unmatched(payment.id, actor=w.admin, reason="該当請求なし")
+    return lambda actor: payments.refund_payment(payment.id, actor=actor, reason="振込人へ返金")
+
+
+RECIPES: dict[str, Recipe] = {
+    "services.customers.create_customer": Recipe("customer.create", "customer", lambda w: (
+        lambda actor: customers.create_customer(actor=actor, kind="corporate", name="株式会社テスト",
+                                                name_kana="カブシキガイシャテスト"))),
+    "services.customers.update_customer_contact": Recipe("customer.update", "customer", lambda w: (
+        lambda actor, cid=w.customer(): customers.update_customer_contact(
+            cid, actor=actor, name="山田 花子", name_kana="ヤマダ ハナコ", email="hanako@example.jp",
+            phone=None, postal_code="100-0001", address=None, reason="改姓"))),
+    "services.customers.set_kyc_status": Recipe("customer.kyc", "customer", lambda w: (
+        lambda actor, cid=w.customer(): customers.set_kyc_status(cid, actor=actor, status="verified",
+                                                                 reason="運転免許証を確認"))),
+    "services.contracts.create_contract": Recipe("contract.create", "contract", lambda w: (
+        lambda actor, cid=w.customer(), pid=w.plan(): contracts.create_contract(
+            actor=actor, customer_id=cid, rate_plan_id=pid))),
+    "services.contracts.change_contract_status": Recipe("contract.apply", "contract", lambda w: (
+        lambda actor, c=w.contract(): contracts.change_contract_status(c.id, actor=actor, event="apply",
+                                                                       reason="申込書受領"))),
+    "services.inventory.register_sim": Recipe("sim.register", "sim_card", lambda w: (
+        lambda actor, n=w.n(): inventory.register_sim(actor=actor, iccid=luhn_complete(f"8981199{n:011d}"),
+                                                      imsi=f"44011{n:010d}"))),
+    "services.inventory.register_device": Recipe("device.register", "device", lambda w: (
+        lambda actor, n=w.n(): inventory.register_device(actor=actor, imei=luhn_complete(f"36{n:012d}"),
+                                                         model="ルーター"))),
+    "services.inventory.change_sim_status": Recipe("sim.report_faulty", "sim_card", lambda w: (
+        lambda actor, s=w.sim(): inventory.change_sim_status(s.id, actor=actor, event="report_faulty",
+                                                             reason="検品で不良"))),
+    "services.inventory.change_device_status": Recipe("device.report_faulty", "device", lambda w: (
+        lambda actor, d=w.device(): inventory.change_device_status(d.id, actor=actor, event="report_faulty",
+                                                                   reason="検品で不良"))),
+    "services.lines.add_line": Recipe("line.create", "line", lambda w: (
+        lambda actor, c=w.contract(), s=w.sim(): lines.add_line(actor=actor, contract_id=c.id,
+                                                                msisdn="080-2000-0001", iccid=s.iccid))),
+    "services.lines.change_line_status": Recipe("line.activate", "line", lambda w: (
+        lambda actor, ln=w.line(): lines.change_line_status(ln.id, actor=actor, event="activate",
+                                                            reason="開通確認"))),
+    "services.tickets.open_ticket": Recipe("ticket.create", "ticket", lambda w: (
+        lambda actor, cid=w.customer(): tickets.open_ticket(actor=actor, customer_id=cid, subject="請求について",
+                                                            body="請求額を確認したい"))),
+    "services.tickets.add_ticket_message": Recipe("ticket.message", "ticket", lambda w: (
+        lambda actor, t=w.ticket(): tickets.add_ticket_message(t.id, actor=actor, body="確認いたします。"))),
+    "services.tickets.change_ticket_status": Recipe("ticket.start", "ticket", lambda w: (
+        lambda actor, t=w.ticket(): tickets.change_ticket_status(t.id, actor=actor, event="start"))),
+    "services.tickets.assign_ticket": Recipe("ticket.assign", "ticket", lambda w: (
+        lambda actor, t=w.ticket(), sid=w.staff(): tickets.assign_ticket(t.id, actor=actor, assignee_id=sid))),
+    "services.billing.create_invoice": Recipe("invoice.create", "invoice", lambda w: (
+        lambda actor, c=w.contract(): billing.create_invoice(
+            actor=actor, contract_id=c.id, period="2024-06",
+            items=[{"description": "月額基本料", "quantity": 1, "unit_price": 1980}]))),
+    "services.billing.issue_invoice": Recipe("invoice.issue", "invoice", lambda w: (
+        lambda actor, i=w.invoice(issued=False): billing.issue_invoice(i.id, actor=actor))),
+    "services.billing.void_invoice": Recipe("invoice.void", "invoice", lambda w: (
+        lambda actor, i=w.invoice(): billing.void_invoice(i.id, actor=actor, reason="金額誤り"))),
+    "services.payments.record_payment": Recipe("payment.record", "payment", lambda w: (
+        lambda actor: payments.record_payment(actor=actor, amount=3300, method="bank_transfer",
+                                              payer_name="ヤマダ タロウ", reference="ZENGIN-0001"))),
+    "services.payments.allocate_payment": Recipe("payment.allocate", "payment", _allocate),
+    "services.payments.mark_payment_unmatched": Recipe("payment.mark_unmatched", "payment", lambda w: (
+        lambda actor, p=w.payment(): payments.mark_payment_unmatched(p.id, actor=actor, reason="該当請求なし"))),
+    "services.payments.refund_payment": Recipe("payment.refund", "payment", _refund),
+}
+
+if "services.auth" in sys.modules:
+    from services import auth
+
+    RECIPES["services.auth.create_staff_user"] = Recipe("staff.create", "staff_user", lambda w: (
+        lambda actor, n=w.n(): auth.create_staff_user(
+            actor=actor, email=f"new{n}@example.jp", display_name="新人 担当者", role="support",
+            password="correct horse battery staple")))
+    RECIPES["services.auth.disable_staff_user"] = Recipe("staff.disable", "staff_user", lambda w: (
+        lambda actor, sid=w.staff(): auth.disable_staff_user(sid, actor=actor, reason="退職")))
+
+
+def ledger_contents(engine) -> dict[str, list[tuple]]:
+    """Every row of every table (tests keep the ledger small), to prove nothing changed."""
+    with engine.connect() as conn:
+        return {table.name: sorted((tuple(row) for row in conn.execute(select(table))), key=repr)
+                for table in SQLModel.metadata.sorted_tables}
+
+
+def row_counts(engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        return {table.name: conn.execute(select(func.count()).select_from(table)).scalar_one()
+                for table in SQLModel.metadata.sorted_tables}
+
+
+def audit_entries() -> list[AuditEntry]:
+    with read_session() as session:
+        return list(session.execute(select(AuditEntry).order_by(AuditEntry.id)).scalars())
+
+
+ALL_SERVICES = sorted(set(MUTATING_SERVICES) | set(RECIPES))
+
+
+def test_every_mutating_service_has_a_recipe():
+    missing = sorted(set(MUTATING_SERVICES) - set(RECIPES))
+    stale = sorted(set(RECIPES) - set(MUTATING_SERVICES))
+    assert not missing, f"mutating services without an audit recipe: {', '.join(missing)}"
+    assert not stale, f"recipes for services that are not @mutating_service: {', '.join(stale)}"
+    assert set(RECIPES) == set(MUTATING_SERVICES)
+
+
+def _recipe(name: str) -> Recipe:
+    if name not in RECIPES:
+        pytest.fail(f"{name} is a @mutating_service without a recipe in RECIPES")
+    if name not in MUTATING_SERVICES:
+        pytest.fail(f"{name} has a recipe but is not registered with @mutating_service")
+    return RECIPES[name]
+
+
+@pytest.mark.parametrize("name", ALL_SERVICES)
+def test_success_writes_exactly_one_audit_entry(name, engine, admin):
+    recipe = _recipe(name)
+    call = recipe.prepare(World(admin))
+    before = {entry.id for entry in audit_entries()}
+
+    call(admin)
+
+    new = [entry for entry in audit_entries() if entry.id not in before]
+    assert len(new) == 1, f"{name} wrote {len(new)} audit entries"
+    entry = new[0]
+    assert entry.action == recipe.action
+    assert entry.entity_type == recipe.entity_type
+    assert entry.entity_id is not None
+    assert (entry.actor_kind, entry.actor_id, entry.actor_label) == (admin.kind, admin.id, admin.label)
+    assert entry.request_id == admin.request_id
+    assert entry.after_json
+
+
+@pytest.mark.parametrize("name", ALL_SERVICES)
+def test_actor_without_role_is_denied_and_nothing_is_written(name, engine, admin, nobody):
+    call = _recipe(name).prepare(World(admin))
+    ledger_before = ledger_contents(engine)
+
+    with pytest.raises(PermissionDenied):
+        call(nobody)
+
+    assert ledger_contents(engine) == ledger_before
+
+
+@pytest.mark.parametrize("name", ALL_SERVICES)
+def test_failure_after_audit_rolls_back_everything(name, engine, admin, monkeypatch):
+    call = _recipe(name).prepare(World(admin))
+    module = sys.modules[MUTATING_SERVICES[name].__module__]
+    assert hasattr(module, "record"), f"{module.__name__} must audit through services.audit.record"
+    real_record = services.audit.record
+
+    def failing_record(*args, **kwargs):
+        real_record(*args, **kwargs)
+        raise RuntimeError("simulated failure after the audit entry was written")
+
+    monkeypatch.setattr(module, "record", failing_record)
+    monkeypatch.setattr(services.audit, "record", failing_record)
+    counts_before, ledger_before = row_counts(engine), ledger_contents(engine)
+
+    with pytest.raises(RuntimeError, match="simulated failure"):
+        call(admin)
+
+    assert row_counts(engine) == counts_before
+    assert ledger_contents(engine) == ledger_before
