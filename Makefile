@@ -1,0 +1,46 @@
+# 通信サービス管理 — the two set-up commands are `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+PORT ?= 3000
+STAMP := $(VENV)/.installed
+
+export PATH := $(BIN):$(PATH)
+export PYTHONPATH := $(CURDIR)
+export REFLEX_TELEMETRY_ENABLED := false
+export REFLEX_CHECK_LATEST_VERSION := false
+export NPM_CONFIG_REGISTRY ?= $(shell npm config get registry 2>/dev/null)
+
+.PHONY: run test bench migrate seed system-deps
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+# Debian packages the tests drive: headless Chromium and a PostgreSQL server.
+system-deps:
+	@if ! command -v chromium >/dev/null || ! test -x /usr/lib/postgresql/15/bin/initdb || ! test -d /usr/share/fonts/opentype/noto; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk postgresql >/dev/null; \
+	fi
+
+migrate: $(STAMP)
+	$(BIN)/alembic upgrade head
+
+seed: migrate
+	$(BIN)/python -m services.seed --if-empty
+	$(BIN)/python -m services.demo_staff provision
+
+run: seed
+	@echo ""
+	@echo "  通信サービス管理: http://localhost:$(PORT)/login   (Ctrl+C で停止)"
+	@echo ""
+	$(BIN)/reflex run --env prod --frontend-port $(PORT) --backend-host 0.0.0.0
+
+test: $(STAMP) system-deps
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python scripts/bench_search.py

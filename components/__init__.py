@@ -1,0 +1,1 @@
+"""Reusable UI pieces: the shell, status badges, tables, form fields, confirmation dialogs."""

@@ -1,0 +1,77 @@
+"""Page frames: the staff back-office shell (header, search, navigation) and the sign-in frame."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from components.i18n import t
+from state.base import UiState
+from state.search import SearchState
+
+
+def _lang_switch() -> rx.Component:
+    return rx.hstack(
+        rx.button("日本語", size="1", variant=rx.cond(UiState.lang == "ja", "solid", "soft"),
+                  on_click=UiState.set_lang("ja")),
+        rx.button("EN", size="1", variant=rx.cond(UiState.lang == "en", "solid", "soft"),
+                  on_click=UiState.set_lang("en")),
+        spacing="1",
+    )
+
+
+def search_box() -> rx.Component:
+    """The global search box (finds numbers, identifiers, codes and names)."""
+    return rx.form(
+        rx.hstack(
+            rx.input(name="q", placeholder=t("search_placeholder"), default_value=SearchState.query,
+                     width="100%", id="global-search", type="search"),
+            rx.button(rx.icon("search"), t("search"), type="submit"),
+            width="100%", spacing="2",
+        ),
+        on_submit=SearchState.submit, reset_on_submit=False, width="100%",
+    )
+
+
+def admin_shell(*children, title: rx.Var | str = "") -> rx.Component:
+    """The back-office frame around every staff page."""
+    return rx.box(
+        rx.box(
+            rx.flex(
+                rx.link(rx.heading(t("app_name"), size="4"), href="/admin/", underline="none"),
+                rx.flex(
+                    rx.link(t("home"), href="/admin/"),
+                    rx.link(t("customers"), href="/admin/customers"),
+                    rx.link(t("lines"), href="/admin/lines"),
+                    rx.link(t("new_customer"), href="/admin/customers/new"),
+                    spacing="4", wrap="wrap",
+                ),
+                rx.spacer(),
+                rx.flex(
+                    rx.text(UiState.user_label, " ", rx.badge(UiState.role_label), size="2", id="signed-in-user"),
+                    _lang_switch(),
+                    rx.el.form(
+                        rx.button(t("sign_out"), size="1", variant="outline", type="submit"),
+                        action="/api/auth/signout", method="post",
+                    ),
+                    spacing="3", align="center", wrap="wrap",
+                ),
+                spacing="4", align="center", wrap="wrap", width="100%",
+            ),
+            rx.box(search_box(), margin_top="0.75em", width="100%"),
+            padding="0.75em 1em", border_bottom="1px solid var(--gray-5)", background="var(--gray-2)",
+        ),
+        rx.box(
+            rx.vstack(rx.heading(title, size="6"), *children, spacing="4", width="100%"),
+            padding="1em", max_width="1200px", margin="0 auto", width="100%",
+        ),
+        width="100%",
+    )
+
+
+def auth_frame(*children) -> rx.Component:
+    """A small centred frame for the sign-in steps."""
+    return rx.center(
+        rx.card(rx.vstack(rx.heading(t("app_name"), size="5"), *children, spacing="4", width="100%"),
+                width="100%", max_width="420px"),
+        padding="1em", min_height="100vh",
+    )

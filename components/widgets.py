@@ -1,0 +1,111 @@
+"""Small building blocks: status badges, labelled fields with errors, sections, pagers, dialogs."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from components.i18n import t
+
+STATUS_COLORS = {
+    "active": "green", "suspended": "orange", "terminated": "gray", "applying": "blue",
+    "pending": "amber", "needs_review": "red", "draft": "gray", "applied": "blue",
+    "cancellation_requested": "amber", "issued": "blue", "void": "gray", "open": "red",
+    "in_progress": "blue", "waiting_customer": "amber", "resolved": "green", "closed": "gray",
+    "unpaid": "red", "partially_paid": "amber", "paid": "green", "overpaid": "purple",
+    "in_stock": "gray", "assigned": "blue", "matched": "green", "unmatched": "red",
+}
+
+
+def status_badge(status: rx.Var | str, label: rx.Var | str) -> rx.Component:
+    """A coloured badge for a lifecycle state, showing its Japanese name."""
+    return rx.badge(
+        label,
+        color_scheme=rx.match(status, *[(k, v) for k, v in STATUS_COLORS.items()], "gray"),
+        variant="soft", size="2", data_status=status,
+    )
+
+
+def field(name: str, label: rx.Var | str, errors: rx.Var, **props) -> rx.Component:
+    """A labelled input with its error message right below it."""
+    return rx.vstack(
+        rx.text(label, as_="label", size="2", weight="medium", html_for=name),
+        rx.input(name=name, id=name, width="100%", **props),
+        rx.cond(errors.contains(name), rx.text(errors[name], color="red", size="2", data_error=name)),
+        spacing="1", width="100%",
+    )
+
+
+def messages(state) -> rx.Component:
+    """The page-level error and notice of a state."""
+    return rx.fragment(
+        rx.cond(state.error != "", rx.callout(state.error, color_scheme="red", icon="triangle_alert",
+                                              role="alert", width="100%")),
+        rx.cond(state.notice != "", rx.callout(state.notice, color_scheme="green", icon="check",
+                                               width="100%")),
+    )
+
+
+def section(title: rx.Var | str, *children, **props) -> rx.Component:
+    """A titled card."""
+    return rx.card(rx.vstack(rx.heading(title, size="4"), *children, spacing="3", width="100%"),
+                   width="100%", **props)
+
+
+def kv(label: rx.Var | str, value: rx.Var | str | rx.Component) -> rx.Component:
+    """One label/value row of a details list."""
+    return rx.data_list.item(rx.data_list.label(label), rx.data_list.value(value))
+
+
+def table(headers: list, rows: rx.Var, render_row) -> rx.Component:
+    """A table that scrolls sideways on a phone."""
+    return rx.box(
+        rx.table.root(
+            rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in headers])),
+            rx.table.body(rx.foreach(rows, render_row)),
+            size="1", variant="surface", width="100%",
+        ),
+        overflow_x="auto", width="100%",
+    )
+
+
+def link(text, href) -> rx.Component:
+    """An in-app link."""
+    return rx.link(text, href=href)
+
+
+def pager(state, on_go) -> rx.Component:
+    """Previous / next controls for a server-paged list."""
+    return rx.hstack(
+        rx.button(t("previous"), on_click=on_go(state.page - 1), disabled=state.page <= 1, variant="soft"),
+        rx.text(state.page, " / ", state.pages, "（", state.total, "件）", size="2"),
+        rx.button(t("next"), on_click=on_go(state.page + 1), disabled=state.page >= state.pages, variant="soft"),
+        align="center", spacing="3",
+    )
+
+
+def confirm_dialog(state, description: rx.Var | str, on_submit, irreversible_word: str | None = None) -> rx.Component:
+    """A dialog that states what will happen and asks for a reason before doing it."""
+    return rx.dialog.root(
+        rx.dialog.content(
+            rx.dialog.title(state.pending_label),
+            rx.dialog.description(description),
+            rx.form(
+                rx.vstack(
+                    rx.text(t("reason"), size="2", weight="medium"),
+                    rx.text_area(name="reason", required=True, width="100%", id="confirm-reason"),
+                    rx.cond(state.field_errors.contains("reason"),
+                            rx.text(state.field_errors["reason"], color="red", size="2")),
+                    rx.cond(state.error != "", rx.text(state.error, color="red", size="2")),
+                    rx.hstack(
+                        rx.button(t("cancel"), type="button", variant="soft", color_scheme="gray",
+                                  on_click=state.cancel),
+                        rx.button(t("execute"), type="submit", color_scheme="red", id="confirm-submit"),
+                        justify="end", width="100%",
+                    ),
+                    spacing="3",
+                ),
+                on_submit=on_submit, reset_on_submit=False,
+            ),
+        ),
+        open=state.pending_event != "",
+    )

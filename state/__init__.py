@@ -1,0 +1,1 @@
+"""Thin rx.State classes: read input, call one service, put the result in vars."""

@@ -1,0 +1,115 @@
+"""Session plumbing shared by every state: who is signed in, guarded handlers, error display.
+
+The session token lives in an HttpOnly cookie that page JavaScript cannot read; the browser
+sends it with the websocket connection, and every guarded handler re-derives the actor from
+it on the server (services.auth.resolve_session) before doing anything.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import uuid
+from collections.abc import Callable
+from http.cookies import SimpleCookie
+from typing import Any
+
+import reflex as rx
+
+from services import auth
+from services.errors import DomainError, NotAuthenticated, ValidationFailed
+from services.permissions import ROLE_LABELS_JA, Actor
+
+SESSION_COOKIE = "tsm_session"
+_current_actor: contextvars.ContextVar[Actor | None] = contextvars.ContextVar("current_actor", default=None)
+
+# Handlers that may run without a session (signing in, switching language).
+PUBLIC_HANDLERS: set[str] = set()
+
+
+def public(fn: Callable) -> Callable:
+    """Mark a handler as deliberately reachable without a session."""
+    PUBLIC_HANDLERS.add(f"{fn.__module__}.{fn.__qualname__}")
+    return fn
+
+
+def session_token(router: Any) -> str | None:
+    """The session token from the Cookie header the browser sent with the websocket."""
+    jar = SimpleCookie()
+    try:
+        jar.load(router.headers.cookie or "")
+    except Exception:  # a malformed Cookie header means: no session
+        return None
+    return jar[SESSION_COOKIE].value if SESSION_COOKIE in jar else None
+
+
+def actor() -> Actor:
+    """The actor of the running guarded handler (set by @guarded)."""
+    current = _current_actor.get()
+    if current is None:
+        raise NotAuthenticated()
+    return current
+
+
+def guarded(fn: Callable) -> Callable:
+    """Wrap a handler: resolve the actor from the server-side session or send the user to sign in.
+
+    Domain errors become messages on the page (`error`, `field_errors`), never a stack trace.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(self, *args, **kwargs):
+        try:
+            current = auth.resolve_session(session_token(self.router), request_id=uuid.uuid4().hex)
+        except NotAuthenticated:
+            return rx.redirect("/login")
+        token = _current_actor.set(current)
+        try:
+            self.error = ""
+            self.field_errors = {}
+            return fn(self, *args, **kwargs)
+        except ValidationFailed as exc:
+            self.field_errors = dict(exc.fields)
+            self.error = exc.message
+        except NotAuthenticated:
+            return rx.redirect("/login")
+        except DomainError as exc:
+            self.error = exc.message
+        finally:
+            _current_actor.reset(token)
+        return None
+
+    wrapper.__guarded__ = True
+    return wrapper
+
+
+class MessagesMixin(rx.State, mixin=True):
+    """Error and notice vars that guarded handlers fill."""
+
+    error: str = ""
+    notice: str = ""
+    field_errors: dict[str, str] = {}
+
+
+class UiState(MessagesMixin, rx.State):
+    """Display preferences (language) and the signed-in person's name and role for the shell."""
+
+    lang: str = rx.Cookie("ja", name="tsm_lang", same_site="lax")
+    user_label: str = ""
+    role: str = ""
+    role_label: str = ""
+
+    @rx.event
+    @public
+    def set_lang(self, lang: str):
+        """Switch the UI language (ja / en)."""
+        self.lang = "en" if lang == "en" else "ja"
+
+    @rx.event
+    @guarded
+    def load_user(self):
+        """Show who is signed in (re-read from the session on every page load)."""
+        current = actor()
+        self.user_label = current.label
+        self.role = current.role.value if current.role else ""
+        self.role_label = ROLE_LABELS_JA.get(current.role, "") if current.role else ""

@@ -1,0 +1,296 @@
+"""Record screens: customer 360°, line, contract, invoice and ticket views, and paged lists."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import reflex as rx
+
+from services import contracts, customers, lines, views
+from services.lifecycles import CONTRACT, EVENT_LABELS_JA, LINE
+from services.lines import LINE_EVENT_PERMISSIONS
+from services.permissions import can
+from state.base import MessagesMixin, actor, guarded
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(str(value))
+    except (TypeError, ValueError):
+        return 0
+
+
+class DashboardState(MessagesMixin, rx.State):
+    """Home screen counts."""
+
+    line_counts: list[dict[str, Any]] = []
+    open_tickets: int = 0
+
+    @rx.event
+    @guarded
+    def load(self):
+        """Read the headline numbers."""
+        data = views.dashboard_counts(actor=actor())
+        self.line_counts, self.open_tickets = data["lines"], data["open_tickets"]
+
+
+class CustomerState(MessagesMixin, rx.State):
+    """The 360° view of one customer, and opening a new contract for them."""
+
+    data: dict[str, Any] = {}
+    plans: list[dict[str, Any]] = []
+    can_create_contract: bool = False
+    loaded: bool = False
+
+    @rx.event
+    @guarded
+    def load(self):
+        """Load everything about the customer in the URL."""
+        self.loaded = False
+        current = actor()
+        self.data = views.customer_360(_int(self.router._page.params.get("customer_id")), actor=current)
+        self.can_create_contract = can(current, "contract.create")
+        self.plans = views.active_plans(actor=current) if self.can_create_contract else []
+        self.loaded = True
+
+    @rx.event
+    @guarded
+    def create_contract(self, form: dict):
+        """Open a draft contract on the chosen plan and show it."""
+        contract = contracts.create_contract(actor=actor(), customer_id=self.data["customer"]["id"],
+                                             rate_plan_id=_int(form.get("rate_plan_id")))
+        return rx.redirect(f"/admin/contracts/{contract.id}")
+
+
+class LineState(MessagesMixin, rx.State):
+    """One line: state, SIM, device, usage, history, and the state changes the actor may make."""
+
+    data: dict[str, Any] = {}
+    actions: list[dict[str, str]] = []
+    loaded: bool = False
+    pending_event: str = ""
+    pending_label: str = ""
+    reason: str = ""
+
+    @rx.event
+    @guarded
+    def load(self):
+        """Load the line in the URL and the events its state allows."""
+        self.loaded = False
+        self.pending_event, self.pending_label, self.reason = "", "", ""
+        self._refresh(_int(self.router._page.params.get("line_id")))
+        self.loaded = True
+
+    def _refresh(self, line_id: int) -> None:
+        current = actor()
+        self.data = views.line_detail(line_id, actor=current)
+        status = self.data["line"]["status"]
+        self.actions = [
+            {"event": ev.value, "label": EVENT_LABELS_JA["line"][ev.value]}
+            for ev in LINE.allowed_events(status)
+            if can(current, LINE_EVENT_PERMISSIONS[ev])
+        ]
+
+    @rx.event
+    @guarded
+    def ask(self, event: str):
+        """Open the confirmation dialog for an event."""
+        self.pending_event = event
+        self.pending_label = EVENT_LABELS_JA["line"].get(event, event)
+        self.reason = ""
+
+    @rx.event
+    @guarded
+    def cancel(self):
+        """Close the confirmation dialog without changing anything."""
+        self.pending_event, self.pending_label = "", ""
+
+    @rx.event
+    @guarded
+    def confirm(self, form: dict):
+        """Apply the confirmed event with its reason."""
+        line_id = self.data["line"]["id"]
+        event = self.pending_event
+        lines.change_line_status(line_id, actor=actor(), event=event, reason=form.get("reason") or "")
+        self.pending_event, self.pending_label = "", ""
+        self.notice = f"{EVENT_LABELS_JA['line'][event]}を記録しました。"
+        self._refresh(line_id)
+
+
+class ContractState(MessagesMixin, rx.State):
+    """One contract with its lines; its lifecycle events; adding a line with SIM and device checks."""
+
+    data: dict[str, Any] = {}
+    actions: list[dict[str, str]] = []
+    loaded: bool = False
+    can_add_line: bool = False
+    pending_event: str = ""
+    pending_label: str = ""
+
+    @rx.event
+    @guarded
+    def load(self):
+        """Load the contract in the URL."""
+        self.loaded = False
+        self.pending_event, self.pending_label = "", ""
+        self._refresh(_int(self.router._page.params.get("contract_id")))
+        self.loaded = True
+
+    def _refresh(self, contract_id: int) -> None:
+        current = actor()
+        self.data = views.contract_detail(contract_id, actor=current)
+        status = self.data["contract"]["status"]
+        self.can_add_line = can(current, "line.create") and status != "terminated"
+        self.actions = [
+            {"event": ev.value, "label": EVENT_LABELS_JA["contract"][ev.value]}
+            for ev in CONTRACT.allowed_events(status) if can(current, "contract.transition")
+        ]
+
+    @rx.event
+    @guarded
+    def ask(self, event: str):
+        """Open the confirmation dialog for a contract event."""
+        self.pending_event = event
+        self.pending_label = EVENT_LABELS_JA["contract"].get(event, event)
+
+    @rx.event
+    @guarded
+    def cancel(self):
+        """Close the confirmation dialog without changing anything."""
+        self.pending_event, self.pending_label = "", ""
+
+    @rx.event
+    @guarded
+    def confirm(self, form: dict):
+        """Apply the confirmed contract event with its reason."""
+        contract_id = self.data["contract"]["id"]
+        event = self.pending_event
+        contracts.change_contract_status(contract_id, actor=actor(), event=event,
+                                         reason=form.get("reason") or "")
+        self.pending_event, self.pending_label = "", ""
+        self.notice = f"{EVENT_LABELS_JA['contract'][event]}を記録しました。"
+        self._refresh(contract_id)
+
+    @rx.event
+    @guarded
+    def add_line(self, form: dict):
+        """Open a new line on this contract (number, ICCID, optional IMEI)."""
+        contract_id = self.data["contract"]["id"]
+        line = lines.add_line(actor=actor(), contract_id=contract_id, msisdn=form.get("msisdn") or "",
+                              iccid=form.get("iccid") or "", imei=form.get("imei") or None,
+                              reason=form.get("reason") or None)
+        self.notice = "回線を追加しました（申請中）。"
+        self.data = views.contract_detail(contract_id, actor=actor())
+        return rx.redirect(f"/admin/lines/{line.id}")
+
+
+class InvoiceState(MessagesMixin, rx.State):
+    """One invoice with items and allocations."""
+
+    data: dict[str, Any] = {}
+    loaded: bool = False
+
+    @rx.event
+    @guarded
+    def load(self):
+        """Load the invoice in the URL."""
+        self.loaded = False
+        self.data = views.invoice_detail(_int(self.router._page.params.get("invoice_id")), actor=actor())
+        self.loaded = True
+
+
+class TicketState(MessagesMixin, rx.State):
+    """One support ticket."""
+
+    data: dict[str, Any] = {}
+    loaded: bool = False
+
+    @rx.event
+    @guarded
+    def load(self):
+        """Load the ticket in the URL."""
+        self.loaded = False
+        self.data = views.ticket_detail(_int(self.router._page.params.get("ticket_id")), actor=actor())
+        self.loaded = True
+
+
+class CustomerListState(MessagesMixin, rx.State):
+    """All customers, paged on the server."""
+
+    rows: list[dict[str, Any]] = []
+    page: int = 1
+    pages: int = 1
+    total: int = 0
+    kind: str = ""
+
+    @rx.event
+    @guarded
+    def load(self):
+        """Load the page named in the URL (?page=, ?kind=)."""
+        params = self.router.url.query_parameters
+        self.kind = params.get("kind", "")
+        self._fetch(_int(params.get("page", 1)) or 1)
+
+    @rx.event
+    @guarded
+    def go(self, page: int):
+        """Show another page."""
+        self._fetch(page)
+
+    def _fetch(self, page: int) -> None:
+        result = views.list_customers(actor=actor(), page=page, kind=self.kind or None)
+        self.rows, self.page, self.pages, self.total = result.rows, result.page, result.pages, result.total
+
+
+class LineListState(MessagesMixin, rx.State):
+    """All lines (or one customer's, or one state), paged on the server."""
+
+    rows: list[dict[str, Any]] = []
+    page: int = 1
+    pages: int = 1
+    total: int = 0
+    status: str = ""
+    customer_id: int = 0
+
+    @rx.event
+    @guarded
+    def load(self):
+        """Load the page named in the URL (?page=, ?status=, ?customer_id=)."""
+        params = self.router.url.query_parameters
+        self.status = params.get("status", "")
+        self.customer_id = _int(params.get("customer_id", 0))
+        self._fetch(_int(params.get("page", 1)) or 1)
+
+    @rx.event
+    @guarded
+    def go(self, page: int):
+        """Show another page."""
+        self._fetch(page)
+
+    @rx.event
+    @guarded
+    def filter_status(self, status: str):
+        """Show only lines in one state ("" = all)."""
+        self.status = status
+        self._fetch(1)
+
+    def _fetch(self, page: int) -> None:
+        result = views.list_lines(actor=actor(), page=page, status=self.status or None,
+                                  customer_id=self.customer_id or None)
+        self.rows, self.page, self.pages, self.total = result.rows, result.page, result.pages, result.total
+
+
+class NewCustomerState(MessagesMixin, rx.State):
+    """Registering a customer from the back office."""
+
+    @rx.event
+    @guarded
+    def submit(self, form: dict):
+        """Register the customer and open their 360° view."""
+        customer = customers.create_customer(
+            actor=actor(), kind=form.get("kind") or "", name=form.get("name") or "",
+            name_kana=form.get("name_kana") or "", email=form.get("email") or None,
+            phone=form.get("phone") or None, postal_code=form.get("postal_code") or None,
+            address=form.get("address") or None,
+        )
+        return rx.redirect(f"/admin/customers/{customer.id}")

@@ -1,0 +1,360 @@
+"""Staff back-office pages: home, search, customers (list, 360°, new), lines, contracts, invoices, tickets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import reflex as rx
+
+from components.i18n import t
+from components.shell import admin_shell
+from components.widgets import confirm_dialog, field, kv, link, messages, pager, section, status_badge, table
+from state.records import (
+    ContractState, CustomerListState, CustomerState, DashboardState, InvoiceState, LineListState,
+    LineState, NewCustomerState, TicketState,
+)
+from state.search import SearchState
+
+
+def _loading(state, body: rx.Component) -> rx.Component:
+    return rx.cond(state.loaded, body, rx.cond(state.error != "", rx.fragment(), rx.text(t("loading"))))
+
+
+# ---- home -------------------------------------------------------------------------------------
+
+def dashboard_page() -> rx.Component:
+    """Home: line counts by state and open tickets."""
+    return admin_shell(
+        messages(DashboardState),
+        rx.grid(
+            rx.foreach(DashboardState.line_counts, lambda c: rx.card(
+                rx.link(rx.vstack(status_badge(c["status"], c["label"]), rx.heading(c["count"], size="6")),
+                        href="/admin/lines?status=" + c["status"].to(str), underline="none"))),
+            rx.card(rx.vstack(rx.text(t("open_tickets"), size="2"), rx.heading(DashboardState.open_tickets, size="6"))),
+            columns=rx.breakpoints(initial="2", sm="3", md="4"), spacing="3", width="100%",
+        ),
+        title=t("home"),
+    )
+
+
+# ---- search -----------------------------------------------------------------------------------
+
+def _hit(hit) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(rx.cond(hit["url"] != "", link(hit["title"], hit["url"]), rx.text(hit["title"]))),
+        rx.table.cell(hit["subtitle"]),
+        rx.table.cell(rx.cond(hit["status"] != "", rx.badge(hit["status"], variant="soft"))),
+    )
+
+
+def search_page() -> rx.Component:
+    """Grouped results of the global search."""
+    return admin_shell(
+        messages(SearchState),
+        rx.cond(SearchState.hint != "", rx.callout(SearchState.hint, icon="info")),
+        rx.cond(SearchState.searched & (SearchState.groups.length() == 0) & (SearchState.hint == ""),
+                rx.text(t("no_results"), id="no-results")),
+        rx.foreach(SearchState.groups, lambda g: section(
+            rx.hstack(rx.text(g["label"]), rx.badge(g["hits"].to(list[dict[str, Any]]).length())),
+            table(["", "", t("status")], g["hits"].to(list[dict[str, Any]]), _hit),
+            rx.cond(g["more"], rx.text(t("more_results"), size="2", color="gray")),
+            data_group=g["kind"],
+        )),
+        title=rx.cond(SearchState.query != "", "「" + SearchState.query + "」", t("search")),
+    )
+
+
+# ---- customers --------------------------------------------------------------------------------
+
+def _customer_row(c) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(link(c["code"], c["url"])),
+        rx.table.cell(link(c["name"], c["url"])),
+        rx.table.cell(c["name_kana"]),
+        rx.table.cell(c["kind_label"]),
+        rx.table.cell(c["kyc_label"]),
+    )
+
+
+def customers_page() -> rx.Component:
+    """All customers, paged on the server."""
+    return admin_shell(
+        messages(CustomerListState),
+        table(["顧客番号", "氏名・法人名", "フリガナ", "区分", "本人確認"], CustomerListState.rows, _customer_row),
+        pager(CustomerListState, CustomerListState.go),
+        title=t("customers"),
+    )
+
+
+def new_customer_page() -> rx.Component:
+    """Register a customer; every field shows its own error."""
+    errors = NewCustomerState.field_errors
+    return admin_shell(
+        messages(NewCustomerState),
+        rx.form(
+            rx.vstack(
+                rx.text("区分", size="2", weight="medium"),
+                rx.radio_group(["individual", "corporate"], name="kind", default_value="individual",
+                               direction="row"),
+                rx.text("individual = 個人 / corporate = 法人", size="1", color="gray"),
+                field("name", "氏名・法人名", errors, required=True),
+                field("name_kana", "フリガナ（カタカナ）", errors, required=True),
+                field("email", "メールアドレス", errors, type="email"),
+                field("phone", "連絡先電話番号", errors),
+                field("postal_code", "郵便番号", errors, placeholder="123-4567"),
+                field("address", "住所", errors),
+                rx.button(t("register"), type="submit", id="register-customer"),
+                spacing="3", width="100%", max_width="560px",
+            ),
+            on_submit=NewCustomerState.submit, reset_on_submit=False,
+        ),
+        title=t("new_customer"),
+    )
+
+
+def _line_row(ln) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(link(ln["msisdn"], ln["url"])),
+        rx.table.cell(status_badge(ln["status"], ln["status_label"])),
+        rx.table.cell(link(ln["contract_code"], ln["contract_url"])),
+        rx.table.cell(rx.text(ln["iccid"], size="1"), rx.text(ln["sim_status_label"], size="1", color="gray")),
+        rx.table.cell(rx.text(ln["device_model"], size="1"), rx.text(ln["imei"], size="1", color="gray")),
+    )
+
+
+_LINE_HEADERS = ["電話番号", "状態", "契約", "SIM（ICCID）", "端末（IMEI）"]
+
+
+def _invoice_row(i) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(link(i["invoice_no"], i["url"])),
+        rx.table.cell(i["period"]),
+        rx.table.cell(i["total"]),
+        rx.table.cell(status_badge(i["status"], i["status_label"])),
+        rx.table.cell(rx.cond(i["payment_state"] != "", status_badge(i["payment_state"], i["payment_state_label"]))),
+        rx.table.cell(i["due_date"]),
+    )
+
+
+def _ticket_row(tk) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(link(tk["subject"], tk["url"])),
+        rx.table.cell(status_badge(tk["status"], tk["status_label"])),
+        rx.table.cell(tk["created_at"]),
+    )
+
+
+def customer_page() -> rx.Component:
+    """The 360° view: contracts, lines with SIMs and devices, invoices, payments, tickets."""
+    d = CustomerState.data
+    c = d["customer"].to(dict[str, Any])
+    return admin_shell(
+        messages(CustomerState),
+        _loading(CustomerState, rx.vstack(
+            section(rx.hstack(rx.text(c["code"].to(str)), rx.badge(c["kind_label"].to(str))),
+                rx.data_list.root(
+                    kv("フリガナ", c["name_kana"].to(str)), kv("メール", c["email"].to(str)),
+                    kv("電話", c["phone"].to(str)), kv("住所", c["postal_code"].to(str) + " " + c["address"].to(str)),
+                    kv("本人確認", c["kyc_label"].to(str)),
+                ),
+            ),
+            section(t("contracts"),
+                table(["契約番号", "状態", "プラン", "開始日"], d["contracts"].to(list[dict[str, Any]]), lambda k: rx.table.row(
+                    rx.table.cell(link(k["code"], k["url"])),
+                    rx.table.cell(status_badge(k["status"], k["status_label"])),
+                    rx.table.cell(k["plan"]), rx.table.cell(k["start_date"]))),
+                rx.cond(CustomerState.can_create_contract, rx.form(
+                    rx.hstack(
+                        rx.select.root(
+                            rx.select.trigger(placeholder="料金プラン"),
+                            rx.select.content(rx.foreach(CustomerState.plans, lambda p: rx.select.item(
+                                p["label"], value=p["id"].to(str)))),
+                            name="rate_plan_id", required=True,
+                        ),
+                        rx.button(t("new_contract"), type="submit"), wrap="wrap",
+                    ),
+                    on_submit=CustomerState.create_contract,
+                )),
+            ),
+            section(rx.hstack(rx.text(t("lines")), rx.badge(d["line_total"].to(int))),
+                table(_LINE_HEADERS, d["lines"].to(list[dict[str, Any]]), _line_row),
+                link(t("show_all"), d["lines_url"].to(str)),
+                id="customer-lines",
+            ),
+            rx.cond(d["can_view_invoices"].to(bool), section(t("invoices"),
+                table(["請求書番号", "請求月", "請求額", "状態", "入金状況", "支払期限"], d["invoices"].to(list[dict[str, Any]]),
+                      _invoice_row))),
+            rx.cond(d["can_view_payments"].to(bool), section(t("payments"),
+                table(["入金日時", "金額", "方法", "名義", "状態"], d["payments"].to(list[dict[str, Any]]), lambda p: rx.table.row(
+                    rx.table.cell(p["received_at"]), rx.table.cell(p["amount"]), rx.table.cell(p["method_label"]),
+                    rx.table.cell(p["payer_name"]), rx.table.cell(status_badge(p["status"], p["status_label"])))))),
+            section(t("tickets"), table(["件名", "状態", "受付日時"], d["tickets"].to(list[dict[str, Any]]), _ticket_row)),
+            section(t("users"), table(["氏名", "メール", "権限"], d["users"].to(list[dict[str, Any]]), lambda u: rx.table.row(
+                rx.table.cell(u["name"]), rx.table.cell(u["email"]), rx.table.cell(u["role_label"])))),
+            spacing="4", width="100%",
+        )),
+        title=rx.cond(CustomerState.loaded, c["name"].to(str), ""),
+    )
+
+
+# ---- lines ------------------------------------------------------------------------------------
+
+_STATUS_FILTERS = [("", "すべて"), ("active", "利用中"), ("suspended", "停止中"), ("applying", "申請中"),
+                   ("pending", "保留"), ("needs_review", "要確認"), ("terminated", "解約済")]
+
+
+def lines_page() -> rx.Component:
+    """All lines (filter by state), paged on the server."""
+    return admin_shell(
+        messages(LineListState),
+        rx.flex(*[rx.button(label, size="1", variant=rx.cond(LineListState.status == value, "solid", "soft"),
+                            on_click=LineListState.filter_status(value)) for value, label in _STATUS_FILTERS],
+                spacing="2", wrap="wrap"),
+        table(_LINE_HEADERS, LineListState.rows, _line_row),
+        pager(LineListState, LineListState.go),
+        title=t("lines"),
+    )
+
+
+def _history_row(h) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(rx.text(h["at"], size="1")),
+        rx.table.cell(rx.text(h["actor"], size="1")),
+        rx.table.cell(rx.text(h["action"]), rx.text(h["status_change"], size="1", color="gray")),
+        rx.table.cell(rx.text(h["reason"], size="2"), rx.text(h["changes"], size="1", color="gray")),
+    )
+
+
+def line_page() -> rx.Component:
+    """One line: current state, contract and customer, SIM and device, usage, and its history."""
+    d = LineState.data
+    ln = d["line"].to(dict[str, Any])
+    return admin_shell(
+        messages(LineState),
+        _loading(LineState, rx.vstack(
+            section(rx.hstack(rx.text(ln["msisdn"].to(str)), status_badge(ln["status"].to(str), ln["status_label"].to(str)),
+                              id="line-status"),
+                rx.data_list.root(
+                    kv("顧客", link(d["customer"].to(dict[str, Any])["name"].to(str), d["customer"].to(dict[str, Any])["url"].to(str))),
+                    kv("契約", link(d["contract"].to(dict[str, Any])["code"].to(str), d["contract"].to(dict[str, Any])["url"].to(str))),
+                    kv("料金プラン", d["plan"].to(dict[str, Any])["name"].to(str)),
+                    kv("ICCID", ln["iccid"].to(str)), kv("IMSI", ln["imsi"].to(str)),
+                    kv("SIM状態", ln["sim_status_label"].to(str)),
+                    kv("端末", ln["device_model"].to(str) + " " + ln["imei"].to(str)),
+                    kv("開通日時", ln["activated_at"].to(str)),
+                ),
+                rx.flex(rx.foreach(LineState.actions, lambda a: rx.button(
+                    a["label"], on_click=LineState.ask(a["event"]), variant="outline",
+                    data_event=a["event"])), spacing="2", wrap="wrap"),
+            ),
+            confirm_dialog(
+                LineState,
+                "回線 " + ln["msisdn"].to(str) + "（契約 " + d["contract"].to(dict[str, Any])["code"].to(str) + "、"
+                + d["customer"].to(dict[str, Any])["name"].to(str) + "）を「" + LineState.pending_label + "」します。",
+                LineState.confirm,
+            ),
+            section(t("usage"), table(["日付", "通信量(MB)"], d["usage"].to(list[dict[str, Any]]), lambda u: rx.table.row(
+                rx.table.cell(u["day"]), rx.table.cell(u["used_mb"])))),
+            section(t("history"), table(["日時", "担当者", "操作", "理由・変更内容"], d["history"].to(list[dict[str, Any]]),
+                                        _history_row), id="line-history"),
+            spacing="4", width="100%",
+        )),
+        title=rx.cond(LineState.loaded, "回線 " + ln["msisdn"].to(str), ""),
+    )
+
+
+# ---- contracts, invoices, tickets -------------------------------------------------------------
+
+def contract_page() -> rx.Component:
+    """One contract: plan, options, lines (and adding one), invoices, history."""
+    d = ContractState.data
+    k = d["contract"].to(dict[str, Any])
+    errors = ContractState.field_errors
+    return admin_shell(
+        messages(ContractState),
+        _loading(ContractState, rx.vstack(
+            section(rx.hstack(rx.text(k["code"].to(str)), status_badge(k["status"].to(str), k["status_label"].to(str))),
+                rx.data_list.root(
+                    kv("顧客", link(d["customer"].to(dict[str, Any])["name"].to(str), d["customer"].to(dict[str, Any])["url"].to(str))),
+                    kv("料金プラン", d["plan"].to(dict[str, Any])["name"].to(str) + "（" + d["plan"].to(dict[str, Any])["monthly_fee"].to(str) + "）"),
+                    kv("開始日", k["start_date"].to(str)), kv("終了日", k["end_date"].to(str)),
+                ),
+                rx.flex(rx.foreach(d["options"].to(list[dict[str, Any]]), lambda o: rx.badge(o["name"])), spacing="2", wrap="wrap"),
+                rx.flex(rx.foreach(ContractState.actions, lambda a: rx.button(
+                    a["label"], on_click=ContractState.ask(a["event"]), variant="outline")), spacing="2", wrap="wrap"),
+            ),
+            confirm_dialog(ContractState, "契約 " + k["code"].to(str) + "（" + d["customer"].to(dict[str, Any])["name"].to(str)
+                           + "）を「" + ContractState.pending_label + "」します。", ContractState.confirm),
+            section(t("lines"), table(_LINE_HEADERS, d["lines"].to(list[dict[str, Any]]), _line_row)),
+            rx.cond(ContractState.can_add_line, section(t("add_line"), rx.form(
+                rx.vstack(
+                    field("msisdn", "電話番号", errors, placeholder="090-1234-5678", required=True),
+                    field("iccid", "ICCID（在庫のSIM）", errors, required=True),
+                    field("imei", "IMEI（任意・在庫の端末）", errors),
+                    rx.button(t("add_line"), type="submit", id="add-line"),
+                    spacing="3", width="100%", max_width="560px",
+                ),
+                on_submit=ContractState.add_line, reset_on_submit=False,
+            ))),
+            rx.cond(d["invoices"].to(list[dict[str, Any]]).length() > 0, section(t("invoices"), table(
+                ["請求書番号", "請求月", "請求額", "状態", "入金状況", "支払期限"], d["invoices"].to(list[dict[str, Any]]), _invoice_row))),
+            section(t("history"), table(["日時", "担当者", "操作", "理由・変更内容"], d["history"].to(list[dict[str, Any]]),
+                                        _history_row)),
+            spacing="4", width="100%",
+        )),
+        title=rx.cond(ContractState.loaded, "契約 " + k["code"].to(str), ""),
+    )
+
+
+def invoice_page() -> rx.Component:
+    """One invoice: items, totals, derived payment state and allocations."""
+    d = InvoiceState.data
+    i = d["invoice"].to(dict[str, Any])
+    return admin_shell(
+        messages(InvoiceState),
+        _loading(InvoiceState, rx.vstack(
+            section(rx.hstack(rx.text(i["invoice_no"].to(str)), status_badge(i["status"].to(str), i["status_label"].to(str)),
+                              rx.cond(i["payment_state"].to(str) != "",
+                                      status_badge(i["payment_state"].to(str), i["payment_state_label"].to(str)))),
+                rx.data_list.root(
+                    kv("顧客", link(d["customer"].to(dict[str, Any])["name"].to(str), d["customer"].to(dict[str, Any])["url"].to(str))),
+                    kv("契約", link(i["contract_code"].to(str), i["contract_url"].to(str))),
+                    kv("請求月", i["period"].to(str)), kv("発行日", i["issue_date"].to(str)),
+                    kv("支払期限", i["due_date"].to(str)), kv("小計", i["subtotal"].to(str)),
+                    kv("消費税（10%）", i["tax"].to(str)), kv("合計", i["total"].to(str)),
+                    kv("入金済額", i["allocated"].to(str)),
+                ),
+            ),
+            section("明細", table(["内容", "数量", "単価", "金額"], d["items"].to(list[dict[str, Any]]), lambda it: rx.table.row(
+                rx.table.cell(rx.cond(it["line_url"] != "", link(it["description"], it["line_url"]), it["description"])),
+                rx.table.cell(it["quantity"]), rx.table.cell(it["unit_price"]), rx.table.cell(it["amount"])))),
+            section("消込", table(["入金日時", "名義", "方法", "消込額"], d["allocations"].to(list[dict[str, Any]]), lambda a: rx.table.row(
+                rx.table.cell(a["received_at"]), rx.table.cell(a["payer_name"]), rx.table.cell(a["method_label"]),
+                rx.table.cell(a["amount"])))),
+            spacing="4", width="100%",
+        )),
+        title=rx.cond(InvoiceState.loaded, "請求書 " + i["invoice_no"].to(str), ""),
+    )
+
+
+def ticket_page() -> rx.Component:
+    """One support ticket and its conversation."""
+    d = TicketState.data
+    tk = d["ticket"].to(dict[str, Any])
+    return admin_shell(
+        messages(TicketState),
+        _loading(TicketState, rx.vstack(
+            section(rx.hstack(rx.text(tk["subject"].to(str)), status_badge(tk["status"].to(str), tk["status_label"].to(str))),
+                rx.data_list.root(
+                    kv("顧客", link(d["customer"].to(dict[str, Any])["name"].to(str), d["customer"].to(dict[str, Any])["url"].to(str))),
+                    kv("契約", rx.cond(tk["contract_url"].to(str) != "", link(tk["contract_code"].to(str), tk["contract_url"].to(str)), "—")),
+                    kv("回線", rx.cond(tk["line_url"].to(str) != "", link(tk["msisdn"].to(str), tk["line_url"].to(str)), "—")),
+                    kv("受付日時", tk["created_at"].to(str)),
+                ),
+            ),
+            section("やりとり", rx.foreach(d["messages"].to(list[dict[str, Any]]), lambda m: rx.card(
+                rx.text(m["author"], " ・ ", m["at"], size="1", color="gray"), rx.text(m["body"]), width="100%"))),
+            spacing="4", width="100%",
+        )),
+        title=rx.cond(TicketState.loaded, "問い合わせ #" + tk["id"].to(str), ""),
+    )

@@ -1,0 +1,99 @@
+"""Every event handler of the UI is either on the public allow-list or guarded by the session."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+import reflex as rx
+from reflex.istate.data import RouterData
+from reflex_base import constants
+
+import state.base
+from state.base import PUBLIC_HANDLERS
+
+importlib.import_module("telecom_app.telecom_app")  # registers every page and state
+
+# Public on purpose: the sign-in steps and the language switch.
+EXPECTED_PUBLIC = {
+    "state.auth.LoginState.reset_form",
+    "state.auth.LoginState.submit_password",
+    "state.auth.LoginState.submit_code",
+    "state.auth.LoginState.continue_after_recovery_codes",
+    "state.base.UiState.set_lang",
+}
+
+
+def _state_classes(root=rx.State):
+    for sub in sorted(root.get_substates(), key=lambda c: c.get_full_name()):
+        yield sub
+        yield from _state_classes(sub)
+
+
+def _our_handlers():
+    rows = []
+    for cls in _state_classes():
+        if not cls.__module__.startswith("state."):
+            continue
+        for name, handler in cls.event_handlers.items():
+            if name == "setvar":
+                continue
+            rows.append((cls, name, handler.fn))
+    return rows
+
+
+HANDLERS = _our_handlers()
+
+
+def test_the_app_registers_handlers_to_check():
+    assert len(HANDLERS) > 20
+
+
+def test_public_allow_list_is_exactly_the_sign_in_steps_and_language_switch():
+    assert PUBLIC_HANDLERS == EXPECTED_PUBLIC
+
+
+@pytest.mark.parametrize("cls,name,fn", HANDLERS, ids=[f"{c.__name__}.{n}" for c, n, _ in HANDLERS])
+def test_every_handler_is_public_or_guarded(cls, name, fn):
+    qualified = f"{fn.__module__}.{fn.__qualname__}"
+    assert qualified in PUBLIC_HANDLERS or getattr(fn, "__guarded__", False), (
+        f"{cls.__name__}.{name} is neither guarded nor on the public allow-list"
+    )
+
+
+def _state(cls, cookie: str = ""):
+    root = rx.State(_reflex_internal_init=True)
+    root.router = RouterData.from_router_data({
+        constants.RouteVar.HEADERS: {"cookie": cookie, "origin": "http://test"},
+        constants.RouteVar.CLIENT_IP: "127.0.0.1",
+        constants.RouteVar.PATH: "/admin",
+        constants.RouteVar.ORIGIN: "/admin",
+        constants.RouteVar.QUERY: {"line_id": "1", "customer_id": "1", "contract_id": "1",
+                                   "invoice_id": "1", "ticket_id": "1"},
+    })
+    return root.get_substate(cls.get_full_name().split("."))
+
+
+GUARDED = [(c, n, f) for c, n, f in HANDLERS if getattr(f, "__guarded__", False)]
+
+
+def _args_for(fn):
+    import inspect
+
+    params = list(inspect.signature(fn).parameters.values())[1:]
+    values = {"form": {"reason": "x", "q": "x", "msisdn": "09012345678", "iccid": "1", "rate_plan_id": "1",
+                       "kind": "individual", "name": "x", "name_kana": "カ"},
+              "event": "suspend", "page": 1, "status": "active"}
+    return [values.get(p.name, "x") for p in params]
+
+
+@pytest.mark.parametrize("cls,name,fn", GUARDED, ids=[f"{c.__name__}.{n}" for c, n, _ in GUARDED])
+@pytest.mark.parametrize("cookie", ["", "tsm_session=forged-token-value"], ids=["no-session", "forged-session"])
+def test_guarded_handler_without_a_valid_session_touches_nothing_and_redirects(engine, cls, name, fn, cookie):
+    st = _state(cls, cookie)
+    before = {k: v for k, v in st.dict()[cls.get_full_name()].items()}
+    result = fn(st, *_args_for(fn))
+    assert result is not None and "login" in str(result)
+    after = st.dict()[cls.get_full_name()]
+    assert after == before
+    assert state.base._current_actor.get() is None
