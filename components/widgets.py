@@ -57,14 +57,18 @@ def kv(label: rx.Var | str, value: rx.Var | str | rx.Component) -> rx.Component:
 
 
 def table(headers: list, rows: rx.Var, render_row) -> rx.Component:
-    """A table that scrolls sideways on a phone."""
-    return rx.box(
-        rx.table.root(
-            rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in headers])),
-            rx.table.body(rx.foreach(rows, render_row)),
-            size="1", variant="surface", width="100%",
+    """A table that scrolls sideways on a phone; says so when there is nothing to show."""
+    return rx.cond(
+        rows.length() > 0,
+        rx.box(
+            rx.table.root(
+                rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in headers])),
+                rx.table.body(rx.foreach(rows, render_row)),
+                size="1", variant="surface", width="100%",
+            ),
+            overflow_x="auto", width="100%",
         ),
-        overflow_x="auto", width="100%",
+        rx.text(t("empty"), size="2", color="gray"),
     )
 
 

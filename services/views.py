@@ -6,6 +6,7 @@ Every function checks the actor's permission and returns plain, display-ready di
 from __future__ import annotations
 
 import math
+from datetime import datetime
 from dataclasses import dataclass, field
 
 from sqlalchemy import func
@@ -16,7 +17,7 @@ from services.contracts import contract_code
 from services.customers import customer_code
 from services.db import read_session
 from services.errors import NotFound
-from services.formatting import action_label, changed_fields, tokyo_time, yen
+from services.formatting import TOKYO, action_label, changed_fields, tokyo_time, yen
 from services.identifiers import format_msisdn
 from services.lifecycles import state_label
 from services.models import (
@@ -186,8 +187,21 @@ def line_detail(line_id: int, *, actor: Actor) -> dict:
                          state_label("contract", contract.status), "url": f"/admin/contracts/{contract.id}"},
             "plan": {"name": plan.name, "data_cap_mb": plan.data_cap_mb, "monthly_fee": yen(plan.monthly_fee)},
             "usage": [{"day": u.day.isoformat(), "used_mb": u.used_mb} for u in usage],
+            "month": _month_usage(session, line_id, plan),
             "history": line_history(session, line_id) if can(actor, "audit.view", line) else [],
         }
+
+
+def _month_usage(session: Session, line_id: int, plan: RatePlan) -> dict:
+    """This month's (Asia/Tokyo) data use against the plan's cap (上限) and whether it is throttled."""
+    first_day = datetime.now(TOKYO).date().replace(day=1)
+    used = session.exec(select(func.coalesce(func.sum(UsageRecord.used_mb), 0))
+                        .where(UsageRecord.line_id == line_id, UsageRecord.day >= first_day)).one()
+    cap = plan.data_cap_mb
+    percent = min(100, round(100 * used / cap)) if cap else 0
+    over = bool(cap) and used >= cap
+    return {"used_mb": int(used), "cap_mb": cap, "percent": percent, "throttled": over,
+            "summary": f"{int(used):,} MB / {cap:,} MB" + (f"（上限到達・{plan.throttled_kbps} kbps に制限中）" if over else "")}
 
 
 def line_history(session: Session, line_id: int) -> list[dict]:

@@ -253,8 +253,11 @@ def line_page() -> rx.Component:
                 + d["customer"].to(dict[str, Any])["name"].to(str) + "）を「" + LineState.pending_label + "」します。",
                 LineState.confirm,
             ),
-            section(t("usage"), table(["日付", "通信量(MB)"], d["usage"].to(list[dict[str, Any]]), lambda u: rx.table.row(
-                rx.table.cell(u["day"]), rx.table.cell(u["used_mb"])))),
+            section(t("usage"),
+                rx.text(t("month_usage"), ": ", d["month"].to(dict[str, Any])["summary"].to(str), size="2", id="month-usage"),
+                rx.progress(value=d["month"].to(dict[str, Any])["percent"].to(int), width="100%"),
+                table(["日付", "通信量(MB)"], d["usage"].to(list[dict[str, Any]]), lambda u: rx.table.row(
+                    rx.table.cell(u["day"]), rx.table.cell(u["used_mb"])))),
             section(t("history"), table(["日時", "担当者", "操作", "理由・変更内容"], d["history"].to(list[dict[str, Any]]),
                                         _history_row), id="line-history"),
             spacing="4", width="100%",

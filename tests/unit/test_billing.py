@@ -25,7 +25,7 @@ from services.db import read_session
 from services.errors import Conflict, InvalidTransition, PermissionDenied, ValidationFailed
 from services.models import AuditEntry, Invoice, InvoiceItem
 from services.payments import allocate_payment, mark_payment_unmatched, refund_payment
-from tests.unit.test_audit_contract import World
+from tests.unit.builders import World
 
 
 @pytest.fixture()

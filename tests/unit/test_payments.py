@@ -12,7 +12,7 @@ from services.db import read_session
 from services.errors import Conflict, InvalidTransition, PermissionDenied, ValidationFailed
 from services.models import AuditEntry, Payment, PaymentAllocation
 from services.payments import allocate_payment, mark_payment_unmatched, record_payment, refund_payment
-from tests.unit.test_audit_contract import World
+from tests.unit.builders import World
 
 
 @pytest.fixture()

@@ -11,7 +11,7 @@ from services.db import read_session
 from services.errors import InvalidTransition, NotFound, PermissionDenied, ValidationFailed
 from services.models import AuditEntry, Ticket, TicketMessage
 from services.tickets import add_ticket_message, assign_ticket, change_ticket_status, open_ticket
-from tests.unit.test_audit_contract import World
+from tests.unit.builders import World
 
 
 @pytest.fixture()

@@ -1,0 +1,77 @@
+"""Builders for unit tests: prerequisite ledger data made through the real services."""
+
+from __future__ import annotations
+
+import itertools
+
+from services import billing, contracts, customers, inventory, lines, payments, tickets
+from services.db import write_session
+from services.identifiers import luhn_complete
+from services.models import RatePlan, StaffUser
+from services.permissions import Actor
+
+
+class World:
+    """Builds prerequisite ledger data through the services, acting as admin."""
+
+    def __init__(self, admin: Actor):
+        self.admin = admin
+        self._seq = itertools.count(1)
+
+    def n(self) -> int:
+        return next(self._seq)
+
+    def plan(self) -> int:
+        n = self.n()
+        with write_session() as session:
+            plan = RatePlan(code=f"PLAN-{n}", name=f"ベーシック{n}", monthly_fee=1980, data_cap_mb=3000)
+            session.add(plan)
+            session.flush()
+            return plan.id
+
+    def customer(self, name: str = "山田 太郎", kana: str = "ヤマダ タロウ") -> int:
+        return customers.create_customer(actor=self.admin, kind="individual", name=name, name_kana=kana).id
+
+    def contract(self, customer_id: int | None = None):
+        customer_id = customer_id if customer_id is not None else self.customer()
+        return contracts.create_contract(actor=self.admin, customer_id=customer_id, rate_plan_id=self.plan())
+
+    def sim(self):
+        n = self.n()
+        return inventory.register_sim(actor=self.admin, iccid=luhn_complete(f"8981100{n:011d}"),
+                                      imsi=f"44010{n:010d}")
+
+    def device(self):
+        return inventory.register_device(actor=self.admin, imei=luhn_complete(f"35{self.n():012d}"),
+                                         model="テスト端末")
+
+    def line(self, contract=None):
+        contract = contract if contract is not None else self.contract()
+        return lines.add_line(actor=self.admin, contract_id=contract.id,
+                              msisdn=f"090-1000-{self.n():04d}", iccid=self.sim().iccid)
+
+    def staff(self, *, active: bool = True, role: str = "support") -> int:
+        n = self.n()
+        with write_session() as session:
+            user = StaffUser(email=f"staff{n}@example.jp", display_name=f"担当者{n}", role=role,
+                             password_hash="x", is_active=active)
+            session.add(user)
+            session.flush()
+            return user.id
+
+    def ticket(self, customer_id: int | None = None):
+        customer_id = customer_id if customer_id is not None else self.customer()
+        return tickets.open_ticket(actor=self.admin, customer_id=customer_id, subject="通信できない",
+                                   body="昨日から通信できません。")
+
+    def invoice(self, contract=None, *, issued: bool = True, period: str = "2024-05",
+                unit_price: int = 10000, quantity: int = 1):
+        contract = contract if contract is not None else self.contract()
+        invoice = billing.create_invoice(
+            actor=self.admin, contract_id=contract.id, period=period,
+            items=[{"description": "月額基本料", "quantity": quantity, "unit_price": unit_price}])
+        return billing.issue_invoice(invoice.id, actor=self.admin) if issued else invoice
+
+    def payment(self, amount: int = 11000, customer_id: int | None = None, method: str = "bank_transfer"):
+        return payments.record_payment(actor=self.admin, amount=amount, method=method,
+                                       payer_name="ヤマダ タロウ", customer_id=customer_id)
