@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 
 from services.db import make_engine
 from services.demo_staff import DEMO_PASSWORD, DEMO_STAFF
-from services.models import AuditEntry, Customer, Line
+from services.models import AuditEntry, Contract, Customer, Line
 
 pytestmark = pytest.mark.e2e
 
@@ -27,7 +27,8 @@ def sample(app_server):
         line = s.exec(select(Line).join(AuditEntry, AuditEntry.line_id == Line.id)
                       .where(AuditEntry.action == "line.suspend").limit(1)).first()
         customer = s.get(Customer, line.customer_id)
-        out = {"line_id": line.id, "msisdn": line.msisdn, "customer_id": customer.id,
+        contract = s.exec(select(Contract).where(Contract.status == "active").limit(1)).first()
+        out = {"contract_id": contract.id, "line_id": line.id, "msisdn": line.msisdn, "customer_id": customer.id,
                "customer_name": customer.name, "kana": customer.name_kana}
     engine.dispose()
     return out
@@ -100,5 +101,25 @@ def test_signed_out_visitor_is_sent_to_sign_in(app_server, browser):
     try:
         page.goto(f"{app_server['base']}/admin/lines/1")
         page.wait_for_url(re.compile(r".*/login$"), timeout=20000)
+    finally:
+        context.close()
+
+
+def test_bad_line_input_gets_messages_next_to_the_fields(app_server, browser, sample):
+    context = browser.new_context(viewport=VIEWPORTS["phone"])
+    page = context.new_page()
+    try:
+        _sign_in(page, app_server["base"], "sales")
+        page.goto(f"{app_server['base']}/admin/contracts/{sample['contract_id']}")
+        page.wait_for_selector("#msisdn", timeout=20000)
+        page.fill("#msisdn", "03-1234-5678")
+        page.fill("#iccid", "8981100000000000001")
+        page.fill("#imei", "352222222222221")
+        page.click("#add-line")
+        page.wait_for_selector("[data-error='msisdn']", timeout=20000)
+        assert "電話番号が正しくありません" in page.inner_text("[data-error='msisdn']")
+        assert "チェックディジット" in page.inner_text("[data-error='iccid']")
+        assert "チェックディジット" in page.inner_text("[data-error='imei']")
+        assert page.url.endswith(f"/admin/contracts/{sample['contract_id']}")
     finally:
         context.close()
