@@ -30,8 +30,8 @@ migrate: $(STAMP)
 	$(BIN)/alembic upgrade head
 
 seed: migrate
-	$(BIN)/python -m services.seed --if-empty
 	$(BIN)/python -m services.demo_staff provision
+	$(BIN)/python -m services.seed --if-empty
 
 run: seed
 	@echo ""

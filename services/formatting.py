@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from babel.numbers import format_currency
@@ -33,6 +33,8 @@ def tokyo_time(value: datetime | None, with_seconds: bool = False) -> str:
     if value is None:
         return ""
     fmt = "%Y/%m/%d %H:%M:%S" if with_seconds else "%Y/%m/%d %H:%M"
+    if value.tzinfo is None:  # the ledger stores UTC; a naive value from a raw query is UTC too
+        value = value.replace(tzinfo=UTC)
     return value.astimezone(TOKYO).strftime(fmt)
 
 

@@ -201,7 +201,8 @@ def _month_usage(session: Session, line_id: int, plan: RatePlan) -> dict:
     percent = min(100, round(100 * used / cap)) if cap else 0
     over = bool(cap) and used >= cap
     return {"used_mb": int(used), "cap_mb": cap, "percent": percent, "throttled": over,
-            "summary": f"{int(used):,} MB / {cap:,} MB" + (f"（上限到達・{plan.throttled_kbps} kbps に制限中）" if over else "")}
+            "summary": (f"{int(used):,} MB / {cap:,} MB" if cap else f"{int(used):,} MB（上限なし）")
+            + (f"（上限到達・{plan.throttled_kbps} kbps に制限中）" if over else "")}
 
 
 def line_history(session: Session, line_id: int) -> list[dict]:

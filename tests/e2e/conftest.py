@@ -36,8 +36,8 @@ def app_server():
            "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
     python = sys.executable
     _run([python, "-m", "alembic", "upgrade", "head"], env)
-    _run([python, "-m", "services.seed", "--customers", "80", "--lines", "200"], env)
     _run([python, "-m", "services.demo_staff", "provision"], env)
+    _run([python, "-m", "services.seed", "--customers", "80", "--lines", "200"], env)
     log = open(workdir / "reflex.log", "w")
     proc = subprocess.Popen(
         [python, "-m", "reflex", "run", "--env", "prod", "--frontend-port", str(port), "--backend-host", "127.0.0.1"],
