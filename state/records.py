@@ -7,7 +7,7 @@ from typing import Any
 import reflex as rx
 
 from services import contracts, customers, lines, views
-from services.lifecycles import CONTRACT, EVENT_LABELS_JA, LINE
+from services.lifecycles import CONTRACT, EVENT_LABELS_JA, LINE, Lifecycle
 from services.lines import LINE_EVENT_PERMISSIONS
 from services.permissions import can
 from state.base import MessagesMixin, actor, guarded
@@ -62,42 +62,21 @@ class CustomerState(MessagesMixin, rx.State):
         return rx.redirect(f"/admin/contracts/{contract.id}")
 
 
-class LineState(MessagesMixin, rx.State):
-    """One line: state, SIM, device, usage, history, and the state changes the actor may make."""
+class LifecycleActionsMixin(MessagesMixin, mixin=True):
+    """Buttons for the events a record's state allows, behind a confirmation dialog with a reason."""
 
     data: dict[str, Any] = {}
     actions: list[dict[str, str]] = []
     loaded: bool = False
     pending_event: str = ""
     pending_label: str = ""
-    reason: str = ""
-
-    @rx.event
-    @guarded
-    def load(self):
-        """Load the line in the URL and the events its state allows."""
-        self.loaded = False
-        self.pending_event, self.pending_label, self.reason = "", "", ""
-        self._refresh(_int(self.router._page.params.get("line_id")))
-        self.loaded = True
-
-    def _refresh(self, line_id: int) -> None:
-        current = actor()
-        self.data = views.line_detail(line_id, actor=current)
-        status = self.data["line"]["status"]
-        self.actions = [
-            {"event": ev.value, "label": EVENT_LABELS_JA["line"][ev.value]}
-            for ev in LINE.allowed_events(status)
-            if can(current, LINE_EVENT_PERMISSIONS[ev])
-        ]
 
     @rx.event
     @guarded
     def ask(self, event: str):
         """Open the confirmation dialog for an event."""
         self.pending_event = event
-        self.pending_label = EVENT_LABELS_JA["line"].get(event, event)
-        self.reason = ""
+        self.pending_label = EVENT_LABELS_JA[self._lifecycle()].get(event, event)
 
     @rx.event
     @guarded
@@ -108,68 +87,68 @@ class LineState(MessagesMixin, rx.State):
     @rx.event
     @guarded
     def confirm(self, form: dict):
-        """Apply the confirmed event with its reason."""
-        line_id = self.data["line"]["id"]
+        """Apply the confirmed event with its reason, then show the record again."""
+        record_id = self.data[self._lifecycle()]["id"]
         event = self.pending_event
-        lines.change_line_status(line_id, actor=actor(), event=event, reason=form.get("reason") or "")
+        self._apply(record_id, event, form.get("reason") or "")
         self.pending_event, self.pending_label = "", ""
-        self.notice = f"{EVENT_LABELS_JA['line'][event]}を記録しました。"
-        self._refresh(line_id)
+        self.notice = f"{EVENT_LABELS_JA[self._lifecycle()][event]}を記録しました。"
+        self._refresh(record_id)
+
+    def _open(self, record_id: int) -> None:
+        self.loaded, self.notice = False, ""
+        self.pending_event, self.pending_label = "", ""
+        self._refresh(record_id)
+        self.loaded = True
+
+    def _allowed_actions(self, lifecycle: Lifecycle, status: str, permission_of) -> list[dict[str, str]]:
+        current = actor()
+        return [{"event": ev.value, "label": EVENT_LABELS_JA[lifecycle.name][ev.value]}
+                for ev in lifecycle.allowed_events(status) if can(current, permission_of(ev))]
 
 
-class ContractState(MessagesMixin, rx.State):
+class LineState(LifecycleActionsMixin, rx.State):
+    """One line: state, SIM, device, usage, history, and the state changes the actor may make."""
+
+    @rx.event
+    @guarded
+    def load(self):
+        """Load the line in the URL and the events its state allows."""
+        self._open(_int(self.router._page.params.get("line_id")))
+
+    def _lifecycle(self) -> str:
+        return "line"
+
+    def _refresh(self, line_id: int) -> None:
+        self.data = views.line_detail(line_id, actor=actor())
+        self.actions = self._allowed_actions(LINE, self.data["line"]["status"], LINE_EVENT_PERMISSIONS.get)
+
+    def _apply(self, line_id: int, event: str, reason: str) -> None:
+        lines.change_line_status(line_id, actor=actor(), event=event, reason=reason)
+
+
+class ContractState(LifecycleActionsMixin, rx.State):
     """One contract with its lines; its lifecycle events; adding a line with SIM and device checks."""
 
-    data: dict[str, Any] = {}
-    actions: list[dict[str, str]] = []
-    loaded: bool = False
     can_add_line: bool = False
-    pending_event: str = ""
-    pending_label: str = ""
 
     @rx.event
     @guarded
     def load(self):
         """Load the contract in the URL."""
-        self.loaded = False
-        self.pending_event, self.pending_label = "", ""
-        self._refresh(_int(self.router._page.params.get("contract_id")))
-        self.loaded = True
+        self._open(_int(self.router._page.params.get("contract_id")))
+
+    def _lifecycle(self) -> str:
+        return "contract"
 
     def _refresh(self, contract_id: int) -> None:
-        current = actor()
-        self.data = views.contract_detail(contract_id, actor=current)
+        self.data = views.contract_detail(contract_id, actor=actor())
         status = self.data["contract"]["status"]
-        self.can_add_line = can(current, "line.create") and status != "terminated"
-        self.actions = [
-            {"event": ev.value, "label": EVENT_LABELS_JA["contract"][ev.value]}
-            for ev in CONTRACT.allowed_events(status) if can(current, "contract.transition")
-        ]
+        self.can_add_line = can(actor(), "line.create") and status != "terminated"
+        self.actions = self._allowed_actions(CONTRACT, status, lambda _ev: "contract.transition")
 
-    @rx.event
-    @guarded
-    def ask(self, event: str):
-        """Open the confirmation dialog for a contract event."""
-        self.pending_event = event
-        self.pending_label = EVENT_LABELS_JA["contract"].get(event, event)
-
-    @rx.event
-    @guarded
-    def cancel(self):
-        """Close the confirmation dialog without changing anything."""
-        self.pending_event, self.pending_label = "", ""
-
-    @rx.event
-    @guarded
-    def confirm(self, form: dict):
-        """Apply the confirmed contract event with its reason."""
-        contract_id = self.data["contract"]["id"]
-        event = self.pending_event
-        contracts.change_contract_status(contract_id, actor=actor(), event=event,
-                                         reason=form.get("reason") or "")
-        self.pending_event, self.pending_label = "", ""
-        self.notice = f"{EVENT_LABELS_JA['contract'][event]}を記録しました。"
-        self._refresh(contract_id)
+    def _apply(self, contract_id: int, event: str, reason: str) -> None:
+        contracts.change_contract_status(contract_id, actor=actor(), event=event, reason=reason)
 
     @rx.event
     @guarded
@@ -179,8 +158,6 @@ class ContractState(MessagesMixin, rx.State):
         line = lines.add_line(actor=actor(), contract_id=contract_id, msisdn=form.get("msisdn") or "",
                               iccid=form.get("iccid") or "", imei=form.get("imei") or None,
                               reason=form.get("reason") or None)
-        self.notice = "回線を追加しました（申請中）。"
-        self.data = views.contract_detail(contract_id, actor=actor())
         return rx.redirect(f"/admin/lines/{line.id}")
 
 
@@ -214,13 +191,27 @@ class TicketState(MessagesMixin, rx.State):
         self.loaded = True
 
 
-class CustomerListState(MessagesMixin, rx.State):
-    """All customers, paged on the server."""
+class PagedListMixin(MessagesMixin, mixin=True):
+    """A server-paged list: the current page of rows and the controls' numbers."""
 
     rows: list[dict[str, Any]] = []
     page: int = 1
     pages: int = 1
     total: int = 0
+
+    @rx.event
+    @guarded
+    def go(self, page: int):
+        """Show another page."""
+        self._fetch(page)
+
+    def _show(self, result: views.Page) -> None:
+        self.rows, self.page, self.pages, self.total = result.rows, result.page, result.pages, result.total
+
+
+class CustomerListState(PagedListMixin, rx.State):
+    """All customers, paged on the server."""
+
     kind: str = ""
 
     @rx.event
@@ -231,24 +222,13 @@ class CustomerListState(MessagesMixin, rx.State):
         self.kind = params.get("kind", "")
         self._fetch(_int(params.get("page", 1)) or 1)
 
-    @rx.event
-    @guarded
-    def go(self, page: int):
-        """Show another page."""
-        self._fetch(page)
-
     def _fetch(self, page: int) -> None:
-        result = views.list_customers(actor=actor(), page=page, kind=self.kind or None)
-        self.rows, self.page, self.pages, self.total = result.rows, result.page, result.pages, result.total
+        self._show(views.list_customers(actor=actor(), page=page, kind=self.kind or None))
 
 
-class LineListState(MessagesMixin, rx.State):
+class LineListState(PagedListMixin, rx.State):
     """All lines (or one customer's, or one state), paged on the server."""
 
-    rows: list[dict[str, Any]] = []
-    page: int = 1
-    pages: int = 1
-    total: int = 0
     status: str = ""
     customer_id: int = 0
 
@@ -263,21 +243,14 @@ class LineListState(MessagesMixin, rx.State):
 
     @rx.event
     @guarded
-    def go(self, page: int):
-        """Show another page."""
-        self._fetch(page)
-
-    @rx.event
-    @guarded
     def filter_status(self, status: str):
         """Show only lines in one state ("" = all)."""
         self.status = status
         self._fetch(1)
 
     def _fetch(self, page: int) -> None:
-        result = views.list_lines(actor=actor(), page=page, status=self.status or None,
-                                  customer_id=self.customer_id or None)
-        self.rows, self.page, self.pages, self.total = result.rows, result.page, result.pages, result.total
+        self._show(views.list_lines(actor=actor(), page=page, status=self.status or None,
+                                    customer_id=self.customer_id or None))
 
 
 class NewCustomerState(MessagesMixin, rx.State):

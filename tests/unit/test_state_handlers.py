@@ -1,0 +1,85 @@
+"""State handlers re-derive the actor from the session cookie and go through the services."""
+
+from __future__ import annotations
+
+import pyotp
+import pytest
+import reflex as rx
+from reflex.istate.data import RouterData
+from reflex_base import constants
+
+import telecom_app.telecom_app  # noqa: F401  (registers pages and states)
+from services import auth, lines
+from services.db import read_session
+from services.demo_staff import DEMO_PASSWORD, DEMO_STAFF
+from services.models import Line
+from state.base import SESSION_COOKIE
+from state.records import LineState
+from tests.unit.builders import World
+
+
+def _signed_in_token(role: str) -> str:
+    email, name, secret = DEMO_STAFF[role]
+    auth.provision_demo_staff(email, name, role, DEMO_PASSWORD, secret)
+    step = auth.begin_sign_in(email, DEMO_PASSWORD)
+    return auth.redeem_ticket(auth.verify_mfa(step.challenge_token, pyotp.TOTP(secret).now()))
+
+
+def _state(cls, token: str, **params):
+    root = rx.State(_reflex_internal_init=True)
+    root.router = RouterData.from_router_data({
+        constants.RouteVar.HEADERS: {"cookie": f"other=1; {SESSION_COOKIE}={token}"},
+        constants.RouteVar.CLIENT_IP: "127.0.0.1",
+        constants.RouteVar.PATH: "/admin/lines/[line_id]",
+        constants.RouteVar.ORIGIN: "/admin/lines/1",
+        constants.RouteVar.QUERY: {k: str(v) for k, v in params.items()},
+    })
+    return root.get_substate(cls.get_full_name().split("."))
+
+
+@pytest.fixture()
+def active_line(engine, admin):
+    line = World(admin).line()
+    lines.change_line_status(line.id, actor=admin, event="activate", reason="開通")
+    return line
+
+
+def test_support_suspends_a_line_through_the_confirmation_dialog(active_line):
+    st = _state(LineState, _signed_in_token("support"), line_id=active_line.id)
+    LineState.load.fn(st)
+    assert st.data["line"]["status"] == "active"
+    assert {"suspend", "terminate"} <= {a["event"] for a in st.actions}
+    LineState.ask.fn(st, "suspend")
+    assert st.pending_label == "停止"
+    LineState.confirm.fn(st, {"reason": "お客様から紛失の連絡"})
+    assert st.error == "" and st.pending_event == ""
+    assert st.data["line"]["status"] == "suspended"
+    assert st.data["history"][0]["actor"] == "サポート 一郎 <support@demo.example>"
+    assert st.data["history"][0]["reason"] == "お客様から紛失の連絡"
+
+
+def test_sales_is_not_offered_suspension_and_a_forged_event_is_refused(active_line):
+    st = _state(LineState, _signed_in_token("sales"), line_id=active_line.id)
+    LineState.load.fn(st)
+    assert "suspend" not in {a["event"] for a in st.actions}
+    LineState.ask.fn(st, "suspend")
+    LineState.confirm.fn(st, {"reason": "x"})
+    assert st.error == "この操作を行う権限がありません。"
+    with read_session() as s:
+        assert s.get(Line, active_line.id).status == "active"
+
+
+def test_missing_reason_is_shown_next_to_the_field(active_line):
+    st = _state(LineState, _signed_in_token("support"), line_id=active_line.id)
+    LineState.load.fn(st)
+    LineState.ask.fn(st, "suspend")
+    LineState.confirm.fn(st, {"reason": ""})
+    assert st.field_errors == {"reason": "理由を入力してください。"}
+
+
+def test_signed_out_session_is_sent_to_sign_in(active_line):
+    token = _signed_in_token("support")
+    auth.sign_out(token)
+    st = _state(LineState, token, line_id=active_line.id)
+    assert "/login" in str(LineState.load.fn(st))
+    assert st.data == {}
