@@ -31,6 +31,7 @@ from services.contracts import contract_code
 from services.customers import customer_code
 from services.db import read_session
 from services.identifiers import format_msisdn, parse_msisdn
+from services.lifecycles import state_label
 from services.models import Contract, Customer, Device, Invoice, Line, RatePlan, SimCard
 from services.permissions import Actor, can, require
 from services.text import bigrams, normalize_name
@@ -76,6 +77,11 @@ class SearchHit:
     status: str | None   # the record's lifecycle state (raw value), if it has one
     url: str | None
     customer_id: int | None
+
+    @property
+    def status_label(self) -> str:
+        """The Japanese name of the state (停止中), or "" for records without a lifecycle."""
+        return state_label(self.kind, self.status) if self.status else ""
 
 
 @dataclass

@@ -222,7 +222,8 @@ def _history_row(e: AuditEntry) -> dict:
         "status_change": (f"{state_label(e.entity_type if e.entity_type != 'sim_card' else 'sim', status_change[0])}"
                           f" → {state_label(e.entity_type if e.entity_type != 'sim_card' else 'sim', status_change[1])}")
         if status_change and status_change[0] else "",
-        "changes": ", ".join(f"{f}: {b or '—'} → {a or '—'}" for f, b, a in changes if f != "status"),
+        "changes": ", ".join(f"{f}: {b or '—'} → {a or '—'}" for f, b, a in changes if f != "status")
+        if e.before_json else "",
     }
 
 

@@ -42,7 +42,7 @@ class SearchState(MessagesMixin, rx.State):
         self.hint = results.hint or ""
         self.groups = [
             {"kind": g.kind, "label": g.label_ja, "more": g.more,
-             "hits": [{"title": h.title, "subtitle": h.subtitle or "", "status": h.status or "",
+             "hits": [{"title": h.title, "subtitle": h.subtitle or "", "status": h.status or "", "status_label": h.status_label,
                        "url": h.url or ""} for h in g.hits]}
             for g in results.groups
         ]

@@ -40,10 +40,12 @@ def dashboard_page() -> rx.Component:
 # ---- search -----------------------------------------------------------------------------------
 
 def _hit(hit) -> rx.Component:
-    return rx.table.row(
-        rx.table.cell(rx.cond(hit["url"] != "", link(hit["title"], hit["url"]), rx.text(hit["title"]))),
-        rx.table.cell(hit["subtitle"]),
-        rx.table.cell(rx.cond(hit["status"] != "", rx.badge(hit["status"], variant="soft"))),
+    return rx.box(
+        rx.hstack(rx.cond(hit["url"] != "", link(hit["title"], hit["url"]), rx.text(hit["title"])),
+                  rx.cond(hit["status"] != "", status_badge(hit["status"], hit["status_label"])),
+                  wrap="wrap", spacing="2", align="center"),
+        rx.text(hit["subtitle"], size="1", color="gray"),
+        padding_y="0.4em", border_bottom="1px solid var(--gray-4)", width="100%",
     )
 
 
@@ -56,7 +58,7 @@ def search_page() -> rx.Component:
                 rx.text(t("no_results"), id="no-results")),
         rx.foreach(SearchState.groups, lambda g: section(
             rx.hstack(rx.text(g["label"]), rx.badge(g["hits"].to(list[dict[str, Any]]).length())),
-            table(["", "", t("status")], g["hits"].to(list[dict[str, Any]]), _hit),
+            rx.vstack(rx.foreach(g["hits"].to(list[dict[str, Any]]), _hit), spacing="0", width="100%"),
             rx.cond(g["more"], rx.text(t("more_results"), size="2", color="gray")),
             data_group=g["kind"],
         )),
@@ -216,13 +218,23 @@ def lines_page() -> rx.Component:
     )
 
 
-def _history_row(h) -> rx.Component:
-    return rx.table.row(
-        rx.table.cell(rx.text(h["at"], size="1")),
-        rx.table.cell(rx.text(h["actor"], size="1")),
-        rx.table.cell(rx.text(h["action"]), rx.text(h["status_change"], size="1", color="gray")),
-        rx.table.cell(rx.text(h["reason"], size="2"), rx.text(h["changes"], size="1", color="gray")),
+def _history_entry(h) -> rx.Component:
+    return rx.box(
+        rx.text(h["at"], " ・ ", h["actor"], size="1", color="gray"),
+        rx.hstack(rx.text(h["action"], weight="medium"),
+                  rx.cond(h["status_change"] != "", rx.badge(h["status_change"], variant="soft")),
+                  wrap="wrap", spacing="2"),
+        rx.cond(h["reason"] != "", rx.text("理由: ", h["reason"], size="2")),
+        rx.cond(h["changes"] != "", rx.text(h["changes"], size="1", color="gray")),
+        border_left="3px solid var(--accent-8)", padding_left="0.75em", width="100%",
     )
+
+
+def history(entries: rx.Var) -> rx.Component:
+    """The who / when / what / why timeline of a record, newest first."""
+    return rx.cond(entries.length() > 0,
+                   rx.vstack(rx.foreach(entries, _history_entry), spacing="3", width="100%"),
+                   rx.text(t("empty"), size="2", color="gray"))
 
 
 def line_page() -> rx.Component:
@@ -258,8 +270,7 @@ def line_page() -> rx.Component:
                 rx.progress(value=d["month"].to(dict[str, Any])["percent"].to(int), width="100%"),
                 table(["日付", "通信量(MB)"], d["usage"].to(list[dict[str, Any]]), lambda u: rx.table.row(
                     rx.table.cell(u["day"]), rx.table.cell(u["used_mb"])))),
-            section(t("history"), table(["日時", "担当者", "操作", "理由・変更内容"], d["history"].to(list[dict[str, Any]]),
-                                        _history_row), id="line-history"),
+            section(t("history"), history(d["history"].to(list[dict[str, Any]])), id="line-history"),
             spacing="4", width="100%",
         )),
         title=rx.cond(LineState.loaded, "回線 " + ln["msisdn"].to(str), ""),
@@ -301,8 +312,7 @@ def contract_page() -> rx.Component:
             ))),
             rx.cond(d["invoices"].to(list[dict[str, Any]]).length() > 0, section(t("invoices"), table(
                 ["請求書番号", "請求月", "請求額", "状態", "入金状況", "支払期限"], d["invoices"].to(list[dict[str, Any]]), _invoice_row))),
-            section(t("history"), table(["日時", "担当者", "操作", "理由・変更内容"], d["history"].to(list[dict[str, Any]]),
-                                        _history_row)),
+            section(t("history"), history(d["history"].to(list[dict[str, Any]]))),
             spacing="4", width="100%",
         )),
         title=rx.cond(ContractState.loaded, "契約 " + k["code"].to(str), ""),
