@@ -58,3 +58,30 @@ def t(key: str) -> rx.Var:
     """The label for `key` in the current UI language."""
     ja, en = TEXTS[key]
     return rx.cond(UiState.lang == "en", en, ja)
+
+
+# English for labels written in Japanese in the page code (table headers, field and row labels).
+LABELS_EN: dict[str, str] = {
+    "ICCID（在庫のSIM）": "ICCID (SIM in stock)", "IMEI（任意・在庫の端末）": "IMEI (optional, device in stock)",
+    "SIM状態": "SIM status", "すべて": "All", "やりとり": "Conversation", "フリガナ": "Kana",
+    "フリガナ（カタカナ）": "Kana (katakana)", "プラン": "Plan", "メール": "Email", "メールアドレス": "Email",
+    "件名": "Subject", "住所": "Address", "入金日時": "Received", "入金済額": "Paid so far",
+    "入金状況": "Payment", "内容": "Description", "区分": "Type", "単価": "Unit price", "受付日時": "Opened",
+    "合計": "Total", "名義": "Payer", "回線": "Line", "契約": "Contract", "契約番号": "Contract no.",
+    "小計": "Subtotal", "支払期限": "Due", "数量": "Qty", "料金プラン": "Plan", "方法": "Method",
+    "日付": "Date", "明細": "Items", "本人確認": "ID check", "権限": "Role", "氏名": "Name",
+    "氏名・法人名": "Name / company", "消費税（10%）": "Consumption tax (10%)", "消込": "Allocations",
+    "消込額": "Allocated", "状態": "Status", "発行日": "Issued", "端末": "Device", "端末（IMEI）": "Device (IMEI)",
+    "終了日": "End date", "請求書番号": "Invoice no.", "請求月": "Period", "請求額": "Amount",
+    "通信量(MB)": "Data (MB)", "連絡先電話番号": "Contact phone", "郵便番号": "Postal code", "金額": "Amount",
+    "開始日": "Start date", "開通日時": "Activated", "電話": "Phone", "電話番号": "Phone number",
+    "顧客": "Customer", "顧客番号": "Customer no.", "SIM（ICCID）": "SIM (ICCID)", "個人": "Individual",
+    "法人": "Corporate", "利用中": "Active", "停止中": "Suspended", "申請中": "Applying", "保留": "Pending",
+    "要確認": "Needs review", "解約済": "Terminated",
+}
+
+
+def tr(ja: str) -> rx.Var | str:
+    """A label written in Japanese, in English when the UI is switched (unknown labels stay Japanese)."""
+    en = LABELS_EN.get(ja)
+    return rx.cond(UiState.lang == "en", en, ja) if en else ja

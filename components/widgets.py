@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from components.i18n import t
+from components.i18n import t, tr
 
 STATUS_COLORS = {
     "active": "green", "suspended": "orange", "terminated": "gray", "applying": "blue",
@@ -27,6 +27,7 @@ def status_badge(status: rx.Var | str, label: rx.Var | str) -> rx.Component:
 
 def field(name: str, label: rx.Var | str, errors: rx.Var, **props) -> rx.Component:
     """A labelled input with its error message right below it."""
+    label = tr(label) if isinstance(label, str) else label
     return rx.vstack(
         rx.text(label, as_="label", size="2", weight="medium", html_for=name),
         rx.input(name=name, id=name, width="100%", **props),
@@ -47,12 +48,14 @@ def messages(state) -> rx.Component:
 
 def section(title: rx.Var | str, *children, **props) -> rx.Component:
     """A titled card."""
+    title = tr(title) if isinstance(title, str) else title
     return rx.card(rx.vstack(rx.heading(title, size="4"), *children, spacing="3", width="100%"),
                    width="100%", **props)
 
 
 def kv(label: rx.Var | str, value: rx.Var | str | rx.Component) -> rx.Component:
     """One label/value row of a details list."""
+    label = tr(label) if isinstance(label, str) else label
     return rx.data_list.item(rx.data_list.label(label), rx.data_list.value(value))
 
 
@@ -62,7 +65,8 @@ def table(headers: list, rows: rx.Var, render_row) -> rx.Component:
         rows.length() > 0,
         rx.box(
             rx.table.root(
-                rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in headers])),
+                rx.table.header(rx.table.row(*[rx.table.column_header_cell(tr(h) if isinstance(h, str) else h)
+                                               for h in headers])),
                 rx.table.body(rx.foreach(rows, render_row)),
                 size="1", variant="surface", width="100%",
             ),

@@ -106,6 +106,16 @@ class UiState(MessagesMixin, rx.State):
         self.lang = "en" if lang == "en" else "ja"
 
     @rx.event
+    @public
+    def sign_out(self):
+        """End the session on the server, then let the API route clear the cookie and show sign-in."""
+        auth.sign_out(session_token(self.router))
+        return rx.call_script(
+            "fetch('/api/auth/signout', {method: 'POST', credentials: 'same-origin'})"
+            ".finally(() => window.location.assign('/login'))"
+        )
+
+    @rx.event
     @guarded
     def load_user(self):
         """Show who is signed in (re-read from the session on every page load)."""

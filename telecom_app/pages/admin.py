@@ -6,7 +6,7 @@ from typing import Any
 
 import reflex as rx
 
-from components.i18n import t
+from components.i18n import t, tr
 from components.shell import admin_shell
 from components.widgets import confirm_dialog, field, kv, link, messages, pager, section, status_badge, table
 from state.records import (
@@ -95,10 +95,12 @@ def new_customer_page() -> rx.Component:
         messages(NewCustomerState),
         rx.form(
             rx.vstack(
-                rx.text("区分", size="2", weight="medium"),
-                rx.radio_group(["individual", "corporate"], name="kind", default_value="individual",
-                               direction="row"),
-                rx.text("individual = 個人 / corporate = 法人", size="1", color="gray"),
+                rx.text(tr("区分"), size="2", weight="medium"),
+                rx.radio_group.root(
+                    rx.hstack(rx.radio_group.item(value="individual"), rx.text(tr("個人")),
+                              rx.radio_group.item(value="corporate"), rx.text(tr("法人")), align="center"),
+                    name="kind", default_value="individual",
+                ),
                 field("name", "氏名・法人名", errors, required=True),
                 field("name_kana", "フリガナ（カタカナ）", errors, required=True),
                 field("email", "メールアドレス", errors, type="email"),
@@ -209,7 +211,7 @@ def lines_page() -> rx.Component:
     """All lines (filter by state), paged on the server."""
     return admin_shell(
         messages(LineListState),
-        rx.flex(*[rx.button(label, size="1", variant=rx.cond(LineListState.status == value, "solid", "soft"),
+        rx.flex(*[rx.button(tr(label), size="1", variant=rx.cond(LineListState.status == value, "solid", "soft"),
                             on_click=LineListState.filter_status(value)) for value, label in _STATUS_FILTERS],
                 spacing="2", wrap="wrap"),
         table(_LINE_HEADERS, LineListState.rows, _line_row),

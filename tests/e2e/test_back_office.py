@@ -100,7 +100,7 @@ def test_signed_out_visitor_is_sent_to_sign_in(app_server, browser):
     page = context.new_page()
     try:
         page.goto(f"{app_server['base']}/admin/lines/1")
-        page.wait_for_url(re.compile(r".*/login$"), timeout=20000)
+        page.wait_for_url(re.compile(r".*/login/?$"), timeout=20000)
     finally:
         context.close()
 
@@ -121,5 +121,21 @@ def test_bad_line_input_gets_messages_next_to_the_fields(app_server, browser, sa
         assert "チェックディジット" in page.inner_text("[data-error='iccid']")
         assert "チェックディジット" in page.inner_text("[data-error='imei']")
         assert page.url.endswith(f"/admin/contracts/{sample['contract_id']}")
+    finally:
+        context.close()
+
+
+def test_english_switch_and_sign_out_end_the_session(app_server, browser):
+    base = app_server["base"]
+    context = browser.new_context(viewport=VIEWPORTS["desktop"])
+    page = context.new_page()
+    try:
+        _sign_in(page, base, "accounting")
+        page.get_by_role("button", name="EN").click()
+        page.get_by_role("link", name="Customers").first.wait_for(timeout=20000)
+        page.get_by_role("button", name="Sign out").click()
+        page.wait_for_url(re.compile(r".*/login/?$"), timeout=20000)
+        page.goto(f"{base}/admin/")
+        page.wait_for_url(re.compile(r".*/login/?$"), timeout=20000)
     finally:
         context.close()

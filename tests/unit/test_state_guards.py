@@ -14,13 +14,14 @@ from state.base import PUBLIC_HANDLERS
 
 importlib.import_module("telecom_app.telecom_app")  # registers every page and state
 
-# Public on purpose: the sign-in steps and the language switch.
+# Public on purpose: the sign-in steps, signing out (also with an expired session), the language switch.
 EXPECTED_PUBLIC = {
     "state.auth.LoginState.reset_form",
     "state.auth.LoginState.submit_password",
     "state.auth.LoginState.submit_code",
     "state.auth.LoginState.continue_after_recovery_codes",
     "state.base.UiState.set_lang",
+    "state.base.UiState.sign_out",
 }
 
 
