@@ -12,6 +12,19 @@ from services.db import make_engine, use_engine
 from services.permissions import Actor, Role
 
 
+@pytest.fixture(autouse=True, scope="session")
+def encryption_keys(tmp_path_factory):
+    """Tests encrypt with a throwaway key file, never the developer's data/encryption.keys."""
+    import os
+
+    from services import crypto
+
+    os.environ["TELECOM_KEY_FILE"] = str(tmp_path_factory.mktemp("keys") / "encryption.keys")
+    crypto.reload_keys()
+    yield
+    crypto.reload_keys()
+
+
 @pytest.fixture()
 def engine(tmp_path):
     """A new file-backed SQLite ledger (WAL, foreign keys on), used by every service call."""

@@ -1,6 +1,6 @@
 """All ledger tables; importing this package registers them on SQLModel.metadata."""
 
-from services.models.audit import AuditEntry
+from services.models.audit import AuditChainHead, AuditEntry
 from services.models.billing import Invoice, InvoiceItem, Payment, PaymentAllocation
 from services.models.catalog import RateOption, RatePlan
 from services.models.contract import Contract, ContractOption
@@ -19,7 +19,7 @@ from services.models.support import Ticket, TicketMessage
 from services.models.workflow import ApprovalRequest, ExternalOperation, ImportBatch, Notification
 
 __all__ = [
-    "ApprovalRequest", "AuditEntry", "Contract", "ContractOption", "Customer", "CustomerNameGram",
+    "ApprovalRequest", "AuditChainHead", "AuditEntry", "Contract", "ContractOption", "Customer", "CustomerNameGram",
     "CustomerUser", "Device", "ExternalOperation", "ImportBatch", "Invoice", "InvoiceItem", "Line",
     "Notification", "Payment", "PaymentAllocation", "RateOption", "RatePlan", "SignInAttempt",
     "SignInChallenge", "SimCard", "StaffRecoveryCode", "StaffSession", "StaffUser", "Ticket",

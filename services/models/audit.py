@@ -38,3 +38,15 @@ class AuditEntry(SQLModel, table=True):
     after_json: str | None = None
     reason: str | None = None
     request_id: str | None = Field(default=None, max_length=64)
+    prev_hash: str = Field(default="", max_length=64)
+    entry_hash: str = Field(default="", max_length=64)
+
+
+class AuditChainHead(SQLModel, table=True):
+    """The single row that serialises appends to the hash chain (locked FOR UPDATE per append)."""
+
+    __tablename__ = "audit_chain_head"
+
+    id: int | None = Field(default=None, primary_key=True)
+    last_entry_id: int | None = None
+    last_hash: str = Field(default="", max_length=64)

@@ -34,6 +34,9 @@ class Customer(SQLModel, table=True):
     postal_code: str | None = Field(default=None, max_length=8)
     address: str | None = Field(default=None, max_length=300)
     birth_date: date | None = None
+    id_document_type: str | None = Field(default=None, max_length=32)
+    id_document_number_enc: str | None = Field(default=None, max_length=512)
+    bank_account_enc: str | None = Field(default=None, max_length=1024)
     kyc_status: str = Field(default="not_started", max_length=16)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)

@@ -11,6 +11,7 @@ from services.models.base import utcnow, values_check
 
 STAFF_ROLES = ("sales", "support", "accounting", "admin")
 CHALLENGE_STAGES = ("mfa", "enroll", "ticket")
+AUTH_METHODS = ("password", "oidc")
 
 
 class StaffUser(SQLModel, table=True):
@@ -24,7 +25,7 @@ class StaffUser(SQLModel, table=True):
     display_name: str = Field(max_length=100)
     role: str = Field(max_length=16)
     password_hash: str = Field(max_length=255)
-    totp_secret: str | None = Field(default=None, max_length=64)
+    totp_secret: str | None = Field(default=None, max_length=512)  # encrypted at rest
     mfa_enrolled_at: datetime | None = None
     last_totp_step: int | None = None
     is_active: bool = True
@@ -53,7 +54,7 @@ class SignInChallenge(SQLModel, table=True):
     token_hash: str = Field(max_length=64, unique=True)
     staff_user_id: int = Field(foreign_key="staff_user.id", index=True)
     stage: str = Field(max_length=8)
-    pending_totp_secret: str | None = Field(default=None, max_length=64)
+    pending_totp_secret: str | None = Field(default=None, max_length=512)  # encrypted at rest
     created_at: datetime = Field(default_factory=utcnow)
     expires_at: datetime
     used_at: datetime | None = None

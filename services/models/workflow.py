@@ -17,10 +17,14 @@ class ApprovalRequest(SQLModel, table=True):
     """A maker-checker request: an operation, its parameters and their hash, and the decision."""
 
     __tablename__ = "approval_request"
-    __table_args__ = (status_check("status", ApprovalStatus, "ck_approval_request_status"),)
+    __table_args__ = (
+        status_check("status", ApprovalStatus, "ck_approval_request_status"),
+        Index("ix_approval_request_target", "operation", "target_key", "status"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     operation: str = Field(max_length=64)
+    target_key: str = Field(max_length=64)
     params_json: str
     params_hash: str = Field(max_length=64)
     status: str = Field(default=ApprovalStatus.PENDING.value, max_length=16, index=True)
@@ -29,8 +33,11 @@ class ApprovalRequest(SQLModel, table=True):
     customer_id: int | None = Field(default=None, foreign_key="customer.id", index=True)
     contract_id: int | None = Field(default=None, foreign_key="contract.id")
     line_id: int | None = Field(default=None, foreign_key="line.id")
+    summary: str = Field(default="", max_length=500)
+    preview_json: str | None = None
     decided_by: int | None = Field(default=None, foreign_key="staff_user.id")
     decision_reason: str | None = None
+    result_message: str | None = Field(default=None, max_length=500)
     created_at: datetime = Field(default_factory=utcnow)
     expires_at: datetime
     decided_at: datetime | None = None

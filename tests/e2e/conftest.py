@@ -32,7 +32,7 @@ def app_server():
     db_url = f"sqlite:///{workdir / 'ledger.db'}"
     port = free_port()
     env = {**os.environ, "TELECOM_DATABASE_URL": db_url, "PYTHONPATH": str(PROJECT_ROOT),
-           "REFLEX_TELEMETRY_ENABLED": "false", "REFLEX_CHECK_LATEST_VERSION": "false",
+           "TELECOM_KEY_FILE": str(workdir / "encryption.keys"), "REFLEX_TELEMETRY_ENABLED": "false", "REFLEX_CHECK_LATEST_VERSION": "false",
            "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
     python = sys.executable
     _run([python, "-m", "alembic", "upgrade", "head"], env)
