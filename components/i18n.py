@@ -49,6 +49,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     "usage": ("通信量（直近14日）", "Data usage (last 14 days)"),
     "open_tickets": ("対応中の問い合わせ", "Open tickets"),
     "loading": ("読み込み中…", "Loading…"),
+    "request_approval": ("承認を申請する", "Request approval"),
+    "approvals": ("承認", "Approvals"),
+    "audit": ("監査ログ", "Audit log"),
+    "staff": ("担当者管理", "Staff"),
     "empty": ("該当するデータはありません。", "Nothing to show."),
     "month_usage": ("今月の通信量", "Data used this month"),
 }

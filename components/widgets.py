@@ -91,23 +91,49 @@ def pager(state, on_go) -> rx.Component:
     )
 
 
-def confirm_dialog(state, description: rx.Var | str, on_submit, irreversible_word: str | None = None) -> rx.Component:
-    """A dialog that states what will happen and asks for a reason before doing it."""
+def confirm_dialog(state, on_submit) -> rx.Component:
+    """A dialog that states exactly what will happen and asks for a reason before doing it.
+
+    Operations that need approval show the before -> after rows and become a request; irreversible
+    ones need the confirmation word typed; duplicates are warned about.
+    """
     return rx.dialog.root(
         rx.dialog.content(
             rx.dialog.title(state.pending_label),
-            rx.dialog.description(description),
+            rx.dialog.description(state.pending_summary, id="confirm-summary"),
+            rx.cond(state.pending_changes.length() > 0, rx.box(
+                rx.table.root(
+                    rx.table.header(rx.table.row(rx.table.column_header_cell(tr("項目")),
+                                                 rx.table.column_header_cell(tr("変更前")),
+                                                 rx.table.column_header_cell(tr("変更後")))),
+                    rx.table.body(rx.foreach(state.pending_changes, lambda c: rx.table.row(
+                        rx.table.cell(c["field"]), rx.table.cell(c["before"]),
+                        rx.table.cell(rx.text(c["after"], weight="bold"))))),
+                    size="1", variant="surface", width="100%",
+                ), overflow_x="auto", width="100%", margin_y="0.5em")),
+            rx.foreach(state.pending_warnings, lambda w: rx.callout(w, color_scheme="amber", icon="triangle_alert",
+                                                                    size="1", margin_y="0.25em")),
             rx.form(
                 rx.vstack(
                     rx.text(t("reason"), size="2", weight="medium"),
                     rx.text_area(name="reason", required=True, width="100%", id="confirm-reason"),
                     rx.cond(state.field_errors.contains("reason"),
                             rx.text(state.field_errors["reason"], color="red", size="2")),
-                    rx.cond(state.error != "", rx.text(state.error, color="red", size="2")),
+                    rx.cond(state.confirm_word != "", rx.vstack(
+                        rx.text("確認のため「", state.confirm_word, "」と入力してください。", size="2", weight="medium"),
+                        rx.input(name="confirm_word", id="confirm-word", width="100%", autocomplete="off"),
+                        rx.cond(state.field_errors.contains("confirm_word"),
+                                rx.text(state.field_errors["confirm_word"], color="red", size="2")),
+                        spacing="1", width="100%")),
+                    rx.cond(state.pending_warnings.length() > 0, rx.hstack(
+                        rx.checkbox(name="confirm_repeat", id="confirm-repeat"),
+                        rx.text("警告を確認した上で申請する", size="2"), align="center")),
+                    rx.cond(state.error != "", rx.text(state.error, color="red", size="2", role="alert")),
                     rx.hstack(
                         rx.button(t("cancel"), type="button", variant="soft", color_scheme="gray",
                                   on_click=state.cancel),
-                        rx.button(t("execute"), type="submit", color_scheme="red", id="confirm-submit"),
+                        rx.button(rx.cond(state.needs_approval, t("request_approval"), t("execute")),
+                                  type="submit", color_scheme="red", id="confirm-submit"),
                         justify="end", width="100%",
                     ),
                     spacing="3",

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func
 from sqlmodel import Session, select
 
+from services.approval_gate import require_approval
 from services.audit import mutating_service, record, snapshot
 from services.db import write_session
 from services.errors import Conflict, NotFound, ValidationFailed
@@ -225,8 +226,9 @@ def issue_invoice(invoice_id: int, *, actor: Actor) -> Invoice:
 def void_invoice(invoice_id: int, *, actor: Actor, reason: str) -> Invoice:
     """Void a draft or issued invoice (accounting, admin); a reason is required.
 
-    Refused while payments are allocated to it (refund or unallocate them first). Voiding a
-    void invoice again changes nothing. Writes one audit entry (invoice.void).
+    Voiding an issued invoice (the credit note 赤伝 that cancels it) runs only as an approved
+    request. Refused while payments are allocated to it (refund them first). Voiding a void
+    invoice again changes nothing. Writes one audit entry (invoice.void).
     """
     with write_session() as session:
         invoice = _load_invoice(session, invoice_id)
@@ -235,6 +237,8 @@ def void_invoice(invoice_id: int, *, actor: Actor, reason: str) -> Invoice:
             raise ValidationFailed({"reason": "理由を入力してください。"})
         if invoice.status == InvoiceStatus.VOID:
             return invoice
+        if invoice.status == InvoiceStatus.ISSUED:
+            require_approval("invoice.void")
         allocated = allocated_amounts(session, [invoice.id])[invoice.id]
         if allocated:
             raise Conflict(f"この請求書には{allocated:,}円の入金が消込済みのため無効化できません。"

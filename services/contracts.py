@@ -6,6 +6,7 @@ from datetime import date
 
 from sqlmodel import select
 
+from services.approval_gate import require_approval
 from services.audit import mutating_service, record, snapshot
 from services.db import write_session
 from services.errors import NotFound, ValidationFailed
@@ -65,6 +66,8 @@ def change_contract_status(
         if not (reason or "").strip():
             raise ValidationFailed({"reason": "理由を入力してください。"})
         ev = ContractEvent(event)
+        if ev is ContractEvent.TERMINATE:
+            require_approval("contract.terminate")
         before = snapshot(contract)
         contract.status = CONTRACT.next_state(contract.status, ev).value
         if contract.status == ContractStatus.ACTIVE and contract.start_date is None:

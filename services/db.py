@@ -6,6 +6,7 @@ BEGIN (BEGIN IMMEDIATE) so concurrent writers queue instead of failing half-way.
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -66,17 +67,31 @@ def use_engine(engine: Engine | None) -> None:
     _engine_override = engine
 
 
+_ambient: contextvars.ContextVar[Session | None] = contextvars.ContextVar("ambient_session", default=None)
+
+
 @contextmanager
 def write_session() -> Iterator[Session]:
-    """One write transaction: commits if the block finishes, rolls back on any exception."""
+    """One write transaction: commits if the block finishes, rolls back on any exception.
+
+    Called inside another write_session (an approved operation executing inside its approval),
+    it joins the outer transaction, so both commit or roll back together.
+    """
+    outer = _ambient.get()
+    if outer is not None:
+        yield outer
+        outer.flush()
+        return
     with get_engine().connect() as conn:
         conn = conn.execution_options(sqlite_immediate=True)
         with conn.begin():
             session = Session(bind=conn, expire_on_commit=False)
+            token = _ambient.set(session)
             try:
                 yield session
                 session.flush()
             finally:
+                _ambient.reset(token)
                 session.close()
 
 

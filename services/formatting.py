@@ -16,7 +16,8 @@ _ACTION_LABELS_JA = {
     "create": "登録", "update": "変更", "register": "登録", "kyc": "本人確認結果の記録",
     "sign_in": "ログイン", "sign_out": "ログアウト", "disable": "無効化", "allocate": "消込",
     "record": "入金登録", "message": "メッセージ追加", "assign": "担当者割当",
-    "mfa_enroll": "二要素認証の設定", "recovery_code_use": "リカバリーコード使用",
+    "mfa_enroll": "二要素認証の設定", "request": "申請", "mfa_reset": "二要素認証リセット",
+    "reveal": "個人情報の表示", "role_change": "権限変更", "recovery_code_use": "リカバリーコード使用",
 }
 _ENTITY_ALIASES = {"sim": "sim", "sim_card": "sim", "auth": None, "staff": None}
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import select
 
+from services.approval_gate import require_approval
 from services.audit import mutating_service, record, snapshot
 from services.db import write_session
 from services.errors import NotFound, ValidationFailed
@@ -15,6 +16,9 @@ from services.lifecycles import (
 from services.models import Contract, Device, Line, SimCard
 from services.models.base import utcnow
 from services.permissions import Actor, require
+
+# Manual suspension and resumption need a second person (services.approvals).
+APPROVAL_GATED_EVENTS = frozenset({LineEvent.SUSPEND, LineEvent.RESUME})
 
 # Which permission each line event needs.
 LINE_EVENT_PERMISSIONS: dict[LineEvent, str] = {
@@ -95,9 +99,12 @@ def change_line_status(line_id: int, *, actor: Actor, event: LineEvent | str, re
     """Apply a lifecycle event to a line (開通, 停止, 再開, 解約, 保留, 要確認...).
 
     The permission depends on the event (LINE_EVENT_PERMISSIONS). A reason is required.
+    Suspend and resume run only as an approved request (APPROVAL_GATED_EVENTS).
     Repeating an event whose result already holds (a double click) changes nothing.
     """
     ev = LineEvent(event)
+    if ev in APPROVAL_GATED_EVENTS:
+        require_approval(f"line.{ev.value}")
     with write_session() as session:
         line = session.exec(select(Line).where(Line.id == line_id).with_for_update()).first()
         if line is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func
 from sqlmodel import Session, select
 
+from services.approval_gate import require_approval
 from services.audit import mutating_service, record, snapshot
 from services.db import write_session
 from services.errors import Conflict, NotFound, ValidationFailed

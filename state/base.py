@@ -16,7 +16,7 @@ from typing import Any
 
 import reflex as rx
 
-from services import auth
+from services import approvals, auth
 from services.errors import DomainError, NotAuthenticated, ValidationFailed
 from services.permissions import ROLE_LABELS_JA, Actor
 
@@ -98,6 +98,7 @@ class UiState(MessagesMixin, rx.State):
     user_label: str = ""
     role: str = ""
     role_label: str = ""
+    pending_approvals: int = 0
 
     @rx.event
     @public
@@ -120,6 +121,7 @@ class UiState(MessagesMixin, rx.State):
     def load_user(self):
         """Show who is signed in (re-read from the session on every page load)."""
         current = actor()
+        self.pending_approvals = approvals.pending_count(actor=current)
         self.user_label = current.label
         self.role = current.role.value if current.role else ""
         self.role_label = ROLE_LABELS_JA.get(current.role, "") if current.role else ""

@@ -6,7 +6,8 @@ from typing import Any
 
 import reflex as rx
 
-from services import contracts, customers, lines, views
+from services import approvals, contracts, customers, lines, masking, views
+from services.errors import PermissionDenied
 from services.lifecycles import CONTRACT, EVENT_LABELS_JA, LINE, Lifecycle
 from services.lines import LINE_EVENT_PERMISSIONS
 from services.permissions import can
@@ -35,18 +36,22 @@ class DashboardState(MessagesMixin, rx.State):
 
 
 class CustomerState(MessagesMixin, rx.State):
-    """The 360° view of one customer, and opening a new contract for them."""
+    """The 360° view of one customer (personal fields masked per role), revealing a masked field
+    with a reason, and opening a new contract for them."""
 
     data: dict[str, Any] = {}
     plans: list[dict[str, Any]] = []
     can_create_contract: bool = False
     loaded: bool = False
+    revealing: str = ""              # the field whose reveal dialog is open
+    revealed: dict[str, str] = {}    # field -> full value, until the page is left
 
     @rx.event
     @guarded
     def load(self):
         """Load everything about the customer in the URL."""
         self.loaded = False
+        self.revealing, self.revealed = "", {}
         current = actor()
         self.data = views.customer_360(_int(self.router._page.params.get("customer_id")), actor=current)
         self.can_create_contract = can(current, "contract.create")
@@ -61,22 +66,75 @@ class CustomerState(MessagesMixin, rx.State):
                                              rate_plan_id=_int(form.get("rate_plan_id")))
         return rx.redirect(f"/admin/contracts/{contract.id}")
 
+    @rx.event
+    @guarded
+    def reveal(self, field: str):
+        """Open the dialog that asks why one masked field must be shown in full."""
+        if field not in self.data.get("customer", {}).get("revealable", []):
+            raise PermissionDenied("この項目を表示する権限がありません。")
+        self.revealing = field
+
+    @rx.event
+    @guarded
+    def cancel_reveal(self):
+        """Close the reveal dialog without showing anything."""
+        self.revealing = ""
+
+    @rx.event
+    @guarded
+    def confirm_reveal(self, form: dict):
+        """Show the field in full (the service checks the role and audits the reason)."""
+        field = self.revealing
+        value = masking.reveal_field("customer", self.data["customer"]["id"], field, actor=actor(),
+                                     reason=form.get("reason") or "")
+        self.revealed = {**self.revealed, field: value}
+        self.revealing = ""
+
+    @rx.event
+    @guarded
+    def forget_revealed(self):
+        """Drop revealed values when the page is left."""
+        self.revealing, self.revealed = "", {}
+
 
 class LifecycleActionsMixin(MessagesMixin, mixin=True):
-    """Buttons for the events a record's state allows, behind a confirmation dialog with a reason."""
+    """Buttons for the events a record's state allows, behind a confirmation dialog.
+
+    The dialog states in words what will happen. Events that need a second person
+    (services.approvals.POLICIES) become an approval request instead of running; irreversible
+    ones ask the user to type a confirmation word; duplicates are warned about (and refused by
+    the service).
+    """
 
     data: dict[str, Any] = {}
     actions: list[dict[str, str]] = []
     loaded: bool = False
     pending_event: str = ""
     pending_label: str = ""
+    pending_summary: str = ""
+    pending_changes: list[dict[str, str]] = []
+    pending_warnings: list[str] = []
+    confirm_word: str = ""
+    needs_approval: bool = False
 
     @rx.event
     @guarded
     def ask(self, event: str):
-        """Open the confirmation dialog for an event."""
-        self.pending_event = event
-        self.pending_label = EVENT_LABELS_JA[self._lifecycle()].get(event, event)
+        """Open the confirmation dialog for an event, with its preview and duplicate warnings."""
+        lifecycle = self._lifecycle()
+        label = EVENT_LABELS_JA[lifecycle].get(event, event)
+        operation = f"{lifecycle}.{event}"
+        self.needs_approval = operation in approvals.POLICIES
+        self.pending_changes, self.pending_warnings, self.confirm_word = [], [], ""
+        if self.needs_approval:
+            preview = approvals.preview_operation(operation, self._params(), actor=actor())
+            self.pending_summary = preview["summary"]
+            self.pending_changes = preview["changes"]
+            self.pending_warnings = preview["blocking"] + preview["warnings"]
+            self.confirm_word = preview["confirm_word"]
+        else:
+            self.pending_summary = f"{self._title()}を「{label}」します。"
+        self.pending_event, self.pending_label = event, label
 
     @rx.event
     @guarded
@@ -87,12 +145,20 @@ class LifecycleActionsMixin(MessagesMixin, mixin=True):
     @rx.event
     @guarded
     def confirm(self, form: dict):
-        """Apply the confirmed event with its reason, then show the record again."""
+        """Apply the confirmed event (or ask for approval), then show the record again."""
         record_id = self.data[self._lifecycle()]["id"]
-        event = self.pending_event
-        self._apply(record_id, event, form.get("reason") or "")
+        event, label = self.pending_event, self.pending_label
+        reason = form.get("reason") or ""
+        if self.needs_approval:
+            request = approvals.request_approval(
+                f"{self._lifecycle()}.{event}", self._params(), actor=actor(), reason=reason,
+                confirm_word=form.get("confirm_word"), confirm_repeat=bool(form.get("confirm_repeat")),
+            )
+            self.notice = f"承認申請 #{request.id}（{label}）を作成しました。別の担当者が承認すると実行されます。"
+        else:
+            self._apply(record_id, event, reason)
+            self.notice = f"{label}を記録しました。"
         self.pending_event, self.pending_label = "", ""
-        self.notice = f"{EVENT_LABELS_JA[self._lifecycle()][event]}を記録しました。"
         self._refresh(record_id)
 
     def _open(self, record_id: int) -> None:
@@ -119,6 +185,13 @@ class LineState(LifecycleActionsMixin, rx.State):
     def _lifecycle(self) -> str:
         return "line"
 
+    def _params(self) -> dict:
+        return {"line_id": self.data["line"]["id"]}
+
+    def _title(self) -> str:
+        line = self.data["line"]
+        return f"回線 {line['msisdn']}（契約 {line['contract_code']}、{self.data['customer']['name']}）"
+
     def _refresh(self, line_id: int) -> None:
         self.data = views.line_detail(line_id, actor=actor())
         self.actions = self._allowed_actions(LINE, self.data["line"]["status"], LINE_EVENT_PERMISSIONS.get)
@@ -140,6 +213,12 @@ class ContractState(LifecycleActionsMixin, rx.State):
 
     def _lifecycle(self) -> str:
         return "contract"
+
+    def _params(self) -> dict:
+        return {"contract_id": self.data["contract"]["id"]}
+
+    def _title(self) -> str:
+        return f"契約 {self.data['contract']['code']}（{self.data['customer']['name']}）"
 
     def _refresh(self, contract_id: int) -> None:
         self.data = views.contract_detail(contract_id, actor=actor())

@@ -2,6 +2,8 @@
 
 import reflex as rx
 
+from state.approvals import ApprovalQueueState
+from state.audit import AuditState
 from state.auth import LoginState
 from state.base import UiState
 from state.records import (
@@ -9,8 +11,9 @@ from state.records import (
     LineState, TicketState,
 )
 from state.search import SearchState
+from state.staff import StaffState
 from telecom_app.api import build_api
-from telecom_app.pages import admin, auth
+from telecom_app.pages import admin, approvals, audit, auth, staff
 
 app = rx.App(api_transformer=build_api())
 
@@ -28,6 +31,9 @@ _STAFF_PAGES = [
     (admin.contract_page, "/admin/contracts/[contract_id]", "契約", ContractState.load),
     (admin.invoice_page, "/admin/invoices/[invoice_id]", "請求書", InvoiceState.load),
     (admin.ticket_page, "/admin/tickets/[ticket_id]", "問い合わせ", TicketState.load),
+    (approvals.approvals_page, "/admin/approvals", "承認", ApprovalQueueState.load),
+    (audit.audit_page, "/admin/audit", "監査ログ", AuditState.load),
+    (staff.staff_page, "/admin/staff", "担当者管理", StaffState.load),
 ]
 for component, route, title, loader in _STAFF_PAGES:
     app.add_page(component, route=route, title=f"{title} | 通信サービス管理",

@@ -76,3 +76,46 @@ def browser():
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         yield b
         b.close()
+
+
+VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
+
+
+def sign_in(page, base: str, role: str) -> None:
+    """Sign in as the demo account of `role` with password and the current TOTP code."""
+    import re
+
+    import pyotp
+
+    from services.demo_staff import DEMO_PASSWORD, DEMO_STAFF
+
+    email, _, secret = DEMO_STAFF[role]
+    page.goto(f"{base}/login")
+    page.fill("#email", email)
+    page.fill("#password", DEMO_PASSWORD)
+    page.click("#sign-in")
+    page.wait_for_selector("#code", timeout=20000)
+    page.fill("#code", pyotp.TOTP(secret).now())
+    page.click("#verify-code")
+    page.wait_for_url(re.compile(r".*/admin/?$"), timeout=20000)
+    page.wait_for_selector("#signed-in-user:has-text('@demo.example')", timeout=20000)
+
+
+@pytest.fixture(scope="session")
+def staff_page(app_server, browser):
+    """A signed-in page per demo role, kept for the session (a TOTP code works only once)."""
+    pages: dict = {}
+
+    def get(role: str, viewport: str = "desktop"):
+        if role not in pages:
+            context = browser.new_context(viewport=VIEWPORTS[viewport], locale="ja-JP")
+            page = context.new_page()
+            sign_in(page, app_server["base"], role)
+            pages[role] = page
+        page = pages[role]
+        page.set_viewport_size(VIEWPORTS[viewport])
+        return page
+
+    yield get
+    for page in pages.values():
+        page.context.close()

@@ -4,19 +4,15 @@ from __future__ import annotations
 
 import re
 
-import pyotp
 import pytest
 from sqlmodel import Session, select
 
 from services.db import make_engine
-from services.demo_staff import DEMO_PASSWORD, DEMO_STAFF
+from tests.e2e.conftest import VIEWPORTS, sign_in
 from services.models import AuditEntry, Contract, Customer, Line
 
 pytestmark = pytest.mark.e2e
 
-VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
-# One demo user per viewport: a TOTP code is single-use, so two sign-ins in the same 30 s need two people.
-USERS = {"desktop": "support", "phone": "admin"}
 
 
 @pytest.fixture(scope="module")
@@ -34,19 +30,6 @@ def sample(app_server):
     return out
 
 
-def _sign_in(page, base: str, role: str) -> None:
-    email, _, secret = DEMO_STAFF[role]
-    page.goto(f"{base}/login")
-    page.fill("#email", email)
-    page.fill("#password", DEMO_PASSWORD)
-    page.click("#sign-in")
-    page.wait_for_selector("#code", timeout=20000)
-    page.fill("#code", pyotp.TOTP(secret).now())
-    page.click("#verify-code")
-    page.wait_for_url(re.compile(r".*/admin/?$"), timeout=20000)
-    page.wait_for_selector("#signed-in-user:has-text('@demo.example')", timeout=20000)
-
-
 def _search(page, text: str) -> None:
     page.fill("#global-search", text)
     page.press("#global-search", "Enter")
@@ -54,45 +37,40 @@ def _search(page, text: str) -> None:
 
 
 @pytest.mark.parametrize("viewport", list(VIEWPORTS))
-def test_support_finds_line_by_other_format_opens_360_and_history(app_server, browser, sample, viewport):
-    base = app_server["base"]
-    context = browser.new_context(viewport=VIEWPORTS[viewport], locale="ja-JP")
-    page = context.new_page()
-    try:
-        _sign_in(page, base, USERS[viewport])
-        assert "tsm_session" not in page.evaluate("document.cookie"), "the session cookie must be HttpOnly"
-        cookie = next(c for c in context.cookies() if c["name"] == "tsm_session")
-        assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+def test_support_finds_line_by_other_format_opens_360_and_history(staff_page, sample, viewport):
+    page = staff_page("support", viewport)
+    context = page.context
+    assert "tsm_session" not in page.evaluate("document.cookie"), "the session cookie must be HttpOnly"
+    cookie = next(c for c in context.cookies() if c["name"] == "tsm_session")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
 
-        # stored as +8190..., typed the way people say it: 090-1234-5678
-        national = "0" + sample["msisdn"][3:]
-        hyphenated = f"{national[:3]}-{national[3:7]}-{national[7:]}"
-        _search(page, hyphenated)
-        line_group = page.locator("[data-group='line']")
-        line_group.wait_for(timeout=20000)
-        line_group.get_by_role("link", name=hyphenated).first.click()
-        page.wait_for_url(re.compile(rf".*/admin/lines/{sample['line_id']}$"), timeout=20000)
-        page.wait_for_selector("#line-status", timeout=20000)
-        history = page.locator("#line-history")
-        history.get_by_text("回線: 停止").first.wait_for(timeout=20000)
-        assert history.get_by_text("理由:").count() >= 1
+    # stored as +8190..., typed the way people say it: 090-1234-5678
+    national = "0" + sample["msisdn"][3:]
+    hyphenated = f"{national[:3]}-{national[3:7]}-{national[7:]}"
+    _search(page, hyphenated)
+    line_group = page.locator("[data-group='line']")
+    line_group.wait_for(timeout=20000)
+    line_group.get_by_role("link", name=hyphenated).first.click()
+    page.wait_for_url(re.compile(rf".*/admin/lines/{sample['line_id']}$"), timeout=20000)
+    page.wait_for_selector("#line-status", timeout=20000)
+    history = page.locator("#line-history")
+    history.get_by_text("回線: 停止").first.wait_for(timeout=20000)
+    assert history.get_by_text("理由:").count() >= 1
 
-        # the customer's 360° view is one click away
-        page.get_by_role("link", name=sample["customer_name"]).first.click()
-        page.wait_for_url(re.compile(rf".*/admin/customers/{sample['customer_id']}$"), timeout=20000)
-        page.locator("#customer-lines").get_by_text(hyphenated).first.wait_for(timeout=20000)
+    # the customer's 360° view is one click away
+    page.get_by_role("link", name=sample["customer_name"]).first.click()
+    page.wait_for_url(re.compile(rf".*/admin/customers/{sample['customer_id']}$"), timeout=20000)
+    page.locator("#customer-lines").get_by_text(hyphenated).first.wait_for(timeout=20000)
 
-        # a kana fragment finds the customer (typed in hiragana)
-        fragment = sample["kana"].replace(" ", "").replace("　", "")[:3]
-        hiragana = "".join(chr(ord(ch) - 0x60) if "ァ" <= ch <= "ヶ" else ch for ch in fragment)
-        _search(page, hiragana)
-        customers = page.locator("[data-group='customer']")
-        customers.wait_for(timeout=20000)
-        assert customers.get_by_text(sample["customer_name"]).count() >= 1 or \
-            customers.get_by_text("さらに該当があります").count() == 1
-        page.screenshot(path=f"/tmp/tsm-e2e-{viewport}.png", full_page=True)
-    finally:
-        context.close()
+    # a kana fragment finds the customer (typed in hiragana)
+    fragment = sample["kana"].replace(" ", "").replace("　", "")[:3]
+    hiragana = "".join(chr(ord(ch) - 0x60) if "ァ" <= ch <= "ヶ" else ch for ch in fragment)
+    _search(page, hiragana)
+    customers = page.locator("[data-group='customer']")
+    customers.wait_for(timeout=20000)
+    assert customers.get_by_text(sample["customer_name"]).count() >= 1 or \
+        customers.get_by_text("さらに該当があります").count() == 1
+    page.screenshot(path=f"/tmp/tsm-e2e-{viewport}.png", full_page=True)
 
 
 def test_signed_out_visitor_is_sent_to_sign_in(app_server, browser):
@@ -105,24 +83,19 @@ def test_signed_out_visitor_is_sent_to_sign_in(app_server, browser):
         context.close()
 
 
-def test_bad_line_input_gets_messages_next_to_the_fields(app_server, browser, sample):
-    context = browser.new_context(viewport=VIEWPORTS["phone"])
-    page = context.new_page()
-    try:
-        _sign_in(page, app_server["base"], "sales")
-        page.goto(f"{app_server['base']}/admin/contracts/{sample['contract_id']}")
-        page.wait_for_selector("#msisdn", timeout=20000)
-        page.fill("#msisdn", "03-1234-5678")
-        page.fill("#iccid", "8981100000000000001")
-        page.fill("#imei", "352222222222221")
-        page.click("#add-line")
-        page.wait_for_selector("[data-error='msisdn']", timeout=20000)
-        assert "電話番号が正しくありません" in page.inner_text("[data-error='msisdn']")
-        assert "チェックディジット" in page.inner_text("[data-error='iccid']")
-        assert "チェックディジット" in page.inner_text("[data-error='imei']")
-        assert page.url.endswith(f"/admin/contracts/{sample['contract_id']}")
-    finally:
-        context.close()
+def test_bad_line_input_gets_messages_next_to_the_fields(app_server, staff_page, sample):
+    page = staff_page("sales", "phone")
+    page.goto(f"{app_server['base']}/admin/contracts/{sample['contract_id']}")
+    page.wait_for_selector("#msisdn", timeout=20000)
+    page.fill("#msisdn", "03-1234-5678")
+    page.fill("#iccid", "8981100000000000001")
+    page.fill("#imei", "352222222222221")
+    page.click("#add-line")
+    page.wait_for_selector("[data-error='msisdn']", timeout=20000)
+    assert "電話番号が正しくありません" in page.inner_text("[data-error='msisdn']")
+    assert "チェックディジット" in page.inner_text("[data-error='iccid']")
+    assert "チェックディジット" in page.inner_text("[data-error='imei']")
+    assert page.url.endswith(f"/admin/contracts/{sample['contract_id']}")
 
 
 def test_english_switch_and_sign_out_end_the_session(app_server, browser):
@@ -130,7 +103,7 @@ def test_english_switch_and_sign_out_end_the_session(app_server, browser):
     context = browser.new_context(viewport=VIEWPORTS["desktop"])
     page = context.new_page()
     try:
-        _sign_in(page, base, "accounting")
+        sign_in(page, base, "accounting")
         page.get_by_role("button", name="EN").click()
         page.get_by_role("link", name="Customers").first.wait_for(timeout=20000)
         page.get_by_role("button", name="Sign out").click()

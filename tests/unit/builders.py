@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import itertools
+import uuid
 
-from services import billing, contracts, customers, inventory, lines, payments, tickets
+from services import approvals, billing, contracts, customers, inventory, lines, payments, tickets
 from services.db import write_session
 from services.identifiers import luhn_complete
 from services.models import RatePlan, StaffUser
-from services.permissions import Actor
+from services.permissions import Actor, Role
 
 
 class World:
@@ -58,6 +59,18 @@ class World:
             session.add(user)
             session.flush()
             return user.id
+
+    def actor(self, role: str = "admin") -> Actor:
+        """A signed-in staff actor backed by a real StaffUser row (approvals need real people)."""
+        staff_id = self.staff(role=role)
+        return Actor(kind="staff", id=staff_id, role=Role(role), label=f"担当者{staff_id} <{role}>",
+                     request_id=uuid.uuid4().hex)
+
+    def approve(self, operation: str, params: dict, *, reason: str = "テストのため", **request_kwargs):
+        """Run a gated operation the proper way: one person requests, another approves."""
+        maker, checker = self.actor("admin"), self.actor("admin")
+        request = approvals.request_approval(operation, params, actor=maker, reason=reason, **request_kwargs)
+        return approvals.approve_request(request.id, actor=checker, expected_hash=request.params_hash)
 
     def ticket(self, customer_id: int | None = None):
         customer_id = customer_id if customer_id is not None else self.customer()

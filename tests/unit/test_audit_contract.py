@@ -30,7 +30,9 @@ from services.permissions import Actor
 for _module in pkgutil.walk_packages(services.__path__, "services."):
     importlib.import_module(_module.name)
 
-from services import billing, contracts, customers, inventory, lines, payments, tickets  # noqa: E402
+from services import approvals, billing, contracts, customers, inventory, lines, payments, tickets  # noqa: E402
+from services.approval_gate import approved  # noqa: E402
+from services import masking  # noqa: E402
 from tests.unit.builders import World  # noqa: E402
 
 
@@ -56,7 +58,37 @@ def _allocate(w: World):
 def _refund(w: World):
     payment = w.payment()
     payments.mark_payment_unmatched(payment.id, actor=w.admin, reason="該当請求なし")
-    return lambda actor: payments.refund_payment(payment.id, actor=actor, reason="振込人へ返金")
+    return lambda actor: _as_approved("payment.refund", payments.refund_payment, payment.id, actor=actor,
+                                      reason="振込人へ返金")
+
+
+def _as_approved(operation: str, service, *args, **kwargs):
+    """Call a gated service as the execution of an approved request (the gate is tested elsewhere)."""
+    with approved(operation):
+        return service(*args, **kwargs)
+
+
+def _approve(w: World):
+    line = w.line()
+    lines.change_line_status(line.id, actor=w.admin, event="activate", reason="開通")
+    request = approvals.request_approval("line.suspend", {"line_id": line.id}, actor=w.actor("support"),
+                                         reason="紛失")
+    return lambda actor: approvals.approve_request(request.id, actor=actor, expected_hash=request.params_hash)
+
+
+def _reject(w: World):
+    line = w.line()
+    lines.change_line_status(line.id, actor=w.admin, event="activate", reason="開通")
+    request = approvals.request_approval("line.suspend", {"line_id": line.id}, actor=w.actor("support"),
+                                         reason="紛失")
+    return lambda actor: approvals.reject_request(request.id, actor=actor, reason="本人確認が取れていない")
+
+
+def _request(w: World):
+    line = w.line()
+    lines.change_line_status(line.id, actor=w.admin, event="activate", reason="開通")
+    return lambda actor: approvals.request_approval("line.suspend", {"line_id": line.id}, actor=actor,
+                                                    reason="料金未払い")
 
 
 RECIPES: dict[str, Recipe] = {
@@ -68,8 +100,8 @@ RECIPES: dict[str, Recipe] = {
             cid, actor=actor, name="山田 花子", name_kana="ヤマダ ハナコ", email="hanako@example.jp",
             phone=None, postal_code="100-0001", address=None, reason="改姓"))),
     "services.customers.set_kyc_status": Recipe("customer.kyc", "customer", lambda w: (
-        lambda actor, cid=w.customer(): customers.set_kyc_status(cid, actor=actor, status="verified",
-                                                                 reason="運転免許証を確認"))),
+        lambda actor, cid=w.customer(): _as_approved("customer.kyc", customers.set_kyc_status, cid, actor=actor,
+                                                     status="verified", reason="運転免許証を確認"))),
     "services.contracts.create_contract": Recipe("contract.create", "contract", lambda w: (
         lambda actor, cid=w.customer(), pid=w.plan(): contracts.create_contract(
             actor=actor, customer_id=cid, rate_plan_id=pid))),
@@ -110,7 +142,8 @@ RECIPES: dict[str, Recipe] = {
     "services.billing.issue_invoice": Recipe("invoice.issue", "invoice", lambda w: (
         lambda actor, i=w.invoice(issued=False): billing.issue_invoice(i.id, actor=actor))),
     "services.billing.void_invoice": Recipe("invoice.void", "invoice", lambda w: (
-        lambda actor, i=w.invoice(): billing.void_invoice(i.id, actor=actor, reason="金額誤り"))),
+        lambda actor, i=w.invoice(): _as_approved("invoice.void", billing.void_invoice, i.id, actor=actor,
+                                                  reason="金額誤り"))),
     "services.payments.record_payment": Recipe("payment.record", "payment", lambda w: (
         lambda actor: payments.record_payment(actor=actor, amount=3300, method="bank_transfer",
                                               payer_name="ヤマダ タロウ", reference="ZENGIN-0001"))),
@@ -118,17 +151,26 @@ RECIPES: dict[str, Recipe] = {
     "services.payments.mark_payment_unmatched": Recipe("payment.mark_unmatched", "payment", lambda w: (
         lambda actor, p=w.payment(): payments.mark_payment_unmatched(p.id, actor=actor, reason="該当請求なし"))),
     "services.payments.refund_payment": Recipe("payment.refund", "payment", _refund),
+    "services.masking.reveal_field": Recipe("pii.reveal", "customer", lambda w: (
+        lambda actor, cid=w.customer(): masking.reveal_field("customer", cid, "address", actor=actor,
+                                                             reason="お電話での本人確認"))),
+    "services.approvals.request_approval": Recipe("approval.request", "approval_request", _request),
+    "services.approvals.approve_request": Recipe("line.suspend", "line", _approve),
+    "services.approvals.reject_request": Recipe("approval.reject", "approval_request", _reject),
 }
 
-if "services.auth" in sys.modules:
-    from services import auth
+if "services.staff_admin" in sys.modules:
+    from services import staff_admin
 
-    RECIPES["services.auth.create_staff_user"] = Recipe("staff.create", "staff_user", lambda w: (
-        lambda actor, n=w.n(): auth.create_staff_user(
+    RECIPES["services.staff_admin.create_staff_user"] = Recipe("staff.create", "staff_user", lambda w: (
+        lambda actor, n=w.n(): staff_admin.create_staff_user(
             actor=actor, email=f"new{n}@example.jp", display_name="新人 担当者", role="support",
             password="correct horse battery staple")))
-    RECIPES["services.auth.disable_staff_user"] = Recipe("staff.disable", "staff_user", lambda w: (
-        lambda actor, sid=w.staff(): auth.disable_staff_user(sid, actor=actor, reason="退職")))
+    RECIPES["services.staff_admin.disable_staff_user"] = Recipe("staff.disable", "staff_user", lambda w: (
+        lambda actor, sid=w.staff(): staff_admin.disable_staff_user(sid, actor=actor, reason="退職")))
+    RECIPES["services.staff_admin.change_staff_role"] = Recipe("staff.role_change", "staff_user", lambda w: (
+        lambda actor, sid=w.staff(): staff_admin.change_staff_role(sid, actor=actor, role="sales",
+                                                                   reason="営業部へ異動")))
 
 
 def ledger_contents(engine) -> dict[str, list[tuple]]:
@@ -171,7 +213,9 @@ def _recipe(name: str) -> Recipe:
 @pytest.mark.parametrize("name", ALL_SERVICES)
 def test_success_writes_exactly_one_audit_entry(name, engine, admin):
     recipe = _recipe(name)
-    call = recipe.prepare(World(admin))
+    world = World(admin)
+    call = recipe.prepare(world)
+    admin = world.actor("admin")  # a real person: approvals need the actor's staff id
     before = {entry.id for entry in audit_entries()}
 
     call(admin)
@@ -200,7 +244,9 @@ def test_actor_without_role_is_denied_and_nothing_is_written(name, engine, admin
 
 @pytest.mark.parametrize("name", ALL_SERVICES)
 def test_failure_after_audit_rolls_back_everything(name, engine, admin, monkeypatch):
-    call = _recipe(name).prepare(World(admin))
+    world = World(admin)
+    call = _recipe(name).prepare(world)
+    admin = world.actor("admin")
     module = sys.modules[MUTATING_SERVICES[name].__module__]
     assert hasattr(module, "record"), f"{module.__name__} must audit through services.audit.record"
     real_record = services.audit.record
@@ -209,8 +255,9 @@ def test_failure_after_audit_rolls_back_everything(name, engine, admin, monkeypa
         real_record(*args, **kwargs)
         raise RuntimeError("simulated failure after the audit entry was written")
 
-    monkeypatch.setattr(module, "record", failing_record)
-    monkeypatch.setattr(services.audit, "record", failing_record)
+    for mod in [m for n, m in sys.modules.items() if n.startswith("services.")]:
+        if getattr(mod, "record", None) is real_record:
+            monkeypatch.setattr(mod, "record", failing_record)
     counts_before, ledger_before = row_counts(engine), ledger_contents(engine)
 
     with pytest.raises(RuntimeError, match="simulated failure"):

@@ -12,6 +12,7 @@ from sqlmodel import select
 
 import services.billing as billing_module
 from services.audit import record as real_record
+from services.approval_gate import approved
 from services.billing import (
     PAYMENT_STATE_LABELS_JA,
     allocated_amounts,
@@ -26,6 +27,13 @@ from services.errors import Conflict, InvalidTransition, PermissionDenied, Valid
 from services.models import AuditEntry, Invoice, InvoiceItem
 from services.payments import allocate_payment, mark_payment_unmatched, refund_payment
 from tests.unit.builders import World
+
+
+@pytest.fixture(autouse=True)
+def approved_execution():
+    """These tests are about the operations themselves; the approval step is tested in test_approvals."""
+    with approved("invoice.void", "payment.refund"):
+        yield
 
 
 @pytest.fixture()

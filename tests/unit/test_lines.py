@@ -6,9 +6,10 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import select
 
-from services import inventory, lines
+from services import approvals, inventory, lines
+from services.approval_gate import approved
 from services.db import read_session
-from services.errors import InvalidTransition, PermissionDenied, ValidationFailed
+from services.errors import ApprovalRequired, InvalidTransition, PermissionDenied, ValidationFailed
 from services.identifiers import luhn_complete
 from services.models import AuditEntry, Device, Line, SimCard
 from tests.unit.builders import World
@@ -100,38 +101,43 @@ def test_opening_assigns_sim_and_device_and_activation_activates_the_sim(world, 
         assert s.get(Line, line.id).activated_at is not None
 
 
-def test_second_suspend_of_the_same_line_changes_nothing_and_audits_once(world, admin, support):
+def test_suspension_runs_only_through_an_approved_request_and_happens_once(world, admin, support):
     line = world.line()
     lines.change_line_status(line.id, actor=admin, event="activate", reason="開通")
-    lines.change_line_status(line.id, actor=support, event="suspend", reason="料金未払い")
-    lines.change_line_status(line.id, actor=support, event="suspend", reason="料金未払い")
+    with pytest.raises(ApprovalRequired):
+        lines.change_line_status(line.id, actor=support, event="suspend", reason="料金未払い")
+    world.approve("line.suspend", {"line_id": line.id}, reason="料金未払い")
+    with pytest.raises(InvalidTransition):  # a second request for a suspended line is refused up front
+        approvals.request_approval("line.suspend", {"line_id": line.id}, actor=world.actor("support"),
+                                   reason="料金未払い")
     with read_session() as s:
         suspends = s.exec(select(AuditEntry).where(AuditEntry.action == "line.suspend")).all()
-    assert len(suspends) == 1 and suspends[0].reason == "料金未払い"
+        assert s.get(Line, line.id).status == "suspended"
+    assert len(suspends) == 1 and suspends[0].reason.startswith("料金未払い（承認申請 #")
 
 
 def test_resume_of_a_terminated_line_is_a_clear_domain_error(world, admin):
     line = world.line()
     lines.change_line_status(line.id, actor=admin, event="activate", reason="開通")
     lines.change_line_status(line.id, actor=admin, event="terminate", reason="解約")
-    with pytest.raises(InvalidTransition) as err:
+    with pytest.raises(InvalidTransition) as err, approved("line.resume"):
         lines.change_line_status(line.id, actor=admin, event="resume", reason="再開")
     assert err.value.message == "回線が「解約済」の状態では「再開」はできません。"
 
 
-def test_suspension_needs_a_reason(world, admin, support):
+def test_suspension_request_needs_a_reason(world, admin):
     line = world.line()
     lines.change_line_status(line.id, actor=admin, event="activate", reason="開通")
     with pytest.raises(ValidationFailed) as err:
-        lines.change_line_status(line.id, actor=support, event="suspend", reason="  ")
+        approvals.request_approval("line.suspend", {"line_id": line.id}, actor=world.actor("support"), reason="  ")
     assert "理由" in err.value.fields["reason"]
 
 
-def test_sales_cannot_suspend_and_accounting_cannot_open_lines(world, admin, sales, accounting):
+def test_sales_cannot_ask_for_suspension_and_accounting_cannot_open_lines(world, admin, accounting):
     line = world.line()
     lines.change_line_status(line.id, actor=admin, event="activate", reason="開通")
     with pytest.raises(PermissionDenied):
-        lines.change_line_status(line.id, actor=sales, event="suspend", reason="x")
+        approvals.request_approval("line.suspend", {"line_id": line.id}, actor=world.actor("sales"), reason="x")
     with pytest.raises(PermissionDenied):
         lines.add_line(actor=accounting, contract_id=line.contract_id, msisdn="090-5555-6666",
                        iccid=world.sim().iccid)

@@ -14,6 +14,7 @@ from services.db import read_session
 from services.demo_staff import DEMO_PASSWORD, DEMO_STAFF
 from services.models import Line
 from state.base import SESSION_COOKIE
+from state.approvals import ApprovalQueueState
 from state.records import LineState
 from tests.unit.builders import World
 
@@ -44,18 +45,37 @@ def active_line(engine, admin):
     return line
 
 
-def test_support_suspends_a_line_through_the_confirmation_dialog(active_line):
-    st = _state(LineState, _signed_in_token("support"), line_id=active_line.id)
+def test_support_asks_for_suspension_and_a_second_person_approves_it_in_the_queue(active_line):
+    support_token = _signed_in_token("support")  # a TOTP code works once: one sign-in per person
+    st = _state(LineState, support_token, line_id=active_line.id)
     LineState.load.fn(st)
     assert st.data["line"]["status"] == "active"
     assert {"suspend", "terminate"} <= {a["event"] for a in st.actions}
     LineState.ask.fn(st, "suspend")
-    assert st.pending_label == "停止"
+    assert st.needs_approval and st.pending_label == "停止"
+    assert st.pending_summary.startswith("回線 ") and st.pending_summary.endswith("を停止します。")
+    assert st.pending_changes == [{"field": "状態", "before": "利用中", "after": "停止中"}]
     LineState.confirm.fn(st, {"reason": "お客様から紛失の連絡"})
-    assert st.error == "" and st.pending_event == ""
-    assert st.data["line"]["status"] == "suspended"
-    assert st.data["history"][0]["actor"] == "サポート 一郎 <support@demo.example>"
-    assert st.data["history"][0]["reason"] == "お客様から紛失の連絡"
+    assert st.error == "" and st.notice.startswith("承認申請 #")
+    assert st.data["line"]["status"] == "active"  # nothing happens before the approval
+
+    LineState.ask.fn(st, "suspend")  # the dialog warns about the pending duplicate ...
+    assert any("承認待ち" in w for w in st.pending_warnings)
+    LineState.confirm.fn(st, {"reason": "もう一度"})  # ... and the service refuses it
+    assert "承認待ち" in st.error
+
+    own_queue = _state(ApprovalQueueState, support_token)
+    ApprovalQueueState.load.fn(own_queue)
+    assert own_queue.rows[0]["mine"] and not own_queue.rows[0]["can_decide"]
+
+    queue = _state(ApprovalQueueState, _signed_in_token("admin"))
+    ApprovalQueueState.load.fn(queue)
+    assert queue.rows[0]["can_decide"] and queue.rows[0]["changes"][0]["after"] == "停止中"
+    ApprovalQueueState.open_decision.fn(queue, queue.rows[0]["id"], "approve")
+    ApprovalQueueState.submit_decision.fn(queue, {"reason": ""})
+    assert queue.error == "" and queue.rows == []
+    with read_session() as s:
+        assert s.get(Line, active_line.id).status == "suspended"
 
 
 def test_sales_is_not_offered_suspension_and_a_forged_event_is_refused(active_line):
@@ -63,7 +83,6 @@ def test_sales_is_not_offered_suspension_and_a_forged_event_is_refused(active_li
     LineState.load.fn(st)
     assert "suspend" not in {a["event"] for a in st.actions}
     LineState.ask.fn(st, "suspend")
-    LineState.confirm.fn(st, {"reason": "x"})
     assert st.error == "この操作を行う権限がありません。"
     with read_session() as s:
         assert s.get(Line, active_line.id).status == "active"

@@ -6,7 +6,7 @@ from datetime import date, datetime
 
 import pytest
 
-from services import lines, views
+from services import approvals, lines, views
 from services.db import write_session
 from services.errors import NotFound, PermissionDenied
 from services.formatting import TOKYO
@@ -22,15 +22,18 @@ def world(engine, admin):
 def test_line_history_says_who_changed_what_when_and_why(world, admin, support):
     line = world.line()
     lines.change_line_status(line.id, actor=admin, event="activate", reason="開通手続き完了")
-    lines.change_line_status(line.id, actor=support, event="suspend", reason="紛失の申告（お客様から電話）")
+    maker, checker = world.actor("support"), world.actor("support")
+    request = approvals.request_approval("line.suspend", {"line_id": line.id}, actor=maker,
+                                         reason="紛失の申告（お客様から電話）")
+    approvals.approve_request(request.id, actor=checker, expected_hash=request.params_hash)
     detail = views.line_detail(line.id, actor=support)
     newest = detail["history"][0]
-    assert newest["actor"] == "support@test"
+    assert newest["actor"] == checker.label
     assert newest["action"] == "回線: 停止"
     assert newest["status_change"] == "利用中 → 停止中"
-    assert newest["reason"] == "紛失の申告（お客様から電話）"
+    assert newest["reason"].startswith("紛失の申告（お客様から電話）（承認申請 #")
     assert newest["at"].startswith(datetime.now(TOKYO).strftime("%Y/%m/%d"))
-    assert [h["action"] for h in detail["history"]] == ["回線: 停止", "回線: 開通", "回線: 登録"]
+    assert [h["action"] for h in detail["history"]] == ["回線: 停止", "承認申請: 申請", "回線: 開通", "回線: 登録"]
     assert detail["line"]["msisdn"].count("-") == 2
     assert detail["line"]["status_label"] == "停止中"
 

@@ -1,0 +1,77 @@
+"""Maker-checker in the browser: support asks for a suspension, another person approves, it happens once."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlmodel import Session, select
+
+from services.db import make_engine
+from services.models import AuditEntry, Line
+from tests.e2e.conftest import VIEWPORTS
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def active_lines(app_server):
+    """Two active lines nobody has touched (one per viewport)."""
+    engine = make_engine(app_server["db_url"])
+    with Session(engine) as s:
+        rows = s.exec(select(Line).where(Line.status == "active").order_by(Line.id.desc()).limit(2)).all()
+        out = [{"id": ln.id, "msisdn": ln.msisdn} for ln in rows]
+    engine.dispose()
+    return out
+
+
+def _suspensions(app_server, line_id: int) -> tuple[str, int]:
+    engine = make_engine(app_server["db_url"])
+    with Session(engine) as s:
+        status = s.get(Line, line_id).status
+        count = len(s.exec(select(AuditEntry).where(AuditEntry.line_id == line_id,
+                                                    AuditEntry.action == "line.suspend")).all())
+    engine.dispose()
+    return status, count
+
+
+@pytest.mark.parametrize("viewport", list(VIEWPORTS))
+def test_support_requests_suspension_and_admin_approves_after_reading_the_diff(
+        app_server, staff_page, active_lines, viewport):
+    base = app_server["base"]
+    line = active_lines[0 if viewport == "desktop" else 1]
+
+    maker = staff_page("support", viewport)
+    maker.goto(f"{base}/admin/lines/{line['id']}")
+    maker.locator("[data-event='suspend']").click()
+    summary = maker.locator("#confirm-summary")
+    summary.wait_for(timeout=20000)
+    assert "を停止します" in summary.inner_text()
+    maker.fill("#confirm-reason", "お客様から端末紛失の連絡")
+    maker.click("#confirm-submit")
+    maker.get_by_text("承認申請 #").first.wait_for(timeout=20000)
+    assert _suspensions(app_server, line["id"]) == ("active", 0), "nothing happens before the approval"
+
+    # the maker cannot approve their own request
+    maker.goto(f"{base}/admin/approvals")
+    own = maker.locator("[data-request]").filter(has_text="お客様から端末紛失の連絡").first
+    own.wait_for(timeout=20000)
+    assert own.locator("[data-action='approve']").count() == 0
+
+    checker = staff_page("admin", viewport)
+    checker.goto(f"{base}/admin/approvals")
+    checker.locator("#approval-count").wait_for(timeout=20000)
+    card = checker.locator("[data-request]").filter(has_text="お客様から端末紛失の連絡").first
+    card.wait_for(timeout=20000)
+    assert "利用中" in card.inner_text() and "停止中" in card.inner_text()  # the before -> after diff
+    card.locator("[data-action='approve']").click()
+    checker.fill("#decision-reason", "本人確認済み")
+    checker.click("#decision-submit")
+    checker.get_by_text("を承認し、実行しました").wait_for(timeout=20000)
+
+    assert _suspensions(app_server, line["id"]) == ("suspended", 1)
+    checker.goto(f"{base}/admin/lines/{line['id']}")
+    checker.locator("#line-status").get_by_text("停止中").wait_for(timeout=20000)
+    checker.locator("#line-history").get_by_text("承認申請 #").first.wait_for(timeout=20000)
+    checker.screenshot(path=f"/tmp/tsm-e2e-approval-{viewport}.png", full_page=True)
+    assert re.search(r"/admin/lines/\d+$", checker.url)
