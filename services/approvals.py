@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from services import billing, contracts, customers, lines, payments
+from services import billing, contracts, customers, lines, masking, payments
 from services.approval_gate import approved
 from services.audit import mutating_service, record, snapshot
 from services.contracts import contract_code
@@ -466,10 +466,11 @@ def _row(request: ApprovalRequest, staff: dict[int, StaffUser], actor: Actor) ->
     decider = staff.get(request.decided_by) if request.decided_by else None
     can_decide = (status == ApprovalStatus.PENDING and policy is not None and actor.role in policy.approver_roles
                   and actor.id is not None and actor.id != request.requested_by)
+    shown = (lambda text: text) if masking.can_see("msisdn", actor) else masking.mask_text
     return {
         "id": request.id, "operation": request.operation, "label": policy.label_ja if policy else request.operation,
-        "summary": request.summary, "reason": request.reason,
-        "changes": [{"field": f, "before": b, "after": a} for f, b, a in changes],
+        "summary": shown(request.summary), "reason": shown(request.reason),
+        "changes": [{"field": shown(f), "before": b, "after": a} for f, b, a in changes],
         "requester": requester.display_name if requester else "", "requester_id": request.requested_by,
         "decider": decider.display_name if decider else "", "decision_reason": request.decision_reason or "",
         "result": request.result_message or "", "status": status, "status_label": state_label("approval", status),

@@ -20,6 +20,7 @@ from sqlalchemy import select, update
 
 from services.config import PROJECT_ROOT
 from services.db import write_session
+from services.errors import DomainError
 
 # Every column that holds ciphertext: (model name, column name).
 ENCRYPTED_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -30,7 +31,7 @@ ENCRYPTED_COLUMNS: tuple[tuple[str, str], ...] = (
 )
 
 
-class EncryptionKeyMismatch(Exception):
+class EncryptionKeyMismatch(DomainError):
     """The configured keys cannot decrypt a stored value (wrong or missing key)."""
 
 

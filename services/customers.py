@@ -1,25 +1,57 @@
-"""Customers: registration, contact details, KYC status, and the name index for search."""
+"""Customers: registration, contact details, KYC status, and the name index for search.
+
+The identity-document number and the bank account are encrypted at rest (services.crypto);
+audit snapshots never hold them, only the marker "(変更あり)" when they change.
+"""
 
 from __future__ import annotations
 
+import json
 import re
+import unicodedata
+from collections.abc import Mapping
 from datetime import date
+from typing import Any
 
 from sqlalchemy import delete
 from sqlmodel import Session, select
 
+from services import crypto
+from services.approval_gate import require_approval
 from services.audit import mutating_service, record, snapshot
 from services.db import write_session
-from services.errors import NotFound, ValidationFailed
+from services.errors import DomainError, NotFound, ValidationFailed
 from services.models import Customer, CustomerNameGram
 from services.models.base import utcnow
 from services.models.customer import CUSTOMER_KINDS, KYC_STATUSES
 from services.permissions import Actor, require
 from services.text import bigrams
 
+KYC_CONFIRMED_STATUSES = ("verified", "rejected")
 _KANA = re.compile(r"^[\u30A0-\u30FF\u3040-\u309F\uFF65-\uFF9F\s　ー・]+$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _POSTAL = re.compile(r"^\d{3}-?\d{4}$")
+_DOCUMENT_NUMBER = re.compile(r"^[A-Z0-9]{4,20}$")
+
+ID_DOCUMENT_TYPES = {
+    "drivers_license": "運転免許証", "passport": "パスポート", "residence_card": "在留カード",
+    "health_insurance": "健康保険証", "my_number_card": "マイナンバーカード",
+}
+ACCOUNT_TYPES = ("普通", "当座", "貯蓄")
+BANK_ACCOUNT_KEYS = ("bank_name", "branch_name", "account_type", "account_number", "holder")
+SENSITIVE_CHANGED = "(変更あり)"  # stands for an encrypted field's value in audit snapshots
+_ENCRYPTED = {"id_document_number_enc": "id_document_number", "bank_account_enc": "bank_account"}
+_BANK_FORMAT_MESSAGE = "金融機関名・支店名・種別・口座番号・名義の順に入力してください。"
+
+
+class _Keep:
+    """Default of optional update arguments: leave the stored value as it is."""
+
+    def __repr__(self) -> str:
+        return "KEEP"
+
+
+KEEP: Any = _Keep()
 
 
 def customer_code(customer_id: int) -> str:
@@ -34,8 +66,85 @@ def index_customer_name(session: Session, customer: Customer) -> None:
         session.add(CustomerNameGram(gram=gram, customer_id=customer.id))
 
 
-def _validate(kind: str, name: str, name_kana: str, email: str | None, postal_code: str | None) -> None:
-    errors: dict[str, str] = {}
+def parse_bank_account(value: Mapping[str, Any] | str | None) -> dict[str, str] | None:
+    """Normalise a bank account given as a dict, its JSON, or text "みずほ銀行 渋谷支店 普通 1234567 名義".
+
+    Returns {bank_name, branch_name, account_type, account_number (7 digits), holder}, None for
+    an empty value, or raises ValidationFailed({"bank_account": ...}).
+    """
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, str):
+        text = unicodedata.normalize("NFKC", value).strip()
+        if text.startswith("{"):
+            try:
+                data = json.loads(text)
+            except ValueError:
+                raise ValidationFailed({"bank_account": _BANK_FORMAT_MESSAGE}) from None
+        else:
+            tokens = text.split()
+            if len(tokens) < 4:
+                raise ValidationFailed({"bank_account": _BANK_FORMAT_MESSAGE})
+            data = dict(zip(BANK_ACCOUNT_KEYS[:4], tokens[:4], strict=True), holder=" ".join(tokens[4:]))
+    else:
+        data = dict(value)
+    parts = {k: unicodedata.normalize("NFKC", str(data.get(k) or "")).strip() for k in BANK_ACCOUNT_KEYS}
+    parts["account_type"] = parts["account_type"].removesuffix("預金")
+    number = re.sub(r"[\s\-]", "", parts["account_number"])
+    if not parts["bank_name"] or not parts["branch_name"] or parts["account_type"] not in ACCOUNT_TYPES:
+        raise ValidationFailed({"bank_account": _BANK_FORMAT_MESSAGE})
+    if not re.fullmatch(r"\d{1,7}", number):
+        raise ValidationFailed({"bank_account": "口座番号は7桁の数字で入力してください。"})
+    parts["account_number"] = number.zfill(7)
+    return parts
+
+
+def bank_account_text(parts: Mapping[str, str]) -> str:
+    """One line for people: みずほ銀行 渋谷支店 普通 1234567 ヤマダ タロウ."""
+    return " ".join(parts[k] for k in BANK_ACCOUNT_KEYS if parts.get(k))
+
+
+def bank_account_display(token: str | None) -> str | None:
+    """Decrypt a stored bank account (bank_account_enc) into its one-line text (None stays None)."""
+    plain = crypto.decrypt(token)
+    return None if plain is None else bank_account_text(json.loads(plain))
+
+
+def _decrypt(token: str | None) -> str | None:
+    """Decrypt for a comparison inside a service; a wrong key becomes a message, not a crash."""
+    try:
+        return crypto.decrypt(token)
+    except crypto.EncryptionKeyMismatch as exc:
+        raise DomainError(str(exc)) from exc
+
+
+def _normalize_document_number(number: str | None) -> str | None:
+    text = re.sub(r"[\s\-]", "", unicodedata.normalize("NFKC", number or "")).upper()
+    return text or None
+
+
+def _validate_sensitive(errors: dict[str, str], document_type: str | None, document_number: str | None) -> None:
+    if document_type and document_type not in ID_DOCUMENT_TYPES:
+        errors["id_document_type"] = "本人確認書類の種類を選んでください。"
+    if document_number:
+        if not document_type:
+            errors["id_document_type"] = "本人確認書類の種類を選んでください。"
+        elif document_type == "my_number_card":  # 番号法: the individual number must not be recorded
+            errors["id_document_number"] = "個人番号（マイナンバー）は記録できません。書類の種類のみ登録してください。"
+        elif not _DOCUMENT_NUMBER.match(document_number):
+            errors["id_document_number"] = "書類番号は英数字4〜20文字で入力してください。"
+
+
+def customer_snapshot(customer: Customer, changed: set[str] | frozenset[str] = frozenset()) -> dict[str, Any]:
+    """An audit snapshot of a customer without ciphertext; `changed` encrypted fields read "(変更あり)"."""
+    data = snapshot(customer, exclude=set(_ENCRYPTED)) or {}
+    data.update({name: SENSITIVE_CHANGED for name in sorted(changed)})
+    return data
+
+
+def _validate(kind: str, name: str, name_kana: str, email: str | None, postal_code: str | None,
+              errors: dict[str, str] | None = None) -> None:
+    errors = errors if errors is not None else {}
     if kind not in CUSTOMER_KINDS:
         errors["kind"] = "個人か法人を選んでください。"
     if not name.strip():
@@ -66,21 +175,38 @@ def create_customer(
     postal_code: str | None = None,
     address: str | None = None,
     birth_date: date | None = None,
+    id_document_type: str | None = None,
+    id_document_number: str | None = None,
+    bank_account: Mapping[str, Any] | str | None = None,
     reason: str | None = None,
 ) -> Customer:
-    """Register a customer (sales, admin). Writes the customer, its name index and one audit entry."""
+    """Register a customer (sales, admin). Writes the customer, its name index and one audit entry.
+
+    The identity-document number and the bank account (dict, JSON or one line of text) are
+    stored encrypted; the audit entry only says they were set.
+    """
     require(actor, "customer.create")
-    _validate(kind, name, name_kana, email, postal_code)
+    errors: dict[str, str] = {}
+    document_number = _normalize_document_number(id_document_number)
+    _validate_sensitive(errors, id_document_type or None, document_number)
+    try:
+        bank = parse_bank_account(bank_account)
+    except ValidationFailed as exc:
+        errors.update(exc.fields)
+    _validate(kind, name, name_kana, email, postal_code, errors)
     with write_session() as session:
         customer = Customer(
             kind=kind, name=name.strip(), name_kana=name_kana.strip(), email=email or None,
             phone=phone or None, postal_code=postal_code or None, address=address or None,
-            birth_date=birth_date,
+            birth_date=birth_date, id_document_type=id_document_type or None,
+            id_document_number_enc=crypto.encrypt(document_number),
+            bank_account_enc=crypto.encrypt(json.dumps(bank, ensure_ascii=False, sort_keys=True)) if bank else None,
         )
         session.add(customer)
         session.flush()
         index_customer_name(session, customer)
-        record(session, actor, "customer.create", customer, reason=reason)
+        changed = {f for c, f in _ENCRYPTED.items() if getattr(customer, c) is not None}
+        record(session, actor, "customer.create", customer, after=customer_snapshot(customer, changed), reason=reason)
     return customer
 
 
@@ -96,30 +222,67 @@ def update_customer_contact(
     postal_code: str | None,
     address: str | None,
     reason: str,
+    id_document_type: str | None = KEEP,
+    id_document_number: str | None = KEEP,
+    bank_account: Mapping[str, Any] | str | None = KEEP,
 ) -> Customer:
-    """Change a customer's name and contact details (sales, support, admin); audited with before/after."""
+    """Change a customer's name and contact details (sales, support, admin); audited with before/after.
+
+    The identity document and bank account change only when passed (None or "" clears them);
+    they are stored encrypted and the audit entry only says "(変更あり)".
+    """
     with write_session() as session:
         customer = session.get(Customer, customer_id)
         if customer is None:
             raise NotFound("顧客が見つかりません。")
         require(actor, "customer.update", customer)
-        _validate(customer.kind, name, name_kana, email, postal_code)
-        before = snapshot(customer)
+        errors: dict[str, str] = {}
+        document_type = customer.id_document_type if id_document_type is KEEP else (id_document_type or None)
+        keep_number = id_document_number is KEEP
+        document_number = None if keep_number else _normalize_document_number(id_document_number)
+        _validate_sensitive(errors, document_type, document_number)
+        if keep_number and customer.id_document_number_enc and not document_type:
+            errors["id_document_type"] = "本人確認書類の種類を選んでください。"
+        bank = None
+        if bank_account is not KEEP:
+            try:
+                bank = parse_bank_account(bank_account)
+            except ValidationFailed as exc:
+                errors.update(exc.fields)
+        _validate(customer.kind, name, name_kana, email, postal_code, errors)
+        before = customer_snapshot(customer)
+        changed: set[str] = set()
+        if not keep_number and document_number != _decrypt(customer.id_document_number_enc):
+            customer.id_document_number_enc = crypto.encrypt(document_number)
+            changed.add("id_document_number")
+        if bank_account is not KEEP:
+            old = _decrypt(customer.bank_account_enc)
+            if (json.loads(old) if old else None) != bank:
+                customer.bank_account_enc = (crypto.encrypt(json.dumps(bank, ensure_ascii=False, sort_keys=True))
+                                             if bank else None)
+                changed.add("bank_account")
+        customer.id_document_type = document_type
         customer.name, customer.name_kana = name.strip(), name_kana.strip()
         customer.email, customer.phone = email or None, phone or None
         customer.postal_code, customer.address = postal_code or None, address or None
         customer.updated_at = utcnow()
         session.add(customer)
         index_customer_name(session, customer)
-        record(session, actor, "customer.update", customer, before=before, reason=reason)
+        record(session, actor, "customer.update", customer, before=before,
+               after=customer_snapshot(customer, changed), reason=reason)
     return customer
 
 
 @mutating_service
 def set_kyc_status(customer_id: int, *, actor: Actor, status: str, reason: str) -> Customer:
-    """Record the identity-verification (本人確認) result (support, admin)."""
+    """Record the identity-verification (本人確認) result (support, admin).
+
+    Confirming a result (verified / rejected) runs only as an approved request.
+    """
     if status not in KYC_STATUSES:
         raise ValidationFailed({"kyc_status": "本人確認の状態が正しくありません。"})
+    if status in KYC_CONFIRMED_STATUSES:
+        require_approval("customer.kyc")
     with write_session() as session:
         customer = session.get(Customer, customer_id)
         if customer is None:
@@ -127,11 +290,12 @@ def set_kyc_status(customer_id: int, *, actor: Actor, status: str, reason: str) 
         require(actor, "customer.kyc", customer)
         if customer.kyc_status == status:
             return customer
-        before = snapshot(customer)
+        before = customer_snapshot(customer)
         customer.kyc_status = status
         customer.updated_at = utcnow()
         session.add(customer)
-        record(session, actor, "customer.kyc", customer, before=before, reason=reason)
+        record(session, actor, "customer.kyc", customer, before=before, after=customer_snapshot(customer),
+               reason=reason)
     return customer
 
 

@@ -17,8 +17,9 @@ _ACTION_LABELS_JA = {
     "sign_in": "ログイン", "sign_out": "ログアウト", "disable": "無効化", "allocate": "消込",
     "record": "入金登録", "message": "メッセージ追加", "assign": "担当者割当",
     "mfa_enroll": "二要素認証の設定", "request": "申請", "mfa_reset": "二要素認証リセット",
-    "reveal": "個人情報の表示", "role_change": "権限変更", "recovery_code_use": "リカバリーコード使用",
+    "reveal": "表示", "role_change": "権限変更", "recovery_code_use": "リカバリーコード使用",
 }
+_ENTITY_LABELS_JA = {"auth": "認証", "staff": "担当者", "customer": "顧客", "pii": "個人情報"}
 _ENTITY_ALIASES = {"sim": "sim", "sim_card": "sim", "auth": None, "staff": None}
 
 
@@ -43,7 +44,7 @@ def action_label(action: str) -> str:
     """Japanese name of an audit action such as 'line.suspend' -> '回線: 停止'."""
     entity, _, verb = action.partition(".")
     lifecycle = _ENTITY_ALIASES.get(entity, entity)
-    entity_label = LABELS_JA.get(lifecycle or "", {"auth": "認証", "staff": "担当者", "customer": "顧客"}.get(entity, entity))
+    entity_label = LABELS_JA.get(lifecycle or "", _ENTITY_LABELS_JA.get(entity, entity))
     verb_label = EVENT_LABELS_JA.get(lifecycle or "", {}).get(verb) or _ACTION_LABELS_JA.get(verb, verb)
     return f"{entity_label}: {verb_label}"
 

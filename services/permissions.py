@@ -53,8 +53,12 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "ticket.create": _ALL_STAFF,
     "ticket.update": frozenset({_S, _P, _M}),
     "audit.view": _ALL_STAFF,
+    "pii.reveal": _ALL_STAFF,  # which field, by whom: services.masking.REVEAL_POLICY
+    "audit.verify": frozenset({_M}),
+    "audit.export": frozenset({_A, _M}),
     "catalog.view": _ALL_STAFF,
     "staff.manage": frozenset({_M}),
+    "approval.view": _ALL_STAFF,
     "session.own": _ALL_STAFF,
 }
 

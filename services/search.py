@@ -15,13 +15,15 @@ The query is recognised by its shape and answered with exact, indexed look-ups:
   rows are read to know whether there are more.
 
 Results come back grouped by kind (顧客, 契約, 回線, SIM, 端末, 請求書), each hit with the admin
-URL of the record to open.
+URL of the record to open. Phone numbers in titles and subtitles are masked per the searcher's
+role (services.masking); searching by a full number works for every role.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import select, text
@@ -32,6 +34,7 @@ from services.customers import customer_code
 from services.db import read_session
 from services.identifiers import format_msisdn, parse_msisdn
 from services.lifecycles import state_label
+from services.masking import mask
 from services.models import Contract, Customer, Device, Invoice, Line, RatePlan, SimCard
 from services.permissions import Actor, can, require
 from services.text import bigrams, normalize_name
@@ -127,7 +130,7 @@ def global_search(query: str, *, actor: Actor, limit: int = 20) -> SearchResults
         return results
     found: dict[str, tuple[list[SearchHit], bool]] = {}
     with read_session() as session:
-        hint = _search(session, raw, limit, found)
+        hint = _search(session, raw, limit, found, lambda e164: mask("msisdn", format_msisdn(e164), actor))
     results.hint = hint
     for kind in GROUP_ORDER:
         hits, more = found.get(kind, ([], False))
@@ -136,8 +139,12 @@ def global_search(query: str, *, actor: Actor, limit: int = 20) -> SearchResults
     return results
 
 
-def _search(session: Session, raw: str, limit: int, found: dict[str, tuple[list[SearchHit], bool]]) -> str | None:
-    """Dispatch on the shape of the query; fill `found`; return a hint if the query cannot be used."""
+def _search(session: Session, raw: str, limit: int, found: dict[str, tuple[list[SearchHit], bool]],
+            show_msisdn: Callable[[str], str]) -> str | None:
+    """Dispatch on the shape of the query; fill `found`; return a hint if the query cannot be used.
+
+    `show_msisdn` turns a stored E.164 number into what the searcher may see (masked or not).
+    """
     code = _CODE.fullmatch(raw)
     if code:
         number = int(code.group(2))
@@ -152,7 +159,7 @@ def _search(session: Session, raw: str, limit: int, found: dict[str, tuple[list[
         return None
     number = raw.translate(_DASHES)
     if _NUMBERISH.fullmatch(number):
-        return _search_number(session, number, found)
+        return _search_number(session, number, found, show_msisdn)
     needle = normalize_name(raw)
     if len(needle) < 2:
         return HINT_NAME_TOO_SHORT
@@ -161,21 +168,22 @@ def _search(session: Session, raw: str, limit: int, found: dict[str, tuple[list[
     return None
 
 
-def _search_number(session: Session, raw: str, found: dict[str, tuple[list[SearchHit], bool]]) -> str | None:
+def _search_number(session: Session, raw: str, found: dict[str, tuple[list[SearchHit], bool]],
+                   show_msisdn: Callable[[str], str]) -> str | None:
     digits = _SEPARATORS.sub("", raw)
     recognised = False
     e164 = parse_msisdn(raw)
     if e164 is not None:
         recognised = True
-        found["line"] = (_lines_by_msisdn(session, e164), False)
+        found["line"] = (_lines_by_msisdn(session, e164, show_msisdn), False)
     if len(digits) in (19, 20) and digits.startswith("89"):
         recognised = True
-        found["sim"] = (_sims(session, SimCard.iccid == digits), False)
+        found["sim"] = (_sims(session, SimCard.iccid == digits, show_msisdn), False)
     if len(digits) == 15:
         recognised = True
         if digits.startswith(("440", "441")):
-            found["sim"] = (_sims(session, SimCard.imsi == digits), False)
-        found["device"] = (_devices(session, Device.imei == digits), False)
+            found["sim"] = (_sims(session, SimCard.imsi == digits, show_msisdn), False)
+        found["device"] = (_devices(session, Device.imei == digits, show_msisdn), False)
     if raw.isdigit() and len(raw) <= 12 and not recognised:
         recognised = True
         number = int(raw)
@@ -217,7 +225,7 @@ def _contracts_by_id(session: Session, contract_id: int) -> list[SearchHit]:
                       f"/admin/contracts/{cid}", customer_id)]
 
 
-def _lines_by_msisdn(session: Session, e164: str) -> list[SearchHit]:
+def _lines_by_msisdn(session: Session, e164: str, show_msisdn: Callable[[str], str]) -> list[SearchHit]:
     row = session.execute(
         select(Line.id, Line.msisdn, Line.status, Line.customer_id, Line.contract_id, Customer.name, RatePlan.name)
         .join(Customer, Customer.id == Line.customer_id)
@@ -229,17 +237,17 @@ def _lines_by_msisdn(session: Session, e164: str) -> list[SearchHit]:
         return []
     line_id, msisdn, status, customer_id, contract_id, customer_name, plan_name = row
     subtitle = f"{customer_name} ・ {contract_code(contract_id)} ・ {plan_name}"
-    return [SearchHit("line", line_id, format_msisdn(msisdn), subtitle, status, f"/admin/lines/{line_id}",
+    return [SearchHit("line", line_id, show_msisdn(msisdn), subtitle, status, f"/admin/lines/{line_id}",
                       customer_id)]
 
 
-def _used_by(msisdn: str | None, customer_name: str | None) -> str:
+def _used_by(msisdn: str | None, customer_name: str | None, show_msisdn: Callable[[str], str]) -> str:
     if msisdn is None:
         return "回線未割当"
-    return f"{format_msisdn(msisdn)} ・ {customer_name}"
+    return f"{show_msisdn(msisdn)} ・ {customer_name}"
 
 
-def _sims(session: Session, condition) -> list[SearchHit]:
+def _sims(session: Session, condition, show_msisdn: Callable[[str], str]) -> list[SearchHit]:
     row = session.execute(
         select(SimCard.id, SimCard.iccid, SimCard.imsi, SimCard.status, Line.id, Line.msisdn, Line.customer_id,
                Customer.name)
@@ -250,11 +258,12 @@ def _sims(session: Session, condition) -> list[SearchHit]:
     if row is None:
         return []
     sim_id, iccid, imsi, status, line_id, msisdn, customer_id, customer_name = row
-    return [SearchHit("sim", sim_id, iccid, f"IMSI {imsi} ・ {_used_by(msisdn, customer_name)}", status,
-                      f"/admin/lines/{line_id}" if line_id else None, customer_id)]
+    subtitle = f"IMSI {imsi} ・ {_used_by(msisdn, customer_name, show_msisdn)}"
+    return [SearchHit("sim", sim_id, iccid, subtitle, status, f"/admin/lines/{line_id}" if line_id else None,
+                      customer_id)]
 
 
-def _devices(session: Session, condition) -> list[SearchHit]:
+def _devices(session: Session, condition, show_msisdn: Callable[[str], str]) -> list[SearchHit]:
     row = session.execute(
         select(Device.id, Device.imei, Device.model, Device.status, Line.id, Line.msisdn, Line.customer_id,
                Customer.name)
@@ -265,8 +274,9 @@ def _devices(session: Session, condition) -> list[SearchHit]:
     if row is None:
         return []
     device_id, imei, model, status, line_id, msisdn, customer_id, customer_name = row
-    return [SearchHit("device", device_id, imei, f"{model} ・ {_used_by(msisdn, customer_name)}", status,
-                      f"/admin/lines/{line_id}" if line_id else None, customer_id)]
+    subtitle = f"{model} ・ {_used_by(msisdn, customer_name, show_msisdn)}"
+    return [SearchHit("device", device_id, imei, subtitle, status, f"/admin/lines/{line_id}" if line_id else None,
+                      customer_id)]
 
 
 def _invoice_by_no(session: Session, upper: str, match: re.Match[str]) -> list[SearchHit]:

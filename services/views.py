@@ -1,10 +1,13 @@
 """Read side for the screens: the 360° customer view, record details, paged lists, history.
 
-Every function checks the actor's permission and returns plain, display-ready dicts.
+Every function checks the actor's permission and returns plain, display-ready dicts, with
+personal fields masked per role (services.masking): phone numbers, e-mail, address, date of
+birth, identity-document number and bank account (decrypted, then masked).
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from datetime import datetime
 from dataclasses import dataclass, field
@@ -12,14 +15,16 @@ from dataclasses import dataclass, field
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from services import crypto
 from services.billing import PAYMENT_STATE_LABELS_JA, allocated_amounts, invoice_payment_state
 from services.contracts import contract_code
-from services.customers import customer_code
+from services.customers import ID_DOCUMENT_TYPES, bank_account_display, customer_code
 from services.db import read_session
 from services.errors import NotFound
 from services.formatting import TOKYO, action_label, changed_fields, tokyo_time, yen
 from services.identifiers import format_msisdn
 from services.lifecycles import state_label
+from services.masking import mask, mask_snapshot, revealable
 from services.models import (
     AuditEntry, Contract, ContractOption, Customer, CustomerUser, Device, Invoice, InvoiceItem, Line, Payment,
     PaymentAllocation, RateOption, RatePlan, SimCard, Ticket, TicketMessage, UsageRecord,
@@ -27,7 +32,12 @@ from services.models import (
 from services.payments import PAYMENT_METHOD_LABELS_JA
 from services.permissions import Actor, can, require
 
+log = logging.getLogger(__name__)
+
 SECTION_LIMIT = 20
+UNREADABLE = "（復号できません。暗号鍵の設定を確認してください）"
+# Fields of the 360° view a permitted person may reveal (表示) when they see them masked.
+CUSTOMER_REVEAL_FIELDS = ("phone", "email", "address", "birth_date", "id_document_number", "bank_account")
 KIND_LABELS_JA = {"individual": "個人", "corporate": "法人"}
 KYC_LABELS_JA = {"not_started": "未提出", "submitted": "確認待ち", "verified": "確認済", "rejected": "否認"}
 
@@ -46,20 +56,37 @@ class Page:
         self.pages = max(1, math.ceil(self.total / self.page_size))
 
 
-def _customer_row(c: Customer) -> dict:
-    return {
+def _customer_row(c: Customer, actor: Actor, *, sensitive: bool = False) -> dict:
+    """A customer as `actor` may see it; `sensitive` adds the (decrypted, masked) document and bank account."""
+    row = {
         "id": c.id, "code": customer_code(c.id), "kind": c.kind, "kind_label": KIND_LABELS_JA[c.kind],
-        "name": c.name, "name_kana": c.name_kana, "email": c.email or "", "phone": c.phone or "",
-        "postal_code": c.postal_code or "", "address": c.address or "",
-        "birth_date": c.birth_date.isoformat() if c.birth_date else "",
+        "name": c.name, "name_kana": c.name_kana, "email": mask("email", c.email, actor),
+        "phone": mask("phone", c.phone, actor), "postal_code": mask("postal_code", c.postal_code, actor),
+        "address": mask("address", c.address, actor), "birth_date": mask("birth_date", c.birth_date, actor),
         "kyc_status": c.kyc_status, "kyc_label": KYC_LABELS_JA.get(c.kyc_status, c.kyc_status),
         "url": f"/admin/customers/{c.id}",
     }
+    if sensitive:
+        row["id_document_label"] = ID_DOCUMENT_TYPES.get(c.id_document_type or "", c.id_document_type or "")
+        row["id_document_number"] = _decrypted(c, "id_document_number", c.id_document_number_enc, crypto.decrypt, actor)
+        row["bank_account"] = _decrypted(c, "bank_account", c.bank_account_enc, bank_account_display, actor)
+        present = [f for f in CUSTOMER_REVEAL_FIELDS if row[f] and row[f] != UNREADABLE]
+        row["revealable"] = revealable("customer", present, actor)
+    return row
 
 
-def _line_row(line: Line, sim: SimCard | None, device: Device | None) -> dict:
+def _decrypted(c: Customer, name: str, token: str | None, read, actor: Actor) -> str:
+    """Decrypt an encrypted column and mask it for `actor`; a wrong key shows a notice, not an error page."""
+    try:
+        return mask(name, read(token), actor)
+    except crypto.EncryptionKeyMismatch:
+        log.warning("cannot decrypt customer %s field %s: encryption key mismatch", c.id, name)
+        return UNREADABLE
+
+
+def _line_row(line: Line, sim: SimCard | None, device: Device | None, actor: Actor) -> dict:
     return {
-        "id": line.id, "msisdn": format_msisdn(line.msisdn), "status": line.status,
+        "id": line.id, "msisdn": mask("msisdn", format_msisdn(line.msisdn), actor), "status": line.status,
         "status_label": state_label("line", line.status), "contract_id": line.contract_id,
         "contract_code": contract_code(line.contract_id), "customer_id": line.customer_id,
         "iccid": sim.iccid if sim else "", "imsi": sim.imsi if sim else "",
@@ -91,12 +118,12 @@ def _ticket_row(t: Ticket) -> dict:
     }
 
 
-def _lines_with_stock(session: Session, lines: list[Line]) -> list[dict]:
+def _lines_with_stock(session: Session, lines: list[Line], actor: Actor) -> list[dict]:
     sim_ids = [ln.sim_card_id for ln in lines if ln.sim_card_id]
     dev_ids = [ln.device_id for ln in lines if ln.device_id]
     sims = {s.id: s for s in session.exec(select(SimCard).where(col(SimCard.id).in_(sim_ids)))} if sim_ids else {}
     devs = {d.id: d for d in session.exec(select(Device).where(col(Device.id).in_(dev_ids)))} if dev_ids else {}
-    return [_line_row(ln, sims.get(ln.sim_card_id), devs.get(ln.device_id)) for ln in lines]
+    return [_line_row(ln, sims.get(ln.sim_card_id), devs.get(ln.device_id), actor) for ln in lines]
 
 
 def customer_360(customer_id: int, *, actor: Actor) -> dict:
@@ -115,7 +142,7 @@ def customer_360(customer_id: int, *, actor: Actor) -> dict:
             select(Line).where(Line.customer_id == customer_id).order_by(Line.id).limit(SECTION_LIMIT)
         ).all()
         out = {
-            "customer": _customer_row(customer),
+            "customer": _customer_row(customer, actor, sensitive=True),
             "contracts": [
                 {"id": k.id, "code": contract_code(k.id), "status": k.status,
                  "status_label": state_label("contract", k.status),
@@ -123,11 +150,11 @@ def customer_360(customer_id: int, *, actor: Actor) -> dict:
                  "start_date": k.start_date.isoformat() if k.start_date else "", "url": f"/admin/contracts/{k.id}"}
                 for k in contracts
             ],
-            "lines": _lines_with_stock(session, lines),
+            "lines": _lines_with_stock(session, lines, actor),
             "line_total": int(line_total),
             "lines_url": f"/admin/lines?customer_id={customer_id}",
             "users": [
-                {"id": u.id, "name": u.name, "email": u.email,
+                {"id": u.id, "name": u.name, "email": mask("email", u.email, actor),
                  "role_label": "法人管理者" if u.role == "customer_admin" else "利用者", "active": u.is_active}
                 for u in session.exec(select(CustomerUser).where(CustomerUser.customer_id == customer_id))
             ],
@@ -181,14 +208,14 @@ def line_detail(line_id: int, *, actor: Actor) -> dict:
             select(UsageRecord).where(UsageRecord.line_id == line_id).order_by(col(UsageRecord.day).desc()).limit(14)
         ).all()
         return {
-            "line": _line_row(line, sim, device),
-            "customer": _customer_row(customer),
+            "line": _line_row(line, sim, device, actor),
+            "customer": _customer_row(customer, actor),
             "contract": {"id": contract.id, "code": contract_code(contract.id), "status_label":
                          state_label("contract", contract.status), "url": f"/admin/contracts/{contract.id}"},
             "plan": {"name": plan.name, "data_cap_mb": plan.data_cap_mb, "monthly_fee": yen(plan.monthly_fee)},
             "usage": [{"day": u.day.isoformat(), "used_mb": u.used_mb} for u in usage],
             "month": _month_usage(session, line_id, plan),
-            "history": line_history(session, line_id) if can(actor, "audit.view", line) else [],
+            "history": line_history(session, line_id, actor=actor) if can(actor, "audit.view", line) else [],
         }
 
 
@@ -205,16 +232,24 @@ def _month_usage(session: Session, line_id: int, plan: RatePlan) -> dict:
             + (f"（上限到達・{plan.throttled_kbps} kbps に制限中）" if over else "")}
 
 
-def line_history(session: Session, line_id: int) -> list[dict]:
-    """Who changed what on a line, when and why, newest first (from the audit log)."""
+def line_history(session: Session, line_id: int, *, actor: Actor) -> list[dict]:
+    """Who changed what on a line, when and why, newest first (from the audit log, masked for `actor`)."""
     entries = session.exec(
         select(AuditEntry).where(AuditEntry.line_id == line_id).order_by(col(AuditEntry.id).desc())
     ).all()
-    return [_history_row(e) for e in entries]
+    return [_history_row(e, actor) for e in entries]
 
 
-def _history_row(e: AuditEntry) -> dict:
+def _masked_changes(e: AuditEntry, actor: Actor) -> list[tuple[str, str, str]]:
+    """(field, before, after) of an audit entry, compared in full, shown masked; *_enc fields dropped."""
     changes = changed_fields(e.before_json, e.after_json)
+    before = mask_snapshot(e.entity_type, {f: b or None for f, b, _ in changes}, actor) or {}
+    after = mask_snapshot(e.entity_type, {f: a or None for f, _, a in changes}, actor) or {}
+    return [(f, before.get(f) or "", after.get(f) or "") for f, _, _ in changes if f in after]
+
+
+def _history_row(e: AuditEntry, actor: Actor) -> dict:
+    changes = _masked_changes(e, actor)
     status_change = next(((b, a) for f, b, a in changes if f == "status"), None)
     return {
         "id": e.id, "at": tokyo_time(e.at, with_seconds=True), "actor": e.actor_label,
@@ -255,12 +290,12 @@ def contract_detail(contract_id: int, *, actor: Actor) -> dict:
                          "status_label": state_label("contract", contract.status),
                          "start_date": contract.start_date.isoformat() if contract.start_date else "",
                          "end_date": contract.end_date.isoformat() if contract.end_date else ""},
-            "customer": _customer_row(customer),
+            "customer": _customer_row(customer, actor),
             "plan": {"name": plan.name, "monthly_fee": yen(plan.monthly_fee), "data_cap_mb": plan.data_cap_mb},
             "options": [{"name": o.name, "monthly_fee": yen(o.monthly_fee)} for o in options],
-            "lines": _lines_with_stock(session, lines),
+            "lines": _lines_with_stock(session, lines, actor),
             "invoices": invoices,
-            "history": [_history_row(e) for e in history] if can(actor, "audit.view", contract) else [],
+            "history": [_history_row(e, actor) for e in history] if can(actor, "audit.view", contract) else [],
         }
 
 
@@ -280,7 +315,7 @@ def invoice_detail(invoice_id: int, *, actor: Actor) -> dict:
         return {
             "invoice": {**_invoice_row(inv, allocated), "subtotal": yen(inv.subtotal), "tax": yen(inv.tax),
                         "issue_date": inv.issue_date.isoformat() if inv.issue_date else ""},
-            "customer": _customer_row(session.get(Customer, inv.customer_id)),
+            "customer": _customer_row(session.get(Customer, inv.customer_id), actor),
             "items": [{"description": i.description, "quantity": i.quantity, "unit_price": yen(i.unit_price),
                        "amount": yen(i.amount), "line_url": f"/admin/lines/{i.line_id}" if i.line_id else ""}
                       for i in items],
@@ -303,8 +338,8 @@ def ticket_detail(ticket_id: int, *, actor: Actor) -> dict:
         return {
             "ticket": {**_ticket_row(t), "contract_url": f"/admin/contracts/{t.contract_id}" if t.contract_id else "",
                        "contract_code": contract_code(t.contract_id) if t.contract_id else "",
-                       "msisdn": format_msisdn(line.msisdn) if line else ""},
-            "customer": _customer_row(session.get(Customer, t.customer_id)),
+                       "msisdn": mask("msisdn", format_msisdn(line.msisdn), actor) if line else ""},
+            "customer": _customer_row(session.get(Customer, t.customer_id), actor),
             "messages": [{"author": "担当者" if m.author_kind == "staff" else "お客様", "body": m.body,
                           "at": tokyo_time(m.created_at)} for m in messages],
         }
@@ -321,7 +356,7 @@ def list_customers(*, actor: Actor, page: int = 1, page_size: int = 50, kind: st
             query, count = query.where(Customer.kind == kind), count.where(Customer.kind == kind)
         total = session.exec(count).one()
         rows = session.exec(query.order_by(col(Customer.id).desc()).offset((page - 1) * page_size).limit(page_size)).all()
-        return Page([_customer_row(c) for c in rows], page, page_size, int(total))
+        return Page([_customer_row(c, actor) for c in rows], page, page_size, int(total))
 
 
 def list_lines(*, actor: Actor, page: int = 1, page_size: int = 50, customer_id: int | None = None,
@@ -338,7 +373,7 @@ def list_lines(*, actor: Actor, page: int = 1, page_size: int = 50, customer_id:
             query, count = query.where(Line.status == status), count.where(Line.status == status)
         total = session.exec(count).one()
         rows = session.exec(query.order_by(Line.id).offset((page - 1) * page_size).limit(page_size)).all()
-        return Page(_lines_with_stock(session, rows), page, page_size, int(total))
+        return Page(_lines_with_stock(session, rows, actor), page, page_size, int(total))
 
 
 def dashboard_counts(*, actor: Actor) -> dict:

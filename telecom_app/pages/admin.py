@@ -148,20 +148,81 @@ def _ticket_row(tk) -> rx.Component:
     )
 
 
+_PERSONAL_LABELS = {
+    "phone": "電話", "email": "メール", "address": "住所", "birth_date": "生年月日",
+    "id_document_number": "本人確認書類の番号", "bank_account": "口座",
+}
+
+
+def _personal(field: str, shown: rx.Var) -> rx.Component:
+    """A personal field as the role may see it (masked or full), with 表示 when a reveal is allowed."""
+    revealed = CustomerState.revealed
+    may_reveal = CustomerState.data["customer"].to(dict[str, Any])["revealable"].to(list[str]).contains(field)
+    return rx.hstack(
+        rx.text(rx.cond(revealed.contains(field), revealed[field].to(str), rx.cond(shown.strip() != "", shown, "—")),
+                data_field=field),
+        rx.cond(may_reveal & ~revealed.contains(field),
+                rx.button(tr("表示"), size="1", variant="soft", type="button",
+                          on_click=CustomerState.reveal(field), data_reveal=field)),
+        spacing="2", align="center", wrap="wrap",
+    )
+
+
+def _reveal_dialog() -> rx.Component:
+    """Asks why a masked field must be shown; the reveal and its reason go to the audit log."""
+    label = rx.match(CustomerState.revealing, *[(k, v) for k, v in _PERSONAL_LABELS.items()], "")
+    return rx.dialog.root(
+        rx.dialog.content(
+            rx.dialog.title(tr("個人情報の表示")),
+            rx.dialog.description("「", label, "」を表示します。表示した記録は理由とともに操作履歴に残ります。"),
+            rx.form(
+                rx.vstack(
+                    rx.text(t("reason"), size="2", weight="medium"),
+                    rx.text_area(name="reason", required=True, width="100%", id="reveal-reason",
+                                 placeholder="例: お電話での本人確認のため"),
+                    rx.cond(CustomerState.field_errors.contains("reason"),
+                            rx.text(CustomerState.field_errors["reason"], color="red", size="2")),
+                    rx.cond(CustomerState.error != "", rx.text(CustomerState.error, color="red", size="2")),
+                    rx.hstack(
+                        rx.button(t("cancel"), type="button", variant="soft", color_scheme="gray",
+                                  on_click=CustomerState.cancel_reveal),
+                        rx.button(tr("表示"), type="submit", id="reveal-submit"),
+                        justify="end", width="100%",
+                    ),
+                    spacing="3",
+                ),
+                on_submit=CustomerState.confirm_reveal, reset_on_submit=True,
+            ),
+        ),
+        open=CustomerState.revealing != "",
+    )
+
+
 def customer_page() -> rx.Component:
-    """The 360° view: contracts, lines with SIMs and devices, invoices, payments, tickets."""
+    """The 360° view: personal fields masked per role (表示 with a reason), contracts, lines with SIMs
+    and devices, invoices, payments, tickets."""
     d = CustomerState.data
     c = d["customer"].to(dict[str, Any])
     return admin_shell(
         messages(CustomerState),
+        rx.box(display="none", on_unmount=CustomerState.forget_revealed),  # revealed values end with the page
         _loading(CustomerState, rx.vstack(
             section(rx.hstack(rx.text(c["code"].to(str)), rx.badge(c["kind_label"].to(str))),
                 rx.data_list.root(
-                    kv("フリガナ", c["name_kana"].to(str)), kv("メール", c["email"].to(str)),
-                    kv("電話", c["phone"].to(str)), kv("住所", c["postal_code"].to(str) + " " + c["address"].to(str)),
+                    kv("フリガナ", c["name_kana"].to(str)),
+                    kv("メール", _personal("email", c["email"].to(str))),
+                    kv("電話", _personal("phone", c["phone"].to(str))),
+                    kv("住所", _personal("address", c["postal_code"].to(str) + " " + c["address"].to(str))),
+                    rx.cond(c["kind"].to(str) == "individual",
+                            kv("生年月日", _personal("birth_date", c["birth_date"].to(str)))),
                     kv("本人確認", c["kyc_label"].to(str)),
+                    kv("本人確認書類", rx.hstack(rx.text(c["id_document_label"].to(str)),
+                                              _personal("id_document_number", c["id_document_number"].to(str)),
+                                              spacing="2", wrap="wrap")),
+                    kv("口座", _personal("bank_account", c["bank_account"].to(str))),
                 ),
             ),
+            _reveal_dialog(),
             section(t("contracts"),
                 table(["契約番号", "状態", "プラン", "開始日"], d["contracts"].to(list[dict[str, Any]]), lambda k: rx.table.row(
                     rx.table.cell(link(k["code"], k["url"])),
@@ -261,12 +322,7 @@ def line_page() -> rx.Component:
                     a["label"], on_click=LineState.ask(a["event"]), variant="outline",
                     data_event=a["event"])), spacing="2", wrap="wrap"),
             ),
-            confirm_dialog(
-                LineState,
-                "回線 " + ln["msisdn"].to(str) + "（契約 " + d["contract"].to(dict[str, Any])["code"].to(str) + "、"
-                + d["customer"].to(dict[str, Any])["name"].to(str) + "）を「" + LineState.pending_label + "」します。",
-                LineState.confirm,
-            ),
+            confirm_dialog(LineState, LineState.confirm),
             section(t("usage"),
                 rx.text(t("month_usage"), ": ", d["month"].to(dict[str, Any])["summary"].to(str), size="2", id="month-usage"),
                 rx.progress(value=d["month"].to(dict[str, Any])["percent"].to(int), width="100%"),
@@ -299,8 +355,7 @@ def contract_page() -> rx.Component:
                 rx.flex(rx.foreach(ContractState.actions, lambda a: rx.button(
                     a["label"], on_click=ContractState.ask(a["event"]), variant="outline")), spacing="2", wrap="wrap"),
             ),
-            confirm_dialog(ContractState, "契約 " + k["code"].to(str) + "（" + d["customer"].to(dict[str, Any])["name"].to(str)
-                           + "）を「" + ContractState.pending_label + "」します。", ContractState.confirm),
+            confirm_dialog(ContractState, ContractState.confirm),
             section(t("lines"), table(_LINE_HEADERS, d["lines"].to(list[dict[str, Any]]), _line_row)),
             rx.cond(ContractState.can_add_line, section(t("add_line"), rx.form(
                 rx.vstack(
