@@ -4,7 +4,9 @@
 corporate customers (with their name index), customer users, contracts, lines with SIMs and
 devices, spare stock, daily usage, monthly invoices with items, payments and allocations
 (paid, unpaid, partially paid, overpaid and unmatched), support tickets, and the audit
-history of lines whose state changed (suspensions carry the support agent's reason).
+history of lines whose state changed (suspensions carry the support agent's reason). The
+audit entries are sealed into the same hash chain as live entries, so the verifier finds a
+freshly seeded ledger intact.
 
 Rows are written with bulk INSERTs (one executemany per table and chunk of customers), not
 through the per-record services, so that the `--bench` preset (300,000 customers and
@@ -38,6 +40,8 @@ from sqlalchemy import DateTime, func, insert, inspect, select
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import SQLModel
 
+from services import crypto
+from services.audit import chain_bulk_entries
 from services.demo_staff import DEMO_STAFF
 from services.identifiers import luhn_complete
 from services.lifecycles import (
@@ -91,11 +95,12 @@ class SeedOptions:
     seed: int = 20260401
     chunk_customers: int = 10_000    # customers generated and committed per transaction
     today: date | None = None        # anchor of all dates (default: today in Asia/Tokyo)
+    sensitive: bool = True           # ID-document numbers and bank accounts (encrypted) for some customers
 
 
 DEFAULT = SeedOptions()
 BENCH = SeedOptions(customers=300_000, lines=1_000_000, months=1, usage_days=1, ticket_ratio=0.02,
-                    active_history_ratio=0.0, chunk_customers=10_000)
+                    active_history_ratio=0.0, chunk_customers=10_000, sensitive=False)
 
 
 @dataclass
@@ -262,6 +267,10 @@ TERMINATE_REASONS = (
     "法人契約の回線数見直しによる解約",
     "長期未払いのため強制解約",
 )
+BANKS = ("みずほ銀行", "三菱UFJ銀行", "三井住友銀行", "りそな銀行", "横浜銀行", "千葉銀行", "福岡銀行",
+         "城南信用金庫", "楽天銀行", "住信SBIネット銀行")
+BRANCHES = ("本店営業部", "渋谷支店", "新宿支店", "池袋支店", "梅田支店", "名古屋支店", "横浜駅前支店",
+            "札幌支店", "博多支店", "仙台支店")
 HOLD_REASON = "キャリアからの開通結果が未着のため保留"
 REVIEW_REASON = "キャリアの日次レポートと回線状態が一致しないため要確認"
 
@@ -381,6 +390,7 @@ class _Builder:
         self.engine = engine
         self.opt = options
         self.rng = random.Random(options.seed)
+        self.sensitive_rng = random.Random(options.seed + 1)  # own stream: the rest of the data stays as it was
         self.fake = Faker("ja_JP")
         self.fake.seed_instance(options.seed)
         # Business dates are Tokyo dates; "now" is noon in Tokyo (03:00 UTC), never in the future.
@@ -523,6 +533,7 @@ class _Builder:
         return first
 
     def _write(self, conn: Connection, rows: _Rows) -> None:
+        chain_bulk_entries(conn, rows.data[AuditEntry.__tablename__])  # same hash chain as audit.record
         for model in _Rows.ORDER:
             batch = rows.data[model.__tablename__]
             if not batch:
@@ -574,7 +585,7 @@ class _Builder:
             payer = f"{form_kana}{kana}"
         rows.add(Customer, id=cid, kind=kind, name=name, name_kana=kana, email=email, phone=phone,
                  postal_code=postal, address=address, birth_date=birth, kyc_status=kyc,
-                 created_at=created, updated_at=created)
+                 created_at=created, updated_at=created, **self._sensitive(kind, kyc, payer))
         for gram in bigrams(name) | bigrams(kana):
             rows.add(CustomerNameGram, gram=gram, customer_id=cid)
         users = self._customer_users(rows, cid, kind, slug, created, name, n_lines)
@@ -583,6 +594,29 @@ class _Builder:
         if r.random() < self.opt.ticket_ratio:
             for _ in range(TICKETS_PER_CUSTOMER(r)):
                 self._ticket(rows, cust, contracts)
+
+    def _sensitive(self, kind: str, kyc: str, holder: str) -> dict[str, str | None]:
+        """Encrypted ID-document number (individuals who submitted one) and bank account (口座振替)."""
+        out: dict[str, str | None] = {"id_document_type": None, "id_document_number_enc": None,
+                                      "bank_account_enc": None}
+        if not self.opt.sensitive:
+            return out
+        r = self.sensitive_rng
+        if kind == "individual" and kyc in ("verified", "submitted"):
+            if r.random() < 0.8:
+                out["id_document_type"] = "drivers_license"
+                out["id_document_number_enc"] = crypto.encrypt(f"{r.randrange(10**12):012d}")
+            else:
+                out["id_document_type"] = r.choice(("passport", "residence_card", "my_number_card"))
+                if out["id_document_type"] != "my_number_card":  # the individual number is never recorded
+                    prefix = "TK" if out["id_document_type"] == "passport" else "AB"
+                    out["id_document_number_enc"] = crypto.encrypt(f"{prefix}{r.randrange(10**7):07d}")
+        if r.random() < (0.6 if kind == "individual" else 0.3):
+            account = {"bank_name": r.choice(BANKS), "branch_name": r.choice(BRANCHES), "account_type":
+                       "普通" if kind == "individual" or r.random() < 0.5 else "当座",
+                       "account_number": f"{r.randrange(10**7):07d}", "holder": holder}
+            out["bank_account_enc"] = crypto.encrypt(json.dumps(account, ensure_ascii=False, sort_keys=True))
+        return out
 
     def _customer_users(self, rows: _Rows, cid: int, kind: str, slug: str, created: datetime,
                         name: str, n_lines: int) -> list[int]:
