@@ -11,9 +11,15 @@ The flow, as the UI drives it:
    token; `resolve_session(token)` turns the cookie into an `Actor` on every request;
    `sign_out(token)` ends it.
 
+Single sign-on (services.oidc) replaces step 1: `continue_sso_sign_in(user_id, mfa_asserted=...)`
+returns a ticket at once when the identity provider asserted MFA, else the same "mfa" / "enroll"
+challenge. Tokens of a flow begun with SSO carry the prefix "oidc." (covered by their stored
+digest, so it cannot be added or removed), and the "auth.sign_in" entry records the method.
+
 Only SHA-256 digests of challenge tokens, tickets, session tokens and recovery codes are
-stored. Every failure a stranger can cause says the same thing, and failed attempts per login
-name are throttled (settings.sign_in_max_failures within settings.sign_in_window_minutes).
+stored; TOTP secrets are encrypted at rest (services.crypto). Every failure a stranger can
+cause says the same thing, and failed attempts per login name are throttled
+(settings.sign_in_max_failures within settings.sign_in_window_minutes).
 """
 
 from __future__ import annotations
@@ -36,10 +42,11 @@ from pwdlib.hashers.argon2 import Argon2Hasher
 from sqlalchemy import func, update
 from sqlmodel import Session, select
 
-from services.audit import mutating_service, record, snapshot
+from services.audit import record, snapshot
 from services.config import settings
+from services.crypto import decrypt, encrypt
 from services.db import read_session, write_session
-from services.errors import DomainError, NotAuthenticated, NotFound, PermissionDenied, ValidationFailed
+from services.errors import DomainError, NotAuthenticated, ValidationFailed
 from services.models import (
     SignInAttempt,
     SignInChallenge,
@@ -49,7 +56,7 @@ from services.models import (
 )
 from services.models.base import utcnow
 from services.models.staff import STAFF_ROLES
-from services.permissions import SYSTEM, Actor, Role, require
+from services.permissions import SYSTEM, Actor, Role
 
 ISSUER = "通信サービス管理"
 CHALLENGE_LIFETIME = timedelta(minutes=10)
@@ -63,6 +70,9 @@ SIGN_IN_FAILED = "メールアドレスまたはパスワードが正しくあ�
 CODE_INVALID = "確認コードが正しくありません。"
 CHALLENGE_INVALID = "ログインの有効期限が切れました。最初からやり直してください。"
 TICKET_INVALID = "ログインの有効期限が切れました。もう一度ログインしてください。"
+SSO_FAILED = "シングルサインオンでログインできませんでした。もう一度お試しいただくか、管理者にお問い合わせください。"
+
+SSO_TOKEN_PREFIX = "oidc."  # marks the challenge tokens and tickets of a flow begun with SSO
 
 # The time source of this module; tests replace it to move time (TOTP steps, expiry).
 clock: Callable[[], datetime] = utcnow
@@ -85,9 +95,13 @@ class AuthenticationFailed(DomainError):
 
 @dataclass(frozen=True)
 class SignInStep:
-    """The password was accepted: the next step ("mfa" or "enroll") and its challenge token."""
+    """The first factor was accepted: the next step and its token.
 
-    stage: Literal["mfa", "enroll"]
+    "mfa" / "enroll": a challenge token for the TOTP step. "ticket" (SSO with MFA asserted by
+    the identity provider only): `challenge_token` is the one-time sign-in ticket itself.
+    """
+
+    stage: Literal["mfa", "enroll", "ticket"]
     challenge_token: str
 
 
@@ -115,8 +129,14 @@ def _digest(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8")).hexdigest()
 
 
-def _new_token() -> str:
-    return secrets.token_urlsafe(32)  # 256 bits
+def _new_token(method: str = "password") -> str:
+    token = secrets.token_urlsafe(32)  # 256 bits
+    return SSO_TOKEN_PREFIX + token if method == "oidc" else token
+
+
+def _method_of(token: str) -> str:
+    """"oidc" for the tokens of a flow begun with SSO, else "password" (the digest covers the prefix)."""
+    return "oidc" if token.startswith(SSO_TOKEN_PREFIX) else "password"
 
 
 def normalise_login(email: str) -> str:
@@ -131,7 +151,7 @@ def _staff_actor(user: StaffUser, *, session_id: int | None = None,
                  session_id=session_id, request_id=request_id)
 
 
-_USER_SECRETS = {"password_hash", "totp_secret"}
+USER_SECRET_FIELDS = {"password_hash", "totp_secret"}  # never in audit entries
 
 
 def _find_user_by_login(session: Session, login_key: str) -> StaffUser | None:
@@ -173,8 +193,8 @@ def _verify_password(password: str, stored_hash: str | None) -> tuple[bool, str 
 
 
 def _new_challenge(session: Session, user: StaffUser, stage: str, lifetime: timedelta,
-                   now: datetime) -> str:
-    token = _new_token()
+                   now: datetime, method: str = "password") -> str:
+    token = _new_token(method)
     session.add(SignInChallenge(token_hash=_digest(token), staff_user_id=user.id, stage=stage,
                                 created_at=now, expires_at=now + lifetime))
     return token
@@ -276,8 +296,9 @@ def begin_sign_in(email: str, password: str, *, client_ip: str | None = None) ->
 def start_enrollment(challenge_token: str) -> Enrollment:
     """Create (once per challenge) the TOTP secret a new user scans into an authenticator app.
 
-    Needs an "enroll" challenge from begin_sign_in. Stores the pending secret on the
-    challenge; calling it again for the same challenge returns the same secret.
+    Needs an "enroll" challenge from begin_sign_in (or continue_sso_sign_in). Stores the
+    pending secret, encrypted, on the challenge; calling it again for the same challenge
+    returns the same secret.
     """
     now = clock()
     with write_session() as session:
@@ -285,9 +306,9 @@ def start_enrollment(challenge_token: str) -> Enrollment:
         if user.mfa_enrolled_at is not None:
             raise AuthenticationFailed(CHALLENGE_INVALID)
         if challenge.pending_totp_secret is None:
-            challenge.pending_totp_secret = pyotp.random_base32()
+            challenge.pending_totp_secret = encrypt(pyotp.random_base32())
             session.add(challenge)
-        secret, email = challenge.pending_totp_secret, user.email
+        secret, email = decrypt(challenge.pending_totp_secret), user.email
     uri = pyotp.TOTP(secret).provisioning_uri(name=email, issuer_name=ISSUER)
     return Enrollment(secret=secret, provisioning_uri=uri, qr_svg_data_uri=_qr_data_uri(uri))
 
@@ -295,29 +316,33 @@ def start_enrollment(challenge_token: str) -> Enrollment:
 def complete_enrollment(challenge_token: str, code: str) -> EnrollmentResult:
     """Confirm the authenticator with its current code; turn MFA on and sign in.
 
-    Needs the "enroll" challenge after start_enrollment. Writes the user's TOTP secret,
-    10 new recovery codes (hashed), consumes the challenge, records an "auth.mfa_enroll" audit
-    entry and returns a 60-second one-time ticket plus the recovery codes (shown once).
+    Needs the "enroll" challenge after start_enrollment. Writes the user's TOTP secret
+    (encrypted), 10 new recovery codes (hashed), consumes the challenge (and drops its pending
+    secret), records an "auth.mfa_enroll" audit entry and returns a 60-second one-time ticket
+    plus the recovery codes (shown once).
     """
     now = clock()
     with write_session() as session:
         challenge, user = _open_challenge(session, challenge_token, "enroll", now)
         if user.mfa_enrolled_at is not None or challenge.pending_totp_secret is None:
             raise AuthenticationFailed(CHALLENGE_INVALID)
-        step = _totp_step(challenge.pending_totp_secret, (code or "").strip(), now, None)
+        secret = decrypt(challenge.pending_totp_secret)
+        step = _totp_step(secret, (code or "").strip(), now, None)
         if step is None:
             raise AuthenticationFailed(CODE_INVALID)
-        before = snapshot(user, _USER_SECRETS)
-        user.totp_secret = challenge.pending_totp_secret
+        before = snapshot(user, USER_SECRET_FIELDS)
+        user.totp_secret = encrypt(secret)
         user.mfa_enrolled_at = now
         user.last_totp_step = step
         session.add(user)
         challenge.used_at = now
+        challenge.pending_totp_secret = None
         session.add(challenge)
         codes = _new_recovery_codes(session, user, now)
-        ticket = _new_challenge(session, user, "ticket", TICKET_LIFETIME, now)
+        ticket = _new_challenge(session, user, "ticket", TICKET_LIFETIME, now,
+                                _method_of(challenge_token))
         record(session, _staff_actor(user), "auth.mfa_enroll", user, before=before,
-               exclude=_USER_SECRETS)
+               exclude=USER_SECRET_FIELDS)
     return EnrollmentResult(ticket=ticket, recovery_codes=codes)
 
 
@@ -342,7 +367,7 @@ def verify_mfa(challenge_token: str, code: str) -> str:
             failure = CHALLENGE_INVALID
         else:
             typed = (code or "").strip().replace(" ", "")
-            step = _totp_step(user.totp_secret, typed, now, user.last_totp_step) \
+            step = _totp_step(decrypt(user.totp_secret), typed, now, user.last_totp_step) \
                 if user.totp_secret else None
             recovery = None
             if step is None:
@@ -376,7 +401,8 @@ def verify_mfa(challenge_token: str, code: str) -> str:
                            after=after)
                 challenge.used_at = now
                 session.add(challenge)
-                ticket = _new_challenge(session, user, "ticket", TICKET_LIFETIME, now)
+                ticket = _new_challenge(session, user, "ticket", TICKET_LIFETIME, now,
+                                        _method_of(challenge_token))
     if failure is not None:
         raise AuthenticationFailed(failure)
     return ticket
@@ -387,7 +413,7 @@ def redeem_ticket(ticket: str, *, client_ip: str | None = None) -> str:
 
     The ticket works once, within 60 seconds. Writes the StaffSession (only the token's
     SHA-256 is stored; absolute expiry settings.session_absolute_hours) and an "auth.sign_in"
-    audit entry by the signed-in user.
+    audit entry by the signed-in user, whose after-json names the method ("password" / "oidc").
     """
     now = clock()
     with write_session() as session:
@@ -403,7 +429,7 @@ def redeem_ticket(ticket: str, *, client_ip: str | None = None) -> str:
         session.add(staff_session)
         session.flush()
         record(session, _staff_actor(user, session_id=staff_session.id), "auth.sign_in",
-               staff_session, exclude={"token_hash"})
+               staff_session, after=snapshot(staff_session, {"token_hash"}) | {"method": _method_of(ticket)})
     return token
 
 
@@ -459,9 +485,56 @@ def sign_out(token: str | None) -> None:
                staff_session, exclude={"token_hash"})
 
 
-# --- staff accounts --------------------------------------------------------------------------
+# --- single sign-on --------------------------------------------------------------------------
 
-def _validate_staff(email: str, display_name: str, role: str, password: str) -> None:
+def continue_sso_sign_in(staff_user_id: int, *, mfa_asserted: bool) -> SignInStep:
+    """Go on after an identity provider vouched for this staff user (services.oidc).
+
+    Called by the SSO callback route only, with a user id that services.oidc verified. An
+    inactive or missing user gets AuthenticationFailed(SSO_FAILED). If the provider asserted
+    MFA, returns stage "ticket" with a 60-second one-time ticket; otherwise our own second
+    factor still applies: a 10-minute "mfa" challenge (or "enroll" if TOTP is not set up).
+    Writes only the challenge; the "auth.sign_in" audit entry (method "oidc") is written when
+    the ticket is redeemed.
+    """
+    now = clock()
+    with write_session() as session:
+        user = session.get(StaffUser, staff_user_id)
+        if user is None or not user.is_active:
+            raise AuthenticationFailed(SSO_FAILED)
+        if mfa_asserted:
+            return SignInStep(stage="ticket", challenge_token=_new_challenge(
+                session, user, "ticket", TICKET_LIFETIME, now, "oidc"))
+        stage = "enroll" if user.mfa_enrolled_at is None else "mfa"
+        return SignInStep(stage=stage, challenge_token=_new_challenge(
+            session, user, stage, CHALLENGE_LIFETIME, now, "oidc"))
+
+
+def pending_sign_in_stage(challenge_token: str | None) -> Literal["mfa", "enroll"] | None:
+    """The stage ("mfa" / "enroll") of an open sign-in challenge, or None if it is not usable.
+
+    Anyone may call it (the sign-in page resumes an SSO sign-in with it); it writes nothing.
+    """
+    if not challenge_token:
+        return None
+    now = clock()
+    with read_session() as session:
+        challenge = session.exec(
+            select(SignInChallenge).where(SignInChallenge.token_hash == _digest(challenge_token))
+        ).first()
+        if (challenge is None or challenge.stage not in ("mfa", "enroll") or challenge.used_at is not None
+                or challenge.expires_at <= now):
+            return None
+        user = session.get(StaffUser, challenge.staff_user_id)
+    if user is None or not user.is_active:
+        return None
+    return challenge.stage
+
+
+# --- staff accounts (administration itself lives in services.staff_admin) --------------------
+
+def validate_staff_fields(email: str, display_name: str, role: str, password: str) -> None:
+    """Raise ValidationFailed naming each bad field of a new staff account (normalised input)."""
     errors: dict[str, str] = {}
     if not email:
         errors["email"] = "メールアドレスを入力してください。"
@@ -479,85 +552,22 @@ def _validate_staff(email: str, display_name: str, role: str, password: str) -> 
         raise ValidationFailed(errors)
 
 
-def _email_taken(session: Session, email: str) -> bool:
-    return _find_user_by_login(session, email) is not None
-
-
-@mutating_service
-def create_staff_user(
-    *, actor: Actor, email: str, display_name: str, role: str, password: str,
-    reason: str | None = None,
-) -> StaffUser:
-    """Register a staff user (admin only); they set up MFA at their first sign-in.
-
-    Validates email, name, role and password (12+ characters); a taken email is refused.
-    Writes the user (argon2id password hash) and one "staff.create" audit entry without secrets.
-    """
-    require(actor, "staff.manage")
-    email = normalise_login(email)
-    display_name = (display_name or "").strip()
-    _validate_staff(email, display_name, role, password)
-    with read_session() as session:
-        if _email_taken(session, email):
-            raise ValidationFailed({"email": "このメールアドレスは既に登録されています。"})
-    password_hash = hash_password(password)
-    with write_session() as session:
-        if _email_taken(session, email):
-            raise ValidationFailed({"email": "このメールアドレスは既に登録されています。"})
-        user = StaffUser(email=email, display_name=display_name, role=role,
-                         password_hash=password_hash, created_at=clock())
-        session.add(user)
-        session.flush()
-        record(session, actor, "staff.create", user, reason=reason, exclude=_USER_SECRETS)
-    return user
-
-
-@mutating_service
-def disable_staff_user(staff_user_id: int, *, actor: Actor, reason: str) -> StaffUser:
-    """Disable a staff user (admin only, not yourself) and end all their sessions at once.
-
-    Writes is_active/disabled_at, revokes every open session in the same transaction and
-    one "staff.disable" audit entry. Already disabled: nothing changes, nothing is written.
-    """
-    require(actor, "staff.manage")
-    if not (reason or "").strip():
-        raise ValidationFailed({"reason": "理由を入力してください。"})
-    if actor.kind == "staff" and actor.id is not None and actor.id == staff_user_id:
-        raise PermissionDenied("自分自身のアカウントは無効にできません。")
-    now = clock()
-    with write_session() as session:
-        user = session.get(StaffUser, staff_user_id)
-        if user is None:
-            raise NotFound("担当者が見つかりません。")
-        if not user.is_active:
-            return user
-        before = snapshot(user, _USER_SECRETS)
-        user.is_active = False
-        user.disabled_at = now
-        session.add(user)
-        session.exec(update(StaffSession)
-                     .where(StaffSession.staff_user_id == user.id,
-                            StaffSession.revoked_at.is_(None))
-                     .values(revoked_at=now))
-        session.exec(update(SignInChallenge)
-                     .where(SignInChallenge.staff_user_id == user.id,
-                            SignInChallenge.used_at.is_(None))
-                     .values(used_at=now))
-        record(session, actor, "staff.disable", user, before=before, reason=reason.strip(),
-               exclude=_USER_SECRETS)
-    return user
+def find_staff_by_login(session: Session, email: str) -> StaffUser | None:
+    """The staff user whose email matches `email` case-insensitively, in the caller's session."""
+    return _find_user_by_login(session, normalise_login(email))
 
 
 def provision_demo_staff(email: str, display_name: str, role: str, password: str,
                          totp_secret: str) -> StaffUser:
     """Create a demo staff account, already MFA-enrolled with `totp_secret` (seeding only).
 
-    Idempotent by email: an existing account is returned unchanged. Writes the user and one
-    "staff.create" audit entry by the system actor.
+    Idempotent by email: an existing account is returned unchanged, except that a TOTP secret
+    an older version stored in plain text is encrypted. Writes the user (secret encrypted)
+    and one "staff.create" audit entry by the system actor.
     """
     email = normalise_login(email)
     display_name = (display_name or "").strip()
-    _validate_staff(email, display_name, role, password)
+    validate_staff_fields(email, display_name, role, password)
     secret = (totp_secret or "").strip().replace(" ", "").upper()
     try:
         if len(secret) > 64:
@@ -568,7 +578,7 @@ def provision_demo_staff(email: str, display_name: str, role: str, password: str
     with read_session() as session:
         existing = _find_user_by_login(session, email)
     if existing is not None:
-        return existing
+        return _encrypt_plaintext_secret(existing.id)
     password_hash = hash_password(password)
     now = clock()
     with write_session() as session:
@@ -576,10 +586,21 @@ def provision_demo_staff(email: str, display_name: str, role: str, password: str
         if existing is not None:
             return existing
         user = StaffUser(email=email, display_name=display_name, role=role,
-                         password_hash=password_hash, totp_secret=secret, mfa_enrolled_at=now,
+                         password_hash=password_hash, totp_secret=encrypt(secret), mfa_enrolled_at=now,
                          created_at=now)
         session.add(user)
         session.flush()
         record(session, SYSTEM, "staff.create", user, reason="デモ用アカウントの準備",
-               exclude=_USER_SECRETS)
+               exclude=USER_SECRET_FIELDS)
+    return user
+
+
+def _encrypt_plaintext_secret(staff_user_id: int) -> StaffUser:
+    """Encrypt a base32 TOTP secret left in plain text by a version before encryption at rest."""
+    with write_session() as session:
+        user = session.get(StaffUser, staff_user_id)
+        stored = user.totp_secret
+        if stored and len(stored) <= 64 and re.fullmatch(r"[A-Z2-7]+=*", stored):
+            user.totp_secret = encrypt(stored)
+            session.add(user)
     return user

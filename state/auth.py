@@ -1,18 +1,32 @@
 """Staff sign-in: password, then TOTP (or first-time enrolment with a QR code).
 
 The last step hands the browser a one-time ticket; a full page load of
-/api/auth/complete exchanges it for the HttpOnly session cookie.
+/api/auth/complete exchanges it for the HttpOnly session cookie. After single sign-on without
+MFA asserted by the provider, /api/auth/oidc/callback leaves our TOTP (or enrolment) challenge
+in an HttpOnly cookie, and the page load resumes at that step.
 """
 
 from __future__ import annotations
 
 import json
+from http.cookies import CookieError, SimpleCookie
 
 import reflex as rx
 
-from services import auth
+from services import auth, oidc
 from services.errors import DomainError
 from state.base import MessagesMixin, public
+
+SSO_CHALLENGE_COOKIE = "tsm_sso_challenge"
+
+
+def _cookie(router, name: str) -> str | None:
+    jar = SimpleCookie()
+    try:
+        jar.load(router.headers.cookie or "")
+    except CookieError:
+        return None
+    return jar[name].value if name in jar else None
 
 
 class LoginState(MessagesMixin, rx.State):
@@ -20,6 +34,7 @@ class LoginState(MessagesMixin, rx.State):
 
     stage: str = "password"
     email: str = ""
+    sso_enabled: bool = False
     qr_svg: str = ""
     secret: str = ""
     recovery_codes: list[str] = []
@@ -29,14 +44,30 @@ class LoginState(MessagesMixin, rx.State):
     @rx.event
     @public
     def reset_form(self):
-        """Start again from the password step (page load)."""
+        """Page load: the password step, or the TOTP / enrolment step an SSO sign-in left open."""
         self.stage, self.error, self.qr_svg, self.secret = "password", "", "", ""
         self.recovery_codes, self._challenge, self._ticket = [], "", ""
+        self.sso_enabled = oidc.is_configured()
         params = self.router.url.query_parameters
         if params.get("expired"):
             self.notice = "セッションの有効期限が切れました。もう一度ログインしてください。"
         else:
             self.notice = ""
+        if params.get("sso_failed"):
+            self.error = auth.SSO_FAILED
+            return
+        token = _cookie(self.router, SSO_CHALLENGE_COOKIE)
+        stage = auth.pending_sign_in_stage(token)
+        if stage is None:
+            return
+        self._challenge, self.stage = token, stage
+        if stage == "enroll":
+            try:
+                enrollment = auth.start_enrollment(token)
+            except DomainError as exc:
+                self.stage, self._challenge, self.error = "password", "", exc.message
+                return
+            self.qr_svg, self.secret = enrollment.qr_svg_data_uri, enrollment.secret
 
     @rx.event
     @public

@@ -1,4 +1,10 @@
-"""HTTP routes served on the app's own port beside the Reflex app (session cookie handling)."""
+"""HTTP routes served on the app's own port beside the Reflex app (session cookie, staff SSO).
+
+Single sign-on (OpenID Connect, services.oidc): /api/auth/oidc/login sends the browser to the
+provider with the state / nonce / PKCE flow cookie; /api/auth/oidc/callback verifies the answer
+and either signs in at once (the provider asserted MFA: ticket -> /api/auth/complete) or hands
+our own TOTP step to the sign-in page through a short-lived HttpOnly challenge cookie.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +15,15 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse
 from starlette.routing import Route
 
-from services import auth
+from services import auth, oidc
 from services.config import settings
 from services.errors import DomainError
+from state.auth import SSO_CHALLENGE_COOKIE
 from state.base import SESSION_COOKIE
+
+OIDC_FLOW_COOKIE = "tsm_oidc_flow"
+OIDC_FLOW_PATH = "/api/auth/oidc"
+SSO_FAILED_URL = "/login?sso_failed=1"
 
 
 def _client_ip(request: Request) -> str | None:
@@ -31,6 +42,51 @@ async def complete_sign_in(request: Request) -> RedirectResponse:
         SESSION_COOKIE, token, httponly=True, samesite="strict", secure=settings.cookie_secure,
         path="/", max_age=settings.session_absolute_hours * 3600,
     )
+    response.headers["Cache-Control"] = "no-store"
+    response.delete_cookie(SSO_CHALLENGE_COOKIE, path="/", httponly=True, samesite="lax")
+    return response
+
+
+def oidc_login(request: Request) -> RedirectResponse:
+    """Send the browser to the OpenID provider, keeping state, nonce and PKCE verifier in a cookie."""
+    client = oidc.configured_client()
+    if client is None:
+        return RedirectResponse("/login", status_code=303)
+    try:
+        start = oidc.start_authorization(client)
+    except DomainError:
+        return RedirectResponse(SSO_FAILED_URL, status_code=303)
+    response = RedirectResponse(start.url, status_code=303)
+    # Lax, not Strict: the provider's redirect back to the callback is a cross-site navigation.
+    response.set_cookie(OIDC_FLOW_COOKIE, start.flow_cookie, httponly=True, samesite="lax",
+                        secure=settings.cookie_secure, path=OIDC_FLOW_PATH,
+                        max_age=oidc.FLOW_LIFETIME_SECONDS)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def oidc_callback(request: Request) -> RedirectResponse:
+    """Verify the provider's answer; sign in (MFA asserted) or continue with our own TOTP step."""
+    client = oidc.configured_client()
+    q = request.query_params
+    try:
+        if client is None:
+            raise auth.AuthenticationFailed(auth.SSO_FAILED)
+        identity = oidc.finish_authorization(
+            client, code=q.get("code"), state=q.get("state"), error=q.get("error"),
+            issuer_param=q.get("iss"), flow_cookie=request.cookies.get(OIDC_FLOW_COOKIE))
+        step = auth.continue_sso_sign_in(identity.staff_user_id, mfa_asserted=identity.mfa_asserted)
+    except DomainError:
+        response = RedirectResponse(SSO_FAILED_URL, status_code=303)
+    else:
+        if step.stage == "ticket":
+            response = RedirectResponse(f"/api/auth/complete?ticket={step.challenge_token}", status_code=303)
+        else:
+            response = RedirectResponse("/login", status_code=303)
+            response.set_cookie(SSO_CHALLENGE_COOKIE, step.challenge_token, httponly=True, samesite="lax",
+                                secure=settings.cookie_secure, path="/",
+                                max_age=int(auth.CHALLENGE_LIFETIME.total_seconds()))
+    response.delete_cookie(OIDC_FLOW_COOKIE, path=OIDC_FLOW_PATH, httponly=True, samesite="lax")
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -51,4 +107,6 @@ def build_api() -> Starlette:
     return Starlette(routes=[
         Route("/api/auth/complete", complete_sign_in, methods=["GET"]),
         Route("/api/auth/signout", sign_out, methods=["POST"]),
+        Route("/api/auth/oidc/login", oidc_login, methods=["GET"]),
+        Route("/api/auth/oidc/callback", oidc_callback, methods=["GET"]),
     ])

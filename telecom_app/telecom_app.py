@@ -2,6 +2,7 @@
 
 import reflex as rx
 
+from services.masking import install_log_filter
 from state.approvals import ApprovalQueueState
 from state.audit import AuditState
 from state.auth import LoginState
@@ -15,6 +16,7 @@ from state.staff import StaffState
 from telecom_app.api import build_api
 from telecom_app.pages import admin, approvals, audit, auth, staff
 
+install_log_filter()  # no unmasked PII, token or password in any log record of the web process
 app = rx.App(api_transformer=build_api())
 
 app.add_page(auth.login_page, route="/login", title="ログイン | 通信サービス管理", on_load=LoginState.reset_form)

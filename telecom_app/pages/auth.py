@@ -8,20 +8,42 @@ from components.i18n import t
 from components.shell import auth_frame
 from components.widgets import messages
 from state.auth import LoginState
+from state.base import UiState
+
+
+def _sso_link() -> rx.Component:
+    """Single sign-on: a full page load of the API route (not a client-side route change)."""
+    return rx.cond(
+        LoginState.sso_enabled,
+        rx.vstack(
+            rx.separator(size="4"),
+            rx.button(
+                rx.el.a(rx.cond(UiState.lang == "en", "Sign in with SSO", "SSOでログイン"),
+                        href="/api/auth/oidc/login", reload_document=True, id="sso-login"),
+                as_child=True, variant="outline", width="100%",
+            ),
+            spacing="3", width="100%",
+        ),
+    )
 
 
 def _password_step() -> rx.Component:
-    return rx.form(
-        rx.vstack(
-            rx.text(t("email"), size="2", weight="medium"),
-            rx.input(name="email", type="email", id="email", autocomplete="username", required=True, width="100%"),
-            rx.text(t("password"), size="2", weight="medium"),
-            rx.input(name="password", type="password", id="password", autocomplete="current-password",
-                     required=True, width="100%"),
-            rx.button(t("sign_in"), type="submit", width="100%", id="sign-in"),
-            spacing="2", width="100%",
+    return rx.vstack(
+        rx.form(
+            rx.vstack(
+                rx.text(t("email"), size="2", weight="medium"),
+                rx.input(name="email", type="email", id="email", autocomplete="username", required=True,
+                         width="100%"),
+                rx.text(t("password"), size="2", weight="medium"),
+                rx.input(name="password", type="password", id="password", autocomplete="current-password",
+                         required=True, width="100%"),
+                rx.button(t("sign_in"), type="submit", width="100%", id="sign-in"),
+                spacing="2", width="100%",
+            ),
+            on_submit=LoginState.submit_password, reset_on_submit=True, width="100%",
         ),
-        on_submit=LoginState.submit_password, reset_on_submit=True, width="100%",
+        _sso_link(),
+        spacing="3", width="100%",
     )
 
 

@@ -81,8 +81,14 @@ def browser():
 VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
 
 
+_last_totp_step: dict[str, int] = {}
+
+
 def sign_in(page, base: str, role: str) -> None:
-    """Sign in as the demo account of `role` with password and the current TOTP code."""
+    """Sign in as the demo account of `role` with password and the current TOTP code.
+
+    A TOTP code is accepted once, so a second sign-in of the same person waits for the next code.
+    """
     import re
 
     import pyotp
@@ -90,6 +96,9 @@ def sign_in(page, base: str, role: str) -> None:
     from services.demo_staff import DEMO_PASSWORD, DEMO_STAFF
 
     email, _, secret = DEMO_STAFF[role]
+    while int(time.time()) // 30 == _last_totp_step.get(role):
+        time.sleep(0.5)
+    _last_totp_step[role] = int(time.time()) // 30
     page.goto(f"{base}/login")
     page.fill("#email", email)
     page.fill("#password", DEMO_PASSWORD)

@@ -12,10 +12,10 @@ from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 from sqlmodel import select
 
-from services import auth
+from services import auth, crypto, staff_admin
 from services.config import settings
 from services.db import read_session, write_session
-from services.errors import NotAuthenticated, PermissionDenied, ValidationFailed
+from services.errors import NotAuthenticated, ValidationFailed
 from services.models import (
     AuditEntry,
     SignInAttempt,
@@ -25,7 +25,6 @@ from services.models import (
     StaffUser,
 )
 from services.permissions import Role
-from tests.conftest import make_actor
 
 DEFAULT_PASSWORD_HASH = auth._password_hash  # the production hasher, before tests swap it
 PASSWORD = "correct horse battery"
@@ -67,8 +66,8 @@ def totp_code(secret: str, at: datetime, steps: int = 0) -> str:
 
 
 def new_user(admin, email="tanaka@example.jp", role="support", password=PASSWORD) -> StaffUser:
-    return auth.create_staff_user(actor=admin, email=email, display_name="田中 花子", role=role,
-                                  password=password)
+    return staff_admin.create_staff_user(actor=admin, email=email, display_name="田中 花子", role=role,
+                                         password=password)
 
 
 def enroll(email: str, clock: FakeClock) -> tuple[str, list[str], str]:
@@ -143,7 +142,7 @@ def test_first_sign_in_enrolls_mfa_with_qr_and_recovery_codes_then_opens_a_sessi
     with read_session() as session:
         stored = session.get(StaffUser, user.id)
         codes = session.exec(select(StaffRecoveryCode)).all()
-    assert stored.totp_secret == enrollment.secret and stored.mfa_enrolled_at is not None
+    assert crypto.decrypt(stored.totp_secret) == enrollment.secret and stored.mfa_enrolled_at is not None
     assert stored.last_totp_step == pyotp.TOTP(enrollment.secret).timecode(clock.now)
     assert {c.code_hash for c in codes} == {sha256(c.replace("-", "")) for c in result.recovery_codes}
     assert [e.actor_id for e in audit_entries("auth.mfa_enroll")] == [user.id]
@@ -246,7 +245,7 @@ def test_mfa_challenge_is_single_use_and_expires_after_ten_minutes(enrolled, clo
 def test_unknown_wrong_password_and_disabled_user_get_identical_answer(engine, admin, clock):
     user = new_user(admin)
     other = new_user(admin, email="sato@example.jp")
-    auth.disable_staff_user(other.id, actor=admin, reason="退職")
+    staff_admin.disable_staff_user(other.id, actor=admin, reason="退職")
     messages = set()
     for email, password in [("nobody@example.jp", PASSWORD), (user.email, "wrong password!!"),
                             (other.email, PASSWORD), ("", "")]:
@@ -416,71 +415,74 @@ def test_sign_out_revokes_the_session_once(enrolled, clock):
     assert "token_hash" not in entries[0].after_json
 
 
-# --- staff accounts --------------------------------------------------------------------------
-
-def test_disabling_a_user_ends_their_sessions_at_once(enrolled, admin, clock):
+def test_password_sign_in_is_audited_with_its_method(enrolled, clock):
     user, secret, _ = enrolled
-    first = sign_in(user.email, secret, clock)
-    clock.advance(seconds=30)
-    second = sign_in(user.email, secret, clock)
-    disabled = auth.disable_staff_user(user.id, actor=admin, reason="退職のため")
-    assert disabled.is_active is False and disabled.disabled_at == clock.now
-    for token in (first, second):
-        with pytest.raises(NotAuthenticated):
-            auth.resolve_session(token)
-    with read_session() as session:
-        assert all(s.revoked_at is not None for s in session.exec(select(StaffSession)).all())
-    with pytest.raises(auth.AuthenticationFailed):
-        auth.begin_sign_in(user.email, PASSWORD)
+    sign_in(user.email, secret, clock)
+    assert json.loads(audit_entries("auth.sign_in")[-1].after_json)["method"] == "password"
 
 
-def test_disabling_twice_writes_one_audit_entry(enrolled, admin):
-    user, _, _ = enrolled
-    auth.disable_staff_user(user.id, actor=admin, reason="退職のため")
-    auth.disable_staff_user(user.id, actor=admin, reason="退職のため")
-    entries = audit_entries("staff.disable")
-    assert len(entries) == 1
-    assert entries[0].reason == "退職のため"
-    assert "password_hash" not in entries[0].after_json and "totp_secret" not in entries[0].after_json
+# --- TOTP secrets at rest --------------------------------------------------------------------
+
+def raw_column(engine, table: str, column: str) -> list[str | None]:
+    """The stored bytes of a column, read with plain SQL (no model, no decryption)."""
+    with engine.connect() as conn:
+        return [row[0] for row in conn.exec_driver_sql(f"SELECT {column} FROM {table}")]
 
 
-def test_admin_cannot_disable_themselves(engine, admin):
-    me = new_user(admin, email="boss@example.jp", role="admin")
-    with pytest.raises(PermissionDenied):
-        auth.disable_staff_user(me.id, actor=make_actor(Role.ADMIN, me.id), reason="テスト")
-
-
-def test_only_admins_manage_staff(engine, admin, sales):
+def test_totp_secret_is_stored_encrypted_not_as_the_base32_secret(engine, admin, clock):
     user = new_user(admin)
-    with pytest.raises(PermissionDenied):
-        new_user(sales, email="x@example.jp")
-    with pytest.raises(PermissionDenied):
-        auth.disable_staff_user(user.id, actor=sales, reason="テスト")
+    step = auth.begin_sign_in(user.email, PASSWORD)
+    enrollment = auth.start_enrollment(step.challenge_token)
+
+    (pending,) = raw_column(engine, "sign_in_challenge", "pending_totp_secret")
+    assert pending and enrollment.secret not in pending and pending.startswith("gAAAAA")  # Fernet token
+    assert crypto.decrypt(pending) == enrollment.secret
+
+    auth.complete_enrollment(step.challenge_token, totp_code(enrollment.secret, clock.now))
+    (stored,) = raw_column(engine, "staff_user", "totp_secret")
+    assert stored and enrollment.secret not in stored and stored.startswith("gAAAAA")
+    assert crypto.decrypt(stored) == enrollment.secret
+    # The pending copy on the used challenge is dropped once MFA is set up.
+    assert raw_column(engine, "sign_in_challenge", "pending_totp_secret")[0] is None
 
 
-def test_create_staff_user_checks_each_field(engine, admin):
-    with pytest.raises(ValidationFailed) as err:
-        auth.create_staff_user(actor=admin, email="not-an-email", display_name=" ", role="boss",
-                               password="short")
-    assert set(err.value.fields) == {"email", "display_name", "role", "password"}
-    assert err.value.fields["password"] == "パスワードは12文字以上で入力してください。"
+def test_demo_staff_secret_is_stored_encrypted(engine, clock):
+    secret = pyotp.random_base32()
+    auth.provision_demo_staff("demo-admin@example.jp", "デモ管理者", "admin", PASSWORD, secret)
+    (stored,) = raw_column(engine, "staff_user", "totp_secret")
+    assert secret not in stored and crypto.decrypt(stored) == secret
 
 
-def test_create_staff_user_refuses_a_taken_email_whatever_its_case(engine, admin):
-    new_user(admin)
-    with pytest.raises(ValidationFailed) as err:
-        new_user(admin, email=" TANAKA@example.jp")
-    assert err.value.fields == {"email": "このメールアドレスは既に登録されています。"}
+def test_demo_staff_secret_left_in_plain_text_is_encrypted_on_the_next_provisioning(engine, clock):
+    secret = pyotp.random_base32()
+    user = auth.provision_demo_staff("demo-admin@example.jp", "デモ管理者", "admin", PASSWORD, secret)
+    with write_session() as session:  # as written by a version before encryption at rest
+        session.get(StaffUser, user.id).totp_secret = secret
+    auth.provision_demo_staff("demo-admin@example.jp", "デモ管理者", "admin", PASSWORD, secret)
+    (stored,) = raw_column(engine, "staff_user", "totp_secret")
+    assert stored != secret and crypto.decrypt(stored) == secret
+    assert auth.resolve_session(sign_in("demo-admin@example.jp", secret, clock)).id == user.id
 
 
-def test_create_staff_user_is_audited_without_secrets(engine, admin):
-    user = new_user(admin)
-    (entry,) = audit_entries("staff.create")
-    assert (entry.entity_type, entry.entity_id, entry.actor_label) == ("staff_user", user.id, "admin@test")
-    after = json.loads(entry.after_json)
-    assert after["email"] == "tanaka@example.jp" and after["role"] == "support"
-    assert "password_hash" not in after and "totp_secret" not in after
+def test_sign_in_still_works_after_the_encryption_key_is_rotated(enrolled, engine, clock, tmp_path,
+                                                                 monkeypatch):
+    user, secret, _ = enrolled
+    monkeypatch.setenv("TELECOM_KEY_FILE", str(tmp_path / "own.keys"))  # leave the suite's key alone
+    crypto.reload_keys()
+    try:
+        with write_session() as session:
+            session.get(StaffUser, user.id).totp_secret = crypto.encrypt(secret)
+        (before,) = raw_column(engine, "staff_user", "totp_secret")
+        assert crypto.rotate() == 1
+        (after,) = raw_column(engine, "staff_user", "totp_secret")
+        assert after != before and secret not in after
+        assert auth.resolve_session(sign_in(user.email, secret, clock)).id == user.id
+    finally:
+        monkeypatch.undo()
+        crypto.reload_keys()
 
+
+# --- demo staff (staff administration is tested in test_staff_admin.py) --------------------
 
 def test_demo_staff_is_enrolled_with_the_given_secret_and_provisioned_once(engine, clock):
     secret = pyotp.random_base32()
