@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextvars
 import functools
+import logging
 import uuid
 from collections.abc import Callable
 from http.cookies import SimpleCookie
@@ -21,6 +22,7 @@ from services.errors import DomainError, NotAuthenticated, ValidationFailed
 from services.permissions import ROLE_LABELS_JA, Actor
 
 SESSION_COOKIE = "tsm_session"
+logger = logging.getLogger(__name__)
 _current_actor: contextvars.ContextVar[Actor | None] = contextvars.ContextVar("current_actor", default=None)
 
 # Handlers that may run without a session (signing in, switching language).
@@ -75,6 +77,9 @@ def guarded(fn: Callable) -> Callable:
             return rx.redirect("/login")
         except DomainError as exc:
             self.error = exc.message
+        except Exception:  # a bug or a stale page: log it, show words, never a stack trace
+            logger.exception("handler %s failed", fn.__qualname__)
+            self.error = "処理できませんでした。ページを再読み込みしてからやり直してください。"
         finally:
             _current_actor.reset(token)
         return None

@@ -6,9 +6,9 @@ from typing import Any
 
 import reflex as rx
 
-from services import approvals, contracts, customers, lines, masking, views
-from services.errors import PermissionDenied
-from services.lifecycles import CONTRACT, EVENT_LABELS_JA, LINE, Lifecycle
+from services import approvals, billing, contracts, customers, lines, masking, views
+from services.errors import PermissionDenied, ValidationFailed
+from services.lifecycles import CONTRACT, EVENT_LABELS_JA, INVOICE, LINE, Lifecycle
 from services.lines import LINE_EVENT_PERMISSIONS
 from services.permissions import can
 from state.base import MessagesMixin, actor, guarded
@@ -19,6 +19,9 @@ def _int(value: Any) -> int:
         return int(str(value))
     except (TypeError, ValueError):
         return 0
+
+
+KYC_EVENTS = {"kyc_verified": "本人確認を「確認済」で確定", "kyc_rejected": "本人確認を「否認」で確定"}
 
 
 class DashboardState(MessagesMixin, rx.State):
@@ -35,13 +38,114 @@ class DashboardState(MessagesMixin, rx.State):
         self.line_counts, self.open_tickets = data["lines"], data["open_tickets"]
 
 
-class CustomerState(MessagesMixin, rx.State):
+class ConfirmDialogMixin(MessagesMixin, mixin=True):
+    """An action behind a confirmation dialog that states what will happen and asks for a reason.
+
+    Actions that need a second person (services.approvals.POLICIES) become an approval request
+    instead of running; irreversible ones ask the user to type a confirmation word; duplicates
+    are warned about (and refused by the service). Subclasses name the operation of an event
+    (`_approval_operation`), its parameters, its label, and what happens directly (`_apply`).
+    """
+
+    pending_event: str = ""
+    pending_label: str = ""
+    pending_summary: str = ""
+    pending_changes: list[dict[str, str]] = []
+    pending_warnings: list[str] = []
+    confirm_word: str = ""
+    needs_approval: bool = False
+
+    @rx.event
+    @guarded
+    def ask(self, event: str):
+        """Open the confirmation dialog for an action, with its preview and duplicate warnings."""
+        label = self._event_label(event)
+        operation = self._approval_operation(event)
+        self.needs_approval = operation is not None
+        self.pending_changes, self.pending_warnings, self.confirm_word = [], [], ""
+        if operation is not None:
+            preview = approvals.preview_operation(operation, self._approval_params(event), actor=actor())
+            self.pending_summary = preview["summary"]
+            self.pending_changes = preview["changes"]
+            self.pending_warnings = preview["blocking"] + preview["warnings"]
+            self.confirm_word = preview["confirm_word"]
+        else:
+            self.pending_summary = f"{self._title()}を「{label}」します。"
+        self.pending_event, self.pending_label = event, label
+
+    @rx.event
+    @guarded
+    def cancel(self):
+        """Close the confirmation dialog without changing anything."""
+        self.pending_event, self.pending_label = "", ""
+
+    @rx.event
+    @guarded
+    def confirm(self, form: dict):
+        """Do the confirmed action (or ask for its approval), then show the record again."""
+        event, label = self.pending_event, self.pending_label
+        reason = form.get("reason") or ""
+        operation = self._approval_operation(event)
+        if operation is not None:
+            request = approvals.request_approval(
+                operation, self._approval_params(event), actor=actor(), reason=reason,
+                confirm_word=form.get("confirm_word"), confirm_repeat=bool(form.get("confirm_repeat")),
+            )
+            self.notice = f"承認申請 #{request.id}（{label}）を作成しました。別の担当者が承認すると実行されます。"
+        else:
+            self._apply(event, reason)
+            self.notice = f"{label}を記録しました。"
+        self.pending_event, self.pending_label = "", ""
+        self._after_change()
+
+
+class LifecycleActionsMixin(ConfirmDialogMixin, mixin=True):
+    """Buttons for the events a record's state allows (its lifecycle table), each confirmed."""
+
+    data: dict[str, Any] = {}
+    actions: list[dict[str, str]] = []
+    loaded: bool = False
+
+    def _event_label(self, event: str) -> str:
+        return EVENT_LABELS_JA[self._lifecycle()].get(event, event)
+
+    def _approval_operation(self, event: str) -> str | None:
+        operation = f"{self._lifecycle()}.{event}"
+        return operation if operation in approvals.POLICIES else None
+
+    def _approval_params(self, event: str) -> dict:
+        return self._params()
+
+    def _record_id(self) -> int:
+        return self.data[self._lifecycle()]["id"]
+
+    def _apply(self, event: str, reason: str) -> None:
+        self._apply_event(self._record_id(), event, reason)
+
+    def _after_change(self) -> None:
+        self._refresh(self._record_id())
+
+    def _open(self, record_id: int) -> None:
+        self.loaded, self.notice = False, ""
+        self.pending_event, self.pending_label = "", ""
+        self._refresh(record_id)
+        self.loaded = True
+
+    def _allowed_actions(self, lifecycle: Lifecycle, status: str, permission_of) -> list[dict[str, str]]:
+        current = actor()
+        return [{"event": ev.value, "label": EVENT_LABELS_JA[lifecycle.name][ev.value]}
+                for ev in lifecycle.allowed_events(status) if can(current, permission_of(ev))]
+
+
+class CustomerState(ConfirmDialogMixin, rx.State):
     """The 360° view of one customer (personal fields masked per role), revealing a masked field
-    with a reason, and opening a new contract for them."""
+    with a reason, opening a new contract, and asking for KYC confirmation or a refund (approvals)."""
 
     data: dict[str, Any] = {}
     plans: list[dict[str, Any]] = []
     can_create_contract: bool = False
+    can_confirm_kyc: bool = False
+    can_refund: bool = False
     loaded: bool = False
     revealing: str = ""              # the field whose reveal dialog is open
     revealed: dict[str, str] = {}    # field -> full value, until the page is left
@@ -52,9 +156,12 @@ class CustomerState(MessagesMixin, rx.State):
         """Load everything about the customer in the URL."""
         self.loaded = False
         self.revealing, self.revealed = "", {}
+        self.pending_event = ""
         current = actor()
         self.data = views.customer_360(_int(self.router._page.params.get("customer_id")), actor=current)
         self.can_create_contract = can(current, "contract.create")
+        self.can_confirm_kyc = can(current, "customer.kyc")
+        self.can_refund = can(current, "payment.manage")
         self.plans = views.active_plans(actor=current) if self.can_create_contract else []
         self.loaded = True
 
@@ -96,81 +203,27 @@ class CustomerState(MessagesMixin, rx.State):
         """Drop revealed values when the page is left."""
         self.revealing, self.revealed = "", {}
 
+    def _event_label(self, event: str) -> str:
+        return KYC_EVENTS.get(event, "入金の返金")
 
-class LifecycleActionsMixin(MessagesMixin, mixin=True):
-    """Buttons for the events a record's state allows, behind a confirmation dialog.
+    def _approval_operation(self, event: str) -> str | None:
+        if event in KYC_EVENTS:
+            return "customer.kyc"
+        return "payment.refund" if event.startswith("refund_") else None
 
-    The dialog states in words what will happen. Events that need a second person
-    (services.approvals.POLICIES) become an approval request instead of running; irreversible
-    ones ask the user to type a confirmation word; duplicates are warned about (and refused by
-    the service).
-    """
+    def _approval_params(self, event: str) -> dict:
+        if event in KYC_EVENTS:
+            return {"customer_id": self.data["customer"]["id"], "status": event.removeprefix("kyc_")}
+        return {"payment_id": _int(event.removeprefix("refund_"))}
 
-    data: dict[str, Any] = {}
-    actions: list[dict[str, str]] = []
-    loaded: bool = False
-    pending_event: str = ""
-    pending_label: str = ""
-    pending_summary: str = ""
-    pending_changes: list[dict[str, str]] = []
-    pending_warnings: list[str] = []
-    confirm_word: str = ""
-    needs_approval: bool = False
+    def _title(self) -> str:
+        return f"顧客 {self.data['customer']['code']}（{self.data['customer']['name']}）"
 
-    @rx.event
-    @guarded
-    def ask(self, event: str):
-        """Open the confirmation dialog for an event, with its preview and duplicate warnings."""
-        lifecycle = self._lifecycle()
-        label = EVENT_LABELS_JA[lifecycle].get(event, event)
-        operation = f"{lifecycle}.{event}"
-        self.needs_approval = operation in approvals.POLICIES
-        self.pending_changes, self.pending_warnings, self.confirm_word = [], [], ""
-        if self.needs_approval:
-            preview = approvals.preview_operation(operation, self._params(), actor=actor())
-            self.pending_summary = preview["summary"]
-            self.pending_changes = preview["changes"]
-            self.pending_warnings = preview["blocking"] + preview["warnings"]
-            self.confirm_word = preview["confirm_word"]
-        else:
-            self.pending_summary = f"{self._title()}を「{label}」します。"
-        self.pending_event, self.pending_label = event, label
+    def _apply(self, event: str, reason: str) -> None:
+        raise ValidationFailed({"event": "この操作は承認申請からのみ行えます。"})
 
-    @rx.event
-    @guarded
-    def cancel(self):
-        """Close the confirmation dialog without changing anything."""
-        self.pending_event, self.pending_label = "", ""
-
-    @rx.event
-    @guarded
-    def confirm(self, form: dict):
-        """Apply the confirmed event (or ask for approval), then show the record again."""
-        record_id = self.data[self._lifecycle()]["id"]
-        event, label = self.pending_event, self.pending_label
-        reason = form.get("reason") or ""
-        if self.needs_approval:
-            request = approvals.request_approval(
-                f"{self._lifecycle()}.{event}", self._params(), actor=actor(), reason=reason,
-                confirm_word=form.get("confirm_word"), confirm_repeat=bool(form.get("confirm_repeat")),
-            )
-            self.notice = f"承認申請 #{request.id}（{label}）を作成しました。別の担当者が承認すると実行されます。"
-        else:
-            self._apply(record_id, event, reason)
-            self.notice = f"{label}を記録しました。"
-        self.pending_event, self.pending_label = "", ""
-        self._refresh(record_id)
-
-    def _open(self, record_id: int) -> None:
-        self.loaded, self.notice = False, ""
-        self.pending_event, self.pending_label = "", ""
-        self._refresh(record_id)
-        self.loaded = True
-
-    def _allowed_actions(self, lifecycle: Lifecycle, status: str, permission_of) -> list[dict[str, str]]:
-        current = actor()
-        return [{"event": ev.value, "label": EVENT_LABELS_JA[lifecycle.name][ev.value]}
-                for ev in lifecycle.allowed_events(status) if can(current, permission_of(ev))]
+    def _after_change(self) -> None:
+        self.data = views.customer_360(self.data["customer"]["id"], actor=actor())
 
 
 class LineState(LifecycleActionsMixin, rx.State):
@@ -196,7 +249,7 @@ class LineState(LifecycleActionsMixin, rx.State):
         self.data = views.line_detail(line_id, actor=actor())
         self.actions = self._allowed_actions(LINE, self.data["line"]["status"], LINE_EVENT_PERMISSIONS.get)
 
-    def _apply(self, line_id: int, event: str, reason: str) -> None:
+    def _apply_event(self, line_id: int, event: str, reason: str) -> None:
         lines.change_line_status(line_id, actor=actor(), event=event, reason=reason)
 
 
@@ -226,7 +279,7 @@ class ContractState(LifecycleActionsMixin, rx.State):
         self.can_add_line = can(actor(), "line.create") and status != "terminated"
         self.actions = self._allowed_actions(CONTRACT, status, lambda _ev: "contract.transition")
 
-    def _apply(self, contract_id: int, event: str, reason: str) -> None:
+    def _apply_event(self, contract_id: int, event: str, reason: str) -> None:
         contracts.change_contract_status(contract_id, actor=actor(), event=event, reason=reason)
 
     @rx.event
@@ -240,19 +293,37 @@ class ContractState(LifecycleActionsMixin, rx.State):
         return rx.redirect(f"/admin/lines/{line.id}")
 
 
-class InvoiceState(MessagesMixin, rx.State):
-    """One invoice with items and allocations."""
-
-    data: dict[str, Any] = {}
-    loaded: bool = False
+class InvoiceState(LifecycleActionsMixin, rx.State):
+    """One invoice with items and allocations; issuing it, and cancelling it (赤伝) with approval."""
 
     @rx.event
     @guarded
     def load(self):
         """Load the invoice in the URL."""
-        self.loaded = False
-        self.data = views.invoice_detail(_int(self.router._page.params.get("invoice_id")), actor=actor())
-        self.loaded = True
+        self._open(_int(self.router._page.params.get("invoice_id")))
+
+    def _lifecycle(self) -> str:
+        return "invoice"
+
+    def _params(self) -> dict:
+        return {"invoice_id": self.data["invoice"]["id"]}
+
+    def _title(self) -> str:
+        return f"請求書 {self.data['invoice']['invoice_no']}（{self.data['customer']['name']}）"
+
+    def _approval_operation(self, event: str) -> str | None:
+        # only cancelling an issued invoice needs a second person; discarding a draft does not
+        return "invoice.void" if event == "void" and self.data["invoice"]["status"] == "issued" else None
+
+    def _refresh(self, invoice_id: int) -> None:
+        self.data = views.invoice_detail(invoice_id, actor=actor())
+        self.actions = self._allowed_actions(INVOICE, self.data["invoice"]["status"], lambda _ev: "invoice.manage")
+
+    def _apply_event(self, invoice_id: int, event: str, reason: str) -> None:
+        if event == "issue":
+            billing.issue_invoice(invoice_id, actor=actor())
+        else:
+            billing.void_invoice(invoice_id, actor=actor(), reason=reason)
 
 
 class TicketState(MessagesMixin, rx.State):

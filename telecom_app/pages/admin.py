@@ -215,7 +215,15 @@ def customer_page() -> rx.Component:
                     kv("住所", _personal("address", c["postal_code"].to(str) + " " + c["address"].to(str))),
                     rx.cond(c["kind"].to(str) == "individual",
                             kv("生年月日", _personal("birth_date", c["birth_date"].to(str)))),
-                    kv("本人確認", c["kyc_label"].to(str)),
+                    kv("本人確認", rx.hstack(
+                        rx.text(c["kyc_label"].to(str)),
+                        rx.cond(CustomerState.can_confirm_kyc & (c["kyc_status"].to(str) != "verified"),
+                                rx.button("確認済で確定を申請", size="1", variant="outline",
+                                          on_click=CustomerState.ask("kyc_verified"), data_event="kyc_verified")),
+                        rx.cond(CustomerState.can_confirm_kyc & (c["kyc_status"].to(str) != "rejected"),
+                                rx.button("否認で確定を申請", size="1", variant="outline", color_scheme="red",
+                                          on_click=CustomerState.ask("kyc_rejected"))),
+                        spacing="2", wrap="wrap", align="center")),
                     kv("本人確認書類", rx.hstack(rx.text(c["id_document_label"].to(str)),
                                               _personal("id_document_number", c["id_document_number"].to(str)),
                                               spacing="2", wrap="wrap")),
@@ -223,6 +231,7 @@ def customer_page() -> rx.Component:
                 ),
             ),
             _reveal_dialog(),
+            confirm_dialog(CustomerState, CustomerState.confirm),
             section(t("contracts"),
                 table(["契約番号", "状態", "プラン", "開始日"], d["contracts"].to(list[dict[str, Any]]), lambda k: rx.table.row(
                     rx.table.cell(link(k["code"], k["url"])),
@@ -250,9 +259,12 @@ def customer_page() -> rx.Component:
                 table(["請求書番号", "請求月", "請求額", "状態", "入金状況", "支払期限"], d["invoices"].to(list[dict[str, Any]]),
                       _invoice_row))),
             rx.cond(d["can_view_payments"].to(bool), section(t("payments"),
-                table(["入金日時", "金額", "方法", "名義", "状態"], d["payments"].to(list[dict[str, Any]]), lambda p: rx.table.row(
+                table(["入金日時", "金額", "方法", "名義", "状態", ""], d["payments"].to(list[dict[str, Any]]), lambda p: rx.table.row(
                     rx.table.cell(p["received_at"]), rx.table.cell(p["amount"]), rx.table.cell(p["method_label"]),
-                    rx.table.cell(p["payer_name"]), rx.table.cell(status_badge(p["status"], p["status_label"])))))),
+                    rx.table.cell(p["payer_name"]), rx.table.cell(status_badge(p["status"], p["status_label"])),
+                    rx.table.cell(rx.cond(CustomerState.can_refund & (p["status"] != "refunded"),
+                                          rx.button("返金を申請", size="1", variant="outline",
+                                                    on_click=CustomerState.ask("refund_" + p["id"].to(str))))))))),
             section(t("tickets"), table(["件名", "状態", "受付日時"], d["tickets"].to(list[dict[str, Any]]), _ticket_row)),
             section(t("users"), table(["氏名", "メール", "権限"], d["users"].to(list[dict[str, Any]]), lambda u: rx.table.row(
                 rx.table.cell(u["name"]), rx.table.cell(u["email"]), rx.table.cell(u["role_label"])))),
@@ -394,7 +406,11 @@ def invoice_page() -> rx.Component:
                     kv("消費税（10%）", i["tax"].to(str)), kv("合計", i["total"].to(str)),
                     kv("入金済額", i["allocated"].to(str)),
                 ),
+                rx.flex(rx.foreach(InvoiceState.actions, lambda a: rx.button(
+                    a["label"], on_click=InvoiceState.ask(a["event"]), variant="outline", data_event=a["event"])),
+                    spacing="2", wrap="wrap"),
             ),
+            confirm_dialog(InvoiceState, InvoiceState.confirm),
             section("明細", table(["内容", "数量", "単価", "金額"], d["items"].to(list[dict[str, Any]]), lambda it: rx.table.row(
                 rx.table.cell(rx.cond(it["line_url"] != "", link(it["description"], it["line_url"]), it["description"])),
                 rx.table.cell(it["quantity"]), rx.table.cell(it["unit_price"]), rx.table.cell(it["amount"])))),

@@ -98,3 +98,47 @@ def test_guarded_handler_without_a_valid_session_touches_nothing_and_redirects(e
     after = st.dict()[cls.get_full_name()]
     assert after == before
     assert state.base._current_actor.get() is None
+
+
+def _ledger(engine) -> dict:
+    from sqlalchemy import select as sa_select
+    from sqlmodel import SQLModel
+
+    skip = {"staff_session", "sign_in_attempt", "sign_in_challenge"}  # signing in itself writes these
+    with engine.connect() as conn:
+        return {t.name: sorted(map(repr, conn.execute(sa_select(t)))) for t in SQLModel.metadata.sorted_tables
+                if t.name not in skip}
+
+
+_DATA_VARS = ("data", "rows", "groups", "mine", "entries", "staff", "line_counts", "plans", "revealed")
+
+
+@pytest.mark.parametrize("cls,name,fn", GUARDED, ids=[f"{c.__name__}.{n}" for c, n, _ in GUARDED])
+def test_raw_event_from_a_signed_in_person_whose_role_grants_nothing_is_denied(engine, monkeypatch, cls, name, fn):
+    """A real session, but a role with no permissions: every handler must be stopped by the services."""
+    import pyotp
+
+    from services import auth, permissions
+    from services.demo_staff import DEMO_PASSWORD, DEMO_STAFF
+    from tests.unit.builders import World
+    from tests.conftest import make_actor
+
+    world = World(make_actor(permissions.Role.ADMIN))
+    line = world.line()
+    email, label, secret = DEMO_STAFF["admin"]
+    auth.provision_demo_staff(email, label, "admin", DEMO_PASSWORD, secret)
+    step = auth.begin_sign_in(email, DEMO_PASSWORD)
+    token = auth.redeem_ticket(auth.verify_mfa(step.challenge_token, pyotp.TOTP(secret).now()))
+    monkeypatch.setattr(permissions, "PERMISSIONS", {})  # the signed-in role now grants nothing
+    st = _state(cls, f"tsm_session={token}")
+    for key, value in {"line_id": line.id, "customer_id": line.customer_id, "contract_id": line.contract_id}.items():
+        st.router._page.params[key] = str(value)
+    before = _ledger(engine)
+
+    result = fn(st, *_args_for(fn))
+
+    assert _ledger(engine) == before, f"{cls.__name__}.{name} changed the ledger without permission"
+    own = st.dict()[cls.get_full_name()]
+    leaked = {k: own[k] for k in _DATA_VARS if own.get(k)}
+    assert not leaked, f"{cls.__name__}.{name} loaded data without permission: {list(leaked)}"
+    assert result is None or "login" not in str(result)  # the session itself is valid

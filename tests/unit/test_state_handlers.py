@@ -102,3 +102,34 @@ def test_signed_out_session_is_sent_to_sign_in(active_line):
     st = _state(LineState, token, line_id=active_line.id)
     assert "/login" in str(LineState.load.fn(st))
     assert st.data == {}
+
+
+def test_accounting_asks_to_cancel_an_issued_invoice_by_typing_its_number(engine, admin):
+    from services.models import Invoice
+    from state.records import InvoiceState
+
+    invoice = World(admin).invoice()
+    st = _state(InvoiceState, _signed_in_token("accounting"), invoice_id=invoice.id)
+    InvoiceState.load.fn(st)
+    assert [a["event"] for a in st.actions] == ["void"]
+    InvoiceState.ask.fn(st, "void")
+    assert st.needs_approval and st.confirm_word == invoice.invoice_no
+    InvoiceState.confirm.fn(st, {"reason": "金額誤り", "confirm_word": "違う番号"})
+    assert invoice.invoice_no in st.field_errors["confirm_word"]
+    InvoiceState.confirm.fn(st, {"reason": "金額誤り", "confirm_word": invoice.invoice_no})
+    assert st.notice.startswith("承認申請 #")
+    with read_session() as s:
+        assert s.get(Invoice, invoice.id).status == "issued"
+
+
+def test_support_asks_for_kyc_confirmation_from_the_360_view(engine, admin):
+    from state.records import CustomerState
+
+    customer_id = World(admin).customer()
+    st = _state(CustomerState, _signed_in_token("support"), customer_id=customer_id)
+    CustomerState.load.fn(st)
+    assert st.can_confirm_kyc and not st.can_refund
+    CustomerState.ask.fn(st, "kyc_verified")
+    assert st.pending_changes[0]["after"] == "確認済"
+    CustomerState.confirm.fn(st, {"reason": "運転免許証を確認"})
+    assert st.error == "" and st.notice.startswith("承認申請 #")
