@@ -14,6 +14,7 @@ Usage: python scripts/bench_search.py [--db data/bench.db] [--samples 200] [--na
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import random
 import resource
@@ -73,8 +74,19 @@ def _marker(db: Path) -> Path:
     return db.with_name(db.name + ".complete")
 
 
+def _schema_fingerprint() -> str:
+    """Changes whenever the models change, so a database built for older models is rebuilt."""
+    from sqlalchemy.dialects import sqlite
+    from sqlalchemy.schema import CreateTable
+
+    ddl = "".join(str(CreateTable(t).compile(dialect=sqlite.dialect())) for t in SQLModel.metadata.sorted_tables)
+    return hashlib.sha256(ddl.encode()).hexdigest()
+
+
 def _is_complete(db: Path) -> bool:
     if not db.exists() or not _marker(db).exists():
+        return False
+    if _marker(db).read_text().strip() != _schema_fingerprint():
         return False
     engine = make_engine(f"sqlite:///{db}")
     try:
@@ -111,7 +123,7 @@ def ensure_database(db: Path, rebuild: bool) -> None:
         conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
         conn.commit()
     engine.dispose()
-    _marker(db).write_text("complete\n")
+    _marker(db).write_text(_schema_fingerprint() + "\n")
 
 
 # --------------------------------------------------------------------------- queries
