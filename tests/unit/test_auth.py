@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pyotp
 import pytest
-from pwdlib import PasswordHash
-from pwdlib.hashers.argon2 import Argon2Hasher
 from sqlmodel import select
 
 from services import auth, crypto, staff_admin
@@ -25,35 +23,11 @@ from services.models import (
     StaffUser,
 )
 from services.permissions import Role
+from tests.unit.conftest import FakeClock
 
 DEFAULT_PASSWORD_HASH = auth._password_hash  # the production hasher, before tests swap it
 PASSWORD = "correct horse battery"
-START = datetime(2026, 4, 1, 0, 0, 10, tzinfo=UTC)  # 10 s into a 30 s TOTP step
 
-
-class FakeClock:
-    def __init__(self, now: datetime):
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta) -> None:
-        self.now += timedelta(**delta)
-
-
-@pytest.fixture(autouse=True)
-def fast_passwords(monkeypatch):
-    """Cheap argon2id parameters so the suite stays fast (production cost is tested separately)."""
-    monkeypatch.setattr(auth, "_password_hash",
-                        PasswordHash((Argon2Hasher(time_cost=1, memory_cost=1024, parallelism=1),)))
-
-
-@pytest.fixture()
-def clock(monkeypatch) -> FakeClock:
-    fake = FakeClock(START)
-    monkeypatch.setattr(auth, "clock", fake)
-    return fake
 
 
 def sha256(value: str) -> str:

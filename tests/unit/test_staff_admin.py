@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 import pyotp
 import pytest
-from pwdlib import PasswordHash
-from pwdlib.hashers.argon2 import Argon2Hasher
 from sqlmodel import select
 
 from services import approvals, auth, staff_admin
@@ -19,34 +17,11 @@ from services.errors import (
 )
 from services.models import AuditEntry, SignInChallenge, StaffRecoveryCode, StaffSession, StaffUser
 from services.permissions import Role
+from tests.unit.conftest import FakeClock
 from tests.conftest import make_actor
 
 PASSWORD = "correct horse battery"
-START = datetime(2026, 4, 1, 0, 0, 10, tzinfo=UTC)
 
-
-class FakeClock:
-    def __init__(self, now: datetime):
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta) -> None:
-        self.now += timedelta(**delta)
-
-
-@pytest.fixture(autouse=True)
-def fast_passwords(monkeypatch):
-    monkeypatch.setattr(auth, "_password_hash",
-                        PasswordHash((Argon2Hasher(time_cost=1, memory_cost=1024, parallelism=1),)))
-
-
-@pytest.fixture()
-def clock(monkeypatch) -> FakeClock:
-    fake = FakeClock(START)
-    monkeypatch.setattr(auth, "clock", fake)
-    return fake
 
 
 def totp_code(secret: str, at: datetime) -> str:

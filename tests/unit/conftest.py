@@ -1,0 +1,41 @@
+"""Unit-test fixtures shared by the sign-in and staff tests: a movable clock and cheap hashing."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
+
+from services import auth
+
+START = datetime(2026, 4, 1, 0, 0, 10, tzinfo=UTC)  # 10 s into a 30 s TOTP step
+
+
+class FakeClock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, now: datetime):
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta) -> None:
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture(autouse=True)
+def fast_passwords(monkeypatch):
+    """Cheap argon2id parameters so the suite stays fast (production cost is tested separately)."""
+    monkeypatch.setattr(auth, "_password_hash",
+                        PasswordHash((Argon2Hasher(time_cost=1, memory_cost=1024, parallelism=1),)))
+
+
+@pytest.fixture()
+def clock(monkeypatch) -> FakeClock:
+    """Replace the sign-in clock with one the test moves."""
+    fake = FakeClock(START)
+    monkeypatch.setattr(auth, "clock", fake)
+    return fake
