@@ -33,11 +33,16 @@ seed: migrate
 	$(BIN)/python -m services.demo_staff provision
 	$(BIN)/python -m services.seed --if-empty
 
+SANDBOX_PORT ?= 9100
+
+# The provider sandbox (carrier, payment, bank, ...) runs beside the app and stops with it.
 run: seed
 	@echo ""
 	@echo "  通信サービス管理: http://localhost:$(PORT)/login   (Ctrl+C で停止)"
+	@echo "  外部連携サンドボックス: http://localhost:$(SANDBOX_PORT)/ (キャリア) ほか"
 	@echo ""
-	$(BIN)/reflex run --env prod --frontend-port $(PORT) --backend-host 0.0.0.0
+	$(BIN)/python -m sandbox --base-port $(SANDBOX_PORT)  \
+		--exit-with-parent & exec $(BIN)/reflex run --env prod --frontend-port $(PORT) --backend-host 0.0.0.0
 
 test: $(STAMP) system-deps
 	$(BIN)/python -m pytest -q
