@@ -143,8 +143,10 @@ def refund_payment(payment_id: int, *, actor: Actor, reason: str) -> Payment:
     """Record that a matched or unmatched payment was paid back (返金) (accounting, admin).
 
     A reason is required; repeating it changes nothing. Its allocations stay as history but no
-    longer count towards the invoices' payment state. Writes one audit entry.
+    longer count towards the invoices' payment state. Runs only as an approved request.
+    Writes one audit entry.
     """
+    require_approval("payment.refund")
     return _apply_event(payment_id, actor, PaymentEvent.REFUND, PaymentStatus.REFUNDED, reason)
 
 

@@ -222,3 +222,16 @@ def test_navigation_count_excludes_own_and_undecidable_requests(world, active_li
     assert approvals.pending_count(actor=maker) == 0
     assert approvals.pending_count(actor=world.actor("support")) == 1
     assert approvals.pending_count(actor=world.actor("sales")) == 0
+
+
+def test_refund_runs_only_through_an_approved_request(world, accounting):
+    from services import payments
+    from services.models import Payment
+
+    payment = world.payment()
+    payments.mark_payment_unmatched(payment.id, actor=world.admin, reason="該当請求なし")
+    with pytest.raises(ApprovalRequired):
+        payments.refund_payment(payment.id, actor=accounting, reason="直接")
+    world.approve("payment.refund", {"payment_id": payment.id}, reason="振込人へ返金")
+    with read_session() as s:
+        assert s.get(Payment, payment.id).status == "refunded"
