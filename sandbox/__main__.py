@@ -224,4 +224,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # The servers are stopped and everything is flushed; leave now rather than let interpreter
+    # finalisation race the embedded servers' native threads (seen as a rare SIGABRT under load).
+    os._exit(exit_code)
