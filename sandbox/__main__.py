@@ -20,13 +20,19 @@ import signal
 import socket
 import sys
 import time
+from dataclasses import replace
 
 import httpx
 from granian.constants import Interfaces
 from granian.server.embed import Server
 
 from sandbox.bank import BankSandbox
-from sandbox.base import DEFAULT_WEBHOOK_SECRET, PROVIDER_NAMES, ProviderSettings, SandboxProvider
+from sandbox.base import (
+    DEFAULT_WEBHOOK_SECRET,
+    PROVIDER_NAMES,
+    ProviderSettings,
+    SandboxProvider,
+)
 from sandbox.carrier import CarrierSandbox
 from sandbox.kyc import KycSandbox
 from sandbox.logistics import LogisticsSandbox
@@ -58,6 +64,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="webhook URL of one provider (repeatable)")
     parser.add_argument("--exit-with-parent", action="store_true",
                         help="stop when the process that started the sandbox dies (used by test fixtures)")
+    parser.add_argument("--carrier-adopt-unknown-lines", action="store_true",
+                        help="the carrier adopts lines it has never seen (demo on an existing ledger)")
     parser.add_argument("--verbose", action="store_true", help="server and access logs")
     args = parser.parse_args(argv)
     only = [name.strip() for item in args.only for name in item.split(",") if name.strip()]
@@ -102,6 +110,9 @@ def build(args: argparse.Namespace) -> dict[str, tuple[SandboxProvider, int]]:
                                         line_token=os.environ.get("SANDBOX_LINE_TOKEN") or DEFAULT_LINE_TOKEN)
         else:
             provider = cls(settings)
+        if name == "carrier" and args.carrier_adopt_unknown_lines:
+            provider.initial_config = replace(provider.initial_config, adopt_unknown_lines=True)
+            provider.config = replace(provider.initial_config)
         built[name] = (provider, port)
     return built
 

@@ -14,7 +14,7 @@
     POST /_sandbox/usage             {"msisdn", "date", "usage_mb"}: set a day's usage in the report
 
 Every POST needs an `Idempotency-Key`. An accepted operation is applied at once (202, `status: accepted`)
-and recorded in the effects log; `completion_delay_ms` later a signed `line.operation.completed`
+and recorded in the effects log (adopt_unknown_lines lets a demo start from an existing ledger); `completion_delay_ms` later a signed `line.operation.completed`
 callback goes to the request's `callback_url` or the configured webhook URL, with a sequence number
 per MSISDN. A transition the line's state does not allow answers 409 `invalid_transition` (kept under
 the key like a success). Run-time config: webhook_url, completion_delay_ms, generate_usage.
@@ -71,6 +71,9 @@ class CarrierConfig(ProviderConfig):
 
     completion_delay_ms: int = 100
     generate_usage: bool = True
+    # Demo convenience for a ledger that existed before the sandbox: an unknown line is adopted
+    # in the state the operation needs (active for suspend / terminate, suspended for resume).
+    adopt_unknown_lines: bool = False
 
 
 @dataclass
@@ -154,6 +157,11 @@ class CarrierSandbox(SandboxProvider):
                 raise ApiError(400, "enabled_required", "enabled must be true or false")
             operation = "throttle_on" if enabled else "throttle_off"
         line = self.lines.get(msisdn)
+        if line is None and action != "activate" and self.config.adopt_unknown_lines:
+            adopted_state = "suspended" if operation in ("resume",) else "active"
+            line = self.lines[msisdn] = Line(msisdn=msisdn, iccid=body.get("iccid"), plan="adopted",
+                                             state=adopted_state)
+            line.history.append((datetime.now(UTC), adopted_state))
         if line is None and action != "activate":
             raise ApiError(404, "line_not_found", f"no line {msisdn} at the carrier")
         current = None if line is None else line.state

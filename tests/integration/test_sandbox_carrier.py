@@ -162,3 +162,12 @@ def test_demo_page_lists_lines_and_the_log_in_japanese(carrier):
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
     for label in ("回線一覧", "処理ログ", "電話番号", "停止中", "冪等キー", "demo-suspend", "09011110009"):
         assert label in page.text
+
+
+def test_adopting_unknown_lines_lets_a_demo_start_from_an_existing_ledger(carrier, sandbox):
+    assert post(carrier, "/lines/819011112222/suspend", "adopt-0").status_code == 404
+    sandbox.configure("carrier", adopt_unknown_lines=True)
+    assert post(carrier, "/lines/819011112222/suspend", "adopt-1").status_code == 202
+    assert carrier.get("/lines/819011112222").json()["state"] == "suspended"
+    assert post(carrier, "/lines/819033334444/resume", "adopt-2").status_code == 202
+    assert carrier.get("/lines/819033334444").json()["state"] == "active"
