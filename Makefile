@@ -34,15 +34,21 @@ seed: migrate
 	$(BIN)/python -m services.seed --if-empty
 
 SANDBOX_PORT ?= 9100
+export TELECOM_CARRIER_URL ?= http://127.0.0.1:$(SANDBOX_PORT)
 
-# The provider sandbox (carrier, payment, bank, ...) runs beside the app and stops with it.
+# Embedded mode: the provider sandbox, one Celery worker (with beat; broker in data/broker.db,
+# no server) and the app on one port; Ctrl+C stops all three.
 run: seed
 	@echo ""
 	@echo "  通信サービス管理: http://localhost:$(PORT)/login   (Ctrl+C で停止)"
 	@echo "  外部連携サンドボックス: http://localhost:$(SANDBOX_PORT)/ (キャリア) ほか"
 	@echo ""
-	$(BIN)/python -m sandbox --base-port $(SANDBOX_PORT)  \
-		--exit-with-parent & exec $(BIN)/reflex run --env prod --frontend-port $(PORT) --backend-host 0.0.0.0
+	trap 'kill 0' EXIT; \
+	$(BIN)/python -m sandbox --base-port $(SANDBOX_PORT) --carrier-adopt-unknown-lines \
+		--webhook-base http://127.0.0.1:$(PORT)/api/webhooks & \
+	$(BIN)/celery -A services.tasks.celery_app worker -B --pool=threads --concurrency=4 --loglevel=warning \
+		-s data/celery-beat-schedule & \
+	$(BIN)/reflex run --env prod --frontend-port $(PORT) --backend-host 0.0.0.0
 
 test: $(STAMP) system-deps
 	$(BIN)/python -m pytest -q

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from components.i18n import t
+from components.i18n import t, tr
 from state.base import UiState
 from state.search import SearchState
 
@@ -47,6 +47,10 @@ def admin_shell(*children, title: rx.Var | str = "") -> rx.Component:
                                                               rx.badge(UiState.pending_approvals, color_scheme="red",
                                                                        id="approval-count")),
                                       spacing="1", align="center"), href="/admin/approvals"),
+                    rx.link(rx.hstack(tr("要確認"), rx.cond(UiState.open_reviews > 0,
+                                                          rx.badge(UiState.open_reviews, color_scheme="red",
+                                                                   id="review-count")),
+                                      spacing="1", align="center"), href="/admin/review"),
                     rx.link(t("audit"), href="/admin/audit"),
                     rx.cond(UiState.role == "admin", rx.link(t("staff"), href="/admin/staff")),
                     spacing="4", wrap="wrap",

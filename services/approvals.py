@@ -36,7 +36,7 @@ from services.lifecycles import (
     LineEvent, PaymentEvent, state_label,
 )
 from services.models import (
-    ApprovalRequest, Contract, Customer, Invoice, Line, Payment, StaffUser,
+    ApprovalRequest, Contract, Customer, Invoice, Line, Payment, ReviewItem, StaffUser,
 )
 from services.models.base import utcnow
 from services.permissions import SYSTEM, Actor, Role, require
@@ -94,9 +94,11 @@ def _line_preview(event: LineEvent) -> Callable[[Session, dict], Preview]:
         after = LINE.next_state(line.status, event)
         customer = session.get(Customer, line.customer_id)
         verb = {LineEvent.SUSPEND: "停止", LineEvent.RESUME: "再開"}[event]
+        final = LINE.next_state(after, LineEvent.CARRIER_CONFIRMED)
         return Preview(
             summary=f"回線 {format_msisdn(line.msisdn)}（契約 {contract_code(line.contract_id)}、{customer.name}）を{verb}します。",
-            changes=[("状態", state_label("line", line.status), state_label("line", after))],
+            changes=[("状態", state_label("line", line.status),
+                      f"{state_label('line', after)}（キャリア完了後: {state_label('line', final)}）")],
             target_key=f"line:{line.id}", customer_id=line.customer_id, contract_id=line.contract_id,
             line_id=line.id,
         )
@@ -212,6 +214,43 @@ def _execute_mfa_reset(params: dict, actor: Actor, reason: str) -> None:
                exclude={"password_hash", "totp_secret"})
 
 
+# The states a person may confirm for a line in 要確認 / 保留, and the line event that sets each.
+RESOLVE_LINE_EVENTS: dict[str, LineEvent] = {
+    "active": LineEvent.CONFIRM_ACTIVE, "suspended": LineEvent.CONFIRM_SUSPENDED,
+    "terminated": LineEvent.CONFIRM_TERMINATED,
+}
+
+
+def _describe_line_resolve(session: Session, params: dict) -> Preview:
+    line = _get(session, Line, params.get("line_id"), "回線")
+    item = _get(session, ReviewItem, params.get("review_item_id"), "要確認の項目")
+    event = RESOLVE_LINE_EVENTS.get(params.get("line_state") or "")
+    if event is None:
+        raise ValidationFailed({"line_state": "確定する回線の状態を選んでください。"})
+    if item.line_id != line.id:
+        raise ValidationFailed({"review_item_id": "要確認の項目とこの回線は一致しません。"})
+    if item.status != "open":
+        raise Conflict("この要確認の項目は既に解消されています。")
+    after = LINE.next_state(line.status, event)
+    customer = session.get(Customer, line.customer_id)
+    return Preview(
+        summary=f"回線 {format_msisdn(line.msisdn)}（契約 {contract_code(line.contract_id)}、{customer.name}）の状態を"
+                f"「{state_label('line', after)}」として確定します（要確認の解消）。",
+        changes=[("状態", state_label("line", line.status), state_label("line", after)),
+                 (f"要確認 #{item.id}", "未対応", "解消済")],
+        target_key=f"line:{line.id}", customer_id=line.customer_id, contract_id=line.contract_id,
+        line_id=line.id,
+    )
+
+
+def _execute_line_resolve(params: dict, actor: Actor, reason: str) -> None:
+    from services import recovery  # services.recovery imports this module
+
+    lines.change_line_status(int(params["line_id"]), actor=actor, event=RESOLVE_LINE_EVENTS[params["line_state"]],
+                             reason=reason)
+    recovery.resolve_confirmed_review_item(int(params["review_item_id"]), actor=actor, reason=reason)
+
+
 _SUPPORT_CHECKERS = frozenset({Role.SUPPORT, Role.ADMIN})
 _ACCOUNTING_CHECKERS = frozenset({Role.ACCOUNTING, Role.ADMIN})
 
@@ -221,6 +260,8 @@ POLICIES: dict[str, Policy] = {p.operation: p for p in (
            _line_preview(LineEvent.SUSPEND), _line_execute(LineEvent.SUSPEND), required_params=("line_id",)),
     Policy("line.resume", "回線の再開", "line.resume", _SUPPORT_CHECKERS,
            _line_preview(LineEvent.RESUME), _line_execute(LineEvent.RESUME), required_params=("line_id",)),
+    Policy("line.resolve", "回線状態の確定（要確認の解消）", "review.resolve", _SUPPORT_CHECKERS,
+           _describe_line_resolve, _execute_line_resolve, required_params=("line_id", "review_item_id", "line_state")),
     Policy("contract.terminate", "契約の解約", "contract.transition", frozenset({Role.ADMIN}),
            _describe_contract_termination, _execute_contract_termination, irreversible=True,
            required_params=("contract_id",)),

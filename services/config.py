@@ -23,6 +23,18 @@ class Settings:
     oidc_issuer: str = ""  # single sign-on for staff (OpenID Connect); off while any of the three is empty
     oidc_client_id: str = ""
     oidc_client_secret: str = ""
+    # external calls (outbox, Celery, providers)
+    broker_url: str = ""  # Celery broker; the embedded default is a SQLite file (no server)
+    carrier_url: str = "http://127.0.0.1:9100"
+    webhook_secret: str = "sandbox-dev-webhook-secret"  # HMAC-SHA256 key of inbound provider webhooks
+    carrier_connect_timeout_seconds: float = 2.0
+    carrier_read_timeout_seconds: float = 5.0
+    outbox_max_attempts: int = 5  # calls with an UNKNOWN outcome before the operation is left UNKNOWN (要確認)
+    outbox_backoff_base_seconds: float = 1.0
+    outbox_backoff_cap_seconds: float = 60.0
+    outbox_stale_in_flight_seconds: int = 300  # an in-flight call older than this: its worker died
+    relay_interval_seconds: float = 2.0
+    reconcile_interval_seconds: float = 15.0
 
 
 def load_settings() -> Settings:
@@ -39,6 +51,17 @@ def load_settings() -> Settings:
         oidc_issuer=os.environ.get("TELECOM_OIDC_ISSUER", "").strip(),
         oidc_client_id=os.environ.get("TELECOM_OIDC_CLIENT_ID", "").strip(),
         oidc_client_secret=os.environ.get("TELECOM_OIDC_CLIENT_SECRET", "").strip(),
+        broker_url=os.environ.get("TELECOM_BROKER_URL", f"sqla+sqlite:///{PROJECT_ROOT / 'data' / 'broker.db'}"),
+        carrier_url=os.environ.get("TELECOM_CARRIER_URL", "http://127.0.0.1:9100").rstrip("/"),
+        webhook_secret=os.environ.get("TELECOM_WEBHOOK_SECRET", "sandbox-dev-webhook-secret"),
+        carrier_connect_timeout_seconds=float(os.environ.get("TELECOM_CARRIER_CONNECT_TIMEOUT_SECONDS", "2")),
+        carrier_read_timeout_seconds=float(os.environ.get("TELECOM_CARRIER_READ_TIMEOUT_SECONDS", "5")),
+        outbox_max_attempts=int(os.environ.get("TELECOM_OUTBOX_MAX_ATTEMPTS", "5")),
+        outbox_backoff_base_seconds=float(os.environ.get("TELECOM_OUTBOX_BACKOFF_BASE_SECONDS", "1")),
+        outbox_backoff_cap_seconds=float(os.environ.get("TELECOM_OUTBOX_BACKOFF_CAP_SECONDS", "60")),
+        outbox_stale_in_flight_seconds=int(os.environ.get("TELECOM_OUTBOX_STALE_IN_FLIGHT_SECONDS", "300")),
+        relay_interval_seconds=float(os.environ.get("TELECOM_RELAY_INTERVAL_SECONDS", "2")),
+        reconcile_interval_seconds=float(os.environ.get("TELECOM_RECONCILE_INTERVAL_SECONDS", "15")),
     )
 
 

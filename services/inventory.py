@@ -8,7 +8,7 @@ from services.audit import mutating_service, record, snapshot
 from services.db import write_session
 from services.errors import NotFound, ValidationFailed
 from services.identifiers import digits_only, is_valid_iccid, is_valid_imei, is_valid_imsi
-from services.lifecycles import DEVICE, SIM, DeviceEvent, SimEvent
+from services.lifecycles import DEVICE, SIM, DeviceEvent, LineStatus, SimEvent, SimStatus
 from services.models import Device, SimCard
 from services.models.base import utcnow
 from services.permissions import Actor, require
@@ -102,3 +102,13 @@ def change_device_status(device_id: int, *, actor: Actor, event: DeviceEvent | s
         session.add(device)
         record(session, actor, f"device.{ev.value}", device, before=before, reason=reason)
     return device
+
+
+def follow_sim(sim: SimCard, line_status: str) -> None:
+    """Keep a SIM's state in step with its line (active once the line is, returned on termination)."""
+    if line_status == LineStatus.ACTIVE and sim.status == SimStatus.ASSIGNED:
+        sim.status = SIM.next_state(sim.status, SimEvent.ACTIVATE).value
+        sim.updated_at = utcnow()
+    elif line_status == LineStatus.TERMINATED and sim.status in (SimStatus.ASSIGNED, SimStatus.ACTIVE):
+        sim.status = SIM.next_state(sim.status, SimEvent.RETURN).value
+        sim.updated_at = utcnow()

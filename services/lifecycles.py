@@ -31,8 +31,11 @@ class ContractEvent(StrEnum):
 
 class LineStatus(StrEnum):
     APPLYING = "applying"
+    ACTIVATING = "activating"
     ACTIVE = "active"
+    SUSPENDING = "suspending"
     SUSPENDED = "suspended"
+    RESUMING = "resuming"
     TERMINATED = "terminated"
     PENDING = "pending"
     NEEDS_REVIEW = "needs_review"
@@ -48,6 +51,9 @@ class LineEvent(StrEnum):
     CONFIRM_ACTIVE = "confirm_active"
     CONFIRM_SUSPENDED = "confirm_suspended"
     CONFIRM_TERMINATED = "confirm_terminated"
+    CARRIER_CONFIRMED = "carrier_confirmed"
+    CARRIER_REJECTED = "carrier_rejected"
+    OUTCOME_UNKNOWN = "outcome_unknown"
 
 
 class SimStatus(StrEnum):
@@ -215,9 +221,19 @@ CONTRACT = Lifecycle("contract", C, CE, {
 
 L, LE = LineStatus, LineEvent
 LINE = Lifecycle("line", L, LE, {
-    (L.APPLYING, LE.ACTIVATE): L.ACTIVE,
-    (L.ACTIVE, LE.SUSPEND): L.SUSPENDED,
-    (L.SUSPENDED, LE.RESUME): L.ACTIVE,
+    # the carrier decides: activate / suspend / resume wait in a 処理中 state for its answer
+    (L.APPLYING, LE.ACTIVATE): L.ACTIVATING,
+    (L.ACTIVE, LE.SUSPEND): L.SUSPENDING,
+    (L.SUSPENDED, LE.RESUME): L.RESUMING,
+    (L.ACTIVATING, LE.CARRIER_CONFIRMED): L.ACTIVE,
+    (L.SUSPENDING, LE.CARRIER_CONFIRMED): L.SUSPENDED,
+    (L.RESUMING, LE.CARRIER_CONFIRMED): L.ACTIVE,
+    (L.ACTIVATING, LE.CARRIER_REJECTED): L.APPLYING,
+    (L.SUSPENDING, LE.CARRIER_REJECTED): L.ACTIVE,
+    (L.RESUMING, LE.CARRIER_REJECTED): L.SUSPENDED,
+    (L.ACTIVATING, LE.OUTCOME_UNKNOWN): L.NEEDS_REVIEW,
+    (L.SUSPENDING, LE.OUTCOME_UNKNOWN): L.NEEDS_REVIEW,
+    (L.RESUMING, LE.OUTCOME_UNKNOWN): L.NEEDS_REVIEW,
     (L.APPLYING, LE.TERMINATE): L.TERMINATED,
     (L.ACTIVE, LE.TERMINATE): L.TERMINATED,
     (L.SUSPENDED, LE.TERMINATE): L.TERMINATED,
@@ -339,7 +355,8 @@ LABELS_JA = {
 STATE_LABELS_JA: dict[str, dict[str, str]] = {
     "contract": {"draft": "下書き", "applied": "申込済", "active": "契約中",
                  "cancellation_requested": "解約申請中", "terminated": "解約済"},
-    "line": {"applying": "申請中", "active": "利用中", "suspended": "停止中", "terminated": "解約済",
+    "line": {"applying": "申請中", "activating": "開通処理中", "active": "利用中", "suspending": "停止処理中",
+             "suspended": "停止中", "resuming": "再開処理中", "terminated": "解約済",
              "pending": "保留", "needs_review": "要確認"},
     "sim": {"in_stock": "在庫", "assigned": "割当済", "active": "利用中", "returned": "返却済",
             "faulty": "故障", "lost": "紛失"},
@@ -366,7 +383,9 @@ EVENT_LABELS_JA: dict[str, dict[str, str]] = {
                  "withdraw_cancellation": "解約申請の取り下げ", "terminate": "解約", "discard": "破棄"},
     "line": {"activate": "開通", "suspend": "停止", "resume": "再開", "terminate": "解約",
              "hold": "保留", "flag_for_review": "要確認にする", "confirm_active": "利用中として確定",
-             "confirm_suspended": "停止中として確定", "confirm_terminated": "解約済として確定"},
+             "confirm_suspended": "停止中として確定", "confirm_terminated": "解約済として確定",
+             "carrier_confirmed": "キャリア完了", "carrier_rejected": "キャリア拒否",
+             "outcome_unknown": "結果不明（要確認）"},
     "sim": {"assign": "割当", "unassign": "割当解除", "activate": "利用開始", "return": "返却",
             "restock": "在庫戻し", "report_faulty": "故障登録", "report_lost": "紛失登録"},
     "device": {"assign": "割当", "unassign": "割当解除", "ship": "出荷", "return": "返却",

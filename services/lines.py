@@ -13,12 +13,21 @@ from services.lifecycles import (
     DEVICE, LINE, SIM, ContractStatus, DeviceEvent, DeviceStatus, LineEvent, LineStatus, SimEvent,
     SimStatus,
 )
-from services.models import Contract, Device, Line, SimCard
+from services.models import Contract, Device, Line, RatePlan, SimCard
 from services.models.base import utcnow
 from services.permissions import Actor, require
+from services.provisioning import CARRIER_OPERATIONS, enqueue_line_operation
+from services.inventory import follow_sim
 
-# Manual suspension and resumption need a second person (services.approvals).
-APPROVAL_GATED_EVENTS = frozenset({LineEvent.SUSPEND, LineEvent.RESUME})
+# Manual suspension, resumption and settling a 要確認 line by hand need a second person
+# (services.approvals); each gated event names the approval operation that may run it.
+APPROVAL_GATED_EVENTS: dict[LineEvent, str] = {
+    LineEvent.SUSPEND: "line.suspend",
+    LineEvent.RESUME: "line.resume",
+    LineEvent.CONFIRM_ACTIVE: "line.resolve",
+    LineEvent.CONFIRM_SUSPENDED: "line.resolve",
+    LineEvent.CONFIRM_TERMINATED: "line.resolve",
+}
 
 # Which permission each line event needs.
 LINE_EVENT_PERMISSIONS: dict[LineEvent, str] = {
@@ -99,12 +108,12 @@ def change_line_status(line_id: int, *, actor: Actor, event: LineEvent | str, re
     """Apply a lifecycle event to a line (開通, 停止, 再開, 解約, 保留, 要確認...).
 
     The permission depends on the event (LINE_EVENT_PERMISSIONS). A reason is required.
-    Suspend and resume run only as an approved request (APPROVAL_GATED_EVENTS).
+    Suspend, resume and settling 要確認 by hand run only as an approved request (APPROVAL_GATED_EVENTS).
     Repeating an event whose result already holds (a double click) changes nothing.
     """
     ev = LineEvent(event)
     if ev in APPROVAL_GATED_EVENTS:
-        require_approval(f"line.{ev.value}")
+        require_approval(APPROVAL_GATED_EVENTS[ev])
     with write_session() as session:
         line = session.exec(select(Line).where(Line.id == line_id).with_for_update()).first()
         if line is None:
@@ -118,13 +127,15 @@ def change_line_status(line_id: int, *, actor: Actor, event: LineEvent | str, re
         before = snapshot(line)
         line.status = LINE.next_state(line.status, ev).value
         line.updated_at = utcnow()
-        if ev is LineEvent.ACTIVATE:
-            line.activated_at = utcnow()
         sim = session.get(SimCard, line.sim_card_id) if line.sim_card_id else None
         if sim is not None:
-            _follow_sim(sim, line.status)
+            follow_sim(sim, line.status)
             session.add(sim)
         session.add(line)
+        if ev in CARRIER_OPERATIONS:
+            payload = {"iccid": sim.iccid if sim else None, "plan": _plan_code(session, line)} \
+                if ev is LineEvent.ACTIVATE else {}
+            enqueue_line_operation(session, line, ev, payload)
         record(session, actor, f"line.{ev.value}", line, before=before, reason=reason.strip())
     return line
 
@@ -134,11 +145,7 @@ def _target_state(event: LineEvent) -> LineStatus | None:
     return targets.pop() if len(targets) == 1 else None
 
 
-def _follow_sim(sim: SimCard, line_status: str) -> None:
-    """Keep the SIM's state in step with its line (activate on open, return on termination)."""
-    if line_status == LineStatus.ACTIVE and sim.status == SimStatus.ASSIGNED:
-        sim.status = SIM.next_state(sim.status, SimEvent.ACTIVATE).value
-        sim.updated_at = utcnow()
-    elif line_status == LineStatus.TERMINATED and sim.status in (SimStatus.ASSIGNED, SimStatus.ACTIVE):
-        sim.status = SIM.next_state(sim.status, SimEvent.RETURN).value
-        sim.updated_at = utcnow()
+def _plan_code(session, line: Line) -> str:
+    contract = session.get(Contract, line.contract_id)
+    plan = session.get(RatePlan, contract.rate_plan_id)
+    return plan.code

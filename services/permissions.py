@@ -59,6 +59,9 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "catalog.view": _ALL_STAFF,
     "staff.manage": frozenset({_M}),
     "approval.view": _ALL_STAFF,
+    "review.view": _ALL_STAFF,                 # the 要確認 queue and external-operation history
+    "review.resolve": frozenset({_P, _M}),
+    "external.retry": frozenset({_P, _M}),
     "session.own": _ALL_STAFF,
 }
 

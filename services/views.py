@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections import defaultdict
 from datetime import datetime
 from dataclasses import dataclass, field
 
@@ -24,10 +25,10 @@ from services.errors import NotFound
 from services.formatting import TOKYO, action_label, changed_fields, tokyo_time, yen
 from services.identifiers import format_msisdn
 from services.lifecycles import state_label
-from services.masking import mask, mask_snapshot, revealable
+from services.masking import can_see, mask, mask_snapshot, mask_text, revealable
 from services.models import (
-    AuditEntry, Contract, ContractOption, Customer, CustomerUser, Device, Invoice, InvoiceItem, Line, Payment,
-    PaymentAllocation, RateOption, RatePlan, SimCard, Ticket, TicketMessage, UsageRecord,
+    AuditEntry, Contract, ContractOption, Customer, CustomerUser, Device, ExternalAttempt, ExternalOperation, Invoice,
+    InvoiceItem, Line, Payment, PaymentAllocation, RateOption, RatePlan, SimCard, Ticket, TicketMessage, UsageRecord,
 )
 from services.payments import PAYMENT_METHOD_LABELS_JA
 from services.permissions import Actor, can, require
@@ -40,6 +41,16 @@ UNREADABLE = "（復号できません。暗号鍵の設定を確認してくだ
 CUSTOMER_REVEAL_FIELDS = ("phone", "email", "address", "birth_date", "id_document_number", "bank_account")
 KIND_LABELS_JA = {"individual": "個人", "corporate": "法人"}
 KYC_LABELS_JA = {"not_started": "未提出", "submitted": "確認待ち", "verified": "確認済", "rejected": "否認"}
+PROVIDER_LABELS_JA = {"carrier": "キャリア", "payment": "決済", "bank": "銀行", "kyc": "本人確認",
+                      "logistics": "配送", "messaging": "メッセージ", "monitoring": "監視"}
+EXTERNAL_OPERATION_LABELS_JA = {
+    "activate": "開通", "suspend": "停止", "resume": "再開", "terminate": "解約", "change_plan": "プラン変更",
+    "throttle_on": "速度制限", "throttle_off": "速度制限の解除", "status": "状態照会", "report": "日次レポート",
+    "charge": "請求", "refund": "返金", "settlement": "精算レポート", "statement": "入金明細", "submit": "本人確認依頼",
+    "ship": "出荷", "return": "返品", "mail": "メール送信", "push": "LINE送信",
+}
+ATTEMPT_OUTCOME_LABELS_JA = {"succeeded": "成功", "failed": "失敗", "unknown": "結果不明"}
+BODY_LIMIT = 2000  # characters of a request / response body shown on screen
 
 
 @dataclass
@@ -216,7 +227,55 @@ def line_detail(line_id: int, *, actor: Actor) -> dict:
             "usage": [{"day": u.day.isoformat(), "used_mb": u.used_mb} for u in usage],
             "month": _month_usage(session, line_id, plan),
             "history": line_history(session, line_id, actor=actor) if can(actor, "audit.view", line) else [],
+            "external_operations": external_operation_rows(session, session.exec(
+                select(ExternalOperation).where(ExternalOperation.line_id == line_id)
+                .order_by(col(ExternalOperation.id).desc()).limit(SECTION_LIMIT)).all(), actor=actor)
+            if can(actor, "review.view", line) else [],
         }
+
+
+def external_operation_label(provider: str, operation: str) -> str:
+    """The on-screen name of a provider call: ("carrier", "suspend") -> "キャリア停止"."""
+    return PROVIDER_LABELS_JA.get(provider, provider) + EXTERNAL_OPERATION_LABELS_JA.get(operation, operation)
+
+
+def external_operation_rows(session: Session, operations: list[ExternalOperation], *, actor: Actor) -> list[dict]:
+    """External operations (外部連携処理) with their attempts, display-ready and masked for `actor`.
+
+    Each row: label, status and its label, attempt count, idempotency key, created / updated /
+    completed (Asia/Tokyo), last error, and the attempts (time, duration ms, HTTP status, outcome,
+    error, request and response bodies, shortened). Free text is masked like the audit log
+    (phone numbers and long digit runs) for people who may not see phone numbers.
+    """
+    shown = (lambda text: text) if can_see("msisdn", actor) else mask_text
+    ids = [op.id for op in operations]
+    attempts: dict[int, list[ExternalAttempt]] = defaultdict(list)
+    if ids:
+        for attempt in session.exec(select(ExternalAttempt).where(col(ExternalAttempt.external_operation_id).in_(ids))
+                                    .order_by(ExternalAttempt.attempt_no, ExternalAttempt.id)):
+            attempts[attempt.external_operation_id].append(attempt)
+
+    def body(text: str | None) -> str:
+        text = shown(text or "")
+        return text if len(text) <= BODY_LIMIT else text[:BODY_LIMIT] + "…"
+
+    return [{
+        "id": op.id, "provider": op.provider, "operation": op.operation,
+        "label": external_operation_label(op.provider, op.operation),
+        "status": op.status, "status_label": state_label("external_operation", op.status),
+        "attempt_count": max(op.attempts, len(attempts[op.id])), "idempotency_key": op.idempotency_key,
+        "provider_ref": op.provider_ref or "", "created_at": tokyo_time(op.created_at, with_seconds=True),
+        "updated_at": tokyo_time(op.updated_at, with_seconds=True),
+        "completed_at": tokyo_time(op.completed_at, with_seconds=True),
+        "next_attempt_at": tokyo_time(op.next_attempt_at, with_seconds=True) if op.status == "pending" else "",
+        "last_error": shown(op.last_error or ""),
+        "attempts": [{
+            "no": a.attempt_no, "at": tokyo_time(a.started_at, with_seconds=True), "duration_ms": a.duration_ms,
+            "http_status": str(a.response_status) if a.response_status is not None else "—",
+            "outcome": a.outcome, "outcome_label": ATTEMPT_OUTCOME_LABELS_JA.get(a.outcome, a.outcome),
+            "error": shown(a.error or ""), "request": body(a.request_json), "response": body(a.response_body),
+        } for a in attempts[op.id]],
+    } for op in operations]
 
 
 def _month_usage(session: Session, line_id: int, plan: RatePlan) -> dict:

@@ -17,7 +17,7 @@ from typing import Any
 
 import reflex as rx
 
-from services import approvals, auth
+from services import approvals, auth, recovery
 from services.errors import DomainError, NotAuthenticated, ValidationFailed
 from services.permissions import ROLE_LABELS_JA, Actor
 
@@ -104,6 +104,7 @@ class UiState(MessagesMixin, rx.State):
     role: str = ""
     role_label: str = ""
     pending_approvals: int = 0
+    open_reviews: int = 0
 
     @rx.event
     @public
@@ -127,6 +128,7 @@ class UiState(MessagesMixin, rx.State):
         """Show who is signed in (re-read from the session on every page load)."""
         current = actor()
         self.pending_approvals = approvals.pending_count(actor=current)
+        self.open_reviews = recovery.open_review_count(actor=current)
         self.user_label = current.label
         self.role = current.role.value if current.role else ""
         self.role_label = ROLE_LABELS_JA.get(current.role, "") if current.role else ""

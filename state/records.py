@@ -247,7 +247,9 @@ class LineState(LifecycleActionsMixin, rx.State):
 
     def _refresh(self, line_id: int) -> None:
         self.data = views.line_detail(line_id, actor=actor())
-        self.actions = self._allowed_actions(LINE, self.data["line"]["status"], LINE_EVENT_PERMISSIONS.get)
+        # settling 要確認 by hand is done from the review queue (it needs an approval there)
+        self.actions = [a for a in self._allowed_actions(LINE, self.data["line"]["status"], LINE_EVENT_PERMISSIONS.get)
+                        if not a["event"].startswith("confirm_")]
 
     def _apply_event(self, line_id: int, event: str, reason: str) -> None:
         lines.change_line_status(line_id, actor=actor(), event=event, reason=reason)

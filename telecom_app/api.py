@@ -11,11 +11,12 @@ from __future__ import annotations
 from urllib.parse import urlparse
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, RedirectResponse
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse
 from starlette.routing import Route
 
-from services import auth, oidc
+from services import auth, oidc, webhooks
 from services.config import settings
 from services.errors import DomainError
 from state.auth import SSO_CHALLENGE_COOKIE
@@ -102,6 +103,14 @@ async def sign_out(request: Request) -> RedirectResponse | PlainTextResponse:
     return response
 
 
+async def receive_webhook(request: Request) -> JSONResponse:
+    """A provider's webhook: verified, stored once and answered at once; a task processes it."""
+    body = await request.body()
+    status, payload = await run_in_threadpool(
+        webhooks.accept, request.path_params["provider"], body, request.headers.get(webhooks.SIGNATURE_HEADER))
+    return JSONResponse(payload, status_code=status)
+
+
 def build_api() -> Starlette:
     """The Starlette app Reflex mounts itself under (our routes match first)."""
     return Starlette(routes=[
@@ -109,4 +118,5 @@ def build_api() -> Starlette:
         Route("/api/auth/signout", sign_out, methods=["POST"]),
         Route("/api/auth/oidc/login", oidc_login, methods=["GET"]),
         Route("/api/auth/oidc/callback", oidc_callback, methods=["GET"]),
+        Route("/api/webhooks/{provider}", receive_webhook, methods=["POST"]),
     ])

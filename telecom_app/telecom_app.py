@@ -11,10 +11,11 @@ from state.records import (
     ContractState, CustomerListState, CustomerState, DashboardState, InvoiceState, LineListState,
     LineState, TicketState,
 )
+from state.recovery import ReviewQueueState
 from state.search import SearchState
 from state.staff import StaffState
 from telecom_app.api import build_api
-from telecom_app.pages import admin, approvals, audit, auth, staff
+from telecom_app.pages import admin, approvals, audit, auth, recovery, staff
 
 install_log_filter()  # no unmasked PII, token or password in any log record of the web process
 app = rx.App(api_transformer=build_api())
@@ -34,6 +35,7 @@ _STAFF_PAGES = [
     (admin.invoice_page, "/admin/invoices/[invoice_id]", "請求書", InvoiceState.load),
     (admin.ticket_page, "/admin/tickets/[ticket_id]", "問い合わせ", TicketState.load),
     (approvals.approvals_page, "/admin/approvals", "承認", ApprovalQueueState.load),
+    (recovery.review_page, "/admin/review", "要確認", ReviewQueueState.load),
     (audit.audit_page, "/admin/audit", "監査ログ", AuditState.load),
     (staff.staff_page, "/admin/staff", "担当者管理", StaffState.load),
 ]

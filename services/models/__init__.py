@@ -16,12 +16,20 @@ from services.models.staff import (
     StaffUser,
 )
 from services.models.support import Ticket, TicketMessage
-from services.models.workflow import ApprovalRequest, ExternalOperation, ImportBatch, Notification
+from services.models.workflow import (
+    ApprovalRequest,
+    ExternalAttempt,
+    ExternalOperation,
+    ImportBatch,
+    InboundEvent,
+    Notification,
+    ReviewItem,
+)
 
 __all__ = [
     "ApprovalRequest", "AuditChainHead", "AuditEntry", "Contract", "ContractOption", "Customer", "CustomerNameGram",
-    "CustomerUser", "Device", "ExternalOperation", "ImportBatch", "Invoice", "InvoiceItem", "Line",
-    "Notification", "Payment", "PaymentAllocation", "RateOption", "RatePlan", "SignInAttempt",
+    "CustomerUser", "Device", "ExternalAttempt", "ExternalOperation", "InboundEvent", "ImportBatch", "Invoice", "InvoiceItem", "Line",
+    "Notification", "Payment", "PaymentAllocation", "RateOption", "RatePlan", "ReviewItem", "SignInAttempt",
     "SignInChallenge", "SimCard", "StaffRecoveryCode", "StaffSession", "StaffUser", "Ticket",
     "TicketMessage", "UsageRecord",
 ]

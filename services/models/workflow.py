@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Index
+from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from services.lifecycles import ApprovalStatus, ExternalOperationStatus, ImportBatchStatus
 from services.models.base import status_check, utcnow, values_check
 
 NOTIFICATION_CHANNELS = ("mail", "line", "in_app")
+ATTEMPT_OUTCOMES = ("succeeded", "failed", "unknown")
+REVIEW_STATUSES = ("open", "resolved")
 
 
 class ApprovalRequest(SQLModel, table=True):
@@ -65,8 +67,64 @@ class ExternalOperation(SQLModel, table=True):
     attempts: int = 0
     next_attempt_at: datetime | None = None
     last_error: str | None = None
+    provider_ref: str | None = Field(default=None, max_length=128)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+    completed_at: datetime | None = None
+
+
+class ExternalAttempt(SQLModel, table=True):
+    """One attempt of an external operation: what was sent, what came back, how long it took."""
+
+    __tablename__ = "external_attempt"
+    __table_args__ = (values_check("outcome", ATTEMPT_OUTCOMES, "ck_external_attempt_outcome"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    external_operation_id: int = Field(foreign_key="external_operation.id", index=True)
+    attempt_no: int
+    started_at: datetime = Field(default_factory=utcnow)
+    duration_ms: int = 0
+    request_json: str
+    response_status: int | None = None
+    response_body: str | None = None
+    outcome: str = Field(max_length=16)
+    error: str | None = None
+
+
+class InboundEvent(SQLModel, table=True):
+    """A webhook received from a provider, stored once under (provider, event id)."""
+
+    __tablename__ = "inbound_event"
+    __table_args__ = (UniqueConstraint("provider", "event_id", name="uq_inbound_event_provider_event"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    provider: str = Field(max_length=32)
+    event_id: str = Field(max_length=128)
+    event_type: str = Field(max_length=64)
+    payload_json: str
+    received_at: datetime = Field(default_factory=utcnow)
+    processed_at: datetime | None = None
+    result: str | None = Field(default=None, max_length=300)
+
+
+class ReviewItem(SQLModel, table=True):
+    """A disagreement or uncertain outcome (保留 / 要確認) waiting for a person, with its evidence."""
+
+    __tablename__ = "review_item"
+    __table_args__ = (values_check("status", REVIEW_STATUSES, "ck_review_item_status"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=32)
+    status: str = Field(default="open", max_length=16, index=True)
+    customer_id: int | None = Field(default=None, foreign_key="customer.id", index=True)
+    line_id: int | None = Field(default=None, foreign_key="line.id", index=True)
+    external_operation_id: int | None = Field(default=None, foreign_key="external_operation.id")
+    reason: str = Field(max_length=500)
+    evidence_json: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    resolved_by: int | None = Field(default=None, foreign_key="staff_user.id")
+    resolved_at: datetime | None = None
+    resolution_reason: str | None = None
 
 
 class Notification(SQLModel, table=True):

@@ -14,6 +14,7 @@ from state.records import (
     LineState, NewCustomerState, TicketState,
 )
 from state.search import SearchState
+from telecom_app.pages.recovery import operation_history
 
 
 def _loading(state, body: rx.Component) -> rx.Component:
@@ -340,6 +341,8 @@ def line_page() -> rx.Component:
                 rx.progress(value=d["month"].to(dict[str, Any])["percent"].to(int), width="100%"),
                 table(["日付", "通信量(MB)"], d["usage"].to(list[dict[str, Any]]), lambda u: rx.table.row(
                     rx.table.cell(u["day"]), rx.table.cell(u["used_mb"])))),
+            section("外部連携の履歴", operation_history(d["external_operations"].to(list[dict[str, Any]])),
+                    id="line-external-operations"),
             section(t("history"), history(d["history"].to(list[dict[str, Any]])), id="line-history"),
             spacing="4", width="100%",
         )),

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from services.config import PROJECT_ROOT
+from sandbox.testing import SandboxProcess
 from tests.integration.conftest import free_port
 
 CHROMIUM = "/usr/bin/chromium"
@@ -38,7 +39,16 @@ def app_server():
     _run([python, "-m", "alembic", "upgrade", "head"], env)
     _run([python, "-m", "services.demo_staff", "provision"], env)
     _run([python, "-m", "services.seed", "--customers", "80", "--lines", "200"], env)
+    sandbox = SandboxProcess(only=["carrier"], webhook_base=f"http://127.0.0.1:{port}/api/webhooks",
+                             extra_args=["--carrier-adopt-unknown-lines"]).start()
+    env.update({"TELECOM_CARRIER_URL": sandbox.url("carrier"),
+                "TELECOM_BROKER_URL": f"sqla+sqlite:///{workdir / 'broker.db'}"})
     log = open(workdir / "reflex.log", "w")
+    worker = subprocess.Popen(
+        [python, "-m", "celery", "-A", "services.tasks.celery_app", "worker", "-B", "--pool=threads",
+         "--concurrency=2", "--loglevel=warning", "-s", str(workdir / "beat-schedule")],
+        cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
     proc = subprocess.Popen(
         [python, "-m", "reflex", "run", "--env", "prod", "--frontend-port", str(port), "--backend-host", "127.0.0.1"],
         cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
@@ -57,13 +67,15 @@ def app_server():
             if time.time() > deadline:
                 raise RuntimeError(f"the app did not start:\n{(workdir / 'reflex.log').read_text()[-4000:]}")
             time.sleep(0.5)
-        yield {"base": base, "db_url": db_url}
+        yield {"base": base, "db_url": db_url, "carrier": sandbox.url("carrier")}
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+        for child in (proc, worker):
+            os.killpg(child.pid, signal.SIGTERM)
+            try:
+                child.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(child.pid, signal.SIGKILL)
+        sandbox.stop()
         log.close()
 
 

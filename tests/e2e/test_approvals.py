@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+import time
+
+import httpx
 
 import pytest
 from sqlmodel import Session, select
@@ -69,7 +72,14 @@ def test_support_requests_suspension_and_admin_approves_after_reading_the_diff(
     checker.click("#decision-submit")
     checker.get_by_text("を承認し、実行しました").wait_for(timeout=20000)
 
+    # 停止処理中 until the worker has called the carrier; then 停止中, and the carrier saw one suspension
+    deadline = time.time() + 60
+    while _suspensions(app_server, line["id"])[0] != "suspended" and time.time() < deadline:
+        time.sleep(0.5)
     assert _suspensions(app_server, line["id"]) == ("suspended", 1)
+    carrier_log = httpx.get(f"{app_server['carrier']}/_sandbox/log",
+                            params={"operation": "suspend", "msisdn": line["msisdn"].lstrip("+")}).json()
+    assert carrier_log["count"] == 1
     checker.goto(f"{base}/admin/lines/{line['id']}")
     checker.locator("#line-status").get_by_text("停止中").wait_for(timeout=20000)
     checker.locator("#line-history").get_by_text("承認申請 #").first.wait_for(timeout=20000)

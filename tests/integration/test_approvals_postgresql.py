@@ -34,6 +34,7 @@ def test_simultaneous_approvals_on_postgresql_execute_once(pg_ledger):
     world = World(make_actor(Role.ADMIN, None, "admin@test"))
     line = world.line()
     lines.change_line_status(line.id, actor=world.admin, event="activate", reason="開通")
+    world.carrier_done(line.id)
     request = approvals.request_approval("line.suspend", {"line_id": line.id}, actor=world.actor("support"),
                                          reason="紛失")
     approvers = [world.actor("support"), world.actor("admin"), world.actor("admin")]
@@ -55,6 +56,6 @@ def test_simultaneous_approvals_on_postgresql_execute_once(pg_ledger):
         th.join()
     assert outcomes.count("executed") == 1 and outcomes.count("refused") == 2
     with read_session() as s:
-        assert s.get(Line, line.id).status == "suspended"
+        assert s.get(Line, line.id).status == "suspending"  # 停止処理中 until the carrier confirms
         assert s.exec(select(func.count()).select_from(AuditEntry)
                       .where(AuditEntry.action == "line.suspend")).one() == 1

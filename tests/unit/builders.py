@@ -5,10 +5,22 @@ from __future__ import annotations
 import itertools
 import uuid
 
-from services import approvals, billing, contracts, customers, inventory, lines, payments, tickets
+from sqlmodel import col, select
+
+from services import (
+    approvals,
+    billing,
+    contracts,
+    customers,
+    inventory,
+    lines,
+    payments,
+    provisioning,
+    tickets,
+)
 from services.db import write_session
 from services.identifiers import luhn_complete
-from services.models import RatePlan, StaffUser
+from services.models import ExternalOperation, RatePlan, StaffUser
 from services.permissions import Actor, Role
 
 
@@ -59,6 +71,22 @@ class World:
             session.add(user)
             session.flush()
             return user.id
+
+    def carrier_done(self, line_id: int, outcome: str = "succeeded") -> None:
+        """Play the carrier's answer to every open outbox call of a line (no worker in unit tests)."""
+        with write_session() as session:
+            ops = session.exec(select(ExternalOperation.id).where(
+                ExternalOperation.line_id == line_id,
+                col(ExternalOperation.status).in_(["pending", "in_flight"]))).all()
+        for op_id in ops:
+            provisioning.settle(op_id, outcome, detail="テスト: キャリア応答")
+
+    def active_line(self, contract=None):
+        """A line the carrier has activated."""
+        line = self.line(contract)
+        lines.change_line_status(line.id, actor=self.admin, event="activate", reason="開通")
+        self.carrier_done(line.id)
+        return line
 
     def actor(self, role: str = "admin") -> Actor:
         """A signed-in staff actor backed by a real StaffUser row (approvals need real people)."""

@@ -12,7 +12,7 @@ from sqlmodel import select
 from services import approvals, contracts, lines
 from services.db import read_session, write_session
 from services.errors import ApprovalRequired, Conflict, InvalidTransition, PermissionDenied, ValidationFailed
-from services.models import ApprovalRequest, AuditEntry, Line
+from services.models import ApprovalRequest, AuditEntry, ExternalOperation, Line
 from services.models.base import utcnow
 from tests.unit.builders import World
 
@@ -26,6 +26,7 @@ def world(engine, admin):
 def active_line(world, admin):
     line = world.line()
     lines.change_line_status(line.id, actor=admin, event="activate", reason="開通")
+    world.carrier_done(line.id)
     return line
 
 
@@ -48,6 +49,8 @@ def test_request_changes_nothing_until_a_second_person_approves(world, active_li
     assert request.status == "pending" and _status(active_line.id) == "active"
     assert request.summary.endswith("を停止します。")
     approvals.approve_request(request.id, actor=world.actor("support"), expected_hash=request.params_hash)
+    assert _status(active_line.id) == "suspending"  # 停止処理中 until the carrier confirms
+    world.carrier_done(active_line.id)
     assert _status(active_line.id) == "suspended"
     with read_session() as s:
         stored = s.get(ApprovalRequest, request.id)
@@ -73,6 +76,7 @@ def test_approver_without_the_right_role_is_refused(world, active_line, role):
 def test_payload_changed_after_the_request_is_refused(world, active_line, admin):
     other = world.line()
     lines.change_line_status(other.id, actor=admin, event="activate", reason="開通")
+    world.carrier_done(other.id)
     request = _ask(world, active_line.id)
     with write_session() as s:  # someone edits the stored parameters behind the screen
         s.exec(text("UPDATE approval_request SET params_json = :p WHERE id = :i").bindparams(
@@ -109,7 +113,11 @@ def test_two_simultaneous_approvals_execute_once(world, active_line):
         th.join()
     assert sorted(outcomes)[0] == "executed" and outcomes.count("executed") == 1
     assert any("既に処理されています" in o for o in outcomes)
-    assert _suspends() == 1 and _status(active_line.id) == "suspended"
+    assert _suspends() == 1 and _status(active_line.id) == "suspending"
+    with read_session() as s:
+        calls = s.exec(select(func.count()).select_from(ExternalOperation).where(
+            ExternalOperation.line_id == active_line.id, ExternalOperation.operation == "suspend")).one()
+    assert calls == 1  # one carrier call in the outbox
 
 
 def test_expired_request_cannot_be_approved_and_is_marked_expired(world, active_line):
@@ -131,6 +139,7 @@ def test_expiry_default_is_72_hours_and_configurable(world, active_line, monkeyp
     monkeypatch.setenv("TELECOM_APPROVAL_EXPIRY_HOURS", "4")
     other = world.line()
     lines.change_line_status(other.id, actor=world.admin, event="activate", reason="開通")
+    world.carrier_done(other.id)
     assert (lambda r: r.expires_at - r.created_at)(_ask(world, other.id)) == timedelta(hours=4)
 
 
@@ -161,7 +170,9 @@ def test_pending_duplicate_is_refused_and_a_recent_repeat_needs_confirmation(wor
 
 def test_recently_done_operation_warns_and_needs_an_explicit_repeat(world, active_line):
     world.approve("line.suspend", {"line_id": active_line.id})
+    world.carrier_done(active_line.id)
     world.approve("line.resume", {"line_id": active_line.id})
+    world.carrier_done(active_line.id)
     with pytest.raises(Conflict, match="分前に実行"):
         _ask(world, active_line.id)
     request = approvals.request_approval("line.suspend", {"line_id": active_line.id}, actor=world.actor("support"),
@@ -173,6 +184,7 @@ def test_contract_termination_needs_the_typed_contract_code_and_terminates_its_l
     contract = world.contract()
     line = world.line(contract)
     lines.change_line_status(line.id, actor=admin, event="activate", reason="開通")
+    world.carrier_done(line.id)
     for event in ("apply", "activate", "request_cancellation"):
         contracts.change_contract_status(contract.id, actor=admin, event=event, reason="手続き")
     maker = world.actor("sales")

@@ -42,6 +42,7 @@ def ledger(engine, admin):
     for _ in range(3):
         line = w.line()
         lines.change_line_status(line.id, actor=admin, event="activate", reason="開通確認")
+        w.carrier_done(line.id)
     ticket = w.ticket()
     tickets.add_ticket_message(ticket.id, actor=admin, body="確認します。")
     assert _count(engine) >= 15
@@ -113,7 +114,7 @@ def test_editing_an_audit_row_with_sql_is_detected_at_that_row(ledger):
 
 
 def test_editing_the_time_or_the_snapshot_of_a_row_is_detected_at_that_row(ledger):
-    _sql(ledger, "UPDATE audit_entry SET after_json = replace(after_json, 'active', 'suspended') "
+    _sql(ledger, "UPDATE audit_entry SET after_json = replace(after_json, 'activating', 'suspending') "
                  "WHERE id = (SELECT max(id) FROM audit_entry WHERE action = 'line.activate')")
     broken = _rows(ledger, "SELECT max(id) AS m FROM audit_entry WHERE action = 'line.activate'")[0]["m"]
     assert verify_chain().first_broken_id == broken
@@ -229,22 +230,25 @@ def test_list_is_newest_first_and_paged_on_the_server(ledger, support):
 
 
 def test_list_rows_say_who_did_what_when_and_why(engine, admin, support):
-    line = World(admin).line()
+    world = World(admin)
+    line = world.line()
     lines.change_line_status(line.id, actor=admin, event="activate", reason="開通確認")
+    world.carrier_done(line.id)
     row = list_audit_entries(actor=support, action="line.activate").rows[0]
     assert row["actor"] == "admin@test" and row["action_label"] == "回線: 開通"
     assert row["reason"] == "開通確認" and row["entity_url"] == f"/admin/lines/{line.id}"
-    assert "status: applying → active" in row["changes"]
+    assert "status: applying → activating" in row["changes"]
 
 
 def test_list_filters_by_actor_entity_action_and_id(ledger, support):
     all_rows = list_audit_entries(actor=support, page_size=200).rows
-    assert list_audit_entries(actor=support, actor_label="ADMIN@").total == len(all_rows)
+    carrier_answers = [r for r in all_rows if r["actor_kind"] == "system"]
+    assert list_audit_entries(actor=support, actor_label="ADMIN@").total == len(all_rows) - len(carrier_answers)
     assert list_audit_entries(actor=support, actor_label="誰も該当しない").total == 0
     line_rows = list_audit_entries(actor=support, entity_type="line", page_size=200).rows
     assert line_rows and {r["entity_type"] for r in line_rows} == {"line"}
     one = list_audit_entries(actor=support, entity_type="line", entity_id=2).rows
-    assert [r["action"] for r in one] == ["line.activate", "line.create"]
+    assert [r["action"] for r in one] == ["line.carrier_confirmed", "line.activate", "line.create"]
     assert {r["action"] for r in list_audit_entries(actor=support, action="ticket.message").rows} == {"ticket.message"}
     assert [r["id"] for r in list_audit_entries(actor=support, up_to_id=3).rows] == [3, 2, 1]
     assert list_audit_entries(actor=support, actor_label="%").total == 0  # LIKE wildcards are literal

@@ -31,6 +31,8 @@ for _module in pkgutil.walk_packages(services.__path__, "services."):
     importlib.import_module(_module.name)
 
 from services import approvals, billing, contracts, customers, inventory, lines, payments, tickets  # noqa: E402
+from services import provisioning, recovery  # noqa: E402
+from services.models import ExternalOperation, ReviewItem  # noqa: E402
 from services.approval_gate import approved  # noqa: E402
 from services import masking  # noqa: E402
 from tests.unit.builders import World  # noqa: E402
@@ -71,6 +73,7 @@ def _as_approved(operation: str, service, *args, **kwargs):
 def _approve(w: World):
     line = w.line()
     lines.change_line_status(line.id, actor=w.admin, event="activate", reason="開通")
+    w.carrier_done(line.id)
     request = approvals.request_approval("line.suspend", {"line_id": line.id}, actor=w.actor("support"),
                                          reason="紛失")
     return lambda actor: approvals.approve_request(request.id, actor=actor, expected_hash=request.params_hash)
@@ -79,6 +82,7 @@ def _approve(w: World):
 def _reject(w: World):
     line = w.line()
     lines.change_line_status(line.id, actor=w.admin, event="activate", reason="開通")
+    w.carrier_done(line.id)
     request = approvals.request_approval("line.suspend", {"line_id": line.id}, actor=w.actor("support"),
                                          reason="紛失")
     return lambda actor: approvals.reject_request(request.id, actor=actor, reason="本人確認が取れていない")
@@ -87,8 +91,21 @@ def _reject(w: World):
 def _request(w: World):
     line = w.line()
     lines.change_line_status(line.id, actor=w.admin, event="activate", reason="開通")
+    w.carrier_done(line.id)
     return lambda actor: approvals.request_approval("line.suspend", {"line_id": line.id}, actor=actor,
                                                     reason="料金未払い")
+
+
+def _unknown_activation(w: World) -> tuple[int, int]:
+    """(operation id, review item id) of a line whose activation outcome is unknown (要確認)."""
+    line = w.line()
+    lines.change_line_status(line.id, actor=w.admin, event="activate", reason="開通")
+    with read_session() as session:
+        op_id = session.execute(select(ExternalOperation.id).where(ExternalOperation.line_id == line.id)).scalar_one()
+    provisioning.settle(op_id, "unknown", detail="タイムアウト", evidence={"http_status": 504})
+    with read_session() as session:
+        item_id = session.execute(select(ReviewItem.id).where(ReviewItem.external_operation_id == op_id)).scalar_one()
+    return op_id, item_id
 
 
 RECIPES: dict[str, Recipe] = {
@@ -157,6 +174,14 @@ RECIPES: dict[str, Recipe] = {
     "services.approvals.request_approval": Recipe("approval.request", "approval_request", _request),
     "services.approvals.approve_request": Recipe("line.suspend", "line", _approve),
     "services.approvals.reject_request": Recipe("approval.reject", "approval_request", _reject),
+    "services.recovery.retry_operation": Recipe("external.retry", "external_operation", lambda w: (
+        lambda actor, ids=_unknown_activation(w): recovery.retry_operation(ids[0], actor=actor, reason="再送"))),
+    "services.recovery.resolve_review_item": Recipe("review.resolve", "review_item", lambda w: (
+        lambda actor, ids=_unknown_activation(w): recovery.resolve_review_item(ids[1], actor=actor,
+                                                                              reason="キャリアで確認済み"))),
+    "services.recovery.resolve_confirmed_review_item": Recipe("review.resolve", "review_item", lambda w: (
+        lambda actor, ids=_unknown_activation(w): _as_approved(
+            "line.resolve", recovery.resolve_confirmed_review_item, ids[1], actor=actor, reason="承認済み"))),
 }
 
 if "services.staff_admin" in sys.modules:

@@ -96,6 +96,7 @@ def test_opening_assigns_sim_and_device_and_activation_activates_the_sim(world, 
         assert s.get(SimCard, sim.id).status == "assigned"
         assert s.get(Device, device.id).status == "assigned"
     lines.change_line_status(line.id, actor=admin, event="activate", reason="開通")
+    world.carrier_done(line.id)
     with read_session() as s:
         assert s.get(SimCard, sim.id).status == "active"
         assert s.get(Line, line.id).activated_at is not None
@@ -104,9 +105,11 @@ def test_opening_assigns_sim_and_device_and_activation_activates_the_sim(world, 
 def test_suspension_runs_only_through_an_approved_request_and_happens_once(world, admin, support):
     line = world.line()
     lines.change_line_status(line.id, actor=admin, event="activate", reason="開通")
+    world.carrier_done(line.id)
     with pytest.raises(ApprovalRequired):
         lines.change_line_status(line.id, actor=support, event="suspend", reason="料金未払い")
     world.approve("line.suspend", {"line_id": line.id}, reason="料金未払い")
+    world.carrier_done(line.id)
     with pytest.raises(InvalidTransition):  # a second request for a suspended line is refused up front
         approvals.request_approval("line.suspend", {"line_id": line.id}, actor=world.actor("support"),
                                    reason="料金未払い")
@@ -119,6 +122,7 @@ def test_suspension_runs_only_through_an_approved_request_and_happens_once(world
 def test_resume_of_a_terminated_line_is_a_clear_domain_error(world, admin):
     line = world.line()
     lines.change_line_status(line.id, actor=admin, event="activate", reason="開通")
+    world.carrier_done(line.id)
     lines.change_line_status(line.id, actor=admin, event="terminate", reason="解約")
     with pytest.raises(InvalidTransition) as err, approved("line.resume"):
         lines.change_line_status(line.id, actor=admin, event="resume", reason="再開")
@@ -128,6 +132,7 @@ def test_resume_of_a_terminated_line_is_a_clear_domain_error(world, admin):
 def test_suspension_request_needs_a_reason(world, admin):
     line = world.line()
     lines.change_line_status(line.id, actor=admin, event="activate", reason="開通")
+    world.carrier_done(line.id)
     with pytest.raises(ValidationFailed) as err:
         approvals.request_approval("line.suspend", {"line_id": line.id}, actor=world.actor("support"), reason="  ")
     assert "理由" in err.value.fields["reason"]
@@ -136,6 +141,7 @@ def test_suspension_request_needs_a_reason(world, admin):
 def test_sales_cannot_ask_for_suspension_and_accounting_cannot_open_lines(world, admin, accounting):
     line = world.line()
     lines.change_line_status(line.id, actor=admin, event="activate", reason="開通")
+    world.carrier_done(line.id)
     with pytest.raises(PermissionDenied):
         approvals.request_approval("line.suspend", {"line_id": line.id}, actor=world.actor("sales"), reason="x")
     with pytest.raises(PermissionDenied):
@@ -146,6 +152,7 @@ def test_sales_cannot_ask_for_suspension_and_accounting_cannot_open_lines(world,
 def test_termination_returns_the_sim(world, admin):
     line = world.line()
     lines.change_line_status(line.id, actor=admin, event="activate", reason="開通")
+    world.carrier_done(line.id)
     lines.change_line_status(line.id, actor=admin, event="terminate", reason="解約申込")
     with read_session() as s:
         assert s.get(SimCard, line.sim_card_id).status == "returned"

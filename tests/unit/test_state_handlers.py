@@ -40,9 +40,7 @@ def _state(cls, token: str, **params):
 
 @pytest.fixture()
 def active_line(engine, admin):
-    line = World(admin).line()
-    lines.change_line_status(line.id, actor=admin, event="activate", reason="開通")
-    return line
+    return World(admin).active_line()
 
 
 def test_support_asks_for_suspension_and_a_second_person_approves_it_in_the_queue(active_line):
@@ -54,7 +52,7 @@ def test_support_asks_for_suspension_and_a_second_person_approves_it_in_the_queu
     LineState.ask.fn(st, "suspend")
     assert st.needs_approval and st.pending_label == "停止"
     assert st.pending_summary.startswith("回線 ") and st.pending_summary.endswith("を停止します。")
-    assert st.pending_changes == [{"field": "状態", "before": "利用中", "after": "停止中"}]
+    assert st.pending_changes == [{"field": "状態", "before": "利用中", "after": "停止処理中（キャリア完了後: 停止中）"}]
     LineState.confirm.fn(st, {"reason": "お客様から紛失の連絡"})
     assert st.error == "" and st.notice.startswith("承認申請 #")
     assert st.data["line"]["status"] == "active"  # nothing happens before the approval
@@ -70,12 +68,12 @@ def test_support_asks_for_suspension_and_a_second_person_approves_it_in_the_queu
 
     queue = _state(ApprovalQueueState, _signed_in_token("admin"))
     ApprovalQueueState.load.fn(queue)
-    assert queue.rows[0]["can_decide"] and queue.rows[0]["changes"][0]["after"] == "停止中"
+    assert queue.rows[0]["can_decide"] and queue.rows[0]["changes"][0]["after"].startswith("停止処理中")
     ApprovalQueueState.open_decision.fn(queue, queue.rows[0]["id"], "approve")
     ApprovalQueueState.submit_decision.fn(queue, {"reason": ""})
     assert queue.error == "" and queue.rows == []
     with read_session() as s:
-        assert s.get(Line, active_line.id).status == "suspended"
+        assert s.get(Line, active_line.id).status == "suspending"  # 停止処理中 until the carrier confirms
 
 
 def test_sales_is_not_offered_suspension_and_a_forged_event_is_refused(active_line):

@@ -22,6 +22,7 @@ def world(engine, admin):
 def test_line_history_says_who_changed_what_when_and_why(world, admin, support):
     line = world.line()
     lines.change_line_status(line.id, actor=admin, event="activate", reason="開通手続き完了")
+    world.carrier_done(line.id)
     maker, checker = world.actor("support"), world.actor("support")
     request = approvals.request_approval("line.suspend", {"line_id": line.id}, actor=maker,
                                          reason="紛失の申告（お客様から電話）")
@@ -30,12 +31,16 @@ def test_line_history_says_who_changed_what_when_and_why(world, admin, support):
     newest = detail["history"][0]
     assert newest["actor"] == checker.label
     assert newest["action"] == "回線: 停止"
-    assert newest["status_change"] == "利用中 → 停止中"
+    assert newest["status_change"] == "利用中 → 停止処理中"
     assert newest["reason"].startswith("紛失の申告（お客様から電話）（承認申請 #")
     assert newest["at"].startswith(datetime.now(TOKYO).strftime("%Y/%m/%d"))
-    assert [h["action"] for h in detail["history"]] == ["回線: 停止", "承認申請: 申請", "回線: 開通", "回線: 登録"]
+    assert [h["action"] for h in detail["history"]] == [
+        "回線: 停止", "承認申請: 申請", "回線: キャリア完了", "回線: 開通", "回線: 登録"]
+    world.carrier_done(line.id)
+    done = views.line_detail(line.id, actor=support)["history"][0]
+    assert (done["action"], done["status_change"], done["actor"]) == ("回線: キャリア完了", "停止処理中 → 停止中", "system")
     assert detail["line"]["msisdn"].count("-") == 2
-    assert detail["line"]["status_label"] == "停止中"
+    assert detail["line"]["status_label"] == "停止処理中"
 
 
 def test_month_usage_is_compared_with_the_plan_cap(world, admin):

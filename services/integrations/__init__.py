@@ -1,0 +1,1 @@
+"""Clients of the external providers (httpx, explicit timeouts) and their webhook signatures."""

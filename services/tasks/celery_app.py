@@ -1,0 +1,79 @@
+"""The Celery app of the back office.
+
+    celery -A services.tasks.celery_app worker --loglevel=INFO     # runs the tasks
+    celery -A services.tasks.celery_app beat --loglevel=INFO       # relay every 2 s, reconcile every 15 s
+
+The broker comes from TELECOM_BROKER_URL: by default a SQLite file under data/ (no server), Redis or
+RabbitMQ when scaled out. No result backend: tasks write their results to the ledger. Tasks ack late
+and have time limits; a lost message only delays an operation (the outbox relay sends it again).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from celery import Celery
+from celery.signals import worker_process_init
+
+from services.config import PROJECT_ROOT, settings
+
+TASK_TIME_LIMIT_SECONDS = 60
+TASK_SOFT_TIME_LIMIT_SECONDS = 45
+
+
+def _broker_transport_options(url: str) -> dict:
+    if url.startswith("sqla+sqlite:///"):
+        path = url.removeprefix("sqla+sqlite:///")
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return {"connect_args": {"timeout": 30}}  # wait for the file lock instead of failing
+    return {}
+
+
+app = Celery("telecom", broker=settings.broker_url,
+             include=["services.tasks.outbox", "services.tasks.inbound"])
+app.conf.update(
+    broker_transport_options=_broker_transport_options(settings.broker_url),
+    broker_connection_retry_on_startup=True,
+    task_acks_late=True,
+    task_reject_on_worker_lost=True,
+    worker_prefetch_multiplier=1,
+    task_time_limit=TASK_TIME_LIMIT_SECONDS,
+    task_soft_time_limit=TASK_SOFT_TIME_LIMIT_SECONDS,
+    task_ignore_result=True,
+    task_serializer="json",
+    accept_content=["json"],
+    enable_utc=True,
+    timezone="UTC",
+    beat_schedule_filename=str(PROJECT_ROOT / "data" / "celerybeat-schedule"),
+    beat_schedule={
+        "relay-outbox": {"task": "telecom.relay_outbox", "schedule": settings.relay_interval_seconds,
+                         "options": {"expires": max(1.0, settings.relay_interval_seconds * 5)}},
+        "reconcile": {"task": "telecom.reconcile", "schedule": settings.reconcile_interval_seconds,
+                      "options": {"expires": max(5.0, settings.reconcile_interval_seconds * 2)}},
+    },
+)
+
+
+def prune_delivered_messages(older_than: timedelta = timedelta(hours=1)) -> int:
+    """Delete messages a SQL broker delivered a while ago (kombu keeps them); returns how many (0 otherwise)."""
+    with app.connection_for_write() as conn:
+        if conn.transport.driver_type != "sql":
+            return 0
+        channel = conn.default_channel
+        message = channel.message_cls
+        cutoff = datetime.now() - older_than  # kombu stamps messages with naive local time
+        deleted = (channel.session.query(message)
+                   .filter(message.visible.is_(False), message.sent_at < cutoff)
+                   .delete(synchronize_session=False))
+        channel.session.commit()
+        return deleted
+
+
+@worker_process_init.connect
+def _fresh_connections(**_kwargs) -> None:
+    """A forked worker process must not share the parent's database connections."""
+    from services.db import get_engine
+
+    get_engine().dispose(close=False)

@@ -1,0 +1,159 @@
+"""Outbox tasks: hand due operations to Celery, call the provider once per attempt, reconcile.
+
+relay_outbox (beat, every few seconds) leases due PENDING rows and queues execute_operation for
+each; a lost message only delays the row, whose lease runs out so the relay sends it again.
+execute_operation re-reads the row, calls the carrier with the row's stable idempotency key and
+records the attempt; an UNKNOWN outcome is retried with exponential back-off and jitter until
+outbox_max_attempts, then the operation is left UNKNOWN (the line 要確認) for the reconciler.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+from datetime import timedelta
+
+from sqlalchemy import or_
+from sqlmodel import select
+
+from services.config import settings
+from services.db import write_session
+from services.integrations.carrier import CallResult, CarrierClient, default_client
+from services.lifecycles import EXTERNAL_OPERATION, ExternalOperationEvent, ExternalOperationStatus
+from services.models import ExternalAttempt, ExternalOperation
+from services.models.base import utcnow
+from services.reconciliation import reconcile_unknown, settle_operation
+from services.tasks.celery_app import app, prune_delivered_messages
+
+log = logging.getLogger(__name__)
+
+RELAY_BATCH = 200
+LEASE = timedelta(seconds=30)  # a relayed row is not relayed again before this, unless it was taken
+KEPT_BODY_CHARS = 2000
+
+
+def backoff_seconds(attempt: int, *, base: float | None = None, cap: float | None = None,
+                    rng: random.Random | None = None) -> float:
+    """Wait before retry after `attempt` (1, 2, ...): base * 2^(attempt-1), capped, jittered to [half, full]."""
+    base = settings.outbox_backoff_base_seconds if base is None else base
+    cap = settings.outbox_backoff_cap_seconds if cap is None else cap
+    ceiling = min(cap, base * 2 ** max(0, attempt - 1))
+    return ceiling / 2 + (rng or random).uniform(0, ceiling / 2)
+
+
+def dispatch_due(limit: int = RELAY_BATCH) -> list[int]:
+    """Lease the due PENDING operations (one transaction) and return their ids."""
+    now = utcnow()
+    with write_session() as session:
+        rows = session.exec(
+            select(ExternalOperation)
+            .where(ExternalOperation.status == ExternalOperationStatus.PENDING.value,
+                   or_(ExternalOperation.next_attempt_at.is_(None), ExternalOperation.next_attempt_at <= now))
+            .order_by(ExternalOperation.next_attempt_at, ExternalOperation.id)
+            .limit(limit).with_for_update(skip_locked=True)
+        ).all()
+        for row in rows:
+            row.next_attempt_at = now + LEASE
+            session.add(row)
+        return [row.id for row in rows]
+
+
+def run_operation(operation_id: int, *, carrier: CarrierClient | None = None) -> str:
+    """One attempt of an operation: dispatch, call, record, settle or schedule a retry (idempotent).
+
+    Returns what happened: skipped (not pending), succeeded, failed, retry, unknown.
+    """
+    now = utcnow()
+    with write_session() as session:
+        op = session.exec(select(ExternalOperation).where(ExternalOperation.id == operation_id)
+                          .with_for_update()).first()
+        if op is None or op.status != ExternalOperationStatus.PENDING:
+            return "skipped"
+        op.status = EXTERNAL_OPERATION.next_state(op.status, ExternalOperationEvent.DISPATCH).value
+        op.attempts += 1
+        op.updated_at = now
+        # past this moment the reconciler treats the call as lost (its worker died)
+        op.next_attempt_at = now + timedelta(seconds=settings.outbox_stale_in_flight_seconds)
+        session.add(op)
+        call = {"provider": op.provider, "operation": op.operation, "idempotency_key": op.idempotency_key,
+                "payload": json.loads(op.payload_json)}
+        attempt_no = op.attempts
+    result = (carrier or default_client()).call(call)
+    with write_session() as session:
+        session.add(ExternalAttempt(
+            external_operation_id=operation_id, attempt_no=attempt_no, started_at=now,
+            duration_ms=result.duration_ms, request_json=json.dumps(result.request, ensure_ascii=False),
+            response_status=result.status_code, response_body=result.body[:KEPT_BODY_CHARS] or None,
+            outcome=result.outcome, error=result.error,
+        ))
+        evidence = _evidence(result, attempt_no, call["idempotency_key"])
+        if result.outcome == "succeeded":
+            op = session.get(ExternalOperation, operation_id)
+            op.provider_ref = _provider_ref(result) or op.provider_ref
+            settle_operation(operation_id, "succeeded", detail=f"キャリア受付 (HTTP {result.status_code})",
+                             evidence=evidence)
+            return "succeeded"
+        if result.outcome == "failed":
+            settle_operation(operation_id, "failed", detail=f"キャリア拒否: {result.message()}", evidence=evidence)
+            return "failed"
+        op = session.exec(select(ExternalOperation).where(ExternalOperation.id == operation_id)
+                          .with_for_update()).first()
+        if op.status != ExternalOperationStatus.IN_FLIGHT:
+            return op.status  # settled meanwhile (a completion webhook): that answer stands
+        if op.attempts < settings.outbox_max_attempts:
+            op.status = EXTERNAL_OPERATION.next_state(op.status, ExternalOperationEvent.RETRY).value
+            op.next_attempt_at = utcnow() + timedelta(seconds=backoff_seconds(op.attempts))
+            op.last_error = f"結果不明（{result.message()}）: 同じ冪等キーで再送します。"[:1000]
+            op.updated_at = utcnow()
+            session.add(op)
+            return "retry"
+        settle_operation(operation_id, "unknown",
+                         detail=f"{op.attempts}回試行しても結果が不明です（{result.message()}）。", evidence=evidence)
+        op.next_attempt_at = utcnow()  # the reconciler asks the carrier at its next round
+        session.add(op)
+        return "unknown"
+
+
+def _evidence(result: CallResult, attempt_no: int, key: str) -> dict:
+    return {"attempt": attempt_no, "idempotency_key": key, "status_code": result.status_code,
+            "body": result.body[:1000], "error": result.error, "duration_ms": result.duration_ms}
+
+
+def _provider_ref(result: CallResult) -> str | None:
+    try:
+        ref = json.loads(result.body).get("operation_id")
+    except (ValueError, AttributeError):
+        return None
+    return str(ref)[:128] if ref else None
+
+
+@app.task(name="telecom.relay_outbox", ignore_result=True)
+def relay_outbox() -> int:
+    """Queue execute_operation for every due PENDING operation (leased first); returns how many."""
+    ids = dispatch_due()
+    for op_id in ids:
+        execute_operation.delay(op_id)
+    if ids:
+        log.info("relayed %d external operations", len(ids))
+    return len(ids)
+
+
+@app.task(name="telecom.execute_operation", ignore_result=True, acks_late=True)
+def execute_operation(operation_id: int) -> str:
+    """Carry out one attempt of an external operation (a no-op unless it is PENDING)."""
+    return run_operation(operation_id)
+
+
+@app.task(name="telecom.reconcile", ignore_result=True)
+def reconcile() -> dict:
+    """Settle UNKNOWN and stale in-flight operations by asking the carrier; requeue stalled webhooks;
+    forget broker messages delivered long ago."""
+    from services.tasks.inbound import requeue_stalled_events
+
+    counts = reconcile_unknown()
+    counts["webhooks_requeued"] = requeue_stalled_events()
+    counts["broker_messages_pruned"] = prune_delivered_messages()
+    if any(counts.values()):
+        log.info("reconciliation: %s", counts)
+    return counts

@@ -1,0 +1,129 @@
+"""Inbound provider webhooks: verified, stored once under (provider, event id), processed by a task.
+
+`accept` is what the HTTP route calls: a bad or missing signature is refused (401) and nothing is
+stored; a new event is stored and answered 200 at once, and a Celery task processes it; a repeated
+event id is answered 200 as a duplicate without a second row. `process_event` applies an event at
+most once (processed_at), and settling an operation is idempotent, so duplicated or re-ordered
+deliveries have exactly one effect.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from services.config import settings
+from services.db import read_session, write_session
+from services.integrations import carrier
+from services.models import ExternalOperation, InboundEvent
+from services.models.base import utcnow
+from services.reconciliation import FINAL, settle_operation
+
+log = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = carrier.SIGNATURE_HEADER
+MAX_BODY_BYTES = 256 * 1024
+STALLED_AFTER = timedelta(seconds=60)  # a stored event not processed by then is queued again
+
+
+def accept(provider: str, body: bytes, signature_header: str | None) -> tuple[int, dict[str, Any]]:
+    """Verify, store once and queue one webhook delivery; returns (HTTP status, JSON body).
+
+    Called by the public webhook route without a signed-in user: the HMAC-SHA256 signature under
+    TELECOM_WEBHOOK_SECRET is the only authentication. Writes one InboundEvent for a new event id.
+    """
+    if provider not in HANDLERS:
+        return 404, {"error": "unknown_provider"}
+    if len(body) > MAX_BODY_BYTES:
+        return 413, {"error": "too_large"}
+    if not carrier.verify_signature(body, signature_header, settings.webhook_secret):
+        return 401, {"error": "invalid_signature"}
+    try:
+        event = json.loads(body)
+    except ValueError:
+        return 400, {"error": "invalid_json"}
+    event_id = event.get("id") if isinstance(event, dict) else None
+    event_type = event.get("type") if isinstance(event, dict) else None
+    if not (isinstance(event_id, str) and 0 < len(event_id) <= 128 and isinstance(event_type, str) and event_type):
+        return 400, {"error": "invalid_event", "message": "id and type are required"}
+    try:
+        with write_session() as session:
+            if _stored(session, provider, event_id) is not None:
+                return 200, {"received": True, "duplicate": True}
+            row = InboundEvent(provider=provider, event_id=event_id, event_type=event_type[:64],
+                               payload_json=body.decode("utf-8", errors="replace"))
+            session.add(row)
+            session.flush()
+            row_id = row.id
+    except IntegrityError:  # the same event stored by a concurrent delivery a moment ago
+        return 200, {"received": True, "duplicate": True}
+    _enqueue(row_id)
+    return 200, {"received": True, "duplicate": False}
+
+
+def _stored(session: Session, provider: str, event_id: str) -> int | None:
+    return session.exec(select(InboundEvent.id).where(InboundEvent.provider == provider,
+                                                      InboundEvent.event_id == event_id)).first()
+
+
+def _enqueue(row_id: int) -> None:
+    from services.tasks.inbound import process_inbound_event  # the task module imports this one
+
+    try:
+        process_inbound_event.delay(row_id)
+    except Exception:  # the event is stored: the reconcile task queues it again later
+        log.exception("could not queue inbound event %s; it will be requeued", row_id)
+
+
+def process_event(event_row_id: int) -> str:
+    """Apply one stored event once (system task); returns and stores a short result text."""
+    with write_session() as session:
+        row = session.exec(select(InboundEvent).where(InboundEvent.id == event_row_id).with_for_update()).first()
+        if row is None:
+            return "missing"
+        if row.processed_at is not None:
+            return row.result or "processed"
+        event = json.loads(row.payload_json)
+        result = HANDLERS[row.provider](session, event)
+        row.processed_at = utcnow()
+        row.result = result[:300]
+        session.add(row)
+    return result
+
+
+def stalled_event_ids(limit: int = 200) -> list[int]:
+    """Stored events still unprocessed a while after they arrived (their task message was lost)."""
+    with read_session() as session:
+        return list(session.exec(
+            select(InboundEvent.id).where(InboundEvent.processed_at.is_(None),
+                                          InboundEvent.received_at <= utcnow() - STALLED_AFTER)
+            .order_by(InboundEvent.id).limit(limit)).all())
+
+
+def _carrier_event(session: Session, event: dict[str, Any]) -> str:
+    """line.operation.completed settles the operation sent under the event's idempotency key."""
+    if event.get("type") != "line.operation.completed":
+        return f"ignored: {event.get('type')}"
+    data = event.get("data") or {}
+    key = data.get("idempotency_key")
+    op = session.exec(select(ExternalOperation).where(ExternalOperation.provider == "carrier",
+                                                      ExternalOperation.idempotency_key == key)).first()
+    if op is None:
+        return "no matching operation"
+    if op.status in FINAL:
+        return f"operation #{op.id} already {op.status}"
+    outcome = "succeeded" if data.get("result", "succeeded") == "succeeded" else "failed"
+    settle_operation(op.id, outcome, detail=f"キャリア完了通知（{event.get('id')}）",
+                     evidence={"source": "webhook", "event_id": event.get("id"), "sequence": event.get("sequence"),
+                               "line": data.get("line")})
+    return f"operation #{op.id} {outcome}"
+
+
+# Providers whose webhooks are accepted, and what an event of theirs does.
+HANDLERS: dict[str, Callable[[Session, dict[str, Any]], str]] = {"carrier": _carrier_event}

@@ -1,0 +1,137 @@
+"""The review queue (要確認キュー): filters, and the recovery actions retry, re-sync and resolve."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import reflex as rx
+
+from services import recovery
+from services.lifecycles import state_label
+from state.base import MessagesMixin, UiState, actor, guarded
+
+ACTIONS = {"retry": "再試行", "resolve": "解消"}
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(str(value))
+    except (TypeError, ValueError):
+        return 0
+
+
+class ReviewQueueState(MessagesMixin, rx.State):
+    """Review items (open or resolved, by kind), paged on the server, and the action dialog."""
+
+    rows: list[dict[str, Any]] = []
+    kinds: list[dict[str, str]] = []
+    status: str = "open"
+    kind: str = ""
+    page: int = 1
+    pages: int = 1
+    total: int = 0
+    loaded: bool = False
+    action: str = ""              # the open dialog: "retry" | "resolve" | ""
+    action_label: str = ""
+    action_item_id: int = 0
+    action_summary: str = ""
+    action_can_confirm_line: bool = False
+    line_state_options: list[dict[str, str]] = [
+        {"value": s, "label": state_label("line", s)} for s in recovery.LINE_STATE_CHOICES]
+
+    @rx.event
+    @guarded
+    def load(self):
+        """Load the queue as named in the URL (?status=open|resolved|all, ?kind=, ?page=)."""
+        params = self.router.url.query_parameters
+        status = params.get("status", "open")
+        self.status = status if status in ("open", "resolved", "all") else "open"
+        self.kind = params.get("kind", "")
+        self.action, self.loaded = "", False
+        self._fetch(_int(params.get("page", 1)) or 1)
+        self.loaded = True
+
+    @rx.event
+    @guarded
+    def apply_filters(self, form: dict):
+        """Show open or resolved items (or all) of one kind ("" = every kind)."""
+        status = form.get("status") or "open"
+        self.status = status if status in ("open", "resolved", "all") else "open"
+        self.kind = form.get("kind") or ""
+        self._fetch(1)
+
+    @rx.event
+    @guarded
+    def go(self, page: int):
+        """Show another page."""
+        self._fetch(page)
+
+    @rx.event
+    @guarded
+    def open_action(self, item_id: int, action: str):
+        """Open the retry or resolve dialog for one item (the reason is asked there)."""
+        row = self._row(_int(item_id))
+        if row is None or action not in ACTIONS:
+            self.error = "要確認の項目が見つかりません。一覧を更新してください。"
+            return
+        self.action, self.action_label, self.action_item_id = action, ACTIONS[action], row["id"]
+        self.action_can_confirm_line = action == "resolve" and bool(row["can_confirm_line"])
+        target = f"回線 {row['msisdn']}" if row["msisdn"] else f"要確認 #{row['id']}"
+        if action == "retry":
+            self.action_summary = (f"{row['operation_label']}（外部連携処理 #{row['operation_id']}、"
+                                   f"{row['operation_status_label']}）を再試行します。{target}。")
+        else:
+            self.action_summary = f"要確認 #{row['id']}「{row['kind_label']}」を解消します。{target}。"
+
+    @rx.event
+    @guarded
+    def cancel_action(self):
+        """Close the dialog without changing anything."""
+        self.action, self.action_item_id = "", 0
+
+    @rx.event
+    @guarded
+    def submit_action(self, form: dict):
+        """Retry the operation, or resolve the item (confirming the line's state asks for approval)."""
+        row = self._row(self.action_item_id)
+        if row is None or self.action not in ACTIONS:
+            self.error = "要確認の項目が見つかりません。一覧を更新してください。"
+            return None
+        reason = form.get("reason") or ""
+        if self.action == "retry":
+            queued = recovery.retry_operation(row["operation_id"], actor=actor(), reason=reason)
+            self.notice = (f"外部連携処理 #{queued.id} を同じ冪等キーで送信待ちに戻しました。"
+                           if queued.id == row["operation_id"] else
+                           f"失敗した外部連携処理 #{row['operation_id']} に代わり、新しい処理 #{queued.id} を送信待ちにしました。")
+        else:
+            line_state = (form.get("line_state") or "") if row["can_confirm_line"] else ""
+            result = recovery.resolve_review_item(row["id"], actor=actor(), reason=reason,
+                                                  line_state=line_state or None)
+            self.notice = (f"承認申請 #{result.id} を作成しました。別の担当者が承認すると、回線の状態が"
+                           f"「{state_label('line', line_state)}」として確定し、この項目が解消されます。"
+                           if line_state else f"要確認 #{row['id']} を解消しました。")
+        self.action, self.action_item_id = "", 0
+        self._fetch(self.page)
+        return UiState.load_user
+
+    @rx.event
+    @guarded
+    def resync(self, item_id: int):
+        """Ask the carrier about the item's operation now (再同期) and show what it answered."""
+        row = self._row(_int(item_id))
+        if row is None or not row["operation_id"]:
+            self.error = "要確認の項目が見つかりません。一覧を更新してください。"
+            return None
+        self.notice = recovery.resync_from_provider(row["operation_id"], actor=actor())
+        self._fetch(self.page)
+        return UiState.load_user
+
+    def _row(self, item_id: int) -> dict[str, Any] | None:
+        return next((r for r in self.rows if r["id"] == item_id), None) if item_id else None
+
+    def _fetch(self, page: int) -> None:
+        current = actor()
+        result = recovery.list_review_items(actor=current, status=None if self.status == "all" else self.status,
+                                            kind=self.kind or None, page=page)
+        self.rows, self.page, self.pages, self.total = result.rows, result.page, result.pages, result.total
+        self.kinds = recovery.review_kinds(actor=current)

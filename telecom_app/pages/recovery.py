@@ -1,0 +1,189 @@
+"""The review queue page (要確認キュー) and the external-operation history shown on record pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import reflex as rx
+
+from components.i18n import t
+from components.shell import admin_shell
+from components.widgets import link, messages, pager, status_badge
+from state.recovery import ReviewQueueState as Q
+
+OPERATION_STATUS_COLORS = {"pending": "amber", "in_flight": "blue", "succeeded": "green", "failed": "red",
+                           "unknown": "red"}
+_PRE = {"white_space": "pre-wrap", "word_break": "break-all", "font_size": "12px", "margin": "0",
+        "padding": "0.5em", "background": "var(--gray-3)", "border_radius": "6px", "max_height": "16em",
+        "overflow": "auto", "width": "100%"}
+
+
+def operation_status_badge(status: rx.Var, label: rx.Var) -> rx.Component:
+    """A coloured badge for an external operation's state (保留, 処理中, 成功, 失敗, 要確認)."""
+    return rx.badge(label, color_scheme=rx.match(status, *OPERATION_STATUS_COLORS.items(), "gray"),
+                    variant="soft", data_status=status)
+
+
+def _attempt(a) -> rx.Component:
+    return rx.box(
+        rx.hstack(rx.text("#", a["no"], weight="bold", size="2"), rx.text(a["at"], size="2"),
+                  rx.text(a["duration_ms"], " ms", size="2", color="gray"),
+                  rx.text("HTTP ", a["http_status"], size="2", color="gray"),
+                  operation_status_badge(a["outcome"], a["outcome_label"]),
+                  spacing="2", wrap="wrap", align="center"),
+        rx.cond(a["error"] != "", rx.text(a["error"], size="1", color="red")),
+        rx.el.details(
+            rx.el.summary("送受信の内容", style={"cursor": "pointer", "font_size": "12px"}),
+            rx.text("リクエスト", size="1", color="gray"), rx.el.pre(a["request"], style=_PRE),
+            rx.text("レスポンス", size="1", color="gray"), rx.el.pre(a["response"], style=_PRE),
+        ),
+        padding_y="0.3em", border_bottom="1px dashed var(--gray-5)", width="100%", data_attempt=a["no"],
+    )
+
+
+def attempts_list(attempts: rx.Var) -> rx.Component:
+    """The attempts of one external operation: when, how long, HTTP status, outcome, error, bodies."""
+    return rx.cond(attempts.length() > 0,
+                   rx.vstack(rx.foreach(attempts, _attempt), spacing="0", width="100%"),
+                   rx.text("まだ送信していません。", size="1", color="gray"))
+
+
+def _operation(op) -> rx.Component:
+    return rx.box(
+        rx.hstack(rx.text("#", op["id"], weight="bold"), rx.text(op["label"], weight="medium"),
+                  operation_status_badge(op["status"], op["status_label"]),
+                  rx.text("試行 ", op["attempt_count"], " 回", size="2", color="gray"),
+                  spacing="2", wrap="wrap", align="center"),
+        rx.text("作成 ", op["created_at"], " ・ 更新 ", op["updated_at"],
+                rx.cond(op["next_attempt_at"] != "", " ・ 次回送信 " + op["next_attempt_at"].to(str), ""),
+                size="1", color="gray"),
+        rx.text("冪等キー: ", rx.code(op["idempotency_key"]), size="1", word_break="break-all"),
+        rx.cond(op["last_error"] != "", rx.text("最後のエラー: ", op["last_error"], size="2", color="red")),
+        attempts_list(op["attempts"].to(list[dict[str, Any]])),
+        border_left="3px solid var(--accent-8)", padding_left="0.75em", width="100%", data_operation=op["id"],
+    )
+
+
+def operation_history(operations: rx.Var) -> rx.Component:
+    """A record's external operations (外部連携の履歴), newest first, each with its attempts."""
+    return rx.cond(operations.length() > 0,
+                   rx.vstack(rx.foreach(operations, _operation), spacing="4", width="100%"),
+                   rx.text(t("empty"), size="2", color="gray"))
+
+
+# ---- the queue --------------------------------------------------------------------------------
+
+def _filters() -> rx.Component:
+    return rx.form(rx.flex(
+        rx.el.select(rx.el.option("未対応", value="open"), rx.el.option("解消済", value="resolved"),
+                     rx.el.option("すべて", value="all"), name="status", default_value=Q.status, id="review-status"),
+        rx.el.select(rx.el.option("すべての種類", value=""),
+                     rx.foreach(Q.kinds, lambda k: rx.el.option(k["label"], value=k["value"])),
+                     name="kind", default_value=Q.kind, id="review-kind"),
+        rx.button("絞り込み", type="submit", variant="soft"),
+        rx.text(Q.total, " 件", size="2", color="gray"),
+        spacing="2", wrap="wrap", align="center"), on_submit=Q.apply_filters, reset_on_submit=False)
+
+
+def _links(r) -> rx.Component:
+    return rx.flex(
+        rx.cond(r["line_url"] != "", rx.hstack(
+            rx.text("回線", size="2", color="gray"), link(r["msisdn"], r["line_url"]),
+            status_badge(r["line_status"], r["line_status_label"]), spacing="1", align="center")),
+        rx.cond(r["customer_url"] != "", rx.hstack(
+            rx.text("顧客", size="2", color="gray"), link(r["customer_name"], r["customer_url"]),
+            rx.text(r["customer_code"], size="1", color="gray"), spacing="1", align="center")),
+        spacing="4", wrap="wrap", align="center")
+
+
+def _operation_summary(r) -> rx.Component:
+    return rx.cond(r["operation_id"] != 0, rx.vstack(
+        rx.hstack(rx.text("外部連携処理 #", r["operation_id"], " ", r["operation_label"], size="2", weight="medium"),
+                  operation_status_badge(r["operation_status"], r["operation_status_label"]),
+                  rx.text("試行 ", r["attempt_count"], " 回", size="2", color="gray"),
+                  spacing="2", wrap="wrap", align="center"),
+        rx.text("冪等キー: ", rx.code(r["idempotency_key"]), size="1", word_break="break-all"),
+        rx.cond(r["last_error"] != "", rx.text("最後のエラー: ", r["last_error"], size="2", color="red")),
+        rx.el.details(rx.el.summary("試行の履歴", style={"cursor": "pointer", "font_size": "13px"}),
+                      attempts_list(r["attempts"].to(list[dict[str, Any]]))),
+        spacing="1", width="100%"))
+
+
+def _actions(r) -> rx.Component:
+    return rx.flex(
+        rx.cond(r["can_retry"], rx.button(rx.icon("rotate-cw", size=16), "再試行",
+                                          on_click=Q.open_action(r["id"].to(int), "retry"), variant="outline",
+                                          data_action="retry")),
+        rx.cond(r["can_resync"], rx.button(rx.icon("refresh-cw", size=16), "プロバイダーから再同期",
+                                           on_click=Q.resync(r["id"].to(int)), variant="outline",
+                                           data_action="resync")),
+        rx.cond(r["can_resolve"], rx.button(rx.icon("check", size=16), "解消",
+                                            on_click=Q.open_action(r["id"].to(int), "resolve"), color_scheme="green",
+                                            data_action="resolve")),
+        spacing="2", wrap="wrap")
+
+
+def _item_card(r) -> rx.Component:
+    return rx.card(rx.vstack(
+        rx.hstack(rx.text("#", r["id"], weight="bold"), rx.badge(r["kind_label"], color_scheme="red", variant="soft"),
+                  status_badge(r["status"], r["status_label"]), rx.text(r["created_at"], size="1", color="gray"),
+                  spacing="2", wrap="wrap", align="center"),
+        rx.text(r["reason"], weight="medium"),
+        _links(r),
+        rx.cond(r["evidence"] != "", rx.vstack(rx.text("証拠", size="1", color="gray"),
+                                               rx.el.pre(r["evidence"], style=_PRE), spacing="1", width="100%")),
+        _operation_summary(r),
+        rx.cond(r["approval_id"] != 0, rx.callout(
+            rx.text("回線状態の確定を承認待ちです（承認申請 #", r["approval_id"], "）。 ",
+                    link("承認の画面を開く", "/admin/approvals")),
+            icon="clock", color_scheme="amber", size="1")),
+        rx.cond(r["status"] == "resolved", rx.text(
+            "解消: ", r["resolved_by"], " ・ ", r["resolved_at"], " ・ 理由: ", r["resolution_reason"],
+            size="2", color="gray")),
+        _actions(r),
+        spacing="2", width="100%"), width="100%", data_review=r["id"])
+
+
+def _action_dialog() -> rx.Component:
+    return rx.dialog.root(rx.dialog.content(
+        rx.dialog.title(Q.action_label),
+        rx.dialog.description(Q.action_summary, id="review-action-summary"),
+        rx.form(rx.vstack(
+            rx.text("理由（必須）", size="2", weight="medium"),
+            rx.text_area(name="reason", required=True, width="100%", id="review-reason"),
+            rx.cond(Q.field_errors.contains("reason"), rx.text(Q.field_errors["reason"], color="red", size="2")),
+            rx.cond(Q.action_can_confirm_line, rx.vstack(
+                rx.text("回線の状態を確定", size="2", weight="medium"),
+                rx.el.select(rx.el.option("確定しない（項目だけ解消する）", value=""),
+                             rx.foreach(Q.line_state_options,
+                                        lambda o: rx.el.option("「" + o["label"] + "」として確定", value=o["value"])),
+                             name="line_state", id="review-line-state", default_value=""),
+                rx.text("回線の状態を確定する場合は承認申請になります。別の担当者が承認するまで回線も項目も変わりません。",
+                        size="1", color="gray"),
+                rx.cond(Q.field_errors.contains("line_state"),
+                        rx.text(Q.field_errors["line_state"], color="red", size="2")),
+                spacing="1", width="100%")),
+            rx.cond(Q.action == "retry", rx.text(
+                "結果不明の処理は同じ冪等キーで送り直すので、キャリアで二重に実行されません。",
+                size="1", color="gray")),
+            rx.cond(Q.error != "", rx.text(Q.error, color="red", size="2", role="alert")),
+            rx.hstack(rx.button(t("cancel"), type="button", variant="soft", color_scheme="gray",
+                                on_click=Q.cancel_action),
+                      rx.button(Q.action_label + "する", type="submit", id="review-action-submit"),
+                      justify="end", width="100%"),
+            spacing="3"), on_submit=Q.submit_action, reset_on_submit=False),
+    ), open=Q.action != "")
+
+
+def review_page() -> rx.Component:
+    """要確認キュー: uncertain outcomes and disagreements with providers, and their recovery."""
+    return admin_shell(
+        messages(Q),
+        _filters(),
+        rx.cond(Q.rows.length() > 0,
+                rx.vstack(rx.foreach(Q.rows, _item_card), spacing="3", width="100%"),
+                rx.cond(Q.loaded, rx.text("該当する要確認の項目はありません。", color="gray", id="no-reviews"))),
+        pager(Q, Q.go),
+        _action_dialog(),
+        title="要確認",
+    )
