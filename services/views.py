@@ -137,13 +137,19 @@ def _lines_with_stock(session: Session, lines: list[Line], actor: Actor) -> list
     return [_line_row(ln, sims.get(ln.sim_card_id), devs.get(ln.device_id), actor) for ln in lines]
 
 
+def _load(session: Session, model, record_id: int, not_found: str, actor: Actor, permission: str):
+    """Read one record for a screen: NotFound in words, then the actor's permission on it."""
+    record = session.get(model, record_id)
+    if record is None:
+        raise NotFound(not_found)
+    require(actor, permission, record)
+    return record
+
+
 def customer_360(customer_id: int, *, actor: Actor) -> dict:
     """Everything about one customer on one screen: contracts, lines, stock, bills, payments, tickets."""
     with read_session() as session:
-        customer = session.get(Customer, customer_id)
-        if customer is None:
-            raise NotFound("顧客が見つかりません。")
-        require(actor, "customer.view", customer)
+        customer = _load(session, Customer, customer_id, "顧客が見つかりません。", actor, "customer.view")
         plans = {p.id: p for p in session.exec(select(RatePlan))}
         contracts = session.exec(
             select(Contract).where(Contract.customer_id == customer_id).order_by(col(Contract.id).desc())
@@ -206,10 +212,7 @@ def _payment_row(p: Payment) -> dict:
 def line_detail(line_id: int, *, actor: Actor) -> dict:
     """A line, its contract, customer, SIM, device, recent usage and its full change history."""
     with read_session() as session:
-        line = session.get(Line, line_id)
-        if line is None:
-            raise NotFound("回線が見つかりません。")
-        require(actor, "line.view", line)
+        line = _load(session, Line, line_id, "回線が見つかりません。", actor, "line.view")
         sim = session.get(SimCard, line.sim_card_id) if line.sim_card_id else None
         device = session.get(Device, line.device_id) if line.device_id else None
         contract = session.get(Contract, line.contract_id)
@@ -324,10 +327,7 @@ def _history_row(e: AuditEntry, actor: Actor) -> dict:
 def contract_detail(contract_id: int, *, actor: Actor) -> dict:
     """A contract with its plan, options, lines, invoices and history."""
     with read_session() as session:
-        contract = session.get(Contract, contract_id)
-        if contract is None:
-            raise NotFound("契約が見つかりません。")
-        require(actor, "contract.view", contract)
+        contract = _load(session, Contract, contract_id, "契約が見つかりません。", actor, "contract.view")
         customer = session.get(Customer, contract.customer_id)
         plan = session.get(RatePlan, contract.rate_plan_id)
         options = session.exec(
@@ -361,10 +361,7 @@ def contract_detail(contract_id: int, *, actor: Actor) -> dict:
 def invoice_detail(invoice_id: int, *, actor: Actor) -> dict:
     """An invoice with its items, allocations (消込) and derived payment state."""
     with read_session() as session:
-        inv = session.get(Invoice, invoice_id)
-        if inv is None:
-            raise NotFound("請求書が見つかりません。")
-        require(actor, "invoice.view", inv)
+        inv = _load(session, Invoice, invoice_id, "請求書が見つかりません。", actor, "invoice.view")
         items = session.exec(select(InvoiceItem).where(InvoiceItem.invoice_id == invoice_id).order_by(InvoiceItem.id)).all()
         allocations = session.exec(
             select(PaymentAllocation, Payment).join(Payment, Payment.id == PaymentAllocation.payment_id)
@@ -387,10 +384,7 @@ def invoice_detail(invoice_id: int, *, actor: Actor) -> dict:
 def ticket_detail(ticket_id: int, *, actor: Actor) -> dict:
     """A support ticket with its conversation and the records it is linked to."""
     with read_session() as session:
-        t = session.get(Ticket, ticket_id)
-        if t is None:
-            raise NotFound("問い合わせが見つかりません。")
-        require(actor, "ticket.view", t)
+        t = _load(session, Ticket, ticket_id, "問い合わせが見つかりません。", actor, "ticket.view")
         messages = session.exec(select(TicketMessage).where(TicketMessage.ticket_id == ticket_id)
                                 .order_by(TicketMessage.id)).all()
         line = session.get(Line, t.line_id) if t.line_id else None
