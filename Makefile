@@ -20,10 +20,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-# Debian packages the tests drive: headless Chromium and a PostgreSQL server.
+# Debian packages the tests drive: headless Chromium, a PostgreSQL server and a Redis server.
 system-deps:
-	@if ! command -v chromium >/dev/null || ! test -x /usr/lib/postgresql/15/bin/initdb || ! test -d /usr/share/fonts/opentype/noto; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk postgresql >/dev/null; \
+	@if ! command -v chromium >/dev/null || ! test -x /usr/lib/postgresql/15/bin/initdb || ! test -d /usr/share/fonts/opentype/noto || ! command -v redis-server >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk postgresql redis-server >/dev/null; \
 	fi
 
 migrate: $(STAMP)
