@@ -115,7 +115,7 @@ class Stack:
         self.sandbox, self.endpoint, self.worker = sandbox, endpoint, worker
         self.world = World(make_actor(Role.ADMIN, None, "admin@test"))
 
-    def wait_for(self, condition: Callable[[], Any], what: str, timeout: float = 20) -> Any:
+    def wait_for(self, condition: Callable[[], Any], what: str, timeout: float = 60) -> Any:
         deadline = time.monotonic() + timeout
         while True:
             value = condition()
@@ -299,16 +299,23 @@ def test_duplicated_and_reordered_completion_webhooks_are_stored_once_and_settle
     line = system.active_line()
     system.suspend(line)
     system.wait_for(lambda: status(line.id) == "suspended", "the line to be suspended")
-    events = [e for e in httpx.get(f"{system.sandbox.url('carrier')}/_sandbox/webhooks", timeout=5).json()["events"]
-              if e["subject"] == line.msisdn.lstrip("+")]
-    ids = {e["id"] for e in events}
+    def sent_ids() -> set[str]:
+        events = httpx.get(f"{system.sandbox.url('carrier')}/_sandbox/webhooks", timeout=5).json()["events"]
+        return {e["id"] for e in events if e["subject"] == line.msisdn.lstrip("+")}
+
+    # the worker's own call can settle the line before the carrier has even sent its completion event
+    def both_sent() -> set[str] | None:
+        found = sent_ids()
+        return found if len(found) == 2 else None
+
+    ids = system.wait_for(both_sent, "the carrier to send both completion events", timeout=60)
 
     def stored() -> list[InboundEvent]:
         with read_session() as s:
             return list(s.exec(select(InboundEvent).where(InboundEvent.event_id.in_(ids))))
 
     system.wait_for(lambda: len(stored()) == 2 and all(e.processed_at for e in stored()),
-                    "both completion events to be processed")
+                    "both completion events to be processed", timeout=60)
     with read_session() as s:
         confirmations = s.exec(select(func.count()).select_from(AuditEntry).where(
             AuditEntry.line_id == line.id, AuditEntry.action == "line.carrier_confirmed")).one()
