@@ -9,6 +9,8 @@ from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 
 from services import auth
+from services.approval_gate import approved
+from tests.unit.builders import World
 
 START = datetime(2026, 4, 1, 0, 0, 10, tzinfo=UTC)  # 10 s into a 30 s TOTP step
 
@@ -39,3 +41,16 @@ def clock(monkeypatch) -> FakeClock:
     fake = FakeClock(START)
     monkeypatch.setattr(auth, "clock", fake)
     return fake
+
+
+@pytest.fixture()
+def world(engine, admin) -> World:
+    """Builds prerequisite ledger data through the real services, as admin."""
+    return World(admin)
+
+
+@pytest.fixture()
+def approved_execution():
+    """Run gated invoice and refund operations as if approved (for tests of the operations themselves)."""
+    with approved("invoice.void", "payment.refund"):
+        yield

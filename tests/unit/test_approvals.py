@@ -11,15 +11,15 @@ from sqlmodel import select
 
 from services import approvals, contracts, lines
 from services.db import read_session, write_session
-from services.errors import ApprovalRequired, Conflict, InvalidTransition, PermissionDenied, ValidationFailed
+from services.errors import (
+    ApprovalRequired,
+    Conflict,
+    InvalidTransition,
+    PermissionDenied,
+    ValidationFailed,
+)
 from services.models import ApprovalRequest, AuditEntry, ExternalOperation, Line
 from services.models.base import utcnow
-from tests.unit.builders import World
-
-
-@pytest.fixture()
-def world(engine, admin):
-    return World(admin)
 
 
 @pytest.fixture()

@@ -14,7 +14,12 @@ from sqlalchemy import event, text
 
 from services import audit_log, customers, lines, tickets
 from services.audit import chain_bulk_entries, entry_digest
-from services.audit_log import export_audit_csv, list_audit_entries, read_filter_form, verify_chain
+from services.audit_log import (
+    export_audit_csv,
+    list_audit_entries,
+    read_filter_form,
+    verify_chain,
+)
 from services.errors import PermissionDenied, ValidationFailed
 from services.models import AuditEntry
 from services.seed import SeedOptions, seed_demo

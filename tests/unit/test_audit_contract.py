@@ -30,11 +30,21 @@ from services.permissions import Actor
 for _module in pkgutil.walk_packages(services.__path__, "services."):
     importlib.import_module(_module.name)
 
-from services import approvals, billing, contracts, customers, inventory, lines, payments, tickets  # noqa: E402
-from services import provisioning, recovery  # noqa: E402
-from services.models import ExternalOperation, ReviewItem  # noqa: E402
+from services import (  # noqa: E402  # noqa: E402
+    approvals,
+    billing,
+    contracts,
+    customers,
+    inventory,
+    lines,
+    masking,  # noqa: E402
+    payments,
+    provisioning,
+    recovery,
+    tickets,
+)
 from services.approval_gate import approved  # noqa: E402
-from services import masking  # noqa: E402
+from services.models import ExternalOperation, ReviewItem  # noqa: E402
 from tests.unit.builders import World  # noqa: E402
 
 

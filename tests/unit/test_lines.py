@@ -9,15 +9,14 @@ from sqlmodel import select
 from services import approvals, inventory, lines
 from services.approval_gate import approved
 from services.db import read_session
-from services.errors import ApprovalRequired, InvalidTransition, PermissionDenied, ValidationFailed
+from services.errors import (
+    ApprovalRequired,
+    InvalidTransition,
+    PermissionDenied,
+    ValidationFailed,
+)
 from services.identifiers import luhn_complete
 from services.models import AuditEntry, Device, Line, SimCard
-from tests.unit.builders import World
-
-
-@pytest.fixture()
-def world(engine, admin):
-    return World(admin)
 
 
 def _counts():

@@ -25,7 +25,6 @@ from services.search import global_search
 from services.seed import BENCH, SeedOptions, seed_demo
 from state.base import SESSION_COOKIE
 from state.records import CustomerState
-from tests.unit.builders import World
 
 ADDRESS = "東京都千代田区丸の内1丁目1番1号"
 BANK = {"bank_name": "みずほ銀行", "branch_name": "渋谷支店", "account_type": "普通",
@@ -33,9 +32,6 @@ BANK = {"bank_name": "みずほ銀行", "branch_name": "渋谷支店", "account_
 DOCUMENT = "123456789012"
 
 
-@pytest.fixture()
-def world(engine, admin):
-    return World(admin)
 
 
 @pytest.fixture()

@@ -16,7 +16,13 @@ from services import lines, reconciliation, webhooks
 from services.config import settings
 from services.db import read_session, write_session
 from services.integrations.carrier import CarrierClient, classify, sign
-from services.models import ExternalAttempt, ExternalOperation, InboundEvent, Line, ReviewItem
+from services.models import (
+    ExternalAttempt,
+    ExternalOperation,
+    InboundEvent,
+    Line,
+    ReviewItem,
+)
 from services.models.base import utcnow
 from services.tasks import outbox
 from tests.unit.builders import World
@@ -55,9 +61,6 @@ class FakeCarrier:
         return CarrierClient("http://carrier.test", transport=httpx.MockTransport(self.handler))
 
 
-@pytest.fixture()
-def world(engine, admin):
-    return World(admin)
 
 
 @pytest.fixture()

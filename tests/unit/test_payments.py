@@ -7,25 +7,26 @@ from sqlmodel import select
 
 import services.payments as payments_module
 from services.audit import record as real_record
-from services.approval_gate import approved
 from services.billing import allocated_amounts, invoice_payment_state, void_invoice
 from services.db import read_session
-from services.errors import Conflict, InvalidTransition, PermissionDenied, ValidationFailed
+from services.errors import (
+    Conflict,
+    InvalidTransition,
+    PermissionDenied,
+    ValidationFailed,
+)
 from services.models import AuditEntry, Payment, PaymentAllocation
-from services.payments import allocate_payment, mark_payment_unmatched, record_payment, refund_payment
-from tests.unit.builders import World
+from services.payments import (
+    allocate_payment,
+    mark_payment_unmatched,
+    record_payment,
+    refund_payment,
+)
+
+# These tests are about the operations themselves; the approval step is tested in test_approvals.
+pytestmark = pytest.mark.usefixtures("approved_execution")
 
 
-@pytest.fixture(autouse=True)
-def approved_execution():
-    """These tests are about the operations themselves; the approval step is tested in test_approvals."""
-    with approved("invoice.void", "payment.refund"):
-        yield
-
-
-@pytest.fixture()
-def world(engine, admin) -> World:
-    return World(admin)
 
 
 def _all(model, *where):

@@ -14,21 +14,30 @@ from reflex_base import constants
 from sqlmodel import col, select
 
 import telecom_app.telecom_app  # noqa: F401  (registers pages and states)
-from services import approvals, auth, lines, provisioning, reconciliation, recovery, views
+from services import (
+    approvals,
+    auth,
+    lines,
+    provisioning,
+    reconciliation,
+    recovery,
+    views,
+)
 from services.db import read_session, write_session
 from services.demo_staff import DEMO_PASSWORD, DEMO_STAFF
 from services.errors import Conflict, PermissionDenied, ValidationFailed
 from services.integrations.carrier import CarrierClient
-from services.models import AuditEntry, ExternalAttempt, ExternalOperation, Line, ReviewItem
+from services.models import (
+    AuditEntry,
+    ExternalAttempt,
+    ExternalOperation,
+    Line,
+    ReviewItem,
+)
 from services.models.base import utcnow
 from state.base import SESSION_COOKIE, UiState
 from state.recovery import ReviewQueueState
 from tests.unit.builders import World
-
-
-@pytest.fixture()
-def world(engine, admin) -> World:
-    return World(admin)
 
 
 def _operation_of(line_id: int) -> ExternalOperation:

@@ -7,7 +7,13 @@ from collections import Counter
 import pytest
 from sqlalchemy import text
 
-from services.identifiers import format_msisdn, is_valid_iccid, is_valid_imei, is_valid_imsi, parse_msisdn
+from services.identifiers import (
+    format_msisdn,
+    is_valid_iccid,
+    is_valid_imei,
+    is_valid_imsi,
+    parse_msisdn,
+)
 from services.lifecycles import LINE, SIM, ContractStatus
 from services.permissions import Actor, Role
 from services.search import global_search

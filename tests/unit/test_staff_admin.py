@@ -13,12 +13,23 @@ from services import approvals, auth, staff_admin
 from services.approval_gate import approved
 from services.db import read_session, write_session
 from services.errors import (
-    ApprovalRequired, Conflict, NotAuthenticated, NotFound, PermissionDenied, ValidationFailed,
+    ApprovalRequired,
+    Conflict,
+    NotAuthenticated,
+    NotFound,
+    PermissionDenied,
+    ValidationFailed,
 )
-from services.models import AuditEntry, SignInChallenge, StaffRecoveryCode, StaffSession, StaffUser
+from services.models import (
+    AuditEntry,
+    SignInChallenge,
+    StaffRecoveryCode,
+    StaffSession,
+    StaffUser,
+)
 from services.permissions import Role
-from tests.unit.conftest import FakeClock
 from tests.conftest import make_actor
+from tests.unit.conftest import FakeClock
 
 PASSWORD = "correct horse battery"
 

@@ -120,8 +120,8 @@ def test_raw_event_from_a_signed_in_person_whose_role_grants_nothing_is_denied(e
 
     from services import auth, permissions
     from services.demo_staff import DEMO_PASSWORD, DEMO_STAFF
-    from tests.unit.builders import World
     from tests.conftest import make_actor
+    from tests.unit.builders import World
 
     world = World(make_actor(permissions.Role.ADMIN))
     line = world.line()

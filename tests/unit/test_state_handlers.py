@@ -9,12 +9,12 @@ from reflex.istate.data import RouterData
 from reflex_base import constants
 
 import telecom_app.telecom_app  # noqa: F401  (registers pages and states)
-from services import auth, lines
+from services import auth
 from services.db import read_session
 from services.demo_staff import DEMO_PASSWORD, DEMO_STAFF
 from services.models import Line
-from state.base import SESSION_COOKIE
 from state.approvals import ApprovalQueueState
+from state.base import SESSION_COOKIE
 from state.records import LineState
 from tests.unit.builders import World
 

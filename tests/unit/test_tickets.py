@@ -8,15 +8,19 @@ from sqlmodel import select
 import services.tickets as tickets_module
 from services.audit import record as real_record
 from services.db import read_session
-from services.errors import InvalidTransition, NotFound, PermissionDenied, ValidationFailed
+from services.errors import (
+    InvalidTransition,
+    NotFound,
+    PermissionDenied,
+    ValidationFailed,
+)
 from services.models import AuditEntry, Ticket, TicketMessage
-from services.tickets import add_ticket_message, assign_ticket, change_ticket_status, open_ticket
-from tests.unit.builders import World
-
-
-@pytest.fixture()
-def world(engine, admin) -> World:
-    return World(admin)
+from services.tickets import (
+    add_ticket_message,
+    assign_ticket,
+    change_ticket_status,
+    open_ticket,
+)
 
 
 def _all(model, *where):

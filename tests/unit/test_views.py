@@ -11,12 +11,6 @@ from services.db import write_session
 from services.errors import NotFound, PermissionDenied
 from services.formatting import TOKYO
 from services.models import UsageRecord
-from tests.unit.builders import World
-
-
-@pytest.fixture()
-def world(engine, admin):
-    return World(admin)
 
 
 def test_line_history_says_who_changed_what_when_and_why(world, admin, support):
