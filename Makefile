@@ -35,6 +35,12 @@ seed: migrate
 
 SANDBOX_PORT ?= 9100
 export TELECOM_CARRIER_URL ?= http://127.0.0.1:$(SANDBOX_PORT)
+export TELECOM_PAYMENT_URL ?= http://127.0.0.1:$(shell expr $(SANDBOX_PORT) + 1)
+export TELECOM_BANK_URL ?= http://127.0.0.1:$(shell expr $(SANDBOX_PORT) + 2)
+export TELECOM_KYC_URL ?= http://127.0.0.1:$(shell expr $(SANDBOX_PORT) + 3)
+export TELECOM_LOGISTICS_URL ?= http://127.0.0.1:$(shell expr $(SANDBOX_PORT) + 4)
+export TELECOM_MESSAGING_URL ?= http://127.0.0.1:$(shell expr $(SANDBOX_PORT) + 5)
+export TELECOM_SMTP_PORT ?= $(shell expr $(SANDBOX_PORT) + 7)
 
 # Embedded mode: the provider sandbox, one Celery worker (with beat; broker in data/broker.db,
 # no server) and the app on one port; Ctrl+C stops all three.

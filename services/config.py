@@ -26,8 +26,17 @@ class Settings:
     # external calls (outbox, Celery, providers)
     broker_url: str = ""  # Celery broker; the embedded default is a SQLite file (no server)
     carrier_url: str = "http://127.0.0.1:9100"
+    payment_url: str = "http://127.0.0.1:9101"
+    bank_url: str = "http://127.0.0.1:9102"
+    kyc_url: str = "http://127.0.0.1:9103"
+    logistics_url: str = "http://127.0.0.1:9104"
+    messaging_url: str = "http://127.0.0.1:9105"  # the LINE-style push API
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 9107
+    mail_from: str = "noreply@telecom.example"
+    line_channel_token: str = "sandbox-line-token"
     webhook_secret: str = "sandbox-dev-webhook-secret"  # HMAC-SHA256 key of inbound provider webhooks
-    carrier_connect_timeout_seconds: float = 2.0
+    carrier_connect_timeout_seconds: float = 2.0  # every provider's connect / read timeouts
     carrier_read_timeout_seconds: float = 5.0
     outbox_max_attempts: int = 5  # calls with an UNKNOWN outcome before the operation is left UNKNOWN (要確認)
     outbox_backoff_base_seconds: float = 1.0
@@ -53,6 +62,15 @@ def load_settings() -> Settings:
         oidc_client_secret=os.environ.get("TELECOM_OIDC_CLIENT_SECRET", "").strip(),
         broker_url=os.environ.get("TELECOM_BROKER_URL", f"sqla+sqlite:///{PROJECT_ROOT / 'data' / 'broker.db'}"),
         carrier_url=os.environ.get("TELECOM_CARRIER_URL", "http://127.0.0.1:9100").rstrip("/"),
+        payment_url=os.environ.get("TELECOM_PAYMENT_URL", "http://127.0.0.1:9101").rstrip("/"),
+        bank_url=os.environ.get("TELECOM_BANK_URL", "http://127.0.0.1:9102").rstrip("/"),
+        kyc_url=os.environ.get("TELECOM_KYC_URL", "http://127.0.0.1:9103").rstrip("/"),
+        logistics_url=os.environ.get("TELECOM_LOGISTICS_URL", "http://127.0.0.1:9104").rstrip("/"),
+        messaging_url=os.environ.get("TELECOM_MESSAGING_URL", "http://127.0.0.1:9105").rstrip("/"),
+        smtp_host=os.environ.get("TELECOM_SMTP_HOST", "127.0.0.1"),
+        smtp_port=int(os.environ.get("TELECOM_SMTP_PORT", "9107")),
+        mail_from=os.environ.get("TELECOM_MAIL_FROM", "noreply@telecom.example"),
+        line_channel_token=os.environ.get("TELECOM_LINE_CHANNEL_TOKEN", "sandbox-line-token"),
         webhook_secret=os.environ.get("TELECOM_WEBHOOK_SECRET", "sandbox-dev-webhook-secret"),
         carrier_connect_timeout_seconds=float(os.environ.get("TELECOM_CARRIER_CONNECT_TIMEOUT_SECONDS", "2")),
         carrier_read_timeout_seconds=float(os.environ.get("TELECOM_CARRIER_READ_TIMEOUT_SECONDS", "5")),

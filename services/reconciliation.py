@@ -1,10 +1,10 @@
-"""Reconciliation with the carrier: settle uncertain operations by asking it, and queue every disagreement.
+"""Reconciliation with the providers: settle uncertain operations by asking them, and queue every disagreement.
 
 An operation whose outcome is UNKNOWN (retries exhausted) or that stayed in flight too long (its
-worker died mid-call) is looked up at the carrier by its idempotency key on a back-off schedule:
+worker died mid-call) is looked up at its provider by its idempotency key on a back-off schedule:
 applied -> succeeded; not applied -> pending again, resent with the same key; no answer -> later.
-After settling, the carrier's view of the line is compared with the ledger; a difference opens a
-review item (要確認) with both states as evidence and is never fixed silently.
+After a carrier operation settles, the carrier's view of the line is compared with the ledger; a
+difference opens a review item (要確認) with both states as evidence and is never fixed silently.
 """
 
 from __future__ import annotations
@@ -12,17 +12,21 @@ from __future__ import annotations
 import json
 import logging
 from datetime import datetime, timedelta
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import func, or_
 from sqlmodel import Session, select
 
-from services import provisioning
+from services import outbox
+from services.outbox import PROVIDER_LABELS_JA
 from services.audit import record, snapshot
 from services.config import settings
 from services.db import read_session, write_session
 from services.errors import NotFound
-from services.integrations.carrier import CarrierClient, CarrierUnreachable, default_client
+from services.integrations import client_for
+from services.integrations.carrier import CarrierClient, CarrierUnreachable
+from services.integrations.http import ProviderClient
 from services.inventory import follow_sim
 from services.lifecycles import (
     EXTERNAL_OPERATION, LINE, ExternalOperationEvent, ExternalOperationStatus, LineEvent, LineStatus,
@@ -50,7 +54,7 @@ COMPARABLE_STATES = {LineStatus.APPLYING: None, LineStatus.ACTIVE: "active", Lin
 
 def settle_operation(operation_id: int, outcome: str, *, detail: str, evidence: dict[str, Any] | None = None
                      ) -> ExternalOperation:
-    """Record an operation's outcome (provisioning.settle) and keep the review queue consistent (idempotent).
+    """Record an operation's outcome (services.outbox.settle) and keep the review queue consistent (idempotent).
 
     Called by the outbox task, the webhook processor and the reconciler (system). Beyond settle: a
     line left in 要確認 by this operation's UNKNOWN outcome is confirmed in its target state once
@@ -61,7 +65,7 @@ def settle_operation(operation_id: int, outcome: str, *, detail: str, evidence: 
     with write_session() as session:
         line_id = session.exec(select(ExternalOperation.line_id).where(ExternalOperation.id == operation_id)).first()
         line = _lock_line(session, line_id)  # before settle: the audit chain head is locked last
-        provisioning.settle(operation_id, outcome, detail=detail, evidence=evidence)
+        outbox.settle(operation_id, outcome, detail=detail, evidence=evidence)
         op = session.get(ExternalOperation, operation_id)
         if op.status == ExternalOperationStatus.SUCCEEDED and line is not None and _is_latest(session, op):
             _confirm_line_in_review(session, op, line, detail)
@@ -73,17 +77,17 @@ def settle_operation(operation_id: int, outcome: str, *, detail: str, evidence: 
     return op
 
 
-def reconcile_unknown(limit: int = 100, *, carrier: CarrierClient | None = None,
+def reconcile_unknown(limit: int = 100, *, clients: Mapping[str, ProviderClient] | None = None,
                       now: datetime | None = None) -> dict[str, int]:
-    """Look up due UNKNOWN operations and stale in-flight ones at the carrier and settle them (system job).
+    """Look up due UNKNOWN operations and stale in-flight ones at their providers and settle them (system job).
 
-    Returns counts: checked, succeeded, retried, unreachable, mismatches (review items opened).
+    `clients` replaces the configured client of a provider (tests). Returns counts: checked, succeeded, retried, unreachable, mismatches (review items opened).
     """
     now = now or utcnow()
     stale = now - timedelta(seconds=settings.outbox_stale_in_flight_seconds)
     with read_session() as session:
         ids = session.exec(
-            select(ExternalOperation.id)
+            select(ExternalOperation.id, ExternalOperation.provider)
             .where(or_(
                 (ExternalOperation.status == ExternalOperationStatus.UNKNOWN.value)
                 & or_(ExternalOperation.next_attempt_at.is_(None), ExternalOperation.next_attempt_at <= now),
@@ -94,9 +98,9 @@ def reconcile_unknown(limit: int = 100, *, carrier: CarrierClient | None = None,
             .order_by(ExternalOperation.next_attempt_at, ExternalOperation.id).limit(limit)
         ).all()
     counts = {"checked": 0, "succeeded": 0, "retried": 0, "unreachable": 0, "mismatches": 0}
-    for op_id in ids:
+    for op_id, provider in ids:
         try:
-            result = resync_operation(op_id, carrier=carrier, now=now)
+            result = resync_operation(op_id, client=(clients or {}).get(provider), now=now)
         except Exception:  # one bad row must not stop the others; it is retried next round
             log.exception("reconciliation of external operation %s failed", op_id)
             continue
@@ -108,11 +112,11 @@ def reconcile_unknown(limit: int = 100, *, carrier: CarrierClient | None = None,
     return counts
 
 
-def resync_operation(operation_id: int, *, actor: Actor = SYSTEM, carrier: CarrierClient | None = None,
+def resync_operation(operation_id: int, *, actor: Actor = SYSTEM, client: ProviderClient | None = None,
                      now: datetime | None = None) -> dict[str, Any]:
-    """Ask the carrier about one operation and act on the answer (再同期; the recovery screen and the reconciler).
+    """Ask the provider about one operation and act on the answer (再同期; the recovery screen and the reconciler).
 
-    Support and admin (line.review). applied -> settled succeeded and the line compared with the
+    Support and admin (line.review). `client` replaces the provider's configured client. applied -> settled succeeded and the line compared with the
     carrier's; not applied -> pending again (resent with the same key) while the line still waits
     for it, else closed as failed (a person already settled the line); unreachable -> looked up
     again later; pending or a call under way -> "skipped". Settled operations are only compared.
@@ -120,37 +124,38 @@ def resync_operation(operation_id: int, *, actor: Actor = SYSTEM, carrier: Carri
     Returns {"operation_id", "lookup", "status", "mismatch"}.
     """
     require(actor, "line.review")
-    carrier = carrier or default_client()
     now = now or utcnow()
     with read_session() as session:
         op = session.get(ExternalOperation, operation_id)
         if op is None:
             raise NotFound("外部連携処理が見つかりません。")
-        status, key, payload = op.status, op.idempotency_key, json.loads(op.payload_json)
+        status, key, payload, provider = op.status, op.idempotency_key, json.loads(op.payload_json), op.provider
         calling = status == ExternalOperationStatus.IN_FLIGHT and op.updated_at > now - timedelta(
             seconds=settings.outbox_stale_in_flight_seconds)  # a worker is calling right now
-    lookup = "skipped" if status == ExternalOperationStatus.PENDING or calling else carrier.lookup(key)
+    client = client or client_for(provider)
+    lookup = "skipped" if status == ExternalOperationStatus.PENDING or calling else client.lookup(key)
     evidence = {"source": "reconciliation", "lookup": lookup, "idempotency_key": key}
     if lookup == "applied" and status not in FINAL:
-        settle_operation(operation_id, "succeeded", detail="キャリア照会: 反映済みを確認", evidence=evidence)
+        settle_operation(operation_id, "succeeded", detail=f"{_label(provider)}照会: 反映済みを確認", evidence=evidence)
     elif lookup == "not_applied" and status not in FINAL:
-        _resend_or_close(operation_id, status, evidence)
+        _resend_or_close(operation_id, status, evidence, _label(provider))
     elif lookup == "unreachable":
         _postpone(operation_id, now)
     with read_session() as session:
         settled = session.get(ExternalOperation, operation_id).status in FINAL
-    mismatch = _compare_with_carrier(operation_id, carrier, payload.get("msisdn")) if settled else None
+    compare = settled and provider == "carrier" and isinstance(client, CarrierClient)
+    mismatch = _compare_with_carrier(operation_id, client, payload.get("msisdn")) if compare else None
     with write_session() as session:
         op = session.get(ExternalOperation, operation_id)
         result = {"operation_id": operation_id, "lookup": lookup, "status": op.status, "mismatch": mismatch}
         if actor.kind != "system":
             record(session, actor, "external_operation.resync", op,
-                   reason=f"キャリア照会: {lookup} / 状態: {op.status}" + (" / 不一致あり" if mismatch else ""))
+                   reason=f"{_label(provider)}照会: {lookup} / 状態: {op.status}" + (" / 不一致あり" if mismatch else ""))
     return result
 
 
-def _resend_or_close(operation_id: int, seen_status: str, evidence: dict[str, Any]) -> None:
-    """The carrier never got it: resend with the same key while the line still waits for this operation;
+def _resend_or_close(operation_id: int, seen_status: str, evidence: dict[str, Any], provider_label: str) -> None:
+    """The provider never got it: resend with the same key while the record still waits for this operation;
     once a person has decided the line's state, close the operation as not carried out instead."""
     with write_session() as session:
         line_id = session.exec(select(ExternalOperation.line_id).where(ExternalOperation.id == operation_id)).first()
@@ -161,19 +166,22 @@ def _resend_or_close(operation_id: int, seen_status: str, evidence: dict[str, An
             return  # settled or moved meanwhile (a webhook, the worker): its answer stands
         if not _line_waits_for(session, op, line):
             settle_operation(operation_id, "failed", evidence=evidence,
-                             detail="キャリアに未反映でした。回線の状態は確定済みのため再送しません。")
+                             detail=f"{provider_label}に未反映でした。回線の状態は確定済みのため再送しません。")
             return
         op.status = EXTERNAL_OPERATION.next_state(op.status, ExternalOperationEvent.RETRY).value
         op.next_attempt_at = utcnow()
         op.updated_at = utcnow()
-        op.last_error = "キャリア照会: 未反映のため同じ冪等キーで再送します。"
+        op.last_error = f"{provider_label}照会: 未反映のため同じ冪等キーで再送します。"
         session.add(op)
 
 
 def _line_waits_for(session: Session, op: ExternalOperation, line: Line | None) -> bool:
-    """True while the line's state still hangs on this operation (処理中, or 要確認 because of it)."""
+    """True while the line's state still hangs on this operation (処理中, or 要確認 because of it).
+
+    An operation without a line waits while it is in flight or its doubt (要確認) is still open.
+    """
     if line is None:
-        return True
+        return op.status == ExternalOperationStatus.IN_FLIGHT or _open_doubt(session, op) is not None
     if not _is_latest(session, op):
         return False
     if line.status == IN_PROGRESS_STATES.get(op.operation) or (
@@ -271,7 +279,7 @@ def _tidy_review_items(session: Session, op: ExternalOperation, line: Line | Non
     settled = op.status == ExternalOperationStatus.SUCCEEDED and (
         line is None or line.status != LineStatus.NEEDS_REVIEW)
     if settled:
-        closing, note = items, f"キャリアで反映済みを確認しました（外部連携処理 #{op.id}、自動）。"
+        closing, note = items, f"{_label(op.provider)}で反映済みを確認しました（外部連携処理 #{op.id}、自動）。"
     else:
         closing, note = items[:-1], f"新しい確認項目 #{items[-1].id} に引き継ぎました（自動）。"
     for item in closing:
@@ -279,6 +287,10 @@ def _tidy_review_items(session: Session, op: ExternalOperation, line: Line | Non
         item.resolved_at = utcnow()
         item.resolution_reason = note
         session.add(item)
+
+
+def _label(provider: str) -> str:
+    return PROVIDER_LABELS_JA.get(provider, provider)
 
 
 def _open_doubt(session: Session, op: ExternalOperation) -> int | None:

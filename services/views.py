@@ -30,6 +30,7 @@ from services.models import (
     AuditEntry, Contract, ContractOption, Customer, CustomerUser, Device, ExternalAttempt, ExternalOperation, Invoice,
     InvoiceItem, Line, Payment, PaymentAllocation, RateOption, RatePlan, SimCard, Ticket, TicketMessage, UsageRecord,
 )
+from services.outbox import PROVIDER_LABELS_JA
 from services.payments import PAYMENT_METHOD_LABELS_JA
 from services.permissions import Actor, can, require
 
@@ -41,8 +42,6 @@ UNREADABLE = "（復号できません。暗号鍵の設定を確認してくだ
 CUSTOMER_REVEAL_FIELDS = ("phone", "email", "address", "birth_date", "id_document_number", "bank_account")
 KIND_LABELS_JA = {"individual": "個人", "corporate": "法人"}
 KYC_LABELS_JA = {"not_started": "未提出", "submitted": "確認待ち", "verified": "確認済", "rejected": "否認"}
-PROVIDER_LABELS_JA = {"carrier": "キャリア", "payment": "決済", "bank": "銀行", "kyc": "本人確認",
-                      "logistics": "配送", "messaging": "メッセージ", "monitoring": "監視"}
 EXTERNAL_OPERATION_LABELS_JA = {
     "activate": "開通", "suspend": "停止", "resume": "再開", "terminate": "解約", "change_plan": "プラン変更",
     "throttle_on": "速度制限", "throttle_off": "速度制限の解除", "status": "状態照会", "report": "日次レポート",

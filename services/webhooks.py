@@ -9,9 +9,9 @@ deliveries have exactly one effect.
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -20,14 +20,13 @@ from sqlmodel import Session, select
 
 from services.config import settings
 from services.db import read_session, write_session
-from services.integrations import carrier
+from services.integrations.http import SIGNATURE_HEADER, verify_signature
 from services.models import ExternalOperation, InboundEvent
 from services.models.base import utcnow
 from services.reconciliation import FINAL, settle_operation
 
 log = logging.getLogger(__name__)
 
-SIGNATURE_HEADER = carrier.SIGNATURE_HEADER
 MAX_BODY_BYTES = 256 * 1024
 STALLED_AFTER = timedelta(seconds=60)  # a stored event not processed by then is queued again
 
@@ -42,7 +41,7 @@ def accept(provider: str, body: bytes, signature_header: str | None) -> tuple[in
         return 404, {"error": "unknown_provider"}
     if len(body) > MAX_BODY_BYTES:
         return 413, {"error": "too_large"}
-    if not carrier.verify_signature(body, signature_header, settings.webhook_secret):
+    if not verify_signature(body, signature_header, settings.webhook_secret):
         return 401, {"error": "invalid_signature"}
     try:
         event = json.loads(body)
@@ -90,7 +89,7 @@ def process_event(event_row_id: int) -> str:
         if row.processed_at is not None:
             return row.result or "processed"
         event = json.loads(row.payload_json)
-        result = HANDLERS[row.provider](session, event)
+        result = handler(row.provider)(session, event)
         row.processed_at = utcnow()
         row.result = result[:300]
         session.add(row)
@@ -106,24 +105,38 @@ def stalled_event_ids(limit: int = 200) -> list[int]:
             .order_by(InboundEvent.id).limit(limit)).all())
 
 
-def _carrier_event(session: Session, event: dict[str, Any]) -> str:
-    """line.operation.completed settles the operation sent under the event's idempotency key."""
-    if event.get("type") != "line.operation.completed":
-        return f"ignored: {event.get('type')}"
-    data = event.get("data") or {}
-    key = data.get("idempotency_key")
-    op = session.exec(select(ExternalOperation).where(ExternalOperation.provider == "carrier",
+def settle_by_key(session: Session, provider: str, event: dict[str, Any], key: str | None, outcome: str,
+                  detail: str) -> str:
+    """Settle the operation sent to `provider` under idempotency key `key` from a webhook (idempotent)."""
+    op = session.exec(select(ExternalOperation).where(ExternalOperation.provider == provider,
                                                       ExternalOperation.idempotency_key == key)).first()
     if op is None:
         return "no matching operation"
     if op.status in FINAL:
         return f"operation #{op.id} already {op.status}"
-    outcome = "succeeded" if data.get("result", "succeeded") == "succeeded" else "failed"
-    settle_operation(op.id, outcome, detail=f"キャリア完了通知（{event.get('id')}）",
-                     evidence={"source": "webhook", "event_id": event.get("id"), "sequence": event.get("sequence"),
-                               "line": data.get("line")})
+    settle_operation(op.id, outcome, detail=detail,
+                     evidence={"source": "webhook", "event_id": event.get("id"), "type": event.get("type"),
+                               "sequence": event.get("sequence"), "data": event.get("data")})
     return f"operation #{op.id} {outcome}"
 
 
-# Providers whose webhooks are accepted, and what an event of theirs does.
-HANDLERS: dict[str, Callable[[Session, dict[str, Any]], str]] = {"carrier": _carrier_event}
+def carrier_event(session: Session, event: dict[str, Any]) -> str:
+    """line.operation.completed settles the operation sent under the event's idempotency key."""
+    if event.get("type") != "line.operation.completed":
+        return f"ignored: {event.get('type')}"
+    data = event.get("data") or {}
+    outcome = "succeeded" if data.get("result", "succeeded") == "succeeded" else "failed"
+    return settle_by_key(session, "carrier", event, data.get("idempotency_key"), outcome,
+                         f"キャリア完了通知（{event.get('id')}）")
+
+
+# Providers whose webhooks are accepted -> "module:function" applying one event (session, event) -> result text.
+HANDLERS: dict[str, str] = {
+    "carrier": "services.webhooks:carrier_event",
+}
+
+
+def handler(provider: str):
+    """The function that applies `provider`'s webhook events."""
+    module, name = HANDLERS[provider].split(":")
+    return getattr(importlib.import_module(module), name)

@@ -23,13 +23,15 @@ from services.models.workflow import (
     ImportBatch,
     InboundEvent,
     Notification,
+    ReconciliationRun,
     ReviewItem,
+    Shipment,
 )
 
 __all__ = [
     "ApprovalRequest", "AuditChainHead", "AuditEntry", "Contract", "ContractOption", "Customer", "CustomerNameGram",
     "CustomerUser", "Device", "ExternalAttempt", "ExternalOperation", "InboundEvent", "ImportBatch", "Invoice", "InvoiceItem", "Line",
-    "Notification", "Payment", "PaymentAllocation", "RateOption", "RatePlan", "ReviewItem", "SignInAttempt",
+    "Notification", "Payment", "PaymentAllocation", "RateOption", "RatePlan", "ReconciliationRun", "ReviewItem", "Shipment", "SignInAttempt",
     "SignInChallenge", "SimCard", "StaffRecoveryCode", "StaffSession", "StaffUser", "Ticket",
     "TicketMessage", "UsageRecord",
 ]

@@ -69,6 +69,8 @@ class Payment(SQLModel, table=True):
     method: str = Field(max_length=16)
     payer_name: str = Field(max_length=200)
     reference: str | None = Field(default=None, max_length=64)
+    # the provider's id of this money (gateway charge id, bank transaction id): recorded once
+    external_ref: str | None = Field(default=None, max_length=128, unique=True)
     status: str = Field(default=PaymentStatus.RECEIVED.value, max_length=16)
     received_at: datetime = Field(default_factory=utcnow)
 

@@ -38,6 +38,7 @@ class Customer(SQLModel, table=True):
     id_document_number_enc: str | None = Field(default=None, max_length=512)
     bank_account_enc: str | None = Field(default=None, max_length=1024)
     kyc_status: str = Field(default="not_started", max_length=16)
+    line_user_id: str | None = Field(default=None, max_length=64)  # LINE 公式アカウントの友だち (push 通知先)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 

@@ -1,8 +1,8 @@
-"""Workflow records: approval requests, external operations (outbox), notifications, imports."""
+"""Workflow records: approval requests, external operations (outbox), shipments, notifications, imports."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -13,6 +13,12 @@ from services.models.base import status_check, utcnow, values_check
 NOTIFICATION_CHANNELS = ("mail", "line", "in_app")
 ATTEMPT_OUTCOMES = ("succeeded", "failed", "unknown")
 REVIEW_STATUSES = ("open", "resolved")
+# A parcel's way (配送状況), in order; tracking events only ever move it forward. failed: the carrier refused it.
+SHIPMENT_STATUSES = ("requested", "accepted", "picked_up", "in_transit", "delivered", "return_requested",
+                     "return_in_transit", "returned", "failed")
+SHIPMENT_ITEM_TYPES = ("sim", "device")
+RECONCILIATION_SOURCES = ("carrier_lines", "payment_settlement", "bank_statement")
+RECONCILIATION_RUN_STATUSES = ("running", "completed", "failed")
 
 
 class ApprovalRequest(SQLModel, table=True):
@@ -62,6 +68,10 @@ class ExternalOperation(SQLModel, table=True):
     customer_id: int | None = Field(default=None, foreign_key="customer.id", index=True)
     contract_id: int | None = Field(default=None, foreign_key="contract.id")
     line_id: int | None = Field(default=None, foreign_key="line.id", index=True)
+    invoice_id: int | None = Field(default=None, foreign_key="invoice.id", index=True)
+    payment_id: int | None = Field(default=None, foreign_key="payment.id", index=True)
+    shipment_id: int | None = Field(default=None, foreign_key="shipment.id", index=True)
+    notification_id: int | None = Field(default=None, foreign_key="notification.id", index=True)
     payload_json: str
     status: str = Field(default=ExternalOperationStatus.PENDING.value, max_length=16)
     attempts: int = 0
@@ -114,8 +124,9 @@ class ReviewItem(SQLModel, table=True):
     __table_args__ = (values_check("status", REVIEW_STATUSES, "ck_review_item_status"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    kind: str = Field(max_length=32)
+    kind: str = Field(max_length=64)
     status: str = Field(default="open", max_length=16, index=True)
+    subject_key: str | None = Field(default=None, max_length=128, index=True)  # what a report diff is about
     customer_id: int | None = Field(default=None, foreign_key="customer.id", index=True)
     line_id: int | None = Field(default=None, foreign_key="line.id", index=True)
     external_operation_id: int | None = Field(default=None, foreign_key="external_operation.id")
@@ -125,6 +136,51 @@ class ReviewItem(SQLModel, table=True):
     resolved_by: int | None = Field(default=None, foreign_key="staff_user.id")
     resolved_at: datetime | None = None
     resolution_reason: str | None = None
+
+
+class Shipment(SQLModel, table=True):
+    """A SIM or device sent to a customer (出荷) and, maybe, its return (返品); tracked by the logistics provider."""
+
+    __tablename__ = "shipment"
+    __table_args__ = (
+        values_check("status", SHIPMENT_STATUSES, "ck_shipment_status"),
+        values_check("item_type", SHIPMENT_ITEM_TYPES, "ck_shipment_item_type"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int = Field(foreign_key="customer.id", index=True)
+    line_id: int | None = Field(default=None, foreign_key="line.id", index=True)
+    sim_card_id: int | None = Field(default=None, foreign_key="sim_card.id")
+    device_id: int | None = Field(default=None, foreign_key="device.id")
+    item_type: str = Field(max_length=8)
+    status: str = Field(default="requested", max_length=20)
+    provider_shipment_id: str | None = Field(default=None, max_length=64, unique=True)
+    tracking_number: str | None = Field(default=None, max_length=32)
+    return_reason: str | None = Field(default=None, max_length=300)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    delivered_at: datetime | None = None
+
+
+class ReconciliationRun(SQLModel, table=True):
+    """One daily comparison of a provider's report with the ledger (日次突合): when, what, how many differences."""
+
+    __tablename__ = "reconciliation_run"
+    __table_args__ = (
+        UniqueConstraint("source", "business_date", name="uq_reconciliation_run_source_date"),
+        values_check("source", RECONCILIATION_SOURCES, "ck_reconciliation_run_source"),
+        values_check("status", RECONCILIATION_RUN_STATUSES, "ck_reconciliation_run_status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=32)
+    business_date: date
+    status: str = Field(default="running", max_length=16)
+    rows_checked: int = 0
+    differences: int = 0
+    error: str | None = Field(default=None, max_length=500)
+    started_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime | None = None
 
 
 class Notification(SQLModel, table=True):

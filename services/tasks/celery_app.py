@@ -1,7 +1,8 @@
 """The Celery app of the back office.
 
     celery -A services.tasks.celery_app worker --loglevel=INFO     # runs the tasks
-    celery -A services.tasks.celery_app beat --loglevel=INFO       # relay every 2 s, reconcile every 15 s
+    celery -A services.tasks.celery_app beat --loglevel=INFO       # relay every 2 s, reconcile every 15 s,
+                                                                    # daily report comparisons hourly
 
 The broker comes from TELECOM_BROKER_URL: by default a SQLite file under data/ (no server), Redis or
 RabbitMQ when scaled out. No result backend: tasks write their results to the ledger. Tasks ack late
@@ -32,7 +33,7 @@ def _broker_transport_options(url: str) -> dict:
 
 
 app = Celery("telecom", broker=settings.broker_url,
-             include=["services.tasks.outbox", "services.tasks.inbound"])
+             include=["services.tasks.outbox", "services.tasks.inbound", "services.tasks.daily"])
 app.conf.update(
     broker_transport_options=_broker_transport_options(settings.broker_url),
     broker_connection_retry_on_startup=True,
@@ -52,6 +53,9 @@ app.conf.update(
                          "options": {"expires": max(1.0, settings.relay_interval_seconds * 5)}},
         "reconcile": {"task": "telecom.reconcile", "schedule": settings.reconcile_interval_seconds,
                       "options": {"expires": max(5.0, settings.reconcile_interval_seconds * 2)}},
+        # hourly: a completed day is skipped, so this catches up after downtime (the reports are daily)
+        "daily-reconciliation": {"task": "telecom.daily_reconciliation", "schedule": 3600.0,
+                                 "options": {"expires": 1800.0}},
     },
 )
 

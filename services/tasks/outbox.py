@@ -2,7 +2,7 @@
 
 relay_outbox (beat, every few seconds) leases due PENDING rows and queues execute_operation for
 each; a lost message only delays the row, whose lease runs out so the relay sends it again.
-execute_operation re-reads the row, calls the carrier with the row's stable idempotency key and
+execute_operation re-reads the row, calls its provider with the row's stable idempotency key and
 records the attempt; an UNKNOWN outcome is retried with exponential back-off and jitter until
 outbox_max_attempts, then the operation is left UNKNOWN (the line 要確認) for the reconciler.
 """
@@ -19,10 +19,12 @@ from sqlmodel import select
 
 from services.config import settings
 from services.db import write_session
-from services.integrations.carrier import CallResult, CarrierClient, default_client
+from services.integrations import client_for
+from services.integrations.http import CallResult, ProviderClient
 from services.lifecycles import EXTERNAL_OPERATION, ExternalOperationEvent, ExternalOperationStatus
 from services.models import ExternalAttempt, ExternalOperation
 from services.models.base import utcnow
+from services.outbox import PROVIDER_LABELS_JA
 from services.reconciliation import reconcile_unknown, settle_operation
 from services.tasks.celery_app import app, prune_delivered_messages
 
@@ -59,10 +61,10 @@ def dispatch_due(limit: int = RELAY_BATCH) -> list[int]:
         return [row.id for row in rows]
 
 
-def run_operation(operation_id: int, *, carrier: CarrierClient | None = None) -> str:
+def run_operation(operation_id: int, *, client: ProviderClient | None = None) -> str:
     """One attempt of an operation: dispatch, call, record, settle or schedule a retry (idempotent).
 
-    Returns what happened: skipped (not pending), succeeded, failed, retry, unknown.
+    `client` replaces the provider's configured client (tests). Returns what happened: skipped (not pending), succeeded, failed, retry, unknown.
     """
     now = utcnow()
     with write_session() as session:
@@ -79,7 +81,8 @@ def run_operation(operation_id: int, *, carrier: CarrierClient | None = None) ->
         call = {"provider": op.provider, "operation": op.operation, "idempotency_key": op.idempotency_key,
                 "payload": json.loads(op.payload_json)}
         attempt_no = op.attempts
-    result = (carrier or default_client()).call(call)
+        label = PROVIDER_LABELS_JA.get(op.provider, op.provider)
+    result = (client or client_for(call["provider"])).call(call)
     with write_session() as session:
         session.add(ExternalAttempt(
             external_operation_id=operation_id, attempt_no=attempt_no, started_at=now,
@@ -91,11 +94,11 @@ def run_operation(operation_id: int, *, carrier: CarrierClient | None = None) ->
         if result.outcome == "succeeded":
             op = session.get(ExternalOperation, operation_id)
             op.provider_ref = _provider_ref(result) or op.provider_ref
-            settle_operation(operation_id, "succeeded", detail=f"キャリア受付 (HTTP {result.status_code})",
+            settle_operation(operation_id, "succeeded", detail=f"{label}受付 (HTTP {result.status_code})",
                              evidence=evidence)
             return "succeeded"
         if result.outcome == "failed":
-            settle_operation(operation_id, "failed", detail=f"キャリア拒否: {result.message()}", evidence=evidence)
+            settle_operation(operation_id, "failed", detail=f"{label}拒否: {result.message()}", evidence=evidence)
             return "failed"
         op = session.exec(select(ExternalOperation).where(ExternalOperation.id == operation_id)
                           .with_for_update()).first()
@@ -121,10 +124,9 @@ def _evidence(result: CallResult, attempt_no: int, key: str) -> dict:
 
 
 def _provider_ref(result: CallResult) -> str | None:
-    try:
-        ref = json.loads(result.body).get("operation_id")
-    except (ValueError, AttributeError):
-        return None
+    """The provider's own id of what it did (carrier operation_id, charge / check / shipment id...)."""
+    data = result.json()
+    ref = data.get("operation_id") or data.get("id")
     return str(ref)[:128] if ref else None
 
 
@@ -147,7 +149,7 @@ def execute_operation(operation_id: int) -> str:
 
 @app.task(name="telecom.reconcile", ignore_result=True)
 def reconcile() -> dict:
-    """Settle UNKNOWN and stale in-flight operations by asking the carrier; requeue stalled webhooks;
+    """Settle UNKNOWN and stale in-flight operations by asking their providers; requeue stalled webhooks;
     forget broker messages delivered long ago."""
     from services.tasks.inbound import requeue_stalled_events
 

@@ -30,7 +30,8 @@ from services import lines, reconciliation, webhooks
 from services.config import PROJECT_ROOT, settings
 from services.db import make_engine, read_session, use_engine
 from services.errors import InvalidTransition
-from services.integrations.carrier import CarrierClient, sign
+from services.integrations.carrier import CarrierClient
+from services.integrations.http import sign
 from services.models import AuditEntry, ExternalAttempt, ExternalOperation, InboundEvent, Line, ReviewItem
 from services.permissions import Role
 from services.tasks.celery_app import app as celery_app, prune_delivered_messages
@@ -265,7 +266,7 @@ def test_a_suspension_the_carrier_never_got_stays_要確認_until_reconciliation
         system.world.approve("line.resume", {"line_id": line.id})
 
     system.sandbox.faults("carrier", error_rate=0)
-    counts = reconciliation.reconcile_unknown(carrier=system.carrier_client())
+    counts = reconciliation.reconcile_unknown(clients={"carrier": system.carrier_client()})
     assert counts["retried"] == 1
     system.wait_for(lambda: status(line.id) == "suspended", "the resent suspension to be confirmed")
     assert [e["idempotency_key"] for e in system.effects(line, "suspend")] == [op.idempotency_key]
@@ -283,7 +284,7 @@ def test_reconciliation_settles_an_applied_suspension_and_queues_a_disagreement_
     httpx.post(f"{system.sandbox.url('carrier')}/lines/{line.msisdn.lstrip('+')}/resume",
                headers={"Idempotency-Key": f"outside-{line.id}"}, json={}, timeout=5).raise_for_status()
 
-    counts = reconciliation.reconcile_unknown(carrier=system.carrier_client())
+    counts = reconciliation.reconcile_unknown(clients={"carrier": system.carrier_client()})
 
     assert counts["succeeded"] == 1 and counts["mismatches"] == 1
     assert status(line.id) == "suspended" and operation(line.id, "suspend").status == "succeeded"

@@ -14,8 +14,8 @@ from services import (
     customers,
     inventory,
     lines,
+    outbox,
     payments,
-    provisioning,
     tickets,
 )
 from services.db import write_session
@@ -79,7 +79,7 @@ class World:
                 ExternalOperation.line_id == line_id,
                 col(ExternalOperation.status).in_(["pending", "in_flight"]))).all()
         for op_id in ops:
-            provisioning.settle(op_id, outcome, detail="テスト: キャリア応答")
+            outbox.settle(op_id, outcome, detail="テスト: キャリア応答")
 
     def active_line(self, contract=None):
         """A line the carrier has activated."""

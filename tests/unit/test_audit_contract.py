@@ -38,8 +38,8 @@ from services import (  # noqa: E402  # noqa: E402
     inventory,
     lines,
     masking,  # noqa: E402
+    outbox,
     payments,
-    provisioning,
     recovery,
     tickets,
 )
@@ -112,7 +112,7 @@ def _unknown_activation(w: World) -> tuple[int, int]:
     lines.change_line_status(line.id, actor=w.admin, event="activate", reason="開通")
     with read_session() as session:
         op_id = session.execute(select(ExternalOperation.id).where(ExternalOperation.line_id == line.id)).scalar_one()
-    provisioning.settle(op_id, "unknown", detail="タイムアウト", evidence={"http_status": 504})
+    outbox.settle(op_id, "unknown", detail="タイムアウト", evidence={"http_status": 504})
     with read_session() as session:
         item_id = session.execute(select(ReviewItem.id).where(ReviewItem.external_operation_id == op_id)).scalar_one()
     return op_id, item_id

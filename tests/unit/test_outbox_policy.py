@@ -15,7 +15,8 @@ from sqlmodel import select
 from services import lines, reconciliation, webhooks
 from services.config import settings
 from services.db import read_session, write_session
-from services.integrations.carrier import CarrierClient, classify, sign
+from services.integrations.carrier import CarrierClient
+from services.integrations.http import classify, sign
 from services.models import (
     ExternalAttempt,
     ExternalOperation,
@@ -129,8 +130,8 @@ def test_an_accepted_activation_activates_the_line_and_records_the_attempt(world
     line = _activating_line(world, admin)
     carrier = FakeCarrier()
 
-    assert outbox.run_operation(_op(line.id).id, carrier=carrier.client()) == "succeeded"
-    assert outbox.run_operation(_op(line.id).id, carrier=carrier.client()) == "skipped"
+    assert outbox.run_operation(_op(line.id).id, client=carrier.client()) == "succeeded"
+    assert outbox.run_operation(_op(line.id).id, client=carrier.client()) == "skipped"
 
     op = _op(line.id)
     assert _line(line.id).status == "active" and op.status == "succeeded" and op.provider_ref == "op_1"
@@ -145,14 +146,14 @@ def test_unknown_outcomes_are_retried_with_the_same_key(world, admin, three_atte
     carrier = FakeCarrier(503, httpx.ReadTimeout("stalled"))
     op_id = _op(line.id).id
 
-    assert [outbox.run_operation(op_id, carrier=carrier.client()) for _ in range(3)] == ["retry", "retry", "succeeded"]
+    assert [outbox.run_operation(op_id, client=carrier.client()) for _ in range(3)] == ["retry", "retry", "succeeded"]
     assert {p.headers["Idempotency-Key"] for p in carrier.posts} == {_op(line.id).idempotency_key}
     assert _line(line.id).status == "active" and _op(line.id).attempts == 3
 
 
 def test_a_refusal_puts_the_line_back_with_the_carriers_reason(world, admin):
     line = _activating_line(world, admin)
-    assert outbox.run_operation(_op(line.id).id, carrier=FakeCarrier(409).client()) == "failed"
+    assert outbox.run_operation(_op(line.id).id, client=FakeCarrier(409).client()) == "failed"
     assert _line(line.id).status == "applying"
     assert [i.kind for i in _items(line.id)] == ["carrier.activate.failed"]
     assert "carrier says 409" in _items(line.id)[0].reason
@@ -161,7 +162,7 @@ def test_a_refusal_puts_the_line_back_with_the_carriers_reason(world, admin):
 def _exhausted(world, admin, carrier: FakeCarrier) -> Line:
     line = _activating_line(world, admin)
     op_id = _op(line.id).id
-    assert [outbox.run_operation(op_id, carrier=carrier.client()) for _ in range(3)] == ["retry", "retry", "unknown"]
+    assert [outbox.run_operation(op_id, client=carrier.client()) for _ in range(3)] == ["retry", "retry", "unknown"]
     assert _line(line.id).status == "needs_review"
     assert [i.kind for i in _items(line.id)] == ["carrier.activate.unknown"]
     return line
@@ -173,12 +174,12 @@ def test_reconciliation_confirms_a_line_the_carrier_did_activate(world, admin, t
     carrier.applied.add(_op(line.id).idempotency_key)  # the first call had reached the carrier
 
     carrier.lookups_fail = True
-    assert reconciliation.reconcile_unknown(carrier=carrier.client())["unreachable"] == 1
+    assert reconciliation.reconcile_unknown(clients={"carrier": carrier.client()})["unreachable"] == 1
     assert _line(line.id).status == "needs_review" and _op(line.id).next_attempt_at > _op(line.id).updated_at
 
     carrier.lookups_fail = False
-    assert reconciliation.reconcile_unknown(carrier=carrier.client())["checked"] == 0  # not due yet
-    counts = reconciliation.reconcile_unknown(carrier=carrier.client(), now=_op(line.id).next_attempt_at)
+    assert reconciliation.reconcile_unknown(clients={"carrier": carrier.client()})["checked"] == 0  # not due yet
+    counts = reconciliation.reconcile_unknown(clients={"carrier": carrier.client()}, now=_op(line.id).next_attempt_at)
     assert counts["succeeded"] == 1 and counts["mismatches"] == 0
     assert _line(line.id).status == "active" and _op(line.id).status == "succeeded"
     assert _items(line.id) == [] and len(_items(line.id, "resolved")) == 1
@@ -190,16 +191,16 @@ def test_reconciliation_resends_what_the_carrier_never_got_and_queues_a_disagree
     carrier = FakeCarrier()
     carrier.state = "suspended"  # what the carrier reports for the line afterwards
 
-    assert reconciliation.reconcile_unknown(carrier=carrier.client())["retried"] == 1
+    assert reconciliation.reconcile_unknown(clients={"carrier": carrier.client()})["retried"] == 1
     assert _op(line.id).status == "pending" and _line(line.id).status == "needs_review"
-    assert outbox.run_operation(_op(line.id).id, carrier=carrier.client()) == "succeeded"
+    assert outbox.run_operation(_op(line.id).id, client=carrier.client()) == "succeeded"
     assert _line(line.id).status == "active"
     assert len(carrier.posts) == 1
 
-    result = reconciliation.resync_operation(_op(line.id).id, actor=admin, carrier=carrier.client())
+    result = reconciliation.resync_operation(_op(line.id).id, actor=admin, client=carrier.client())
     assert result["mismatch"]["ledger_state"] == "active" and result["mismatch"]["carrier_state"] == "suspended"
     assert [i.kind for i in _items(line.id)] == ["carrier.line_mismatch"]
-    reconciliation.resync_operation(_op(line.id).id, actor=admin, carrier=carrier.client())
+    reconciliation.resync_operation(_op(line.id).id, actor=admin, client=carrier.client())
     assert len(_items(line.id)) == 1  # one open item per disagreement
 
 
@@ -233,7 +234,7 @@ def test_a_repeated_webhook_is_stored_once_and_settles_once(world, admin, monkey
     assert webhooks.process_event(queued[0]) == f"operation #{op.id} succeeded"
     assert webhooks.process_event(queued[0]) == f"operation #{op.id} succeeded"
     assert _line(line.id).status == "active" and _op(line.id).status == "succeeded"
-    assert outbox.run_operation(op.id, carrier=FakeCarrier().client()) == "skipped"
+    assert outbox.run_operation(op.id, client=FakeCarrier().client()) == "skipped"
 
 
 def test_a_call_whose_worker_died_is_looked_up_after_a_while_and_resent(world, admin):
@@ -245,9 +246,9 @@ def test_a_call_whose_worker_died_is_looked_up_after_a_while_and_resent(world, a
         op.status, op.attempts, op.updated_at, op.next_attempt_at = "in_flight", 1, died, died
     carrier = FakeCarrier()
 
-    assert reconciliation.reconcile_unknown(carrier=carrier.client())["retried"] == 1
+    assert reconciliation.reconcile_unknown(clients={"carrier": carrier.client()})["retried"] == 1
     assert _op(line.id).status == "pending"
-    assert outbox.run_operation(op_id, carrier=carrier.client()) == "succeeded"
+    assert outbox.run_operation(op_id, client=carrier.client()) == "succeeded"
     assert _line(line.id).status == "active" and _op(line.id).attempts == 2
 
 
@@ -274,7 +275,7 @@ def test_what_a_person_already_decided_is_not_resent_and_the_disagreement_is_que
     carrier = FakeCarrier()
     carrier.state = None  # the carrier has no such line
 
-    counts = reconciliation.reconcile_unknown(carrier=carrier.client())
+    counts = reconciliation.reconcile_unknown(clients={"carrier": carrier.client()})
 
     assert counts["retried"] == 0 and counts["mismatches"] == 1 and carrier.posts == []
     assert _op(line.id).status == "failed" and _line(line.id).status == "active"

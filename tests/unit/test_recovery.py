@@ -18,7 +18,7 @@ from services import (
     approvals,
     auth,
     lines,
-    provisioning,
+    outbox,
     reconciliation,
     recovery,
     views,
@@ -51,7 +51,7 @@ def _activation(world: World, outcome: str = "unknown", **evidence) -> tuple[Lin
     line = world.line()
     lines.change_line_status(line.id, actor=world.admin, event="activate", reason="開通")
     op = _operation_of(line.id)
-    provisioning.settle(op.id, outcome, detail="キャリアの応答がタイムアウトしました（504）",
+    outbox.settle(op.id, outcome, detail="キャリアの応答がタイムアウトしました（504）",
                         evidence=evidence or {"http_status": 504, "carrier_request_id": "req-123"})
     return line, _operation_of(line.id)
 
@@ -174,7 +174,7 @@ def test_a_retried_call_that_succeeds_takes_the_line_out_of_review_and_closes_th
 
 def test_retry_of_a_failed_call_makes_a_new_call_only_while_the_line_is_still_in_review(world):
     line, op = _activation(world)  # 要確認 ...
-    provisioning.settle(op.id, "failed", detail="キャリア照会: 番号が未登録")  # ... then the carrier says no
+    outbox.settle(op.id, "failed", detail="キャリア照会: 番号が未登録")  # ... then the carrier says no
     support = world.actor("support")
     assert _line(line.id).status == "needs_review" and _operation_of(line.id).status == "failed"
 
@@ -381,7 +381,7 @@ def _carrier_that_applied(keys: set[str], state: str = "active") -> CarrierClien
 
 def test_support_resyncs_from_the_carrier_and_the_line_leaves_review(world, monkeypatch):
     line, op = _activation(world)
-    monkeypatch.setattr(reconciliation, "default_client", lambda: _carrier_that_applied({op.idempotency_key}))
+    monkeypatch.setattr(reconciliation, "client_for", lambda provider: _carrier_that_applied({op.idempotency_key}))
     st = _state(ReviewQueueState, _signed_in_token("support"))
     ReviewQueueState.load.fn(st)
     assert st.rows[0]["can_resync"]
