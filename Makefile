@@ -59,5 +59,7 @@ run: seed
 test: $(STAMP) system-deps
 	$(BIN)/python -m pytest -q
 
-bench: $(STAMP)
+bench: $(STAMP) system-deps
 	$(BIN)/python scripts/bench_search.py
+	$(BIN)/python scripts/bench_carrier_report.py
+	$(BIN)/python scripts/bench_chaos.py

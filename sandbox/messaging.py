@@ -2,7 +2,8 @@
 
     SMTP on its own port (aiosmtpd): accepts any sender and recipient, keeps every message.
     GET  /inbox                    受信箱: mail and LINE messages as an HTML page
-    GET  /inbox.json               mail as JSON (?to=address filters on a recipient)
+    GET  /inbox.json               mail as JSON (?to=address filters on a recipient, ?message_id=<id@host> on the
+                                   Message-ID header)
     POST /v2/bot/message/push      Authorization: Bearer <channel token>; {"to", "messages": [1-5 messages]}
                                    -> {"sentMessages": [{"id", "quoteToken"}]}; an `X-Line-Retry-Key` that was
                                    already accepted answers 409 and records nothing
@@ -143,9 +144,10 @@ class MessagingSandbox(SandboxProvider):
         ]
 
     async def inbox_json(self, request: Request) -> JSONResponse:
-        """Kept mail, newest last (?to= filters on a recipient)."""
-        to = request.query_params.get("to")
-        found = [m for m in self.mail if to is None or to in m["envelope_to"]]
+        """Kept mail, newest last (?to= filters on a recipient, ?message_id= on the Message-ID header)."""
+        to, message_id = request.query_params.get("to"), request.query_params.get("message_id")
+        found = [m for m in self.mail if (to is None or to in m["envelope_to"])
+                 and (message_id is None or m["message_id"] == message_id)]
         return JSONResponse({"count": len(found), "messages": found})
 
     async def line_json(self, request: Request) -> JSONResponse:

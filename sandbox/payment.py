@@ -6,6 +6,7 @@
     POST /charges/{id}/refunds    {"amount"? (default: what is left), "reason"?, "callback_url"?}  201
     GET  /charges/{id}            one charge with its refunds
     GET  /charges?idempotency_key=K   the charge created under that key ({"data": [...]}, also ?customer_ref=)
+    GET  /refunds?idempotency_key=K   the refund created under that key ({"data": [...]}, also ?charge_id=)
     GET  /refunds/{id}            one refund
     GET  /reports/settlement?date=YYYY-MM-DD   CSV of the Tokyo day's succeeded charges and refunds with fees
 
@@ -67,6 +68,7 @@ class PaymentSandbox(SandboxProvider):
             Route("/charges", self.find_charges, methods=["GET"]),
             Route("/charges/{charge_id}", self.get_charge, methods=["GET"]),
             Route("/charges/{charge_id}/refunds", self.create_refund, methods=["POST"]),
+            Route("/refunds", self.find_refunds, methods=["GET"]),
             Route("/refunds/{refund_id}", self.get_refund, methods=["GET"]),
             Route("/reports/settlement", self.settlement_report, methods=["GET"]),
         ]
@@ -144,6 +146,13 @@ class PaymentSandbox(SandboxProvider):
         key, ref = request.query_params.get("idempotency_key"), request.query_params.get("customer_ref")
         found = [c for c in self.charges.values()
                  if (key is None or c["idempotency_key"] == key) and (ref is None or c["customer_ref"] == ref)]
+        return JSONResponse({"data": found})
+
+    async def find_refunds(self, request: Request) -> JSONResponse:
+        """Refunds filtered by ?idempotency_key= and/or ?charge_id=."""
+        key, charge_id = request.query_params.get("idempotency_key"), request.query_params.get("charge_id")
+        found = [r for r in self.refunds.values()
+                 if (key is None or r["idempotency_key"] == key) and (charge_id is None or r["charge_id"] == charge_id)]
         return JSONResponse({"data": found})
 
     async def get_refund(self, request: Request) -> JSONResponse:

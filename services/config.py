@@ -42,6 +42,8 @@ class Settings:
     outbox_backoff_base_seconds: float = 1.0
     outbox_backoff_cap_seconds: float = 60.0
     outbox_stale_in_flight_seconds: int = 300  # an in-flight call older than this: its worker died
+    outbox_lease_seconds: float = 30.0  # a relayed row is relayed again after this if no worker took it
+    inbound_stalled_seconds: float = 60.0  # a stored webhook not processed by then is queued again
     relay_interval_seconds: float = 2.0
     reconcile_interval_seconds: float = 15.0
 
@@ -78,6 +80,8 @@ def load_settings() -> Settings:
         outbox_backoff_base_seconds=float(os.environ.get("TELECOM_OUTBOX_BACKOFF_BASE_SECONDS", "1")),
         outbox_backoff_cap_seconds=float(os.environ.get("TELECOM_OUTBOX_BACKOFF_CAP_SECONDS", "60")),
         outbox_stale_in_flight_seconds=int(os.environ.get("TELECOM_OUTBOX_STALE_IN_FLIGHT_SECONDS", "300")),
+        outbox_lease_seconds=float(os.environ.get("TELECOM_OUTBOX_LEASE_SECONDS", "30")),
+        inbound_stalled_seconds=float(os.environ.get("TELECOM_INBOUND_STALLED_SECONDS", "60")),
         relay_interval_seconds=float(os.environ.get("TELECOM_RELAY_INTERVAL_SECONDS", "2")),
         reconcile_interval_seconds=float(os.environ.get("TELECOM_RECONCILE_INTERVAL_SECONDS", "15")),
     )

@@ -32,7 +32,9 @@ log = logging.getLogger(__name__)
 
 # source -> "module:function" comparing that source's report for one business date with the ledger;
 # its review items' kinds start with KIND_PREFIXES[source]
-SOURCES: dict[str, str] = {}
+SOURCES: dict[str, str] = {"carrier_lines": "services.carrier_report:compare",
+                           "payment_settlement": "services.payment_settlement:compare",
+                           "bank_statement": "services.bank_transfers:compare"}
 KIND_PREFIXES = {"carrier_lines": "carrier.report.", "payment_settlement": "payment.settlement.",
                  "bank_statement": "bank.statement."}
 SOURCE_LABELS_JA = {"carrier_lines": "キャリア回線レポート", "payment_settlement": "決済精算レポート",

@@ -18,8 +18,13 @@ _ACTION_LABELS_JA = {
     "record": "入金登録", "message": "メッセージ追加", "assign": "担当者割当",
     "mfa_enroll": "二要素認証の設定", "request": "申請", "mfa_reset": "二要素認証リセット",
     "reveal": "表示", "role_change": "権限変更", "recovery_code_use": "リカバリーコード使用",
+    "kyc_request": "本人確認の依頼", "kyc_result": "本人確認結果の受信", "return_request": "返品の依頼",
+    "sent": "送信", "accepted": "出荷受付", "picked_up": "集荷", "in_transit": "配送中", "delivered": "配達完了",
+    "return_requested": "返品受付", "return_in_transit": "返送中", "returned": "返品受領", "failed": "不成立",
+    "charge_card": "カードで請求", "refund_confirmed": "返金完了の確認", "external_ref": "取引IDの記録",
 }
-_ENTITY_LABELS_JA = {"auth": "認証", "staff": "担当者", "customer": "顧客", "pii": "個人情報"}
+_ENTITY_LABELS_JA = {"auth": "認証", "staff": "担当者", "customer": "顧客", "pii": "個人情報", "shipment": "出荷",
+                     "notification": "通知"}
 _ENTITY_ALIASES = {"sim": "sim", "sim_card": "sim", "auth": None, "staff": None}
 
 

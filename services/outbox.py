@@ -27,6 +27,10 @@ OUTCOMES = ("succeeded", "failed", "unknown")
 # provider -> the module whose apply_outcome(session, op, outcome, detail, evidence) applies an outcome to the ledger
 OUTCOME_MODULES = {
     "carrier": "services.provisioning",
+    "kyc": "services.kyc_checks",
+    "logistics": "services.shipments",
+    "messaging": "services.notifications",
+    "payment": "services.card_payments",
 }
 PROVIDER_LABELS_JA = {"carrier": "キャリア", "payment": "決済", "bank": "銀行", "kyc": "本人確認",
                       "logistics": "配送", "messaging": "メッセージ", "monitoring": "監視"}

@@ -7,6 +7,7 @@ from sqlmodel import Session, select
 
 from services.approval_gate import require_approval
 from services.audit import mutating_service, record, snapshot
+from services.card_payments import enqueue_gateway_refund
 from services.db import write_session
 from services.errors import Conflict, NotFound, ValidationFailed
 from services.lifecycles import PAYMENT, InvoiceStatus, PaymentEvent, PaymentStatus
@@ -144,7 +145,8 @@ def refund_payment(payment_id: int, *, actor: Actor, reason: str) -> Payment:
 
     A reason is required; repeating it changes nothing. Its allocations stay as history but no
     longer count towards the invoices' payment state. Runs only as an approved request.
-    Writes one audit entry.
+    A card payment taken through the payment gateway also puts the gateway refund in the outbox,
+    in the same transaction. Writes one audit entry.
     """
     require_approval("payment.refund")
     return _apply_event(payment_id, actor, PaymentEvent.REFUND, PaymentStatus.REFUNDED, reason)
@@ -162,5 +164,7 @@ def _apply_event(payment_id: int, actor: Actor, event: PaymentEvent, target: Pay
         before = snapshot(payment)
         payment.status = PAYMENT.next_state(payment.status, event).value
         session.add(payment)
+        if event == PaymentEvent.REFUND:
+            enqueue_gateway_refund(session, payment, reason.strip())
         record(session, actor, f"payment.{event.value}", payment, before=before, reason=reason.strip())
     return payment

@@ -33,6 +33,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "customer.create": frozenset({_S, _M}),
     "customer.update": frozenset({_S, _P, _M}),
     "customer.kyc": frozenset({_P, _M}),
+    "notification.send": _ALL_STAFF,           # a message to a customer (通知: mail, LINE, in-app)
     "contract.view": _ALL_STAFF,
     "contract.create": frozenset({_S, _M}),
     "contract.transition": frozenset({_S, _M}),

@@ -14,7 +14,7 @@ import json
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from services import approvals, provisioning, reconciliation
+from services import approvals, daily_reconciliation, provisioning, reconciliation
 from services.approval_gate import require_approval
 from services.audit import mutating_service, record, snapshot
 from services.customers import customer_code
@@ -33,7 +33,14 @@ from services.views import PROVIDER_LABELS_JA, EXTERNAL_OPERATION_LABELS_JA, Pag
 
 REVIEW_STATUS_LABELS_JA = {"open": "未対応", "resolved": "解消済"}
 OUTCOME_LABELS_JA = {"unknown": "結果不明", "failed": "失敗", "mismatch": "不一致", "line_mismatch": "回線状態の不一致",
-                     "missing": "記録なし", "duplicate": "重複"}
+                     "missing": "記録なし", "duplicate": "重複",
+                     "approved": "承認（確定待ち）", "rejected": "否認（確定待ち）",  # KYC results (本人確認結果)
+                     # daily report differences (日次突合)
+                     "state_mismatch": "状態の不一致", "amount_mismatch": "金額の不一致",
+                     "missing_in_ledger": "台帳に記録なし", "missing_at_carrier": "キャリアに記録なし",
+                     "missing_in_report": "レポートに記録なし", "missing_in_statement": "明細に記録なし",
+                     "missing_ref": "取引ID不明", "unallocated": "未消込", "invalid": "読み取り不可"}
+RUN_STATUS_LABELS_JA = {"running": "実行中", "completed": "完了", "failed": "失敗"}
 # Lines a failed carrier call may be sent again for: still waiting (処理中) or 要確認.
 RETRYABLE_LINE_STATES = frozenset({LineStatus.ACTIVATING, LineStatus.SUSPENDING, LineStatus.RESUMING,
                                    LineStatus.NEEDS_REVIEW})
@@ -173,6 +180,25 @@ def open_review_count(*, actor: Actor) -> int:
     with read_session() as session:
         return int(session.exec(select(func.count()).select_from(ReviewItem)
                                 .where(ReviewItem.status == "open")).one())
+
+
+def daily_run_rows(*, actor: Actor, limit: int = 30) -> list[dict]:
+    """The latest daily reconciliation runs (日次突合) for the review screen, newest day first (review.view)."""
+    return [{"id": run.id, "source": run.source,
+             "source_label": daily_reconciliation.SOURCE_LABELS_JA.get(run.source, run.source),
+             "business_date": run.business_date.isoformat(), "status": run.status,
+             "status_label": RUN_STATUS_LABELS_JA.get(run.status, run.status),
+             "rows_checked": run.rows_checked, "differences": run.differences, "error": run.error or "",
+             "ran_at": tokyo_time(run.finished_at or run.started_at)}
+            for run in daily_reconciliation.recent_runs(actor=actor, limit=limit)]
+
+
+def daily_run_sources(*, actor: Actor) -> list[dict[str, str]]:
+    """The sources `actor` may run again (再突合: support and admin), with their Japanese names; else none."""
+    if not can(actor, "review.resolve"):
+        return []
+    return [{"value": source, "label": daily_reconciliation.SOURCE_LABELS_JA.get(source, source)}
+            for source in daily_reconciliation.SOURCES]
 
 
 def _close(item: ReviewItem, actor: Actor, reason: str) -> None:

@@ -46,7 +46,8 @@ EXTERNAL_OPERATION_LABELS_JA = {
     "activate": "開通", "suspend": "停止", "resume": "再開", "terminate": "解約", "change_plan": "プラン変更",
     "throttle_on": "速度制限", "throttle_off": "速度制限の解除", "status": "状態照会", "report": "日次レポート",
     "charge": "請求", "refund": "返金", "settlement": "精算レポート", "statement": "入金明細", "submit": "本人確認依頼",
-    "ship": "出荷", "return": "返品", "mail": "メール送信", "push": "LINE送信",
+    "ship": "出荷", "return": "返品", "mail": "メール送信", "push": "LINE送信", "transfer": "振込",
+    "check": "結果",
 }
 ATTEMPT_OUTCOME_LABELS_JA = {"succeeded": "成功", "failed": "失敗", "unknown": "結果不明"}
 BODY_LIMIT = 2000  # characters of a request / response body shown on screen
@@ -358,7 +359,7 @@ def contract_detail(contract_id: int, *, actor: Actor) -> dict:
 
 
 def invoice_detail(invoice_id: int, *, actor: Actor) -> dict:
-    """An invoice with its items, allocations (消込) and derived payment state."""
+    """An invoice with its items, allocations (消込), derived payment state and its provider calls (card charges)."""
     with read_session() as session:
         inv = _load(session, Invoice, invoice_id, "請求書が見つかりません。", actor, "invoice.view")
         items = session.exec(select(InvoiceItem).where(InvoiceItem.invoice_id == invoice_id).order_by(InvoiceItem.id)).all()
@@ -377,6 +378,10 @@ def invoice_detail(invoice_id: int, *, actor: Actor) -> dict:
             "allocations": [{"amount": yen(a.amount), "payer_name": p.payer_name, "received_at":
                              tokyo_time(p.received_at), "method_label": PAYMENT_METHOD_LABELS_JA.get(p.method, p.method)}
                             for a, p in allocations] if can(actor, "payment.view", inv) else [],
+            "external_operations": external_operation_rows(session, session.exec(
+                select(ExternalOperation).where(ExternalOperation.invoice_id == invoice_id)
+                .order_by(col(ExternalOperation.id).desc()).limit(SECTION_LIMIT)).all(), actor=actor)
+            if can(actor, "review.view", inv) else [],
         }
 
 

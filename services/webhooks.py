@@ -20,15 +20,15 @@ from sqlmodel import Session, select
 
 from services.config import settings
 from services.db import read_session, write_session
-from services.integrations.http import SIGNATURE_HEADER, verify_signature
+from services.integrations import http
 from services.models import ExternalOperation, InboundEvent
 from services.models.base import utcnow
 from services.reconciliation import FINAL, settle_operation
 
 log = logging.getLogger(__name__)
 
+SIGNATURE_HEADER = http.SIGNATURE_HEADER  # the header the webhook route passes to accept()
 MAX_BODY_BYTES = 256 * 1024
-STALLED_AFTER = timedelta(seconds=60)  # a stored event not processed by then is queued again
 
 
 def accept(provider: str, body: bytes, signature_header: str | None) -> tuple[int, dict[str, Any]]:
@@ -41,7 +41,7 @@ def accept(provider: str, body: bytes, signature_header: str | None) -> tuple[in
         return 404, {"error": "unknown_provider"}
     if len(body) > MAX_BODY_BYTES:
         return 413, {"error": "too_large"}
-    if not verify_signature(body, signature_header, settings.webhook_secret):
+    if not http.verify_signature(body, signature_header, settings.webhook_secret):
         return 401, {"error": "invalid_signature"}
     try:
         event = json.loads(body)
@@ -101,7 +101,8 @@ def stalled_event_ids(limit: int = 200) -> list[int]:
     with read_session() as session:
         return list(session.exec(
             select(InboundEvent.id).where(InboundEvent.processed_at.is_(None),
-                                          InboundEvent.received_at <= utcnow() - STALLED_AFTER)
+                                          InboundEvent.received_at <= utcnow() - timedelta(
+                                              seconds=settings.inbound_stalled_seconds))
             .order_by(InboundEvent.id).limit(limit)).all())
 
 
@@ -133,6 +134,10 @@ def carrier_event(session: Session, event: dict[str, Any]) -> str:
 # Providers whose webhooks are accepted -> "module:function" applying one event (session, event) -> result text.
 HANDLERS: dict[str, str] = {
     "carrier": "services.webhooks:carrier_event",
+    "kyc": "services.kyc_checks:kyc_event",
+    "logistics": "services.shipments:logistics_event",
+    "payment": "services.card_payments:payment_event",
+    "bank": "services.bank_transfers:bank_event",
 }
 
 

@@ -6,7 +6,8 @@ from typing import Any
 
 import reflex as rx
 
-from services import approvals, billing, contracts, customers, lines, masking, views
+from services import approvals, billing, card_payments, contracts, customers, lines, masking, views
+from services import kyc_checks, notifications, shipments
 from services.errors import PermissionDenied, ValidationFailed
 from services.lifecycles import CONTRACT, EVENT_LABELS_JA, INVOICE, LINE, Lifecycle
 from services.lines import LINE_EVENT_PERMISSIONS
@@ -22,6 +23,9 @@ def _int(value: Any) -> int:
 
 
 KYC_EVENTS = {"kyc_verified": "本人確認を「確認済」で確定", "kyc_rejected": "本人確認を「否認」で確定"}
+KYC_REQUEST_EVENT = "kyc_request"
+SHIP_EVENT_PREFIX = "ship_line_"
+CARD_CHARGE_EVENT = "charge_card"
 
 
 class DashboardState(MessagesMixin, rx.State):
@@ -146,6 +150,9 @@ class CustomerState(ConfirmDialogMixin, rx.State):
     can_create_contract: bool = False
     can_confirm_kyc: bool = False
     can_refund: bool = False
+    can_ship: bool = False
+    shipments: list[dict[str, Any]] = []
+    notifications: list[dict[str, Any]] = []
     loaded: bool = False
     revealing: str = ""              # the field whose reveal dialog is open
     revealed: dict[str, str] = {}    # field -> full value, until the page is left
@@ -162,7 +169,9 @@ class CustomerState(ConfirmDialogMixin, rx.State):
         self.can_create_contract = can(current, "contract.create")
         self.can_confirm_kyc = can(current, "customer.kyc")
         self.can_refund = can(current, "payment.manage")
+        self.can_ship = can(current, "inventory.manage")
         self.plans = views.active_plans(actor=current) if self.can_create_contract else []
+        self._load_deliveries()
         self.loaded = True
 
     @rx.event
@@ -219,11 +228,49 @@ class CustomerState(ConfirmDialogMixin, rx.State):
     def _title(self) -> str:
         return f"顧客 {self.data['customer']['code']}（{self.data['customer']['name']}）"
 
+    @rx.event
+    @guarded
+    def ask_kyc_check(self):
+        """Open the dialog that says what asking the KYC provider for an identity check will do."""
+        self.needs_approval, self.pending_changes, self.pending_warnings, self.confirm_word = False, [], [], ""
+        self.pending_summary = (
+            f"{self._title()}の本人確認を本人確認サービスに依頼します。本人確認の状態は「確認待ち」になり、"
+            "お客様に受付のメールが届きます。結果が届くと要確認の一覧に表示されます。結果の確定は、"
+            "内容を確認したうえで別途承認申請して行います。")
+        self.pending_event, self.pending_label = KYC_REQUEST_EVENT, "本人確認の依頼"
+
+    @rx.event
+    @guarded
+    def ask_ship(self, line_id: int):
+        """Open the dialog that says what sending the line's SIM to the customer will do."""
+        line = next((ln for ln in self.data.get("lines", []) if ln["id"] == _int(line_id)), None)
+        if line is None or not line["iccid"]:
+            raise ValidationFailed({"item": "SIMが割り当てられた回線を選んでください。"})
+        self.needs_approval, self.pending_changes, self.pending_warnings, self.confirm_word = False, [], [], ""
+        self.pending_summary = (
+            f"回線 {line['msisdn']} のSIM（ICCID {line['iccid']}）を、{self._title()}の登録住所へ発送するよう"
+            "配送業者に依頼します。受付後、追跡番号がこの画面に表示され、お客様にも通知されます。")
+        self.pending_event, self.pending_label = f"{SHIP_EVENT_PREFIX}{line['id']}", "SIMの発送"
+
     def _apply(self, event: str, reason: str) -> None:
-        raise ValidationFailed({"event": "この操作は承認申請からのみ行えます。"})
+        customer_id = self.data["customer"]["id"]
+        if event == KYC_REQUEST_EVENT:
+            kyc_checks.request_kyc_check(customer_id, actor=actor(), reason=reason)
+        elif event.startswith(SHIP_EVENT_PREFIX):
+            shipments.ship_to_customer(actor=actor(), customer_id=customer_id,
+                                       line_id=_int(event.removeprefix(SHIP_EVENT_PREFIX)), reason=reason)
+        else:
+            raise ValidationFailed({"event": "この操作は承認申請からのみ行えます。"})
 
     def _after_change(self) -> None:
         self.data = views.customer_360(self.data["customer"]["id"], actor=actor())
+        self._load_deliveries()
+
+    def _load_deliveries(self) -> None:
+        """The customer's shipments and notifications (both shown on the 360° view)."""
+        customer_id, current = self.data["customer"]["id"], actor()
+        self.shipments = shipments.customer_shipments(customer_id, actor=current)
+        self.notifications = notifications.customer_notifications(customer_id, actor=current)
 
 
 class LineState(LifecycleActionsMixin, rx.State):
@@ -296,7 +343,23 @@ class ContractState(LifecycleActionsMixin, rx.State):
 
 
 class InvoiceState(LifecycleActionsMixin, rx.State):
-    """One invoice with items and allocations; issuing it, and cancelling it (赤伝) with approval."""
+    """One invoice with items and allocations; issuing it, cancelling it (赤伝) with approval, and
+    charging its outstanding amount to the customer's card (カードで請求)."""
+
+    can_charge_card: bool = False
+
+    @rx.event
+    @guarded
+    def ask_card_charge(self):
+        """Open the dialog that says what charging the card will do."""
+        invoice = self.data["invoice"]
+        self.needs_approval, self.pending_changes, self.pending_warnings, self.confirm_word = False, [], [], ""
+        self.pending_summary = (
+            f"{self._title()}の未収額（請求額 {invoice['total']}、入金済 {invoice['allocated']}）を"
+            "お客様のクレジットカードに請求します。決済代行会社への送信は自動で行われ、決済が完了すると"
+            "入金として記録されこの請求書に消込されます。カードが利用できなかった場合は何も記録されず、"
+            "要確認の一覧に表示されます。")
+        self.pending_event, self.pending_label = CARD_CHARGE_EVENT, "カードで請求"
 
     @rx.event
     @guarded
@@ -320,9 +383,13 @@ class InvoiceState(LifecycleActionsMixin, rx.State):
     def _refresh(self, invoice_id: int) -> None:
         self.data = views.invoice_detail(invoice_id, actor=actor())
         self.actions = self._allowed_actions(INVOICE, self.data["invoice"]["status"], lambda _ev: "invoice.manage")
+        self.can_charge_card = can(actor(), "payment.manage") and self.data["invoice"]["payment_state"] in (
+            "unpaid", "partially_paid")
 
     def _apply_event(self, invoice_id: int, event: str, reason: str) -> None:
-        if event == "issue":
+        if event == CARD_CHARGE_EVENT:
+            card_payments.charge_invoice(invoice_id, actor=actor(), reason=reason)
+        elif event == "issue":
             billing.issue_invoice(invoice_id, actor=actor())
         else:
             billing.void_invoice(invoice_id, actor=actor(), reason=reason)

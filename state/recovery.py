@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import reflex as rx
 
-from services import recovery
+from services import daily_reconciliation, recovery
 from services.lifecycles import state_label
 from state.base import MessagesMixin, UiState, actor, guarded
 
@@ -50,6 +51,7 @@ class ReviewQueueState(MessagesMixin, rx.State):
         self.action, self.loaded = "", False
         self._fetch(_int(params.get("page", 1)) or 1)
         self.loaded = True
+        return DailyReconciliationState.load
 
     @rx.event
     @guarded
@@ -135,3 +137,71 @@ class ReviewQueueState(MessagesMixin, rx.State):
                                             kind=self.kind or None, page=page)
         self.rows, self.page, self.pages, self.total = result.rows, result.page, result.pages, result.total
         self.kinds = recovery.review_kinds(actor=current)
+
+
+class DailyReconciliationState(MessagesMixin, rx.State):
+    """日次突合 on the review screen: the latest runs, and running one source's day again (再突合)."""
+
+    runs: list[dict[str, Any]] = []
+    sources: list[dict[str, str]] = []  # what the signed-in person may run again (empty: no 再突合)
+    rerun_source: str = ""
+    rerun_date: str = ""
+    rerun_summary: str = ""       # the confirmation dialog is open while this is set
+
+    @rx.event
+    @guarded
+    def load(self):
+        """Show the latest runs and, for support and admin, the 再突合 form."""
+        self.rerun_summary = ""
+        self._fetch()
+
+    @rx.event
+    @guarded
+    def ask_rerun(self, form: dict):
+        """Check the chosen source and date, then open the confirmation dialog saying what will happen."""
+        source, day = form.get("source") or "", _date(form.get("business_date"))
+        label = next((s["label"] for s in self.sources if s["value"] == source), "")
+        if not label:
+            self.field_errors = {"source": "突合の対象を選んでください。"}
+            return
+        if day is None:
+            self.field_errors = {"business_date": "日付を選んでください。"}
+            return
+        self.rerun_source, self.rerun_date = source, day.isoformat()
+        self.rerun_summary = (f"{label}の{day:%Y/%m/%d}分を取り直して台帳と突き合わせます。"
+                              "差異は要確認に登録します（登録済みの差異は重複して登録しません）。台帳は変更しません。")
+
+    @rx.event
+    @guarded
+    def cancel_rerun(self):
+        """Close the dialog without running anything."""
+        self.rerun_summary = ""
+
+    @rx.event
+    @guarded
+    def confirm_rerun(self, form: dict):
+        """Run the comparison again with the reason given, then show its outcome."""
+        day = _date(self.rerun_date)
+        if not self.rerun_summary or day is None:
+            self.error = "再突合の内容が見つかりません。もう一度選んでください。"
+            return None
+        run = daily_reconciliation.run_again(self.rerun_source, day, actor=actor(), reason=form.get("reason") or "")
+        label = daily_reconciliation.SOURCE_LABELS_JA.get(run.source, run.source)
+        self.notice = (f"{label} {day:%Y/%m/%d}: 突合しました（{run.rows_checked} 行を確認、新しい差異 {run.differences} 件）。"
+                       if run.status == "completed" else
+                       f"{label} {day:%Y/%m/%d}: 突合できませんでした（{run.error}）。時間をおいて自動で再実行します。")
+        self.rerun_summary = ""
+        self._fetch()
+        return [UiState.load_user, ReviewQueueState.go(1)]
+
+    def _fetch(self) -> None:
+        current = actor()
+        self.runs = recovery.daily_run_rows(actor=current)
+        self.sources = recovery.daily_run_sources(actor=current)
+
+
+def _date(value: Any) -> date | None:
+    try:
+        return date.fromisoformat(str(value or ""))
+    except ValueError:
+        return None

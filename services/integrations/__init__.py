@@ -14,6 +14,10 @@ from services.integrations.http import ProviderClient
 # provider -> the module whose default_client() returns its client
 CLIENT_MODULES = {
     "carrier": "services.integrations.carrier",
+    "kyc": "services.integrations.kyc",
+    "logistics": "services.integrations.logistics",
+    "messaging": "services.integrations.messaging",
+    "payment": "services.integrations.payment",
 }
 
 

@@ -31,7 +31,6 @@ from services.tasks.celery_app import app, prune_delivered_messages
 log = logging.getLogger(__name__)
 
 RELAY_BATCH = 200
-LEASE = timedelta(seconds=30)  # a relayed row is not relayed again before this, unless it was taken
 KEPT_BODY_CHARS = 2000
 
 
@@ -56,7 +55,7 @@ def dispatch_due(limit: int = RELAY_BATCH) -> list[int]:
             .limit(limit).with_for_update(skip_locked=True)
         ).all()
         for row in rows:
-            row.next_attempt_at = now + LEASE
+            row.next_attempt_at = now + timedelta(seconds=settings.outbox_lease_seconds)
             session.add(row)
         return [row.id for row in rows]
 

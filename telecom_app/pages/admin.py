@@ -117,13 +117,37 @@ def new_customer_page() -> rx.Component:
     )
 
 
-def _line_row(ln) -> rx.Component:
+def _line_row(ln, *extra_cells) -> rx.Component:
     return rx.table.row(
         rx.table.cell(link(ln["msisdn"], ln["url"])),
         rx.table.cell(status_badge(ln["status"], ln["status_label"])),
         rx.table.cell(link(ln["contract_code"], ln["contract_url"])),
         rx.table.cell(rx.text(ln["iccid"], size="1"), rx.text(ln["sim_status_label"], size="1", color="gray")),
         rx.table.cell(rx.text(ln["device_model"], size="1"), rx.text(ln["imei"], size="1", color="gray")),
+        *extra_cells,
+    )
+
+
+def _customer_line_row(ln) -> rx.Component:
+    """A line on the 360° view, with 「SIMを発送」 when it has a SIM and the person may ship."""
+    return _line_row(ln, rx.table.cell(rx.cond(
+        CustomerState.can_ship & (ln["iccid"] != ""),
+        rx.button("SIMを発送", size="1", variant="outline", on_click=CustomerState.ask_ship(ln["id"]),
+                  data_ship_line=ln["id"]))))
+
+
+def _shipment_row(s) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(s["order_ref"]), rx.table.cell(s["item_label"]),
+        rx.table.cell(status_badge(s["status"], s["status_label"])),
+        rx.table.cell(s["tracking_number"]), rx.table.cell(s["created_at"]), rx.table.cell(s["delivered_at"]),
+    )
+
+
+def _notification_row(n) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(n["created_at"]), rx.table.cell(n["channel_label"]), rx.table.cell(n["title"]),
+        rx.table.cell(status_badge(n["delivery"], n["delivery_label"])), rx.table.cell(n["sent_at"]),
     )
 
 
@@ -224,6 +248,10 @@ def customer_page() -> rx.Component:
                         rx.cond(CustomerState.can_confirm_kyc & (c["kyc_status"].to(str) != "rejected"),
                                 rx.button("否認で確定を申請", size="1", variant="outline", color_scheme="red",
                                           on_click=CustomerState.ask("kyc_rejected"))),
+                        rx.cond(CustomerState.can_confirm_kyc & ((c["kyc_status"].to(str) == "not_started")
+                                                                 | (c["kyc_status"].to(str) == "rejected")),
+                                rx.button("本人確認を依頼", size="1", on_click=CustomerState.ask_kyc_check,
+                                          id="kyc-request")),
                         spacing="2", wrap="wrap", align="center")),
                     kv("本人確認書類", rx.hstack(rx.text(c["id_document_label"].to(str)),
                                               _personal("id_document_number", c["id_document_number"].to(str)),
@@ -252,10 +280,14 @@ def customer_page() -> rx.Component:
                 )),
             ),
             section(rx.hstack(rx.text(t("lines")), rx.badge(d["line_total"].to(int))),
-                table(_LINE_HEADERS, d["lines"].to(list[dict[str, Any]]), _line_row),
+                table(_LINE_HEADERS + [""], d["lines"].to(list[dict[str, Any]]), _customer_line_row),
                 link(t("show_all"), d["lines_url"].to(str)),
                 id="customer-lines",
             ),
+            section("出荷", table(["出荷番号", "品目", "配送状況", "追跡番号", "依頼日時", "配達日時"],
+                                CustomerState.shipments, _shipment_row), id="customer-shipments"),
+            section("通知", table(["作成日時", "送信方法", "件名", "送信状況", "送信日時"],
+                                CustomerState.notifications, _notification_row), id="customer-notifications"),
             rx.cond(d["can_view_invoices"].to(bool), section(t("invoices"),
                 table(["請求書番号", "請求月", "請求額", "状態", "入金状況", "支払期限"], d["invoices"].to(list[dict[str, Any]]),
                       _invoice_row))),
@@ -392,7 +424,7 @@ def contract_page() -> rx.Component:
 
 
 def invoice_page() -> rx.Component:
-    """One invoice: items, totals, derived payment state and allocations."""
+    """One invoice: items, totals, derived payment state, allocations, card charge and its provider calls."""
     d = InvoiceState.data
     i = d["invoice"].to(dict[str, Any])
     return admin_shell(
@@ -411,6 +443,9 @@ def invoice_page() -> rx.Component:
                 ),
                 rx.flex(rx.foreach(InvoiceState.actions, lambda a: rx.button(
                     a["label"], on_click=InvoiceState.ask(a["event"]), variant="outline", data_event=a["event"])),
+                    rx.cond(InvoiceState.can_charge_card, rx.button(
+                        "カードで請求", on_click=InvoiceState.ask_card_charge, variant="outline",
+                        data_event="charge_card", id="invoice-charge-card")),
                     spacing="2", wrap="wrap"),
             ),
             confirm_dialog(InvoiceState, InvoiceState.confirm),
@@ -420,6 +455,8 @@ def invoice_page() -> rx.Component:
             section("消込", table(["入金日時", "名義", "方法", "消込額"], d["allocations"].to(list[dict[str, Any]]), lambda a: rx.table.row(
                 rx.table.cell(a["received_at"]), rx.table.cell(a["payer_name"]), rx.table.cell(a["method_label"]),
                 rx.table.cell(a["amount"])))),
+            section("外部連携の履歴", operation_history(d["external_operations"].to(list[dict[str, Any]])),
+                    id="invoice-external-operations"),
             spacing="4", width="100%",
         )),
         title=rx.cond(InvoiceState.loaded, "請求書 " + i["invoice_no"].to(str), ""),

@@ -8,11 +8,13 @@ import reflex as rx
 
 from components.i18n import t
 from components.shell import admin_shell
-from components.widgets import link, messages, pager, status_badge
+from components.widgets import link, messages, pager, section, status_badge, table
+from state.recovery import DailyReconciliationState as D
 from state.recovery import ReviewQueueState as Q
 
 OPERATION_STATUS_COLORS = {"pending": "amber", "in_flight": "blue", "succeeded": "green", "failed": "red",
                            "unknown": "red"}
+RUN_STATUS_COLORS = {"running": "blue", "completed": "green", "failed": "red"}
 _PRE = {"white_space": "pre-wrap", "word_break": "break-all", "font_size": "12px", "margin": "0",
         "padding": "0.5em", "background": "var(--gray-3)", "border_radius": "6px", "max_height": "16em",
         "overflow": "auto", "width": "100%"}
@@ -175,9 +177,71 @@ def _action_dialog() -> rx.Component:
     ), open=Q.action != "")
 
 
+# ---- 日次突合 ----------------------------------------------------------------------------------
+
+def _run_row(r) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(r["source_label"]),
+        rx.table.cell(r["business_date"]),
+        rx.table.cell(rx.badge(r["status_label"], color_scheme=rx.match(r["status"], *RUN_STATUS_COLORS.items(),
+                                                                         "gray"), variant="soft")),
+        rx.table.cell(r["rows_checked"]),
+        rx.table.cell(r["differences"]),
+        rx.table.cell(rx.text(r["error"], size="1", color="red")),
+        rx.table.cell(rx.text(r["ran_at"], size="1", color="gray")),
+        data_run=r["id"],
+    )
+
+
+def _field_error(name: str) -> rx.Component:
+    return rx.cond(D.field_errors.contains(name), rx.text(D.field_errors[name], color="red", size="2"))
+
+
+def _rerun_form() -> rx.Component:
+    return rx.form(rx.flex(
+        rx.el.select(rx.el.option("突合の対象を選ぶ", value=""),
+                     rx.foreach(D.sources, lambda s: rx.el.option(s["label"], value=s["value"])),
+                     name="source", id="rerun-source", aria_label="突合の対象"),
+        rx.input(type="date", name="business_date", id="rerun-date", aria_label="対象日"),
+        rx.button(rx.icon("refresh-cw", size=16), "再突合", type="submit", variant="outline", id="rerun-ask"),
+        _field_error("source"), _field_error("business_date"),
+        spacing="2", wrap="wrap", align="center"), on_submit=D.ask_rerun, reset_on_submit=False)
+
+
+def _rerun_dialog() -> rx.Component:
+    return rx.dialog.root(rx.dialog.content(
+        rx.dialog.title("再突合"),
+        rx.dialog.description(D.rerun_summary, id="rerun-summary"),
+        rx.form(rx.vstack(
+            rx.text("理由（必須）", size="2", weight="medium"),
+            rx.text_area(name="reason", required=True, width="100%", id="rerun-reason"),
+            _field_error("reason"), _field_error("business_date"), _field_error("source"),
+            rx.cond(D.error != "", rx.text(D.error, color="red", size="2", role="alert")),
+            rx.hstack(rx.button(t("cancel"), type="button", variant="soft", color_scheme="gray",
+                                on_click=D.cancel_rerun),
+                      rx.button("再突合する", type="submit", id="rerun-submit"),
+                      justify="end", width="100%"),
+            spacing="3"), on_submit=D.confirm_rerun, reset_on_submit=False),
+    ), open=D.rerun_summary != "")
+
+
+def _daily_runs() -> rx.Component:
+    return section(
+        "日次突合",
+        rx.text("キャリア・決済・銀行の日次レポートを台帳と突き合わせた結果です。差異は下の要確認キューに登録されます。",
+                size="2", color="gray"),
+        rx.cond(D.rerun_summary == "", messages(D)),
+        rx.cond(D.sources.length() > 0, _rerun_form()),
+        table(["対象", "対象日", "状態", "確認した行", "差異", "エラー", "実行日時"], D.runs, _run_row),
+        _rerun_dialog(),
+        id="daily-reconciliation",
+    )
+
+
 def review_page() -> rx.Component:
     """要確認キュー: uncertain outcomes and disagreements with providers, and their recovery."""
     return admin_shell(
+        _daily_runs(),
         messages(Q),
         _filters(),
         rx.cond(Q.rows.length() > 0,

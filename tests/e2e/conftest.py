@@ -15,7 +15,7 @@ import pytest
 
 from services.config import PROJECT_ROOT
 from sandbox.testing import SandboxProcess
-from tests.integration.conftest import free_port
+from tests.stack import free_port
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -33,7 +33,7 @@ from services.config import PROJECT_ROOT
 from services.db import read_session
 from services.models import AuditEntry
 from services.permissions import Role
-from tests.integration.conftest import free_port
+from tests.stack import free_port
 
 pytestmark = pytest.mark.integration
 

@@ -9,15 +9,9 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import Callable
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -37,6 +31,7 @@ from services.permissions import Role
 from services.tasks.celery_app import app as celery_app, prune_delivered_messages
 from tests.conftest import make_actor
 from tests.integration.test_migrations import _upgrade
+from tests.stack import CeleryProcess, WebhookEndpoint
 from tests.unit.builders import World
 
 pytestmark = pytest.mark.integration
@@ -50,63 +45,6 @@ WORKER_ENV = {
     "TELECOM_RELAY_INTERVAL_SECONDS": "0.5",
     "TELECOM_RECONCILE_INTERVAL_SECONDS": "3600",  # the tests run reconciliation themselves
 }
-
-
-class WebhookEndpoint:
-    """The app's webhook route for the sandbox to call: POST /api/webhooks/{provider} -> webhooks.accept."""
-
-    def __init__(self):
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                provider = self.path.rstrip("/").rsplit("/", 1)[-1]
-                status, payload = webhooks.accept(provider, body, self.headers.get(webhooks.SIGNATURE_HEADER))
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.base = f"http://127.0.0.1:{self.server.server_address[1]}/api/webhooks"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-class CeleryProcess:
-    """`celery -A services.tasks.celery_app <command>` in a subprocess with the test's URLs."""
-
-    def __init__(self, command: list[str], env: dict[str, str], log: Path, ready: str):
-        self.log, self.ready = log, ready
-        self.handle = log.open("w")
-        self.proc = subprocess.Popen([sys.executable, "-m", "celery", "-A", "services.tasks.celery_app", *command],
-                                     cwd=PROJECT_ROOT, env=env, stdout=self.handle, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
-
-    def wait_ready(self, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while self.ready not in self.log.read_text(errors="replace"):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"celery did not start:\n{self.log.read_text(errors='replace')}")
-            time.sleep(0.1)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=5)
-        self.handle.close()
 
 
 class Stack:

@@ -1,6 +1,7 @@
 """The bank sandbox over real HTTP: incoming transfers notified by signed webhooks, and a Zengin
-入出金取引明細 statement that a strict parser (below) reads back: 200-byte cp932 records, header /
-data / trailer / end, counts and totals in the trailer matching the data records."""
+入出金取引明細 statement that the product's strict parser (services.integrations.zengin) reads back:
+200-byte cp932 records, header / data / trailer / end, counts and totals in the trailer matching the
+data records."""
 
 from __future__ import annotations
 
@@ -12,62 +13,12 @@ import httpx
 import pytest
 
 from sandbox.testing import SandboxProcess, WebhookReceiver
+from services.integrations.zengin import ZenginFormatError, parse_statement
 
 pytestmark = pytest.mark.integration
 
 SECRET = "bank-test-secret"
 JST = timezone(timedelta(hours=9))
-RECORD = 200
-
-# (name, width, numeric) per record type of 入出金取引明細 (普通預金).
-HEADER = [("kind", 1, True), ("type_code", 2, True), ("code_kind", 1, True), ("created", 6, True),
-          ("from", 6, True), ("to", 6, True), ("bank_code", 4, True), ("bank_name", 15, False),
-          ("branch_code", 3, True), ("branch_name", 15, False), ("dummy1", 3, True), ("deposit_type", 1, True),
-          ("account_number", 10, True), ("account_name", 40, False), ("overdraft", 1, True),
-          ("passbook", 1, True), ("opening_balance", 14, True), ("dummy2", 71, False)]
-DATA = [("kind", 1, True), ("inquiry_number", 8, True), ("booked", 6, True), ("value_date", 6, True),
-        ("in_out", 1, True), ("tx_kind", 2, True), ("amount", 12, True), ("other_bank_bills", 12, True),
-        ("exchange_date", 6, True), ("dishonor_date", 6, True), ("bill_kind", 1, True), ("bill_number", 7, True),
-        ("branch", 3, True), ("payer_code", 10, True), ("payer_name", 48, False), ("remitting_bank", 15, False),
-        ("remitting_branch", 15, False), ("summary", 20, False), ("edi", 20, False), ("dummy", 1, False)]
-TRAILER = [("kind", 1, True), ("in_count", 6, True), ("in_total", 13, True), ("out_count", 6, True),
-           ("out_total", 13, True), ("overdraft", 1, True), ("closing_balance", 14, True),
-           ("data_count", 7, True), ("dummy", 139, False)]
-END = [("kind", 1, True), ("dummy", 199, False)]
-LAYOUTS = {"1": HEADER, "2": DATA, "8": TRAILER, "9": END}
-
-
-def parse_record(raw: bytes) -> dict:
-    """Split one 200-byte record by its layout; numeric fields must be digits, text must be cp932."""
-    layout = LAYOUTS[chr(raw[0])]
-    assert sum(width for _, width, _ in layout) == RECORD
-    fields, pos = {}, 0
-    for name, width, numeric in layout:
-        chunk = raw[pos:pos + width]
-        pos += width
-        if numeric:
-            assert chunk.isdigit(), f"{name} is not numeric: {chunk!r}"
-            fields[name] = int(chunk)
-        else:
-            fields[name] = chunk.decode("cp932").rstrip(" ")
-    return fields
-
-
-def parse_statement(content: bytes) -> dict:
-    """Parse a whole 入出金取引明細 file and check its structure and totals."""
-    assert len(content) % RECORD == 0, f"{len(content)} bytes is not a whole number of 200-byte records"
-    records = [parse_record(content[i:i + RECORD]) for i in range(0, len(content), RECORD)]
-    kinds = "".join(str(r["kind"]) for r in records)
-    assert kinds[0] == "1" and kinds[-2:] == "89" and set(kinds[1:-2]) <= {"2"}, kinds
-    header, data, trailer = records[0], records[1:-2], records[-2]
-    assert header["type_code"] == 3 and header["code_kind"] == 0
-    deposits = [d for d in data if d["in_out"] == 1]
-    withdrawals = [d for d in data if d["in_out"] == 2]
-    assert trailer["data_count"] == len(data)
-    assert (trailer["in_count"], trailer["in_total"]) == (len(deposits), sum(d["amount"] for d in deposits))
-    assert (trailer["out_count"], trailer["out_total"]) == (len(withdrawals), sum(d["amount"] for d in withdrawals))
-    assert trailer["closing_balance"] == (header["opening_balance"] + trailer["in_total"] - trailer["out_total"])
-    return {"header": header, "data": data, "trailer": trailer}
 
 
 def wareki(day) -> int:
@@ -150,3 +101,15 @@ def test_names_the_zengin_character_set_cannot_carry_are_refused(bank, sandbox):
     refused = bank.post("/_sandbox/transfers", json={"amount": 1000, "payer_name": "山田太郎"})
     assert refused.status_code == 400 and refused.json()["error"] == "invalid_characters"
     assert bank.get("/transfers").json()["transfers"] == []
+
+
+def test_a_statement_whose_trailer_disagrees_with_its_records_is_refused(bank):
+    bank.post("/_sandbox/transfers", json={"amount": 3300, "payer_name": "ヤマダ タロウ"})
+    content = bank.get("/statements").content
+    trailer_at = len(content) - 400
+    tampered = content[:trailer_at + 1] + b"000002" + content[trailer_at + 7:]  # 入金件数 1 -> 2
+
+    with pytest.raises(ZenginFormatError, match="deposit count"):
+        parse_statement(tampered)
+    with pytest.raises(ZenginFormatError, match="200-byte"):
+        parse_statement(content[:-1])

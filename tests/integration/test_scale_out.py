@@ -22,7 +22,8 @@ from services.models import ExternalAttempt, Line
 from services.permissions import Role
 from tests.conftest import make_actor
 from tests.integration.test_migrations import _upgrade
-from tests.integration.test_outbox_carrier import WORKER_ENV, CeleryProcess
+from tests.integration.test_outbox_carrier import WORKER_ENV
+from tests.stack import CeleryProcess
 from tests.unit.builders import World
 
 pytestmark = pytest.mark.integration

@@ -12,8 +12,11 @@ import pkgutil
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
+from unittest import mock
 
+import httpx
 import pytest
 from sqlalchemy import func, select
 from sqlmodel import SQLModel
@@ -33,6 +36,7 @@ for _module in pkgutil.walk_packages(services.__path__, "services."):
 from services import (  # noqa: E402  # noqa: E402
     approvals,
     billing,
+    card_payments,
     contracts,
     customers,
     inventory,
@@ -118,6 +122,74 @@ def _unknown_activation(w: World) -> tuple[int, int]:
     return op_id, item_id
 
 
+def _run_again(w: World):
+    """Run the carrier line report comparison of yesterday again, the carrier answering with an empty report."""
+    from services import carrier_report, daily_reconciliation
+    from services.billing import today_in_tokyo
+    from services.integrations.carrier import CarrierClient
+
+    report = "date,msisdn,iccid,plan,state,throttled,usage_mb\n"
+    client = CarrierClient("http://carrier.test", transport=httpx.MockTransport(lambda _: httpx.Response(200, text=report)))
+
+    def call(actor: Actor):
+        with mock.patch.object(carrier_report, "default_client", lambda: client):
+            return daily_reconciliation.run_again("carrier_lines", today_in_tokyo() - timedelta(days=1), actor=actor,
+                                                  reason="レポートの再取得")
+    return call
+
+
+def _kyc():
+    from services import kyc_checks
+
+    return kyc_checks
+
+
+def _shipments():
+    from services import shipments
+
+    return shipments
+
+
+def _notifications():
+    from services import notifications
+
+    return notifications
+
+
+def _kyc_ready_customer(w: World) -> int:
+    """An individual customer with what an identity check needs (date of birth, document type)."""
+    from datetime import date
+
+    return customers.create_customer(actor=w.admin, kind="individual", name="山田 太郎", name_kana="ヤマダ タロウ",
+                                     birth_date=date(1990, 4, 1), id_document_type="drivers_license").id
+
+
+def _line_to_ship(w: World):
+    """A line with a SIM whose customer has a delivery address."""
+    customer_id = customers.create_customer(actor=w.admin, kind="individual", name="山田 太郎",
+                                            name_kana="ヤマダ タロウ", postal_code="100-0001",
+                                            address="東京都千代田区千代田1-1").id
+    return w.line(w.contract(customer_id))
+
+
+def _delivered_shipment(w: World) -> int:
+    """A shipment the provider accepted and delivered (tracking events applied as the webhook task would)."""
+    from services import shipments
+    from services.db import write_session
+
+    line = _line_to_ship(w)
+    shipment = shipments.ship_to_customer(actor=w.admin, customer_id=line.customer_id, line_id=line.id)
+    with read_session() as session:
+        op_id = session.execute(select(ExternalOperation.id).where(
+            ExternalOperation.shipment_id == shipment.id)).scalar_one()
+    outbox.settle(op_id, "succeeded", detail="受付", evidence={"data": {"shipment_id": f"shp_{shipment.id}",
+                                                                        "tracking_number": "000000000001"}})
+    with write_session() as session:
+        shipments.logistics_event(session, {"id": f"evt_{shipment.id}", "type": "shipment.delivered", "sequence": 3,
+                                            "data": {"shipment_id": f"shp_{shipment.id}"}})
+    return shipment.id
+
+
 RECIPES: dict[str, Recipe] = {
     "services.customers.create_customer": Recipe("customer.create", "customer", lambda w: (
         lambda actor: customers.create_customer(actor=actor, kind="corporate", name="株式会社テスト",
@@ -178,6 +250,8 @@ RECIPES: dict[str, Recipe] = {
     "services.payments.mark_payment_unmatched": Recipe("payment.mark_unmatched", "payment", lambda w: (
         lambda actor, p=w.payment(): payments.mark_payment_unmatched(p.id, actor=actor, reason="該当請求なし"))),
     "services.payments.refund_payment": Recipe("payment.refund", "payment", _refund),
+    "services.card_payments.charge_invoice": Recipe("invoice.charge_card", "invoice", lambda w: (
+        lambda actor, i=w.invoice(): card_payments.charge_invoice(i.id, actor=actor))),
     "services.masking.reveal_field": Recipe("pii.reveal", "customer", lambda w: (
         lambda actor, cid=w.customer(): masking.reveal_field("customer", cid, "address", actor=actor,
                                                              reason="お電話での本人確認"))),
@@ -192,6 +266,18 @@ RECIPES: dict[str, Recipe] = {
     "services.recovery.resolve_confirmed_review_item": Recipe("review.resolve", "review_item", lambda w: (
         lambda actor, ids=_unknown_activation(w): _as_approved(
             "line.resolve", recovery.resolve_confirmed_review_item, ids[1], actor=actor, reason="承認済み"))),
+    "services.daily_reconciliation.run_again": Recipe("reconciliation.run", "reconciliation_run", _run_again),
+    "services.kyc_checks.request_kyc_check": Recipe("customer.kyc_request", "customer", lambda w: (
+        lambda actor, cid=_kyc_ready_customer(w): _kyc().request_kyc_check(cid, actor=actor, reason="来店時の依頼"))),
+    "services.shipments.ship_to_customer": Recipe("shipment.request", "shipment", lambda w: (
+        lambda actor, ln=_line_to_ship(w): _shipments().ship_to_customer(actor=actor, customer_id=ln.customer_id,
+                                                                         line_id=ln.id))),
+    "services.shipments.request_return": Recipe("shipment.return_request", "shipment", lambda w: (
+        lambda actor, sid=_delivered_shipment(w): _shipments().request_return(sid, actor=actor, reason="解約"))),
+    "services.notifications.notify_customer": Recipe("notification.create", "notification", lambda w: (
+        lambda actor, cid=w.customer(): _notifications().notify_customer(
+            cid, actor=actor, kind="billing.notice", title="ご請求のお知らせ", body="請求書を発行しました。",
+            channels=("in_app",)))),
 }
 
 if "services.staff_admin" in sys.modules:
