@@ -104,3 +104,19 @@ def require(actor: Actor | None, permission: str, obj: object | None = None) -> 
     """Raise PermissionDenied unless `can(actor, permission, obj)`."""
     if not can(actor, permission, obj):
         raise PermissionDenied()
+
+
+# Providers whose review items and operations concern money: accounting handles them too.
+MONEY_PROVIDERS = frozenset({"payment", "bank"})
+
+
+def can_handle_external(actor: Actor | None, permission: str, provider: str) -> bool:
+    """`permission` on the review queue / an external operation of `provider`: its holders, and for
+    money providers (payment gateway, bank) also whoever manages payments (accounting)."""
+    return can(actor, permission) or (provider in MONEY_PROVIDERS and can(actor, "payment.manage"))
+
+
+def require_external(actor: Actor | None, permission: str, provider: str) -> None:
+    """Raise PermissionDenied unless `can_handle_external(actor, permission, provider)`."""
+    if not can_handle_external(actor, permission, provider):
+        raise PermissionDenied()

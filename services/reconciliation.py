@@ -33,7 +33,7 @@ from services.lifecycles import (
 )
 from services.models import ExternalOperation, Line, ReviewItem, SimCard
 from services.models.base import utcnow
-from services.permissions import SYSTEM, Actor, require
+from services.permissions import SYSTEM, Actor, require_external
 
 log = logging.getLogger(__name__)
 
@@ -116,17 +116,17 @@ def resync_operation(operation_id: int, *, actor: Actor = SYSTEM, client: Provid
                      now: datetime | None = None) -> dict[str, Any]:
     """Ask the provider about one operation and act on the answer (再同期; the recovery screen and the reconciler).
 
-    Support and admin (line.review). `client` replaces the provider's configured client. applied -> settled succeeded and the line compared with the
+    Support and admin (line.review), and accounting for payment / bank operations. `client` replaces the provider's configured client. applied -> settled succeeded and the line compared with the
     carrier's; not applied -> pending again (resent with the same key) while the line still waits
     for it, else closed as failed (a person already settled the line); unreachable -> looked up
     again later; pending or a call under way -> "skipped". Settled operations are only compared.
     A staff request writes an audit entry "external_operation.resync".
     Returns {"operation_id", "lookup", "status", "mismatch"}.
     """
-    require(actor, "line.review")
     now = now or utcnow()
     with read_session() as session:
         op = session.get(ExternalOperation, operation_id)
+        require_external(actor, "line.review", op.provider if op else "")
         if op is None:
             raise NotFound("外部連携処理が見つかりません。")
         status, key, payload, provider = op.status, op.idempotency_key, json.loads(op.payload_json), op.provider

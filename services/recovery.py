@@ -28,7 +28,7 @@ from services.lifecycles import (
 from services.masking import can_see, mask, mask_text
 from services.models import ApprovalRequest, Customer, ExternalOperation, Line, ReviewItem, StaffUser
 from services.models.base import utcnow
-from services.permissions import Actor, can, require
+from services.permissions import Actor, can, can_handle_external, require, require_external
 from services.views import PROVIDER_LABELS_JA, EXTERNAL_OPERATION_LABELS_JA, Page, external_operation_rows
 
 REVIEW_STATUS_LABELS_JA = {"open": "未対応", "resolved": "解消済"}
@@ -47,10 +47,10 @@ RETRYABLE_LINE_STATES = frozenset({LineStatus.ACTIVATING, LineStatus.SUSPENDING,
 # Lines whose state a person may confirm (with approval) while resolving an item.
 CONFIRMABLE_LINE_STATES = frozenset({LineStatus.NEEDS_REVIEW, LineStatus.PENDING})
 LINE_STATE_CHOICES = tuple(approvals.RESOLVE_LINE_EVENTS)  # "active", "suspended", "terminated"
-RESYNC_LOOKUPS_JA = {
-    "applied": "キャリアで反映済みを確認しました。",
-    "not_applied": "キャリアには届いていませんでした。同じ冪等キーで再送します。",
-    "unreachable": "キャリアから応答がありません。時間をおいて自動で再照会します。",
+RESYNC_LOOKUPS_JA = {  # {provider}: the provider's Japanese name
+    "applied": "{provider}で反映済みを確認しました。",
+    "not_applied": "{provider}には届いていませんでした。同じ冪等キーで再送します。",
+    "unreachable": "{provider}から応答がありません。時間をおいて自動で再照会します。",
     "skipped": "送信待ちのため照会していません。",
 }
 _EVENTS_BY_CARRIER_OPERATION = {name: event for event, name in provisioning.CARRIER_OPERATIONS.items()}
@@ -100,10 +100,12 @@ def _rows(session: Session, items: list[ReviewItem], actor: Actor) -> list[dict]
     staff = ({u.id: u.display_name for u in session.exec(select(StaffUser).where(col(StaffUser.id).in_(staff_ids)))}
              if staff_ids else {})
     approvals_by_item = _pending_resolutions(session, set(line_ids))
-    may_resolve, may_retry = can(actor, "review.resolve"), can(actor, "external.retry")
-    may_resync = can(actor, "line.review")  # what services.reconciliation.resync_operation requires
     rows = []
     for item in items:
+        provider = item.kind.partition(".")[0]
+        may_resolve = can_handle_external(actor, "review.resolve", provider)
+        may_retry = can_handle_external(actor, "external.retry", provider)
+        may_resync = can_handle_external(actor, "line.review", provider)  # as reconciliation.resync_operation
         line = lines.get(item.line_id) if item.line_id else None
         customer = customers.get(item.customer_id or (line.customer_id if line else 0))
         op = op_rows.get(item.external_operation_id or 0, {})
@@ -136,7 +138,7 @@ def _rows(session: Session, items: list[ReviewItem], actor: Actor) -> list[dict]
             "can_confirm_line": is_open and may_resolve and line is not None and not approval_id
             and line.status in CONFIRMABLE_LINE_STATES,
             "can_retry": is_open and may_retry and retryable,
-            "can_resync": is_open and may_resync and op.get("provider") == provisioning.CARRIER
+            "can_resync": is_open and may_resync and bool(op)
             and op.get("status") != ExternalOperationStatus.PENDING,
         })
     return rows
@@ -241,7 +243,8 @@ def _requeue_failed(session: Session, op: ExternalOperation) -> ExternalOperatio
 
 @mutating_service
 def retry_operation(operation_id: int, *, actor: Actor, reason: str) -> ExternalOperation:
-    """Send an external operation again (再試行). Support and admin (external.retry); a reason is required.
+    """Send an external operation again (再試行). Support and admin (external.retry), and accounting for
+    payment / bank operations; a reason is required.
 
     UNKNOWN: the same operation goes back to 保留 (pending) due now, with the SAME idempotency key,
     so a call that did reach the provider is not applied twice; its open review item stays open
@@ -250,7 +253,9 @@ def retry_operation(operation_id: int, *, actor: Actor, reason: str) -> External
     waits for the change or is 要確認; its review items stay for a person to resolve.
     Writes one audit entry "external.retry" on the operation that will run.
     """
-    require(actor, "external.retry")
+    with read_session() as session:
+        provider = session.exec(select(ExternalOperation.provider).where(ExternalOperation.id == operation_id)).first()
+    require_external(actor, "external.retry", provider or "")
     if not (reason or "").strip():
         raise ValidationFailed({"reason": "理由を入力してください。"})
     reason = reason.strip()
@@ -278,13 +283,16 @@ def retry_operation(operation_id: int, *, actor: Actor, reason: str) -> External
 
 
 def resync_from_provider(operation_id: int, *, actor: Actor) -> str:
-    """Ask the carrier about one operation and act on its answer (再同期), in words for the screen.
+    """Ask the provider about one operation and act on its answer (再同期), in words for the screen.
 
     Delegates to services.reconciliation.resync_operation (support and admin; it settles, resends
-    with the same key or postpones, compares the line with the carrier's and audits the request).
+    with the same key or postpones, compares a line with the carrier's and audits the request).
     """
     result = reconciliation.resync_operation(operation_id, actor=actor)
-    message = RESYNC_LOOKUPS_JA.get(result["lookup"], result["lookup"])
+    with read_session() as session:
+        op = session.get(ExternalOperation, operation_id)
+        provider = PROVIDER_LABELS_JA.get(op.provider, op.provider)
+    message = RESYNC_LOOKUPS_JA.get(result["lookup"], result["lookup"]).format(provider=provider)
     message += f"外部連携処理 #{operation_id} は「{state_label('external_operation', result['status'])}」です。"
     if result.get("mismatch"):
         message += "キャリアと台帳で回線の状態が異なるため、要確認に登録しました。"
@@ -294,14 +302,17 @@ def resync_from_provider(operation_id: int, *, actor: Actor) -> str:
 @mutating_service
 def resolve_review_item(item_id: int, *, actor: Actor, reason: str, line_state: str | None = None
                         ) -> ReviewItem | ApprovalRequest:
-    """Resolve a review item (解消) with a reason. Support and admin (review.resolve).
+    """Resolve a review item (解消) with a reason. Support and admin (review.resolve), and accounting for
+    payment / bank items.
 
     Without `line_state`: the item is marked resolved; one audit entry "review.resolve".
     With `line_state` ("active" | "suspended" | "terminated") for a line in 要確認 or 保留: nothing
     changes yet; an approval request "line.resolve" is created (audit "approval.request") and,
     once a different person approves it, the line is confirmed in that state and the item resolved.
     """
-    require(actor, "review.resolve")
+    with read_session() as session:
+        kind = session.exec(select(ReviewItem.kind).where(ReviewItem.id == item_id)).first()
+    require_external(actor, "review.resolve", (kind or "").partition(".")[0])
     if not (reason or "").strip():
         raise ValidationFailed({"reason": "理由を入力してください。"})
     reason = reason.strip()

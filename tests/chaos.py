@@ -40,9 +40,8 @@ from services.models import (
     ExternalAttempt, ExternalOperation, InboundEvent, Invoice, Line, Payment, PaymentAllocation, ReviewItem,
 )
 from services.permissions import Role
-from services.tasks.celery_app import app as celery_app
 from tests.conftest import make_actor
-from tests.stack import CeleryProcess, WebhookEndpoint
+from tests.stack import CeleryProcess, WebhookEndpoint, queue_tasks_on
 from tests.unit.builders import World
 
 SETTLED_LINE_STATES = {"active", "suspended"}
@@ -175,9 +174,7 @@ class ChaosRun:
         _upgrade(self.database_url)
         engine = make_engine(self.database_url)
         use_engine(engine)
-        previous_broker = celery_app.conf.broker_url
-        celery_app.close()  # webhooks received here queue their processing on the run's broker
-        celery_app.conf.broker_url = self.broker_url
+        previous_broker = queue_tasks_on(self.broker_url)  # webhooks received here: processed via the run's broker
         endpoint = WebhookEndpoint()
         sandbox = SandboxProcess(only=["carrier", "payment"], webhook_base=endpoint.base,
                                  env={"SANDBOX_WEBHOOK_SECRET": settings.webhook_secret}).start()
@@ -197,8 +194,7 @@ class ChaosRun:
             self.processes = []
             sandbox.stop()
             endpoint.close()
-            celery_app.close()
-            celery_app.conf.broker_url = previous_broker
+            queue_tasks_on(previous_broker)
             use_engine(None)
             engine.dispose()
         return self.report

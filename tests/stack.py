@@ -197,3 +197,18 @@ class CeleryProcess:
                 self.proc.wait(timeout=5)
         if not self.handle.closed:
             self.handle.close()
+
+
+def queue_tasks_on(broker_url: str) -> str:
+    """Make this process queue Celery tasks (e.g. webhook processing) on `broker_url`; returns the previous URL.
+
+    Celery keeps the producer pool of the first broker it published to, even after `app.close()`,
+    so the pool is dropped here too; the next publish opens one for the new URL.
+    """
+    from services.tasks.celery_app import app
+
+    previous = app.conf.broker_url
+    app.close()
+    app.amqp._producer_pool = None  # noqa: SLF001 (no public way to forget it)
+    app.conf.broker_url = broker_url
+    return previous

@@ -28,10 +28,10 @@ from services.integrations.carrier import CarrierClient
 from services.integrations.http import sign
 from services.models import AuditEntry, ExternalAttempt, ExternalOperation, InboundEvent, Line, ReviewItem
 from services.permissions import Role
-from services.tasks.celery_app import app as celery_app, prune_delivered_messages
+from services.tasks.celery_app import prune_delivered_messages
 from tests.conftest import make_actor
 from tests.integration.test_migrations import _upgrade
-from tests.stack import CeleryProcess, WebhookEndpoint
+from tests.stack import CeleryProcess, WebhookEndpoint, queue_tasks_on
 from tests.unit.builders import World
 
 pytestmark = pytest.mark.integration
@@ -114,9 +114,7 @@ def stack(tmp_path_factory):
     _upgrade(db_url)
     engine = make_engine(db_url)
     use_engine(engine)
-    previous_broker = celery_app.conf.broker_url
-    celery_app.close()  # this process queues webhook tasks: onto the test's broker
-    celery_app.conf.broker_url = broker_url
+    previous_broker = queue_tasks_on(broker_url)  # accept() queues webhook processing: onto this test's broker
     endpoint = WebhookEndpoint()
     sandbox = SandboxProcess(only=["carrier"], webhook_base=endpoint.base,
                              env={"SANDBOX_WEBHOOK_SECRET": settings.webhook_secret}).start()
@@ -136,8 +134,7 @@ def stack(tmp_path_factory):
         worker.stop()
         sandbox.stop()
         endpoint.close()
-        celery_app.close()
-        celery_app.conf.broker_url = previous_broker
+        queue_tasks_on(previous_broker)
         use_engine(None)
         engine.dispose()
 

@@ -29,10 +29,10 @@ from services.integrations.logistics import LogisticsClient
 from services.integrations.messaging import MessagingClient, message_id
 from services.models import AuditEntry, Customer, ExternalOperation, InboundEvent, Notification, ReviewItem, Shipment
 from services.permissions import Role
-from services.tasks.celery_app import app as celery_app
 from services.tasks.outbox import run_operation
 from tests.conftest import make_actor
 from tests.integration.test_migrations import _upgrade
+from tests.stack import queue_tasks_on
 from tests.unit.builders import World
 
 pytestmark = pytest.mark.integration
@@ -134,9 +134,8 @@ def stack(tmp_path_factory):
     _upgrade(db_url)
     engine = make_engine(db_url)
     use_engine(engine)
-    previous_broker = celery_app.conf.broker_url
-    celery_app.close()  # accept() queues the processing task: onto a broker of this test only
-    celery_app.conf.broker_url = f"sqla+sqlite:///{base / 'broker.db'}"
+    # accept() queues webhook processing: onto this test's broker
+    previous_broker = queue_tasks_on(f"sqla+sqlite:///{base / 'broker.db'}")
     endpoint = WebhookEndpoint()
     sandbox = SandboxProcess(only=["kyc", "logistics", "messaging"], webhook_base=endpoint.base,
                              env={"SANDBOX_WEBHOOK_SECRET": settings.webhook_secret,
@@ -146,8 +145,7 @@ def stack(tmp_path_factory):
     finally:
         sandbox.stop()
         endpoint.close()
-        celery_app.close()
-        celery_app.conf.broker_url = previous_broker
+        queue_tasks_on(previous_broker)
         use_engine(None)
         engine.dispose()
 

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from sqlmodel import select
 
-from services import billing, card_payments, daily_reconciliation, payment_settlement, payments, webhooks
+from services import billing, card_payments, daily_reconciliation, lines, payment_settlement, payments, recovery, webhooks
 from services import outbox as ledger_outbox
 from services.config import settings
 from services.db import read_session, write_session
@@ -415,3 +415,25 @@ def test_an_unreachable_settlement_report_fails_the_run_so_it_is_tried_again(eng
     run = daily_reconciliation.run("payment_settlement", date(2024, 5, 1))
 
     assert run.status == "failed" and "HTTP 503" in run.error
+
+
+def test_accounting_resolves_and_retries_payment_items_but_not_carrier_ones(world, accounting):
+    invoice = world.invoice()
+    op = card_payments.charge_invoice(invoice.id, actor=accounting)
+    ledger_outbox.settle(op.id, "unknown", detail="決済代行の応答がタイムアウトしました（504）")
+    with read_session() as s:
+        item = s.exec(select(ReviewItem).where(ReviewItem.external_operation_id == op.id)).one()
+    again = recovery.retry_operation(op.id, actor=accounting, reason="決済代行の障害が復旧したため")
+    assert again.id == op.id and again.status == "pending"  # the same key goes out again
+    assert recovery.resolve_review_item(item.id, actor=accounting, reason="決済代行の管理画面で確認").status == "resolved"
+
+    line = world.line()
+    lines.change_line_status(line.id, actor=world.admin, event="activate", reason="開通")
+    world.carrier_done(line.id, "unknown")
+    with read_session() as s:
+        carrier_item = s.exec(select(ReviewItem).where(ReviewItem.line_id == line.id)).first()
+        carrier_op = s.exec(select(ExternalOperation).where(ExternalOperation.line_id == line.id)).one()
+    with pytest.raises(PermissionDenied):
+        recovery.resolve_review_item(carrier_item.id, actor=accounting, reason="経理では判断できない")
+    with pytest.raises(PermissionDenied):
+        recovery.retry_operation(carrier_op.id, actor=accounting, reason="経理では判断できない")
