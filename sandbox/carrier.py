@@ -12,6 +12,8 @@
     GET  /reports/lines?date=YYYY-MM-DD   CSV: every line's state at the end of that Tokyo day and its usage MB
     GET  /                           demo page (回線一覧 and 処理ログ)
     POST /_sandbox/usage             {"msisdn", "date", "usage_mb"}: set a day's usage in the report
+    POST /_sandbox/lines             {"lines": [{"msisdn", "iccid"?, "plan"?, "state", "since"}]}: lines the carrier
+                                     already had (a demo or test starting from an existing ledger); known ones are kept
 
 Every POST needs an `Idempotency-Key`. An accepted operation is applied at once (202, `status: accepted`)
 and recorded in the effects log (adopt_unknown_lines lets a demo start from an existing ledger); `completion_delay_ms` later a signed `line.operation.completed`
@@ -127,6 +129,7 @@ class CarrierSandbox(SandboxProvider):
             Route("/operations/{operation_id}", self.get_operation, methods=["GET"]),
             Route("/reports/lines", self.daily_report, methods=["GET"]),
             Route("/_sandbox/usage", self.set_usage, methods=["POST"]),
+            Route("/_sandbox/lines", self.load_lines, methods=["POST"]),
         ]
 
     # -- mutations --
@@ -279,6 +282,36 @@ class CarrierSandbox(SandboxProvider):
             return exc.response()
         self.usage[(msisdn, day)] = float(mb)
         return JSONResponse({"msisdn": msisdn, "date": day.isoformat(), "usage_mb": float(mb)})
+
+    async def load_lines(self, request: Request) -> JSONResponse:
+        """Admin: add lines the carrier already had, each in `state` since `since` (ISO time); known ones stay."""
+        try:
+            body = await read_json(request)
+            rows = body.get("lines")
+            if not isinstance(rows, list):
+                raise ApiError(400, "lines_required", "lines must be a list")
+            parsed = []
+            for row in rows:
+                msisdn, state = str(row.get("msisdn", "")).lstrip("+"), row.get("state")
+                if not msisdn.isdigit() or state not in ("active", "suspended", "terminated"):
+                    raise ApiError(400, "invalid_line", "each line needs digits msisdn and state "
+                                                        "active | suspended | terminated")
+                since = datetime.fromisoformat(str(row.get("since")))
+                parsed.append((msisdn, row, state, since if since.tzinfo else since.replace(tzinfo=UTC)))
+        except ValueError:
+            return JSONResponse({"error": "invalid_since", "message": "since must be an ISO time"}, status_code=400)
+        except ApiError as exc:
+            return exc.response()
+        imported = 0
+        for msisdn, row, state, since in parsed:
+            if msisdn in self.lines:
+                continue
+            line = Line(msisdn=msisdn, iccid=row.get("iccid"), plan=str(row.get("plan") or "imported"), state=state,
+                        activated_at=since.isoformat(), updated_at=since.isoformat())
+            line.history.append((since, state))
+            self.lines[msisdn] = line
+            imported += 1
+        return JSONResponse({"imported": imported, "known": len(parsed) - imported})
 
     # -- demo page --
 

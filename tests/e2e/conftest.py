@@ -39,9 +39,12 @@ def app_server():
     _run([python, "-m", "alembic", "upgrade", "head"], env)
     _run([python, "-m", "services.demo_staff", "provision"], env)
     _run([python, "-m", "services.seed", "--customers", "80", "--lines", "200"], env)
-    sandbox = SandboxProcess(only=["carrier"], webhook_base=f"http://127.0.0.1:{port}/api/webhooks",
+    sandbox = SandboxProcess(webhook_base=f"http://127.0.0.1:{port}/api/webhooks",
                              extra_args=["--carrier-adopt-unknown-lines"]).start()
-    env.update({"TELECOM_CARRIER_URL": sandbox.url("carrier"),
+    env.update({f"TELECOM_{provider.upper()}_URL": sandbox.url(provider)
+                for provider in ("carrier", "payment", "bank", "kyc", "logistics", "messaging")})
+    _run([python, "scripts/sandbox_load_ledger.py", "--carrier", sandbox.url("carrier")], env)
+    env.update({"TELECOM_SMTP_PORT": str(sandbox.smtp_port),
                 "TELECOM_BROKER_URL": f"sqla+sqlite:///{workdir / 'broker.db'}"})
     log = open(workdir / "reflex.log", "w")
     worker = subprocess.Popen(
@@ -67,7 +70,7 @@ def app_server():
             if time.time() > deadline:
                 raise RuntimeError(f"the app did not start:\n{(workdir / 'reflex.log').read_text()[-4000:]}")
             time.sleep(0.5)
-        yield {"base": base, "db_url": db_url, "carrier": sandbox.url("carrier")}
+        yield {"base": base, "db_url": db_url, "carrier": sandbox.url("carrier"), "payment": sandbox.url("payment")}
     finally:
         for child in (proc, worker):
             os.killpg(child.pid, signal.SIGTERM)

@@ -171,3 +171,20 @@ def test_adopting_unknown_lines_lets_a_demo_start_from_an_existing_ledger(carrie
     assert carrier.get("/lines/819011112222").json()["state"] == "suspended"
     assert post(carrier, "/lines/819033334444/resume", "adopt-2").status_code == 202
     assert carrier.get("/lines/819033334444").json()["state"] == "active"
+
+
+def test_lines_loaded_from_an_existing_ledger_appear_in_past_reports_and_known_ones_are_kept(carrier):
+    today = datetime.now(JST).date()
+    activate(carrier, "09011110020")
+    week_ago = (datetime.now(JST) - timedelta(days=7)).isoformat()
+    answer = carrier.post("/_sandbox/lines", json={"lines": [
+        {"msisdn": "+819011110021", "state": "suspended", "since": week_ago},
+        {"msisdn": "09011110020", "state": "terminated", "since": week_ago},  # already known: kept as it is
+    ]})
+    assert answer.json() == {"imported": 1, "known": 1}
+    yesterday = carrier.get("/reports/lines", params={"date": (today - timedelta(days=1)).isoformat()})
+    assert {r["msisdn"]: r["state"] for r in csv.DictReader(io.StringIO(yesterday.text))} == {
+        "819011110021": "suspended"}
+    assert carrier.get("/lines/09011110020").json()["state"] == "active"
+    refused = carrier.post("/_sandbox/lines", json={"lines": [{"msisdn": "x", "state": "active", "since": week_ago}]})
+    assert refused.status_code == 400

@@ -1,0 +1,87 @@
+"""External systems in the browser: a card charge through the gateway sandbox, and a daily comparison run again."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from services.billing import today_in_tokyo
+from services.customers import customer_code
+from services.db import make_engine
+from services.models import Invoice, Payment, PaymentAllocation, ReconciliationRun
+
+pytestmark = pytest.mark.e2e
+
+
+def _query(app_server, fn):
+    engine = make_engine(app_server["db_url"])
+    try:
+        with Session(engine) as s:
+            return fn(s)
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def unpaid_invoice(app_server) -> dict:
+    """An issued invoice with nothing allocated to it yet."""
+    def find(s):
+        paid = select(PaymentAllocation.invoice_id)
+        invoice = s.exec(select(Invoice).where(Invoice.status == "issued", col(Invoice.id).not_in(paid))
+                         .order_by(Invoice.id.desc())).first()
+        return {"id": invoice.id, "invoice_no": invoice.invoice_no, "customer_ref": customer_code(invoice.customer_id)}
+    return _query(app_server, find)
+
+
+def _card_payments(app_server, invoice_id: int) -> int:
+    return _query(app_server, lambda s: s.exec(
+        select(func.count(Payment.id)).join(PaymentAllocation, PaymentAllocation.payment_id == Payment.id)
+        .where(Payment.method == "card", PaymentAllocation.invoice_id == invoice_id)).one())
+
+
+def test_accounting_charges_an_invoice_by_card_and_it_is_paid_once(app_server, staff_page, unpaid_invoice):
+    base = app_server["base"]
+    page = staff_page("accounting", "desktop")
+    page.goto(f"{base}/admin/invoices/{unpaid_invoice['id']}")
+    page.click("#invoice-charge-card")
+    summary = page.locator("#confirm-summary")
+    summary.wait_for(timeout=20000)
+    assert "クレジットカードに請求します" in summary.inner_text()
+    page.fill("#confirm-reason", "お客様からカード払いの依頼")
+    page.click("#confirm-submit")
+
+    deadline = time.time() + 60
+    while _card_payments(app_server, unpaid_invoice["id"]) == 0 and time.time() < deadline:
+        time.sleep(0.5)
+    assert _card_payments(app_server, unpaid_invoice["id"]) == 1
+    charges = httpx.get(f"{app_server['payment']}/_sandbox/log",
+                        params={"operation": "charge", "customer_ref": unpaid_invoice["customer_ref"]}).json()
+    assert charges["count"] == 1
+
+    page.reload()
+    page.locator("#invoice-external-operations").get_by_text("成功").first.wait_for(timeout=20000)
+    page.get_by_text("入金済").first.wait_for(timeout=20000)
+    page.screenshot(path="/tmp/tsm-e2e-card-charge.png", full_page=True)
+
+
+def test_support_runs_the_carrier_report_comparison_again_and_sees_the_run(app_server, staff_page):
+    base = app_server["base"]
+    page = staff_page("support", "desktop")
+    page.goto(f"{base}/admin/review")
+    section = page.locator("#daily-reconciliation")
+    section.wait_for(timeout=20000)
+    page.select_option("#rerun-source", "carrier_lines")
+    page.fill("#rerun-date", today_in_tokyo().isoformat())
+    page.click("#rerun-ask")
+    page.locator("#rerun-summary").wait_for(timeout=20000)
+    page.fill("#rerun-reason", "キャリアの障害明けに確認")
+    page.click("#rerun-submit")
+    section.get_by_text("完了").first.wait_for(timeout=60000)
+    run = _query(app_server, lambda s: s.exec(select(ReconciliationRun).where(
+        ReconciliationRun.source == "carrier_lines", ReconciliationRun.business_date == today_in_tokyo())).first())
+    assert run is not None and run.status == "completed" and run.rows_checked > 0
+    page.screenshot(path="/tmp/tsm-e2e-daily-reconciliation.png", full_page=True)
