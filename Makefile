@@ -52,7 +52,7 @@ run: seed
 	trap 'kill 0' EXIT; \
 	$(BIN)/python -m sandbox --base-port $(SANDBOX_PORT) --carrier-adopt-unknown-lines \
 		--webhook-base http://127.0.0.1:$(PORT)/api/webhooks & \
-	$(BIN)/python scripts/sandbox_load_ledger.py --carrier $(TELECOM_CARRIER_URL) & \
+	$(BIN)/python scripts/sandbox_load_ledger.py --carrier $(TELECOM_CARRIER_URL); \
 	$(BIN)/celery -A services.tasks.celery_app worker -B --pool=threads --concurrency=4 --loglevel=warning \
 		-s data/celery-beat-schedule & \
 	$(BIN)/reflex run --env prod --frontend-port $(PORT) --backend-host 0.0.0.0

@@ -13,6 +13,7 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
+from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy.dialects import postgresql, sqlite
@@ -57,18 +58,36 @@ def compare(business_date: date) -> int:
     (one per line and day) and upserts each known line's UsageRecord for the day.
     Raises ReportUnavailable when the report cannot be fetched or read.
     """
-    try:
-        rows = default_client().line_report(business_date)
-    except CarrierUnreachable as exc:
-        raise ReportUnavailable(f"キャリアの回線レポートを取得できません: {exc}") from exc
     ledger = _ledger(business_date)
-    if not rows and any(line.comparable and line.status in PRESENT_AT_CARRIER for line in ledger.values()):
-        raise ReportUnavailable("キャリアの回線レポートが空です（利用中・停止中の回線があるはずです）。")
     day_text = f"{business_date:%Y/%m/%d}"
     differences: list[dict[str, Any]] = []
     usage: dict[int, int] = {}  # line id -> MB used that day
     reported: set[str] = set()
+    try:
+        with default_client().line_report(business_date) as rows:
+            checked = _read_report(rows, business_date, ledger, day_text, differences, usage, reported)
+    except CarrierUnreachable as exc:
+        raise ReportUnavailable(f"キャリアの回線レポートを取得できません: {exc}") from exc
+    if not checked and any(line.comparable and line.status in PRESENT_AT_CARRIER for line in ledger.values()):
+        raise ReportUnavailable("キャリアの回線レポートが空です（利用中・停止中の回線があるはずです）。")
+    for digits, line in ledger.items():
+        if digits not in reported and line.comparable and line.status in PRESENT_AT_CARRIER:
+            differences.append(_difference(
+                MISSING_AT_CARRIER, business_date, digits, None, line,
+                f"台帳で「{_label(line.status)}」の回線が、キャリアの{day_text}の回線レポートにありません。"))
+    _store_usage(business_date, usage)
+    opened = _open_differences(business_date, differences)
+    log.info("carrier report %s: %d rows, %d usage records, %d new differences",
+             business_date, checked, len(usage), opened)
+    return checked
+
+
+def _read_report(rows: Iterator[dict[str, str]], business_date: date, ledger: dict[str, _LedgerLine],
+                 day_text: str, differences: list[dict[str, Any]], usage: dict[int, int], reported: set[str]) -> int:
+    """Check each report row against the ledger as it arrives (differences, usage); returns how many rows."""
+    checked = 0
     for row in rows:
+        checked += 1
         if not REQUIRED_COLUMNS <= row.keys():
             raise ReportUnavailable(f"キャリアの回線レポートに必要な列がありません: {sorted(REQUIRED_COLUMNS)}")
         if row["date"] != business_date.isoformat():
@@ -93,16 +112,7 @@ def compare(business_date: date) -> int:
                 STATE_MISMATCH, business_date, digits, row, line,
                 f"{day_text}終了時点のキャリアの回線状態「{_label(carrier_state)}」と、"
                 f"台帳の回線状態「{_label(line.status)}」が異なります。"))
-    for digits, line in ledger.items():
-        if digits not in reported and line.comparable and line.status in PRESENT_AT_CARRIER:
-            differences.append(_difference(
-                MISSING_AT_CARRIER, business_date, digits, None, line,
-                f"台帳で「{_label(line.status)}」の回線が、キャリアの{day_text}の回線レポートにありません。"))
-    _store_usage(business_date, usage)
-    opened = _open_differences(business_date, differences)
-    log.info("carrier report %s: %d rows, %d usage records, %d new differences",
-             business_date, len(rows), len(usage), opened)
-    return len(rows)
+    return checked
 
 
 def _ledger(business_date: date) -> dict[str, _LedgerLine]:

@@ -7,9 +7,9 @@ carrier said no (invalid transition, unknown line), 5xx / timeout / broken conne
 from __future__ import annotations
 
 import csv
-import io
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
@@ -66,18 +66,20 @@ class CarrierClient(HttpProvider):
         except (httpx.HTTPError, ValueError) as exc:
             raise CarrierUnreachable(f"{type(exc).__name__}: {exc}") from exc
 
-    def line_report(self, day: date) -> list[dict[str, str]]:
-        """The carrier's daily line report (every line's state at the end of the Tokyo day, usage MB).
+    @contextmanager
+    def line_report(self, day: date) -> Iterator[Iterator[dict[str, str]]]:
+        """The carrier's daily line report, streamed: its CSV rows (every line's state at the end of the
+        Tokyo day, usage MB), read as they arrive so a million lines never sit in memory at once.
 
-        Raises CarrierUnreachable when the report cannot be fetched.
+        Raises CarrierUnreachable when the report cannot be fetched or its download breaks off.
         """
         try:
-            response = self.http.get("/reports/lines", params={"date": day.isoformat()})
+            with self.http.stream("GET", "/reports/lines", params={"date": day.isoformat()}) as response:
+                if response.status_code != 200:
+                    raise CarrierUnreachable(f"HTTP {response.status_code}")
+                yield csv.DictReader(response.iter_lines())
         except httpx.HTTPError as exc:
             raise CarrierUnreachable(f"{type(exc).__name__}: {exc}") from exc
-        if response.status_code != 200:
-            raise CarrierUnreachable(f"HTTP {response.status_code}")
-        return list(csv.DictReader(io.StringIO(response.text)))
 
 
 _default: CarrierClient | None = None
