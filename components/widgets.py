@@ -13,6 +13,10 @@ STATUS_COLORS = {
     "in_progress": "blue", "waiting_customer": "amber", "resolved": "green", "closed": "gray",
     "unpaid": "red", "partially_paid": "amber", "paid": "green", "overpaid": "purple",
     "in_stock": "gray", "assigned": "blue", "matched": "green", "unmatched": "red",
+    # shipments (配送状況) and notification delivery (送信状況)
+    "requested": "amber", "accepted": "blue", "picked_up": "blue", "in_transit": "blue", "delivered": "green",
+    "return_requested": "amber", "return_in_transit": "amber", "returned": "gray", "failed": "red",
+    "waiting": "amber", "sent": "green", "unknown": "red",
 }
 
 

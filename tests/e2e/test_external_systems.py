@@ -1,4 +1,4 @@
-"""External systems in the browser: a card charge through the gateway sandbox, and a daily comparison run again."""
+"""External systems in the browser: a card charge, a SIM shipment and a daily comparison run again."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 from services.billing import today_in_tokyo
 from services.customers import customer_code
 from services.db import make_engine
-from services.models import Invoice, Payment, PaymentAllocation, ReconciliationRun
+from services.models import Invoice, Line, Payment, PaymentAllocation, ReconciliationRun, Shipment
 
 pytestmark = pytest.mark.e2e
 
@@ -75,13 +75,45 @@ def test_support_runs_the_carrier_report_comparison_again_and_sees_the_run(app_s
     section = page.locator("#daily-reconciliation")
     section.wait_for(timeout=20000)
     page.select_option("#rerun-source", "carrier_lines")
-    page.fill("#rerun-date", today_in_tokyo().isoformat())
+    page.fill("#rerun-date", today_in_tokyo().isoformat())  # yesterday's run is already there (worker start)
     page.click("#rerun-ask")
     page.locator("#rerun-summary").wait_for(timeout=20000)
     page.fill("#rerun-reason", "キャリアの障害明けに確認")
     page.click("#rerun-submit")
-    section.get_by_text("完了").first.wait_for(timeout=60000)
+    today = today_in_tokyo()
+    section.get_by_text(f"キャリア回線レポート {today:%Y/%m/%d}: 突合しました").wait_for(timeout=60000)
     run = _query(app_server, lambda s: s.exec(select(ReconciliationRun).where(
-        ReconciliationRun.source == "carrier_lines", ReconciliationRun.business_date == today_in_tokyo())).first())
+        ReconciliationRun.source == "carrier_lines", ReconciliationRun.business_date == today)).first())
     assert run is not None and run.status == "completed" and run.rows_checked > 0
     page.screenshot(path="/tmp/tsm-e2e-daily-reconciliation.png", full_page=True)
+
+
+def test_support_sends_a_sim_and_sees_it_delivered_with_its_tracking_number(app_server, staff_page):
+    def customer_with_a_sim_line(s):
+        line = s.exec(select(Line).where(Line.status == "active", col(Line.sim_card_id).is_not(None))
+                      .order_by(Line.id)).first()
+        return {"customer_id": line.customer_id, "line_id": line.id}
+    target = _query(app_server, customer_with_a_sim_line)
+    page = staff_page("support", "desktop")
+    page.goto(f"{app_server['base']}/admin/customers/{target['customer_id']}")
+    page.locator(f"[data-ship-line='{target['line_id']}']").click()
+    summary = page.locator("#confirm-summary")
+    summary.wait_for(timeout=20000)
+    assert "発送するよう配送業者に依頼します" in summary.inner_text()
+    page.fill("#confirm-reason", "SIMカードの再送依頼")
+    page.click("#confirm-submit")
+
+    deadline = time.time() + 60
+    shipment = None
+    while time.time() < deadline:
+        shipment = _query(app_server, lambda s: s.exec(select(Shipment).where(
+            Shipment.line_id == target["line_id"])).first())
+        if shipment is not None and shipment.status == "delivered":
+            break
+        time.sleep(0.5)
+    assert shipment is not None and shipment.status == "delivered" and shipment.tracking_number
+    page.reload()
+    shipments = page.locator("#customer-shipments")
+    shipments.get_by_text("配達完了").first.wait_for(timeout=20000)
+    assert shipment.tracking_number in shipments.inner_text()
+    page.screenshot(path="/tmp/tsm-e2e-shipment.png", full_page=True)
