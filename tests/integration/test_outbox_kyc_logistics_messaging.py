@@ -8,11 +8,9 @@ webhook task (webhooks.process_event); the sandbox is a separate process, as a r
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Callable
 from datetime import date
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -32,41 +30,12 @@ from services.permissions import Role
 from services.tasks.outbox import run_operation
 from tests.conftest import make_actor
 from tests.integration.test_migrations import _upgrade
-from tests.stack import queue_tasks_on
+from tests.stack import WebhookEndpoint, queue_tasks_on
 from tests.unit.builders import World
 
 pytestmark = pytest.mark.integration
 
 LINE_TOKEN = "integration-line-token"
-
-
-class WebhookEndpoint:
-    """The app's webhook route for the sandbox: POST .../{provider} -> webhooks.accept (stored, answered 2xx)."""
-
-    def __init__(self):
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                provider = self.path.rstrip("/").rsplit("/", 1)[-1]
-                status, payload = webhooks.accept(provider, body, self.headers.get(webhooks.SIGNATURE_HEADER))
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.base = f"http://127.0.0.1:{self.server.server_address[1]}/api/webhooks"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 class Stack:

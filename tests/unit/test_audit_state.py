@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-import pyotp
 import reflex as rx
 from reflex.istate.data import RouterData
 from reflex_base import constants
 from sqlalchemy import text
 
 import telecom_app.telecom_app  # noqa: F401  (registers pages and states)
-from services import auth
-from services.demo_staff import DEMO_PASSWORD, DEMO_STAFF
 from state.audit import AuditState
 from state.base import SESSION_COOKIE
 from tests.unit.builders import World
-
-
-def _signed_in_token(role: str) -> str:
-    email, name, secret = DEMO_STAFF[role]
-    auth.provision_demo_staff(email, name, role, DEMO_PASSWORD, secret)
-    step = auth.begin_sign_in(email, DEMO_PASSWORD)
-    return auth.redeem_ticket(auth.verify_mfa(step.challenge_token, pyotp.TOTP(secret).now()))
+from tests.unit.screens import signed_in_token
 
 
 def _state(token: str, query: str = ""):
@@ -38,7 +29,7 @@ def _state(token: str, query: str = ""):
 
 def test_admin_verifies_sees_a_tampered_row_and_follows_the_link_to_it(engine, admin):
     World(admin).line()
-    token = _signed_in_token("admin")
+    token = signed_in_token("admin")
     st = _state(token)
     AuditState.load.fn(st)
     assert st.error == "" and st.total > 5 and st.can_verify and st.can_export
@@ -57,7 +48,7 @@ def test_admin_verifies_sees_a_tampered_row_and_follows_the_link_to_it(engine, a
 
 def test_filters_page_and_field_errors(engine, admin):
     World(admin).line()
-    st = _state(_signed_in_token("support"))
+    st = _state(signed_in_token("support"))
     AuditState.load.fn(st)
     AuditState.apply_filters.fn(st, {"entity_type": "line", "actor_label": "admin"})
     assert st.error == "" and st.rows and {r["entity_type"] for r in st.rows} == {"line"}
@@ -71,7 +62,7 @@ def test_filters_page_and_field_errors(engine, admin):
 
 def test_support_may_read_but_not_verify_or_export(engine, admin):
     World(admin).customer()
-    st = _state(_signed_in_token("support"))
+    st = _state(signed_in_token("support"))
     AuditState.load.fn(st)
     assert st.rows and not st.can_verify and not st.can_export
     AuditState.verify.fn(st)
@@ -81,7 +72,7 @@ def test_support_may_read_but_not_verify_or_export(engine, admin):
 
 def test_accounting_downloads_the_csv(engine, admin):
     World(admin).customer()
-    st = _state(_signed_in_token("accounting"))
+    st = _state(signed_in_token("accounting"))
     AuditState.load.fn(st)
     spec = AuditState.export_csv.fn(st)
     assert st.error == "" and "_download" in str(spec) and "audit.csv" in str(spec)

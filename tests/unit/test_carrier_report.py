@@ -6,23 +6,18 @@ import json
 from datetime import date, timedelta
 
 import httpx
-import pyotp
 import pytest
-import reflex as rx
-from reflex.istate.data import RouterData
-from reflex_base import constants
 from sqlmodel import col, select
 
 import telecom_app.telecom_app  # noqa: F401  (registers pages and states)
-from services import auth, carrier_report, daily_reconciliation, lines, outbox, recovery
+from services import carrier_report, daily_reconciliation, lines, outbox, recovery
 from services.billing import today_in_tokyo
 from services.db import read_session, write_session
-from services.demo_staff import DEMO_PASSWORD, DEMO_STAFF
 from services.errors import PermissionDenied, ValidationFailed
 from services.integrations.carrier import CarrierClient
 from services.models import AuditEntry, ExternalOperation, Line, ReconciliationRun, ReviewItem, UsageRecord
-from state.base import SESSION_COOKIE
 from state.recovery import DailyReconciliationState, ReviewQueueState
+from tests.unit.screens import signed_in_token, state_for
 
 HEADER = "date,msisdn,iccid,plan,state,throttled,usage_mb\n"
 TODAY = today_in_tokyo()
@@ -295,23 +290,8 @@ def test_report_differences_read_well_in_the_queue(world, carrier):
 
 # ---- the screen ---------------------------------------------------------------------------------
 
-def _signed_in_token(role: str) -> str:
-    email, name, secret = DEMO_STAFF[role]
-    auth.provision_demo_staff(email, name, role, DEMO_PASSWORD, secret)
-    step = auth.begin_sign_in(email, DEMO_PASSWORD)
-    return auth.redeem_ticket(auth.verify_mfa(step.challenge_token, pyotp.TOTP(secret).now()))
-
-
 def _state(cls, token: str):
-    root = rx.State(_reflex_internal_init=True)
-    root.router = RouterData.from_router_data({
-        constants.RouteVar.HEADERS: {"cookie": f"{SESSION_COOKIE}={token}"},
-        constants.RouteVar.CLIENT_IP: "127.0.0.1",
-        constants.RouteVar.PATH: "/admin/review",
-        constants.RouteVar.ORIGIN: "/admin/review",
-        constants.RouteVar.QUERY: {},
-    })
-    return root.get_substate(cls.get_full_name().split("."))
+    return state_for(cls, token, "/admin/review")
 
 
 def test_support_runs_a_day_again_from_the_review_screen_after_confirming(world, carrier):
@@ -319,9 +299,9 @@ def test_support_runs_a_day_again_from_the_review_screen_after_confirming(world,
     carrier.set(line, "active")
     daily_reconciliation.run("carrier_lines", TODAY)
     carrier.set(line, "suspended")  # the carrier sends a corrected report
-    st = _state(DailyReconciliationState, _signed_in_token("support"))
+    st = _state(DailyReconciliationState, signed_in_token("support"))
 
-    assert ReviewQueueState.load.fn(_state(ReviewQueueState, _signed_in_token("admin"))) is DailyReconciliationState.load
+    assert ReviewQueueState.load.fn(_state(ReviewQueueState, signed_in_token("admin"))) is DailyReconciliationState.load
     DailyReconciliationState.load.fn(st)
     assert {"value": "carrier_lines", "label": "キャリア回線レポート"} in st.sources
     [row] = st.runs
@@ -346,7 +326,7 @@ def test_support_runs_a_day_again_from_the_review_screen_after_confirming(world,
 def test_accounting_sees_the_runs_but_cannot_run_a_day_again(world, carrier):
     carrier.set(world.active_line(), "active")
     daily_reconciliation.run("carrier_lines", TODAY)
-    st = _state(DailyReconciliationState, _signed_in_token("accounting"))
+    st = _state(DailyReconciliationState, signed_in_token("accounting"))
 
     DailyReconciliationState.load.fn(st)
     assert len(st.runs) == 1 and st.sources == []

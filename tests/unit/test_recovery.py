@@ -6,17 +6,12 @@ import json
 from datetime import timedelta
 
 import httpx
-import pyotp
 import pytest
-import reflex as rx
-from reflex.istate.data import RouterData
-from reflex_base import constants
 from sqlmodel import col, select
 
 import telecom_app.telecom_app  # noqa: F401  (registers pages and states)
 from services import (
     approvals,
-    auth,
     lines,
     outbox,
     reconciliation,
@@ -24,7 +19,6 @@ from services import (
     views,
 )
 from services.db import read_session, write_session
-from services.demo_staff import DEMO_PASSWORD, DEMO_STAFF
 from services.errors import Conflict, PermissionDenied, ValidationFailed
 from services.integrations.carrier import CarrierClient
 from services.models import (
@@ -35,9 +29,10 @@ from services.models import (
     ReviewItem,
 )
 from services.models.base import utcnow
-from state.base import SESSION_COOKIE, UiState
+from state.base import UiState
 from state.recovery import ReviewQueueState
 from tests.unit.builders import World
+from tests.unit.screens import signed_in_token, state_for
 
 
 def _operation_of(line_id: int) -> ExternalOperation:
@@ -319,28 +314,13 @@ def test_line_detail_shows_the_external_operation_history(world):
 
 # ---- the screen -------------------------------------------------------------------------------
 
-def _signed_in_token(role: str) -> str:
-    email, name, secret = DEMO_STAFF[role]
-    auth.provision_demo_staff(email, name, role, DEMO_PASSWORD, secret)
-    step = auth.begin_sign_in(email, DEMO_PASSWORD)
-    return auth.redeem_ticket(auth.verify_mfa(step.challenge_token, pyotp.TOTP(secret).now()))
-
-
 def _state(cls, token: str):
-    root = rx.State(_reflex_internal_init=True)
-    root.router = RouterData.from_router_data({
-        constants.RouteVar.HEADERS: {"cookie": f"{SESSION_COOKIE}={token}"},
-        constants.RouteVar.CLIENT_IP: "127.0.0.1",
-        constants.RouteVar.PATH: "/admin/review",
-        constants.RouteVar.ORIGIN: "/admin/review",
-        constants.RouteVar.QUERY: {},
-    })
-    return root.get_substate(cls.get_full_name().split("."))
+    return state_for(cls, token, "/admin/review")
 
 
 def test_support_confirms_a_line_state_from_the_queue_and_is_told_it_awaits_approval(world):
     line, _op = _activation(world)
-    token = _signed_in_token("support")
+    token = signed_in_token("support")
     ui = _state(UiState, token)
     UiState.load_user.fn(ui)
     assert ui.open_reviews == 1
@@ -362,7 +342,7 @@ def test_support_confirms_a_line_state_from_the_queue_and_is_told_it_awaits_appr
 
 def test_support_retries_from_the_queue(world):
     line, op = _activation(world)
-    st = _state(ReviewQueueState, _signed_in_token("support"))
+    st = _state(ReviewQueueState, signed_in_token("support"))
     ReviewQueueState.load.fn(st)
     ReviewQueueState.open_action.fn(st, st.rows[0]["id"], "retry")
     ReviewQueueState.submit_action.fn(st, {"reason": "タイムアウトのため再送"})
@@ -382,7 +362,7 @@ def _carrier_that_applied(keys: set[str], state: str = "active") -> CarrierClien
 def test_support_resyncs_from_the_carrier_and_the_line_leaves_review(world, monkeypatch):
     line, op = _activation(world)
     monkeypatch.setattr(reconciliation, "client_for", lambda provider: _carrier_that_applied({op.idempotency_key}))
-    st = _state(ReviewQueueState, _signed_in_token("support"))
+    st = _state(ReviewQueueState, signed_in_token("support"))
     ReviewQueueState.load.fn(st)
     assert st.rows[0]["can_resync"]
     since = _last_audit_id()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pyotp
 import pytest
 import reflex as rx
 from reflex.istate.data import RouterData
@@ -11,19 +10,12 @@ from reflex_base import constants
 import telecom_app.telecom_app  # noqa: F401  (registers pages and states)
 from services import auth
 from services.db import read_session
-from services.demo_staff import DEMO_PASSWORD, DEMO_STAFF
 from services.models import Line
 from state.approvals import ApprovalQueueState
 from state.base import SESSION_COOKIE
 from state.records import LineState
 from tests.unit.builders import World
-
-
-def _signed_in_token(role: str) -> str:
-    email, name, secret = DEMO_STAFF[role]
-    auth.provision_demo_staff(email, name, role, DEMO_PASSWORD, secret)
-    step = auth.begin_sign_in(email, DEMO_PASSWORD)
-    return auth.redeem_ticket(auth.verify_mfa(step.challenge_token, pyotp.TOTP(secret).now()))
+from tests.unit.screens import signed_in_token
 
 
 def _state(cls, token: str, **params):
@@ -44,7 +36,7 @@ def active_line(engine, admin):
 
 
 def test_support_asks_for_suspension_and_a_second_person_approves_it_in_the_queue(active_line):
-    support_token = _signed_in_token("support")  # a TOTP code works once: one sign-in per person
+    support_token = signed_in_token("support")  # a TOTP code works once: one sign-in per person
     st = _state(LineState, support_token, line_id=active_line.id)
     LineState.load.fn(st)
     assert st.data["line"]["status"] == "active"
@@ -66,7 +58,7 @@ def test_support_asks_for_suspension_and_a_second_person_approves_it_in_the_queu
     ApprovalQueueState.load.fn(own_queue)
     assert own_queue.rows[0]["mine"] and not own_queue.rows[0]["can_decide"]
 
-    queue = _state(ApprovalQueueState, _signed_in_token("admin"))
+    queue = _state(ApprovalQueueState, signed_in_token("admin"))
     ApprovalQueueState.load.fn(queue)
     assert queue.rows[0]["can_decide"] and queue.rows[0]["changes"][0]["after"].startswith("停止処理中")
     ApprovalQueueState.open_decision.fn(queue, queue.rows[0]["id"], "approve")
@@ -77,7 +69,7 @@ def test_support_asks_for_suspension_and_a_second_person_approves_it_in_the_queu
 
 
 def test_sales_is_not_offered_suspension_and_a_forged_event_is_refused(active_line):
-    st = _state(LineState, _signed_in_token("sales"), line_id=active_line.id)
+    st = _state(LineState, signed_in_token("sales"), line_id=active_line.id)
     LineState.load.fn(st)
     assert "suspend" not in {a["event"] for a in st.actions}
     LineState.ask.fn(st, "suspend")
@@ -87,7 +79,7 @@ def test_sales_is_not_offered_suspension_and_a_forged_event_is_refused(active_li
 
 
 def test_missing_reason_is_shown_next_to_the_field(active_line):
-    st = _state(LineState, _signed_in_token("support"), line_id=active_line.id)
+    st = _state(LineState, signed_in_token("support"), line_id=active_line.id)
     LineState.load.fn(st)
     LineState.ask.fn(st, "suspend")
     LineState.confirm.fn(st, {"reason": ""})
@@ -95,7 +87,7 @@ def test_missing_reason_is_shown_next_to_the_field(active_line):
 
 
 def test_signed_out_session_is_sent_to_sign_in(active_line):
-    token = _signed_in_token("support")
+    token = signed_in_token("support")
     auth.sign_out(token)
     st = _state(LineState, token, line_id=active_line.id)
     assert "/login" in str(LineState.load.fn(st))
@@ -107,7 +99,7 @@ def test_accounting_asks_to_cancel_an_issued_invoice_by_typing_its_number(engine
     from state.records import InvoiceState
 
     invoice = World(admin).invoice()
-    st = _state(InvoiceState, _signed_in_token("accounting"), invoice_id=invoice.id)
+    st = _state(InvoiceState, signed_in_token("accounting"), invoice_id=invoice.id)
     InvoiceState.load.fn(st)
     assert [a["event"] for a in st.actions] == ["void"]
     InvoiceState.ask.fn(st, "void")
@@ -124,7 +116,7 @@ def test_support_asks_for_kyc_confirmation_from_the_360_view(engine, admin):
     from state.records import CustomerState
 
     customer_id = World(admin).customer()
-    st = _state(CustomerState, _signed_in_token("support"), customer_id=customer_id)
+    st = _state(CustomerState, signed_in_token("support"), customer_id=customer_id)
     CustomerState.load.fn(st)
     assert st.can_confirm_kyc and not st.can_refund
     CustomerState.ask.fn(st, "kyc_verified")
