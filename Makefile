@@ -59,6 +59,7 @@ run: seed
 
 test: $(STAMP) system-deps
 	$(BIN)/python -m pytest -q
+	TELECOM_E2E_MODE=scale-out $(BIN)/python -m pytest -q tests/e2e
 
 bench: $(STAMP) system-deps
 	$(BIN)/python scripts/bench_search.py

@@ -1,4 +1,9 @@
-"""The real app (reflex prod build on one port) on a seeded ledger, driven by headless Chromium."""
+"""The real app (reflex prod build on one port) on a seeded ledger, driven by headless Chromium.
+
+TELECOM_E2E_MODE picks the running mode: "embedded" (default: SQLite ledger, SQLite broker, one
+backend worker) or "scale-out" (PostgreSQL ledger, Redis broker, and two Reflex backend workers
+sharing their state through Redis). `make test` runs the browser tests in both.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +20,7 @@ import pytest
 
 from services.config import PROJECT_ROOT
 from sandbox.testing import SandboxProcess
-from tests.stack import free_port
+from tests.stack import PostgresServer, RedisServer, free_port
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -30,7 +35,14 @@ def _run(cmd: list[str], env: dict) -> None:
 def app_server():
     """Migrate and seed a fresh SQLite ledger, then serve the app on a free port until the session ends."""
     workdir = Path(tempfile.mkdtemp(prefix="tsm-e2e-"))
-    db_url = f"sqlite:///{workdir / 'ledger.db'}"
+    servers: list[PostgresServer | RedisServer] = []
+    if os.environ.get("TELECOM_E2E_MODE", "embedded") == "scale-out":
+        postgres, redis = PostgresServer().start(), RedisServer().start()
+        servers += [postgres, redis]
+        db_url, broker_url = postgres.create_database("e2e"), redis.url
+        scale_out = {"REFLEX_REDIS_URL": redis.url.removesuffix("/0") + "/1", "GRANIAN_WORKERS": "2"}
+    else:
+        db_url, broker_url, scale_out = f"sqlite:///{workdir / 'ledger.db'}", f"sqla+sqlite:///{workdir / 'broker.db'}", {}
     port = free_port()
     env = {**os.environ, "TELECOM_DATABASE_URL": db_url, "PYTHONPATH": str(PROJECT_ROOT),
            "TELECOM_KEY_FILE": str(workdir / "encryption.keys"), "REFLEX_TELEMETRY_ENABLED": "false", "REFLEX_CHECK_LATEST_VERSION": "false",
@@ -44,8 +56,7 @@ def app_server():
     env.update({f"TELECOM_{provider.upper()}_URL": sandbox.url(provider)
                 for provider in ("carrier", "payment", "bank", "kyc", "logistics", "messaging")})
     _run([python, "scripts/sandbox_load_ledger.py", "--carrier", sandbox.url("carrier")], env)
-    env.update({"TELECOM_SMTP_PORT": str(sandbox.smtp_port),
-                "TELECOM_BROKER_URL": f"sqla+sqlite:///{workdir / 'broker.db'}"})
+    env.update({"TELECOM_SMTP_PORT": str(sandbox.smtp_port), "TELECOM_BROKER_URL": broker_url})
     log = open(workdir / "reflex.log", "w")
     worker = subprocess.Popen(
         [python, "-m", "celery", "-A", "services.tasks.celery_app", "worker", "-B", "--pool=threads",
@@ -54,7 +65,7 @@ def app_server():
     )
     proc = subprocess.Popen(
         [python, "-m", "reflex", "run", "--env", "prod", "--frontend-port", str(port), "--backend-host", "127.0.0.1"],
-        cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        cwd=PROJECT_ROOT, env={**env, **scale_out}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -70,6 +81,10 @@ def app_server():
             if time.time() > deadline:
                 raise RuntimeError(f"the app did not start:\n{(workdir / 'reflex.log').read_text()[-4000:]}")
             time.sleep(0.5)
+        if scale_out:  # the supervisor must have started two backend worker processes sharing state via Redis
+            workers = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
+            if len(workers) < 2:
+                raise RuntimeError(f"scale-out app runs {len(workers)} backend worker(s), expected 2")
         yield {"base": base, "db_url": db_url, "carrier": sandbox.url("carrier"), "payment": sandbox.url("payment")}
     finally:
         for child in (proc, worker):
@@ -80,6 +95,8 @@ def app_server():
                 os.killpg(child.pid, signal.SIGKILL)
         sandbox.stop()
         log.close()
+        for server in servers:
+            server.stop()
 
 
 @pytest.fixture(scope="session")
