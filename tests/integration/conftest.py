@@ -1,4 +1,4 @@
-"""Real servers on loopback for integration tests: a throwaway PostgreSQL cluster and Redis server."""
+"""Real servers on loopback for integration tests: PostgreSQL, Redis, and the sandbox providers a module names."""
 
 from __future__ import annotations
 
@@ -6,20 +6,26 @@ import os
 
 import pytest
 
+from sandbox.testing import SandboxProcess, WebhookReceiver
 from tests.stack import PostgresServer, RedisServer, ServerError, free_port
 
 
-@pytest.fixture(scope="session")
-def postgres_server():
-    """Start PostgreSQL 15 on a free loopback port for this test session; stop it afterwards."""
+def _started(server_class):
+    """Start a throwaway server for the session; a missing install fails the test with its reason."""
     try:
-        server = PostgresServer().start()
+        server = server_class().start()
     except ServerError as exc:
         pytest.fail(str(exc))
     try:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """PostgreSQL 15 on a free loopback port for this test session."""
+    yield from _started(PostgresServer)
 
 
 @pytest.fixture()
@@ -31,17 +37,25 @@ def postgres_url(postgres_server):
 @pytest.fixture(scope="session")
 def redis_server():
     """A throwaway Redis server (no persistence) on a free loopback port for this session."""
-    try:
-        server = RedisServer().start()
-    except ServerError as exc:
-        pytest.fail(str(exc))
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from _started(RedisServer)
 
 
 @pytest.fixture(scope="session")
 def redis_url(redis_server):
     """The session Redis server's broker URL."""
     return redis_server.url
+
+
+@pytest.fixture(scope="module")
+def receiver():
+    """A webhook receiver for the module's sandbox."""
+    with WebhookReceiver() as r:
+        yield r
+
+
+@pytest.fixture(scope="module")
+def sandbox(request, receiver):
+    """The sandbox providers the test module names in PROVIDERS, signing webhooks with its SECRET."""
+    with SandboxProcess(only=list(request.module.PROVIDERS), webhook_base=receiver.url("/hooks"),
+                        env={"SANDBOX_WEBHOOK_SECRET": request.module.SECRET}) as s:
+        yield s

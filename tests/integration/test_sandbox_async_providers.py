@@ -9,25 +9,12 @@ import hmac
 import httpx
 import pytest
 
-from sandbox.testing import SandboxProcess, WebhookReceiver
 
 pytestmark = pytest.mark.integration
 
+PROVIDERS = ["kyc", "logistics", "monitoring"]  # started by the conftest sandbox fixture
 SECRET = "async-test-secret"
 ICCID = "8981100000000000019"
-
-
-@pytest.fixture(scope="module")
-def receiver():
-    with WebhookReceiver() as r:
-        yield r
-
-
-@pytest.fixture(scope="module")
-def sandbox(receiver):
-    with SandboxProcess(only=["kyc", "logistics", "monitoring"], webhook_base=receiver.url("/hooks"),
-                        env={"SANDBOX_WEBHOOK_SECRET": SECRET}) as s:
-        yield s
 
 
 @pytest.fixture(autouse=True)

@@ -12,30 +12,17 @@ from datetime import datetime, timedelta, timezone
 import httpx
 import pytest
 
-from sandbox.testing import SandboxProcess, WebhookReceiver
 from services.integrations.zengin import ZenginFormatError, parse_statement
 
 pytestmark = pytest.mark.integration
 
+PROVIDERS = ["bank"]  # started by the conftest sandbox fixture
 SECRET = "bank-test-secret"
 JST = timezone(timedelta(hours=9))
 
 
 def wareki(day) -> int:
     return int(f"{day.year - 2018:02d}{day.month:02d}{day.day:02d}")
-
-
-@pytest.fixture(scope="module")
-def receiver():
-    with WebhookReceiver() as r:
-        yield r
-
-
-@pytest.fixture(scope="module")
-def sandbox(receiver):
-    with SandboxProcess(only=["bank"], webhook_base=receiver.url("/hooks"),
-                        env={"SANDBOX_WEBHOOK_SECRET": SECRET}) as s:
-        yield s
 
 
 @pytest.fixture()

@@ -12,25 +12,12 @@ from datetime import datetime, timedelta, timezone
 import httpx
 import pytest
 
-from sandbox.testing import SandboxProcess, WebhookReceiver
 
 pytestmark = pytest.mark.integration
 
+PROVIDERS = ["carrier"]  # started by the conftest sandbox fixture
 SECRET = "carrier-test-secret"
 JST = timezone(timedelta(hours=9))
-
-
-@pytest.fixture(scope="module")
-def receiver():
-    with WebhookReceiver() as r:
-        yield r
-
-
-@pytest.fixture(scope="module")
-def sandbox(receiver):
-    with SandboxProcess(only=["carrier"], webhook_base=receiver.url("/hooks"),
-                        env={"SANDBOX_WEBHOOK_SECRET": SECRET}) as s:
-        yield s
 
 
 @pytest.fixture()

@@ -12,24 +12,12 @@ from collections import Counter
 import httpx
 import pytest
 
-from sandbox.testing import SandboxProcess, WebhookReceiver
+from sandbox.testing import WebhookReceiver
 
 pytestmark = pytest.mark.integration
 
+PROVIDERS = ["carrier", "payment"]  # started by the conftest sandbox fixture
 SECRET = "fault-test-secret"
-
-
-@pytest.fixture(scope="module")
-def receiver():
-    with WebhookReceiver() as r:
-        yield r
-
-
-@pytest.fixture(scope="module")
-def sandbox(receiver):
-    with SandboxProcess(only=["carrier", "payment"], webhook_base=receiver.url("/hooks"),
-                        env={"SANDBOX_WEBHOOK_SECRET": SECRET}) as s:
-        yield s
 
 
 @pytest.fixture()
