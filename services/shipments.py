@@ -21,10 +21,10 @@ from services.config import settings
 from services.db import read_session, write_session
 from services.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
 from services.formatting import tokyo_time
-from services.lifecycles import ExternalOperationStatus
+from services.lifecycles import DEVICE, DeviceEvent, DeviceStatus, ExternalOperationStatus, LineStatus, SimStatus
 from services.models import Customer, Device, ExternalOperation, Line, Shipment, SimCard
 from services.models.base import utcnow
-from services.models.workflow import SHIPMENT_STATUSES
+from services.models.workflow import SHIPMENT_STATUSES, ReviewItem
 from services.notifications import notify_customer
 from services.permissions import SYSTEM, Actor, require
 from services.reconciliation import settle_operation
@@ -41,6 +41,8 @@ CLOSED_STATUSES = ("failed", "returned")
 TRACKING_STATUSES = tuple(s for s in SHIPMENT_STATUSES if s not in ("requested", "failed"))
 LIVE_OPERATION_STATUSES = (ExternalOperationStatus.PENDING.value, ExternalOperationStatus.IN_FLIGHT.value,
                            ExternalOperationStatus.UNKNOWN.value)
+# From the first of these on, the item has left the warehouse: a device becomes 出荷済.
+LEFT_WAREHOUSE_STATUSES = ("picked_up", "in_transit", "delivered")
 ORDER_REF_PREFIX = "SHP-"
 SECTION_LIMIT = 20
 
@@ -186,7 +188,56 @@ def _move(session: Session, shipment: Shipment, status: str, why: str, at: datet
         shipment.delivered_at = at or utcnow()
     session.add(shipment)
     record(session, SYSTEM, f"shipment.{status}", shipment, before=before, reason=why[:500])
+    _follow_stock(session, shipment, status)
     return True
+
+
+def _follow_stock(session: Session, shipment: Shipment, status: str) -> None:
+    """Keep the shipped item's stock state in step with the shipment (same transaction, audited as system).
+
+    A device becomes 出荷済 when it leaves the warehouse and 返却済 when its return arrives. A SIM's
+    state follows its line (services.inventory.follow_sim), so a returned SIM whose line is not
+    terminated is only reported. Whenever the item's state does not allow the move, a review item
+    says so instead of forcing it.
+    """
+    if shipment.item_type == "device" and shipment.device_id:
+        device = session.get(Device, shipment.device_id)
+        if status in LEFT_WAREHOUSE_STATUSES and device.status != DeviceStatus.SHIPPED:
+            _move_device(session, shipment, device, DeviceStatus.ASSIGNED, DeviceEvent.SHIP)
+        elif status == "returned":
+            _move_device(session, shipment, device, DeviceStatus.SHIPPED, DeviceEvent.RETURN)
+    elif shipment.item_type == "sim" and shipment.sim_card_id and status == "returned":
+        sim, line = session.get(SimCard, shipment.sim_card_id), session.get(Line, shipment.line_id)
+        if line is not None and line.status != LineStatus.TERMINATED and sim.status != SimStatus.RETURNED:
+            _report_stock(session, shipment, f"返品されたSIM（{sim.iccid}）の回線 {line.msisdn} が解約されていません。"
+                          "回線を解約するか、SIMを再発送してください。", {"sim_status": sim.status,
+                                                                         "line_status": line.status})
+
+
+def _move_device(session: Session, shipment: Shipment, device: Device, expected: DeviceStatus,
+                 event: DeviceEvent) -> None:
+    if device.status != expected:
+        _report_stock(session, shipment, f"出荷 #{shipment.id} は「{SHIPMENT_STATUS_LABELS_JA[shipment.status]}」ですが、"
+                      f"端末（{device.imei}）の在庫状態が合わないため変更していません。", {"device_status": device.status})
+        return
+    before = snapshot(device)
+    device.status = DEVICE.next_state(device.status, event).value
+    device.updated_at = utcnow()
+    session.add(device)
+    record(session, SYSTEM, f"device.{event.value}", device, before=before,
+           reason=f"出荷 #{shipment.id}: {SHIPMENT_STATUS_LABELS_JA[shipment.status]}")
+
+
+def _report_stock(session: Session, shipment: Shipment, reason: str, evidence: dict[str, Any]) -> None:
+    """One review item per shipment and status when the stock state cannot follow the shipment."""
+    subject = f"shipment{shipment.id}:{shipment.status}"
+    kind = "logistics.return.stock_mismatch" if shipment.status == "returned" else "logistics.ship.stock_mismatch"
+    if session.exec(select(ReviewItem.id).where(ReviewItem.kind == kind, ReviewItem.subject_key == subject)).first():
+        return
+    session.add(ReviewItem(kind=kind, subject_key=subject, customer_id=shipment.customer_id, line_id=shipment.line_id,
+                           reason=reason[:500], evidence_json=json.dumps(
+                               {**evidence, "shipment_id": shipment.id, "shipment_status": shipment.status},
+                               ensure_ascii=False)))
 
 
 def _fill_provider_ids(shipment: Shipment, provider_id: Any, tracking: Any) -> None:

@@ -7,11 +7,11 @@ import json
 import pytest
 from sqlmodel import select
 
-from services import shipments
+from services import inventory, lines, shipments
 from services.db import read_session
 from services.errors import Conflict, InvalidTransition, PermissionDenied, ValidationFailed
 from services.integrations.logistics import LogisticsClient
-from services.models import AuditEntry, Notification, Shipment, SimCard
+from services.models import AuditEntry, Device, Notification, ReviewItem, Shipment, SimCard
 from services.tasks.outbox import run_operation
 from tests.unit.provider_fakes import FakeProvider, customer, deliver, json_answer, operations
 
@@ -169,6 +169,72 @@ def test_a_return_is_only_possible_after_delivery_and_moves_on_when_accepted(eng
     deliver("logistics", tracking("returned", 6))
     assert shipment(sent.id).status == "returned"
     assert ship(line, support).status == "requested"  # a returned SIM may be sent again
+
+
+def device_status(device_id: int) -> str:
+    with read_session() as session:
+        return session.get(Device, device_id).status
+
+
+def review_kinds() -> list[str]:
+    with read_session() as session:
+        return [item.kind for item in session.exec(select(ReviewItem).order_by(ReviewItem.id))]
+
+
+def shipped_device(world, admin, support) -> tuple[int, Shipment]:
+    """A line with a device, and the device's shipment accepted by the provider."""
+    device = world.device()
+    line = lines.add_line(actor=admin, contract_id=world.contract(customer(admin)).id, msisdn="090-2000-0001",
+                          iccid=world.sim().iccid, imei=device.imei)
+    sent = shipments.ship_to_customer(actor=support, customer_id=line.customer_id, device_id=device.id)
+    run_operation(operations("logistics")[0].id, client=logistics(accepted()))
+    return device.id, sent
+
+
+def test_a_device_becomes_shipped_when_it_leaves_the_warehouse_and_returned_when_it_comes_back(
+        engine, world, admin, support):
+    device_id, sent = shipped_device(world, admin, support)
+    assert device_status(device_id) == "assigned"  # accepted, still in the warehouse
+
+    deliver("logistics", tracking("in_transit", 2))  # pick-up event lost: in transit means it left
+    deliver("logistics", tracking("delivered", 3))
+    assert device_status(device_id) == "shipped"
+    shipments.request_return(sent.id, actor=support, reason="機種変更")
+    run_operation(operations("logistics", operation="return")[0].id, client=logistics(
+        FakeProvider(json_answer(202, {"id": "shp_1", "status": "return_requested"}))))
+    deliver("logistics", tracking("returned", 6))
+
+    assert device_status(device_id) == "returned"
+    with read_session() as session:
+        audits = [e.action for e in session.exec(select(AuditEntry).where(
+            AuditEntry.entity_type == "device", AuditEntry.entity_id == device_id).order_by(AuditEntry.id))]
+    assert audits[-2:] == ["device.ship", "device.return"]
+    assert review_kinds() == []
+
+
+def test_a_device_whose_state_does_not_allow_shipping_is_reported_not_forced(engine, world, admin, support):
+    device_id, sent = shipped_device(world, admin, support)
+    inventory.change_device_status(device_id, actor=admin, event="report_faulty", reason="初期不良")
+
+    deliver("logistics", tracking("picked_up", 1))
+    deliver("logistics", tracking("picked_up", 1, event_id="evt_again"))
+
+    assert device_status(device_id) == "faulty"
+    assert review_kinds() == ["logistics.ship.stock_mismatch"]
+
+
+def test_a_returned_sim_of_a_line_still_in_use_is_reported_for_staff(engine, line, support):
+    sent = ship(line, support)
+    run_operation(operations("logistics")[0].id, client=logistics(accepted()))
+    deliver("logistics", tracking("delivered", 3))
+    shipments.request_return(sent.id, actor=support, reason="誤送付")
+    deliver("logistics", tracking("returned", 6))
+
+    assert review_kinds() == ["logistics.return.stock_mismatch"]
+    with read_session() as session:
+        item = session.exec(select(ReviewItem)).one()
+        assert item.line_id == line.id and "解約されていません" in item.reason
+        assert session.get(SimCard, line.sim_card_id).status == "assigned"  # the line decides the SIM's state
 
 
 def test_lookup_finds_shipments_and_returns_by_their_key(engine):
