@@ -5,7 +5,8 @@ statement file) has a `compare(business_date) -> rows_checked` function that rea
 opens one review item per difference with `open_difference` — never a silent fix. A run is kept per
 (source, business date): a completed run is not repeated, a failed one (report unreachable) is
 tried again at the next round. Celery beat runs every source for the previous Tokyo day each morning;
-staff can run one again from the review screen.
+staff can run one again from the review screen (再突合): the request is queued and a worker runs it,
+so a large report never holds up the screen.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import importlib
 import json
 import logging
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func
@@ -23,7 +24,7 @@ from sqlmodel import Session, select
 from services.audit import mutating_service, record
 from services.billing import today_in_tokyo
 from services.db import read_session, write_session
-from services.errors import ValidationFailed
+from services.errors import Conflict, ValidationFailed
 from services.models import ReconciliationRun, ReviewItem
 from services.models.base import utcnow
 from services.permissions import Actor, require
@@ -40,6 +41,10 @@ KIND_PREFIXES = {"carrier_lines": "carrier.report.", "payment_settlement": "paym
 SOURCE_LABELS_JA = {"carrier_lines": "キャリア回線レポート", "payment_settlement": "決済精算レポート",
                     "bank_statement": "銀行入出金明細"}
 CATCH_UP_DAYS = 7  # the scheduled round also retries failed or missing runs of the past week
+# A run still "running" after this long died with its worker: the scheduled round runs it again.
+RUN_LEASE = timedelta(minutes=30)
+# A queued run not started after this long lost its task message: the scheduled round runs it.
+QUEUE_GRACE = timedelta(minutes=1)
 
 
 class ReportUnavailable(Exception):
@@ -60,15 +65,19 @@ def open_difference(session: Session, *, kind: str, subject_key: str, reason: st
     return True
 
 
-def run(source: str, business_date: date, *, force: bool = False) -> ReconciliationRun:
+def run(source: str, business_date: date, *, force: bool = False, queued_only: bool = False
+        ) -> ReconciliationRun | None:
     """Compare one source's report for one business date with the ledger (system; idempotent per date).
 
     A completed run is returned unchanged unless `force`; otherwise the comparison runs and the run records how
-    many rows it checked and how many review items it opened, or why it failed.
+    many rows it checked and how many review items it opened, or why it failed. With `queued_only` it runs only
+    a run a person queued and still waiting (None otherwise), so a task delivered twice runs it once.
     """
     compare = _compare_function(source)
     with write_session() as session:
         existing = _run_row(session, source, business_date)
+        if queued_only and (existing is None or existing.status != "queued"):
+            return None
         if existing is not None and existing.status == "completed" and not force:
             return existing
         if existing is None:
@@ -94,10 +103,11 @@ def run(source: str, business_date: date, *, force: bool = False) -> Reconciliat
 
 @mutating_service
 def run_again(source: str, business_date: date, *, actor: Actor, reason: str) -> ReconciliationRun:
-    """Run one source's comparison for a date again at a person's request (support / admin; 再突合).
+    """Queue one source's comparison for a date to run again at a person's request (support / admin; 再突合).
 
-    A completed run is reset so the report is read again; differences already queued are not
-    queued twice. Writes one audit entry ("reconciliation.run").
+    The run becomes 待機中 and a worker reads the report again; differences already queued are not
+    queued twice. Writes one audit entry ("reconciliation.run"). A run already waiting or running
+    is not queued a second time (Conflict), so a double click runs the comparison once.
     """
     require(actor, "review.resolve")
     if source not in SOURCES:
@@ -107,21 +117,50 @@ def run_again(source: str, business_date: date, *, actor: Actor, reason: str) ->
     if business_date > today_in_tokyo():
         raise ValidationFailed({"business_date": "未来の日付は突合できません。"})
     with write_session() as session:
-        row = run(source, business_date, force=True)
+        row = _run_row(session, source, business_date)
+        if row is not None and _in_progress(row, utcnow()):
+            raise Conflict(f"{SOURCE_LABELS_JA[source]} {business_date:%Y/%m/%d} の突合は"
+                           f"{'待機中' if row.status == 'queued' else '実行中'}です。終わってから実行してください。")
+        row = row or ReconciliationRun(source=source, business_date=business_date)
+        row.status, row.error, row.started_at, row.finished_at = "queued", None, utcnow(), None
+        session.add(row)
+        session.flush()
         record(session, actor, "reconciliation.run", row, reason=reason.strip())
+    _enqueue(row.source, row.business_date)
     return row
 
 
+def _in_progress(row: ReconciliationRun, now: datetime) -> bool:
+    """Queued, or running within its lease (a run past its lease died with its worker)."""
+    return row.status == "queued" or (row.status == "running" and now - _aware(row.started_at, now) < RUN_LEASE)
+
+
+def _enqueue(source: str, business_date: date) -> None:
+    from services.tasks.daily import run_reconciliation  # the task module imports this one
+
+    try:
+        run_reconciliation.delay(source, business_date.isoformat())
+    except Exception:  # the run is queued in the ledger: the scheduled round starts it
+        log.exception("could not queue reconciliation %s %s; the scheduled round will run it", source, business_date)
+
+
 def run_due(today: date | None = None) -> dict[str, str]:
-    """The scheduled round: every source for yesterday, and failed or missing days of the past week."""
-    today = today or today_in_tokyo()
+    """The scheduled round: queued runs whose task was lost, then every source for yesterday and the
+    failed or missing days of the past week (a run in progress within its lease is left alone)."""
+    today, now = today or today_in_tokyo(), utcnow()
     results: dict[str, str] = {}
+    with read_session() as session:
+        lost = [(r.source, r.business_date) for r in session.exec(select(ReconciliationRun).where(
+            ReconciliationRun.status == "queued")) if now - _aware(r.started_at, now) >= QUEUE_GRACE]
+    for source, day in lost:
+        if (started := run(source, day, queued_only=True)) is not None:
+            results[f"{source}:{day}"] = started.status
     for source in SOURCES:
         for back in range(CATCH_UP_DAYS, 0, -1):
             day = today - timedelta(days=back)
             with read_session() as session:
                 done = _run_row(session, source, day)
-            if done is not None and done.status == "completed":
+            if done is not None and (done.status == "completed" or _in_progress(done, now)):
                 continue
             if done is None and back > 1 and not _has_any_run(source):
                 continue  # a new installation starts with yesterday, not a week of history
@@ -130,6 +169,10 @@ def run_due(today: date | None = None) -> dict[str, str]:
             except IntegrityError:  # another worker started the same run a moment ago
                 results[f"{source}:{day}"] = "running"
     return results
+
+
+def _aware(moment: datetime, now: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=now.tzinfo)
 
 
 def recent_runs(*, actor: Actor, limit: int = 30) -> list[ReconciliationRun]:

@@ -8,6 +8,7 @@ from typing import Any
 import reflex as rx
 
 from services import daily_reconciliation, recovery
+from services.errors import Conflict
 from services.lifecycles import state_label
 from state.base import MessagesMixin, UiState, actor, guarded
 
@@ -157,6 +158,13 @@ class DailyReconciliationState(MessagesMixin, rx.State):
 
     @rx.event
     @guarded
+    def refresh(self):
+        """Show the runs as they are now (a queued 再突合 finishes in the background) and the queue's first page."""
+        self._fetch()
+        return [UiState.load_user, ReviewQueueState.go(1)]
+
+    @rx.event
+    @guarded
     def ask_rerun(self, form: dict):
         """Check the chosen source and date, then open the confirmation dialog saying what will happen."""
         source, day = form.get("source") or "", _date(form.get("business_date"))
@@ -180,19 +188,24 @@ class DailyReconciliationState(MessagesMixin, rx.State):
     @rx.event
     @guarded
     def confirm_rerun(self, form: dict):
-        """Run the comparison again with the reason given, then show its outcome."""
+        """Queue the comparison again with the reason given; a worker runs it and the list shows its outcome."""
         day = _date(self.rerun_date)
         if not self.rerun_summary or day is None:
             self.error = "再突合の内容が見つかりません。もう一度選んでください。"
-            return None
-        run = daily_reconciliation.run_again(self.rerun_source, day, actor=actor(), reason=form.get("reason") or "")
+            return
+        try:
+            run = daily_reconciliation.run_again(self.rerun_source, day, actor=actor(),
+                                                 reason=form.get("reason") or "")
+        except Conflict as exc:  # already waiting or running: close the dialog and say so
+            self.rerun_summary = ""
+            self.error = exc.message
+            self._fetch()
+            return
         label = daily_reconciliation.SOURCE_LABELS_JA.get(run.source, run.source)
-        self.notice = (f"{label} {day:%Y/%m/%d}: 突合しました（{run.rows_checked} 行を確認、新しい差異 {run.differences} 件）。"
-                       if run.status == "completed" else
-                       f"{label} {day:%Y/%m/%d}: 突合できませんでした（{run.error}）。時間をおいて自動で再実行します。")
+        self.notice = (f"{label} {day:%Y/%m/%d} の再突合を受け付けました（待機中）。"
+                       "数秒から数十秒で終わります。「更新」で結果を表示します。差異は要確認キューに登録されます。")
         self.rerun_summary = ""
         self._fetch()
-        return [UiState.load_user, ReviewQueueState.go(1)]
 
     def _fetch(self) -> None:
         current = actor()

@@ -18,7 +18,7 @@ SHIPMENT_STATUSES = ("requested", "accepted", "picked_up", "in_transit", "delive
                      "return_in_transit", "returned", "failed")
 SHIPMENT_ITEM_TYPES = ("sim", "device")
 RECONCILIATION_SOURCES = ("carrier_lines", "payment_settlement", "bank_statement")
-RECONCILIATION_RUN_STATUSES = ("running", "completed", "failed")
+RECONCILIATION_RUN_STATUSES = ("queued", "running", "completed", "failed")
 
 
 class ApprovalRequest(SQLModel, table=True):

@@ -228,8 +228,12 @@ def _rerun_dialog() -> rx.Component:
 def _daily_runs() -> rx.Component:
     return section(
         "日次突合",
-        rx.text("キャリア・決済・銀行の日次レポートを台帳と突き合わせた結果です。差異は下の要確認キューに登録されます。",
-                size="2", color="gray"),
+        rx.flex(
+            rx.text("キャリア・決済・銀行の日次レポートを台帳と突き合わせた結果です。差異は下の要確認キューに登録されます。",
+                    size="2", color="gray"),
+            rx.button(rx.icon("rotate-cw", size=14), "更新", size="1", variant="soft", on_click=D.refresh,
+                      id="runs-refresh"),
+            spacing="3", align="center", justify="between", wrap="wrap"),
         rx.cond(D.rerun_summary == "", messages(D)),
         rx.cond(D.sources.length() > 0, _rerun_form()),
         table(["対象", "対象日", "状態", "確認した行", "差異", "エラー", "実行日時"], D.runs, _run_row),

@@ -81,10 +81,16 @@ def test_support_runs_the_carrier_report_comparison_again_and_sees_the_run(app_s
     page.fill("#rerun-reason", "キャリアの障害明けに確認")
     page.click("#rerun-submit")
     today = today_in_tokyo()
-    section.get_by_text(f"キャリア回線レポート {today:%Y/%m/%d}: 突合しました").wait_for(timeout=60000)
+    section.get_by_text(f"キャリア回線レポート {today:%Y/%m/%d} の再突合を受け付けました").wait_for(timeout=20000)
+    todays_run = section.locator("tr", has_text=f"{today:%Y-%m-%d}").filter(has_text="キャリア回線レポート")
+    deadline = time.time() + 60
+    while time.time() < deadline and not todays_run.filter(has_text="完了").count():
+        page.click("#runs-refresh")  # the worker runs it in the background
+        page.wait_for_timeout(1000)
     run = _query(app_server, lambda s: s.exec(select(ReconciliationRun).where(
         ReconciliationRun.source == "carrier_lines", ReconciliationRun.business_date == today)).first())
     assert run is not None and run.status == "completed" and run.rows_checked > 0
+    todays_run.filter(has_text="完了").wait_for(timeout=5000)
     page.screenshot(path="/tmp/tsm-e2e-daily-reconciliation.png", full_page=True)
 
 

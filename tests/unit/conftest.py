@@ -35,6 +35,16 @@ def fast_passwords(monkeypatch):
                         PasswordHash((Argon2Hasher(time_cost=1, memory_cost=1024, parallelism=1),)))
 
 
+@pytest.fixture(autouse=True)
+def queued_runs(monkeypatch) -> list[tuple[str, str]]:
+    """Unit tests have no broker: a 再突合 a service queues is recorded here, not sent to a worker."""
+    from services import daily_reconciliation
+
+    sent: list[tuple[str, str]] = []
+    monkeypatch.setattr(daily_reconciliation, "_enqueue", lambda source, day: sent.append((source, day.isoformat())))
+    return sent
+
+
 @pytest.fixture()
 def clock(monkeypatch) -> FakeClock:
     """Replace the sign-in clock with one the test moves."""

@@ -13,9 +13,10 @@ import telecom_app.telecom_app  # noqa: F401  (registers pages and states)
 from services import carrier_report, daily_reconciliation, lines, outbox, recovery
 from services.billing import today_in_tokyo
 from services.db import read_session, write_session
-from services.errors import PermissionDenied, ValidationFailed
+from services.errors import Conflict, PermissionDenied, ValidationFailed
 from services.integrations.carrier import CarrierClient
 from services.models import AuditEntry, ExternalOperation, Line, ReconciliationRun, ReviewItem, UsageRecord
+from services.tasks.daily import run_reconciliation
 from state.recovery import DailyReconciliationState, ReviewQueueState
 from tests.unit.screens import signed_in_token, state_for
 
@@ -61,6 +62,11 @@ def _items(kind: str | None = None) -> list[ReviewItem]:
         if kind:
             query = query.where(ReviewItem.kind == kind)
         return list(session.exec(query))
+
+
+def _run(day: date) -> ReconciliationRun:
+    with read_session() as session:
+        return session.exec(select(ReconciliationRun).where(ReconciliationRun.business_date == day)).one()
 
 
 def _usage(line_id: int) -> list[tuple[date, int]]:
@@ -222,15 +228,66 @@ def test_unreadable_usage_fails_the_run(world, carrier):
 
 # ---- runs ---------------------------------------------------------------------------------------
 
-def test_running_again_does_not_queue_a_difference_twice(world, carrier):
+def test_running_again_queues_the_run_for_a_worker_and_does_not_queue_a_difference_twice(
+        world, carrier, queued_runs):
     line = world.active_line()
     carrier.set(line, "terminated")
     daily_reconciliation.run("carrier_lines", TODAY)
 
     again = daily_reconciliation.run_again("carrier_lines", TODAY, actor=world.actor("support"), reason="確認")
 
-    assert again.status == "completed" and again.differences == 0
+    assert again.status == "queued" and queued_runs == [("carrier_lines", TODAY.isoformat())]
+    assert carrier.requests == 1  # the screen does not wait for the report
+    done = run_reconciliation("carrier_lines", TODAY.isoformat())  # the worker's task
+    assert done == "completed" and _run(TODAY).differences == 0
     assert len(_items("carrier.report.state_mismatch")) == 1 and carrier.requests == 2
+
+
+def test_a_queued_run_is_run_once_and_cannot_be_queued_twice(world, carrier):
+    carrier.set(world.active_line(), "active")
+    support = world.actor("support")
+    daily_reconciliation.run_again("carrier_lines", TODAY, actor=support, reason="確認")
+
+    with pytest.raises(Conflict, match="待機中"):
+        daily_reconciliation.run_again("carrier_lines", TODAY, actor=support, reason="二度押し")
+    assert run_reconciliation("carrier_lines", TODAY.isoformat()) == "completed"
+    assert run_reconciliation("carrier_lines", TODAY.isoformat()) == "not queued"  # a task delivered twice
+    assert carrier.requests == 1
+    with read_session() as session:
+        assert len(session.exec(select(AuditEntry).where(AuditEntry.action == "reconciliation.run")).all()) == 1
+
+
+def test_a_queued_run_whose_task_was_lost_is_run_by_the_scheduled_round(world, carrier, monkeypatch):
+    monkeypatch.setattr(daily_reconciliation, "SOURCES", {"carrier_lines": "services.carrier_report:compare"})
+    carrier.set(world.active_line(), "active")
+    long_ago = TODAY - timedelta(days=30)  # older than the round's own catch-up week
+    daily_reconciliation.run_again("carrier_lines", long_ago, actor=world.actor("support"), reason="確認")
+    assert daily_reconciliation.run_due(TODAY).get(f"carrier_lines:{long_ago}") is None  # still within its grace
+
+    with write_session() as session:
+        row = session.exec(select(ReconciliationRun).where(ReconciliationRun.business_date == long_ago)).one()
+        row.started_at -= daily_reconciliation.QUEUE_GRACE
+        session.add(row)
+
+    assert daily_reconciliation.run_due(TODAY)[f"carrier_lines:{long_ago}"] == "completed"
+
+
+def test_a_run_in_progress_is_left_alone_until_its_lease_ends(world, carrier, monkeypatch):
+    monkeypatch.setattr(daily_reconciliation, "SOURCES", {"carrier_lines": "services.carrier_report:compare"})
+    carrier.set(world.active_line(), "active")
+    yesterday = TODAY - timedelta(days=1)
+    with write_session() as session:  # a worker started yesterday's run a moment ago
+        session.add(ReconciliationRun(source="carrier_lines", business_date=yesterday, status="running"))
+
+    assert f"carrier_lines:{yesterday}" not in daily_reconciliation.run_due(TODAY)
+    with pytest.raises(Conflict, match="実行中"):
+        daily_reconciliation.run_again("carrier_lines", yesterday, actor=world.actor("support"), reason="確認")
+    with write_session() as session:  # ... and died with it
+        row = session.exec(select(ReconciliationRun).where(ReconciliationRun.business_date == yesterday)).one()
+        row.started_at -= daily_reconciliation.RUN_LEASE
+        session.add(row)
+
+    assert daily_reconciliation.run_due(TODAY) == {f"carrier_lines:{yesterday}": "completed"}
 
 
 def test_unreachable_report_fails_the_run_and_the_next_round_tries_again(world, carrier, monkeypatch):
@@ -318,9 +375,18 @@ def test_support_runs_a_day_again_from_the_review_screen_after_confirming(world,
 
     DailyReconciliationState.confirm_rerun.fn(st, {"reason": "訂正版のレポート"})
 
-    assert st.error == "" and st.rerun_summary == "" and "新しい差異 1 件" in st.notice
-    assert st.runs[0]["differences"] == 1
+    assert st.error == "" and st.rerun_summary == "" and "受け付けました（待機中）" in st.notice
+    assert st.runs[0]["status_label"] == "待機中" and carrier.requests == 1
+    run_reconciliation("carrier_lines", TODAY.isoformat())  # the worker
+    DailyReconciliationState.refresh.fn(st)
+    assert (st.runs[0]["status_label"], st.runs[0]["differences"]) == ("完了", 1)
     assert [i.kind for i in _items()] == ["carrier.report.state_mismatch"]
+
+    DailyReconciliationState.ask_rerun.fn(st, {"source": "carrier_lines", "business_date": TODAY.isoformat()})
+    DailyReconciliationState.confirm_rerun.fn(st, {"reason": "もう一度"})
+    DailyReconciliationState.ask_rerun.fn(st, {"source": "carrier_lines", "business_date": TODAY.isoformat()})
+    DailyReconciliationState.confirm_rerun.fn(st, {"reason": "二度押し"})
+    assert "待機中です" in st.error and st.rerun_summary == ""
 
 
 def test_accounting_sees_the_runs_but_cannot_run_a_day_again(world, carrier):
