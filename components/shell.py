@@ -32,9 +32,20 @@ def search_box() -> rx.Component:
     )
 
 
+def usable_once_loaded(*children) -> rx.Component:
+    """Keep every input and button disabled until the page has loaded its data from the server.
+
+    An action sent before the page's load handler has run would be answered first and then
+    overwritten by that handler (a sign-in clicked while the page is still connecting came back
+    to the password step). Links stay usable.
+    """
+    return rx.el.fieldset(*children, disabled=~rx.State.is_hydrated, aria_busy=~rx.State.is_hydrated,
+                          style={"border": "none", "padding": "0", "margin": "0", "min_width": "0"})
+
+
 def admin_shell(*children, title: rx.Var | str = "") -> rx.Component:
-    """The back-office frame around every staff page."""
-    return rx.box(
+    """The back-office frame around every staff page (usable once the page has loaded)."""
+    return usable_once_loaded(rx.box(
         rx.box(
             rx.flex(
                 rx.link(rx.heading(t("app_name"), size="4"), href="/admin/", underline="none"),
@@ -72,13 +83,13 @@ def admin_shell(*children, title: rx.Var | str = "") -> rx.Component:
             padding="1em", max_width="1200px", margin="0 auto", width="100%",
         ),
         width="100%",
-    )
+    ))
 
 
 def auth_frame(*children) -> rx.Component:
-    """A small centred frame for the sign-in steps."""
-    return rx.center(
+    """A small centred frame for the sign-in steps (usable once the page has loaded)."""
+    return usable_once_loaded(rx.center(
         rx.card(rx.vstack(rx.heading(t("app_name"), size="5"), *children, spacing="4", width="100%"),
                 width="100%", max_width="420px"),
         padding="1em", min_height="100vh",
-    )
+    ))

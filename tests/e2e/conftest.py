@@ -1,9 +1,10 @@
 """The real app (reflex prod build on one port) on a seeded ledger, driven by headless Chromium.
 
 TELECOM_E2E_MODE picks the running mode: "embedded" (default: SQLite ledger, SQLite broker) or
-"scale-out" (PostgreSQL ledger, Redis broker, Reflex state in Redis). `make test` runs the browser
-tests in both. TELECOM_E2E_BACKEND_WORKERS (default 1) sets the scale-out app's Reflex backend
-workers: with 2, about one run in three had a page whose events got no answer (see the README).
+"scale-out" (PostgreSQL ledger, Redis broker, Reflex state in Redis, two Reflex backend workers;
+TELECOM_E2E_BACKEND_WORKERS changes how many). `make test` runs the browser tests in both.
+Every page's console and websocket frames are written under the run's work directory; a failed
+test's report ends with their last lines and the app log's.
 """
 
 from __future__ import annotations
@@ -42,9 +43,11 @@ def app_server():
         servers += [postgres, redis]
         db_url, broker_url = postgres.create_database("e2e"), redis.url
         scale_out = {"REFLEX_REDIS_URL": redis.url.removesuffix("/0") + "/1",
-                     "GRANIAN_WORKERS": os.environ.get("TELECOM_E2E_BACKEND_WORKERS", "1")}
+                     "GRANIAN_WORKERS": os.environ.get("TELECOM_E2E_BACKEND_WORKERS", "2")}
     else:
         db_url, broker_url, scale_out = f"sqlite:///{workdir / 'ledger.db'}", f"sqla+sqlite:///{workdir / 'broker.db'}", {}
+    _trace["dir"], _trace["app_log"] = workdir / "browser", workdir / "reflex.log"
+    _trace["dir"].mkdir()
     port = free_port()
     env = {**os.environ, "TELECOM_DATABASE_URL": db_url, "PYTHONPATH": str(PROJECT_ROOT),
            "TELECOM_KEY_FILE": str(workdir / "encryption.keys"), "REFLEX_TELEMETRY_ENABLED": "false", "REFLEX_CHECK_LATEST_VERSION": "false",
@@ -86,7 +89,8 @@ def app_server():
         if scale_out:  # the supervisor must have started the backend worker processes asked for
             workers = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
             if len(workers) < int(scale_out["GRANIAN_WORKERS"]):
-                raise RuntimeError(f"scale-out app runs {len(workers)} backend worker(s), expected 2")
+                raise RuntimeError(f"scale-out app runs {len(workers)} backend worker(s), "
+                                   f"expected {scale_out['GRANIAN_WORKERS']}")
         yield {"base": base, "db_url": db_url, "carrier": sandbox.url("carrier"), "payment": sandbox.url("payment")}
     finally:
         for child in (proc, worker):
@@ -113,6 +117,50 @@ def browser():
 
 
 VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
+_trace: dict[str, Path] = {}  # where this run writes page traffic, and the app's log
+
+
+def open_context(browser, viewport: str = "desktop", **options):
+    """A new browser context whose pages' console messages and websocket frames are written to a file."""
+    context = browser.new_context(viewport=VIEWPORTS[viewport], **options)
+    if "dir" not in _trace:
+        return context
+    log = open(_trace["dir"] / f"context-{len(list(_trace['dir'].iterdir())) + 1}.log", "a", encoding="utf-8")
+
+    def write(text: str) -> None:
+        log.write(f"{time.strftime('%H:%M:%S')}.{int(time.time() * 1000) % 1000:03d} {text[:400]}\n")
+        log.flush()
+
+    def watch(page) -> None:
+        page.on("console", lambda message: write(f"console {message.type}: {message.text}"))
+        page.on("framenavigated", lambda frame: write(f"page {frame.url}") if frame == page.main_frame else None)
+
+        def socket(ws) -> None:
+            write(f"socket open {ws.url}")
+            ws.on("framesent", lambda payload: write(f"socket > {payload}"))
+            ws.on("framereceived", lambda payload: write(f"socket < {payload}"))
+            ws.on("close", lambda _ws: write("socket closed"))
+        page.on("websocket", socket)
+
+    context.on("page", watch)
+    context.on("close", lambda _context: log.close())
+    return context
+
+
+def _tail(path: Path, lines: int) -> str:
+    return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed browser test's report ends with each page's last traffic and the app log's tail."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed and call.when == "call" and "dir" in _trace:
+        for path in sorted(_trace["dir"].glob("context-*.log")):
+            report.sections.append((f"browser {path.name}", _tail(path, 30)))
+        if _trace["app_log"].exists():
+            report.sections.append(("app log", _tail(_trace["app_log"], 40)))
 
 
 _last_totp_step: dict[str, int] = {}
@@ -126,8 +174,6 @@ def sign_in(page, base: str, role: str) -> None:
     import re
 
     import pyotp
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
     from services.demo_staff import DEMO_PASSWORD, DEMO_STAFF
 
     email, _, secret = DEMO_STAFF[role]
@@ -135,15 +181,9 @@ def sign_in(page, base: str, role: str) -> None:
         time.sleep(0.5)
     _last_totp_step[role] = int(time.time()) // 30
     page.goto(f"{base}/login")
-    for _ in range(4):  # a click before a fresh server's first page is connected is lost: click again
-        page.fill("#email", email)
-        page.fill("#password", DEMO_PASSWORD)
-        page.click("#sign-in")
-        try:
-            page.wait_for_selector("#code", timeout=8000)
-            break
-        except PlaywrightTimeout:
-            continue
+    page.fill("#email", email, timeout=20000)  # waits until the page has loaded and enabled its form
+    page.fill("#password", DEMO_PASSWORD)
+    page.click("#sign-in")
     page.wait_for_selector("#code", timeout=20000)
     page.fill("#code", pyotp.TOTP(secret).now())
     page.click("#verify-code")
@@ -158,7 +198,7 @@ def staff_page(app_server, browser):
 
     def get(role: str, viewport: str = "desktop"):
         if role not in pages:
-            context = browser.new_context(viewport=VIEWPORTS[viewport], locale="ja-JP")
+            context = open_context(browser, viewport, locale="ja-JP")
             page = context.new_page()
             sign_in(page, app_server["base"], role)
             pages[role] = page

@@ -8,7 +8,7 @@ import pytest
 from sqlmodel import Session, select
 
 from services.db import make_engine
-from tests.e2e.conftest import VIEWPORTS, sign_in
+from tests.e2e.conftest import VIEWPORTS, open_context, sign_in
 from services.models import AuditEntry, Contract, Customer, Line
 
 pytestmark = pytest.mark.e2e
@@ -74,7 +74,7 @@ def test_support_finds_line_by_other_format_opens_360_and_history(staff_page, sa
 
 
 def test_signed_out_visitor_is_sent_to_sign_in(app_server, browser):
-    context = browser.new_context(viewport=VIEWPORTS["desktop"])
+    context = open_context(browser)
     page = context.new_page()
     try:
         page.goto(f"{app_server['base']}/admin/lines/1")
@@ -100,7 +100,7 @@ def test_bad_line_input_gets_messages_next_to_the_fields(app_server, staff_page,
 
 def test_english_switch_and_sign_out_end_the_session(app_server, browser):
     base = app_server["base"]
-    context = browser.new_context(viewport=VIEWPORTS["desktop"])
+    context = open_context(browser)
     page = context.new_page()
     try:
         sign_in(page, base, "accounting")
