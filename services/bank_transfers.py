@@ -6,8 +6,9 @@ names an issued invoice whose outstanding amount is exactly the transfer, the pa
 to it (消込); otherwise it stays 受領 for accounting. Each morning `compare` reads the bank's Zengin
 入出金取引明細 of the previous day and queues every difference with the ledger for a person.
 
-The statement identifies a transaction only by the bank's 照会番号, which the ledger does not keep,
-so statement entries and ledger payments are matched on (booked day, amount, payer name).
+The statement identifies a transaction by the bank's 照会番号, which the webhook also carries and
+the ledger keeps: entries are matched to payments by it, and a payment recorded without one (by
+hand, or from a bank whose notice lacks it) is matched on (booked day, amount, payer name).
 """
 
 from __future__ import annotations
@@ -51,8 +52,11 @@ def bank_event(session: Session, event: dict[str, Any]) -> str:
     if existing is not None:
         return f"payment #{existing} already recorded"
     edi = str(data.get("edi") or "").strip() or None
+    inquiry = data.get("inquiry_number")
     payment = Payment(amount=amount, method="bank_transfer", payer_name=payer_name[:200], reference=edi,
-                      external_ref=transfer_id[:128], received_at=_received_at(data))
+                      external_ref=transfer_id[:128], received_at=_received_at(data),
+                      bank_inquiry_number=inquiry if isinstance(inquiry, int) and not isinstance(inquiry, bool)
+                      and 0 < inquiry < 10 ** 8 else None)
     session.add(payment)
     session.flush()
     record(session, SYSTEM, "payment.record", payment,
@@ -106,7 +110,7 @@ def compare(business_date: date, *, client: BankClient | None = None) -> int:
     Incoming statement entries without a ledger payment open bank.statement.missing_in_ledger;
     ledger bank_transfer payments received that day (with the bank's transaction id) absent from
     the statement open bank.statement.missing_in_statement; the same payer with another amount opens
-    bank.statement.amount_mismatch. Matching is on (day, amount, payer name); each difference is
+    bank.statement.amount_mismatch. Matching is by 照会番号, else on (day, amount, payer name); each difference is
     queued once per date. Returns the number of incoming entries; raises ReportUnavailable when the
     file cannot be fetched, is malformed or covers another period.
     """
@@ -124,26 +128,31 @@ def compare(business_date: date, *, client: BankClient | None = None) -> int:
         payments = list(session.exec(select(Payment).where(
             Payment.method == "bank_transfer", Payment.external_ref.is_not(None),
             Payment.received_at >= start, Payment.received_at < end).order_by(Payment.id)).all())
+        by_number: dict[int, Payment] = {}
         by_key: dict[tuple[int, str], list[Payment]] = defaultdict(list)
-        for payment in payments:
-            by_key[(payment.amount, statement_name(payment.payer_name))].append(payment)
+        for payment in payments:  # a number seen twice is no proof: those fall back to (amount, payer)
+            if payment.bank_inquiry_number is not None and payment.bank_inquiry_number not in by_number:
+                by_number[payment.bank_inquiry_number] = payment
+            else:
+                by_key[(payment.amount, statement_name(payment.payer_name))].append(payment)
         unmatched_entries = []
         for entry in entries:
+            numbered = by_number.pop(entry["inquiry_number"], None)
             candidates = by_key.get((entry["amount"], entry["payer_name"]))
-            if candidates:
+            if numbered is not None:
+                payments.remove(numbered)
+                if numbered.amount != entry["amount"]:
+                    _amount_differs(session, day, entry, numbered)
+            elif candidates:
                 payments.remove(candidates.pop(0))
             else:
                 unmatched_entries.append(entry)
         for entry in unmatched_entries:
-            same_payer = next((p for p in payments if statement_name(p.payer_name) == entry["payer_name"]), None)
+            same_payer = next((p for p in payments if p not in by_number.values()
+                               and statement_name(p.payer_name) == entry["payer_name"]), None)
             if same_payer is not None:
                 payments.remove(same_payer)
-                open_difference(session, kind="bank.statement.amount_mismatch",
-                                subject_key=f"{day}:{entry['inquiry_number']:08d}:{same_payer.external_ref}"[:128],
-                                reason=f"振込依頼人 {entry['payer_name']} の入金額が一致しません（入出金明細 "
-                                       f"{entry['amount']:,}円、台帳 {same_payer.amount:,}円）。",
-                                evidence={"statement": entry, "ledger": _ledger_side(same_payer)},
-                                customer_id=same_payer.customer_id)
+                _amount_differs(session, day, entry, same_payer)
             else:
                 open_difference(session, kind="bank.statement.missing_in_ledger",
                                 subject_key=f"{day}:{entry['inquiry_number']:08d}",
@@ -165,7 +174,17 @@ def statement_name(payer_name: str) -> str:
     return payer_name.encode(ENCODING, errors="replace")[:PAYER_NAME_BYTES].decode(ENCODING, errors="ignore").rstrip(" ")
 
 
+def _amount_differs(session: Session, day: str, entry: dict[str, Any], payment: Payment) -> None:
+    open_difference(session, kind="bank.statement.amount_mismatch",
+                    subject_key=f"{day}:{entry['inquiry_number']:08d}:{payment.external_ref}"[:128],
+                    reason=f"振込依頼人 {entry['payer_name']} の入金額が一致しません（入出金明細 "
+                           f"{entry['amount']:,}円、台帳 {payment.amount:,}円）。",
+                    evidence={"statement": entry, "ledger": _ledger_side(payment)},
+                    customer_id=payment.customer_id)
+
+
 def _ledger_side(payment: Payment) -> dict[str, Any]:
     return {"payment_id": payment.id, "amount": payment.amount, "payer_name": payment.payer_name,
             "external_ref": payment.external_ref, "reference": payment.reference, "status": payment.status,
+            "inquiry_number": payment.bank_inquiry_number,
             "received_at": payment.received_at}

@@ -71,6 +71,7 @@ class Payment(SQLModel, table=True):
     reference: str | None = Field(default=None, max_length=64)
     # the provider's id of this money (gateway charge id, bank transaction id): recorded once
     external_ref: str | None = Field(default=None, max_length=128, unique=True)
+    bank_inquiry_number: int | None = None  # 照会番号: how the bank's statement names a transfer
     status: str = Field(default=PaymentStatus.RECEIVED.value, max_length=16)
     received_at: datetime = Field(default_factory=utcnow)
 

@@ -14,7 +14,7 @@ from state.recovery import ReviewQueueState as Q
 
 OPERATION_STATUS_COLORS = {"pending": "amber", "in_flight": "blue", "succeeded": "green", "failed": "red",
                            "unknown": "red"}
-RUN_STATUS_COLORS = {"running": "blue", "completed": "green", "failed": "red"}
+RUN_STATUS_COLORS = {"queued": "gray", "running": "blue", "completed": "green", "failed": "red"}
 _PRE = {"white_space": "pre-wrap", "word_break": "break-all", "font_size": "12px", "margin": "0",
         "padding": "0.5em", "background": "var(--gray-3)", "border_radius": "6px", "max_height": "16em",
         "overflow": "auto", "width": "100%"}

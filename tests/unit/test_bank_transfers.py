@@ -44,10 +44,10 @@ class FakeBank:
 
 
 def _transfer_event(event_id: str, transfer_id: str, amount: int, *, payer: str = "ﾔﾏﾀﾞ ﾀﾛｳ", edi: str = "",
-                    booked: date = DAY) -> dict:
+                    booked: date = DAY, number: int = 1) -> dict:
     created = datetime(booked.year, booked.month, booked.day, 1, 0, tzinfo=UTC)  # 10:00 in Tokyo
     return {"id": event_id, "type": "transfer.received", "sequence": 1, "subject": "1234567",
-            "data": {"id": transfer_id, "inquiry_number": 1, "amount": amount, "direction": "in",
+            "data": {"id": transfer_id, "inquiry_number": number, "amount": amount, "direction": "in",
                      "payer_name": payer, "payer_code": "", "edi": edi, "booked_on": booked.isoformat(),
                      "remitting_bank": "", "remitting_branch": "", "summary": "",
                      "created_at": created.isoformat(timespec="milliseconds")}}
@@ -146,10 +146,10 @@ def test_the_product_parser_refuses_a_statement_whose_totals_do_not_add_up():
 
 def test_the_statement_diff_queues_each_difference_once(engine, monkeypatch):
     _deliver(monkeypatch,
-             _transfer_event("e1", "trf_agreed", 3300),
-             _transfer_event("e2", "trf_wrong", 12100, payer="ｶ)ﾃｽﾄｼﾖｳｼﾞ"),
-             _transfer_event("e3", "trf_not_in_file", 770, payer="ｽｽﾞｷ ｲﾁﾛｳ"),
-             _transfer_event("e4", "trf_other_day", 990, payer="ｻﾄｳ ﾊﾅｺ", booked=DAY - timedelta(days=1)))
+             _transfer_event("e1", "trf_agreed", 3300, number=1),
+             _transfer_event("e2", "trf_wrong", 12100, payer="ｶ)ﾃｽﾄｼﾖｳｼﾞ", number=2),
+             _transfer_event("e3", "trf_not_in_file", 770, payer="ｽｽﾞｷ ｲﾁﾛｳ", number=5),
+             _transfer_event("e4", "trf_other_day", 990, payer="ｻﾄｳ ﾊﾅｺ", booked=DAY - timedelta(days=1), number=6))
     bank = FakeBank([_entry(1, 3300), _entry(2, 12000, "ｶ)ﾃｽﾄｼﾖｳｼﾞ"), _entry(3, 4400, "ﾀﾅｶ ｼﾞﾛｳ"),
                      _entry(4, 880, deposit=False)])
 
@@ -164,6 +164,29 @@ def test_the_statement_diff_queues_each_difference_once(engine, monkeypatch):
     evidence = json.loads(mismatch.evidence_json)
     assert evidence["statement"]["amount"] == 12000 and evidence["ledger"]["amount"] == 12100
     assert bank.requests[0].url.params["date"] == "2026-04-01"
+
+
+def test_the_statement_names_the_missing_one_of_two_identical_transfers_by_its_inquiry_number(
+        engine, monkeypatch):
+    _deliver(monkeypatch, _transfer_event("e8", "trf_second", 5500, number=8))  # the notice for 7 was lost
+    bank = FakeBank([_entry(7, 5500), _entry(8, 5500)])
+
+    assert bank_transfers.compare(DAY, client=bank.client()) == 2
+
+    [missing] = _items("bank.statement.")
+    assert (missing.kind, missing.subject_key) == ("bank.statement.missing_in_ledger", "2026-04-01:00000007")
+    assert _bank_payments()[0].bank_inquiry_number == 8
+
+
+def test_a_payment_without_an_inquiry_number_is_matched_on_amount_and_payer(engine, monkeypatch):
+    event = _transfer_event("e1", "trf_1", 5500)
+    del event["data"]["inquiry_number"]  # a bank whose notice does not carry it
+    _deliver(monkeypatch, event)
+    bank = FakeBank([_entry(4, 5500)])
+
+    bank_transfers.compare(DAY, client=bank.client())
+
+    assert _items("bank.statement.") == [] and _bank_payments()[0].bank_inquiry_number is None
 
 
 def test_a_statement_for_another_day_or_a_malformed_file_fails_the_run(engine, monkeypatch):
