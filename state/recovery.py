@@ -148,6 +148,7 @@ class DailyReconciliationState(MessagesMixin, rx.State):
     rerun_source: str = ""
     rerun_date: str = ""
     rerun_summary: str = ""       # the confirmation dialog is open while this is set
+    waiting_run: str = ""         # "source|date" of the 再突合 this person queued, until its outcome is shown
 
     @rx.event
     @guarded
@@ -159,8 +160,20 @@ class DailyReconciliationState(MessagesMixin, rx.State):
     @rx.event
     @guarded
     def refresh(self):
-        """Show the runs as they are now (a queued 再突合 finishes in the background) and the queue's first page."""
+        """Show the runs as they are now (a queued 再突合 finishes in the background) and the queue's first page.
+
+        Once the 再突合 this person queued has finished, the notice says how it went.
+        """
         self._fetch()
+        source, _, day = self.waiting_run.partition("|")
+        done = next((r for r in self.runs if (r["source"], r["business_date"]) == (source, day)
+                     and r["status"] in ("completed", "failed")), None)
+        if done is not None:
+            self.waiting_run = ""
+            when = f"{done['source_label']} {day.replace('-', '/')}"
+            self.notice = (f"{when}: 突合しました（{done['rows_checked']} 行を確認、新しい差異 {done['differences']} 件）。"
+                           if done["status"] == "completed" else
+                           f"{when}: 突合できませんでした（{done['error']}）。時間をおいて自動で再実行します。")
         return [UiState.load_user, ReviewQueueState.go(1)]
 
     @rx.event
@@ -204,6 +217,7 @@ class DailyReconciliationState(MessagesMixin, rx.State):
         label = daily_reconciliation.SOURCE_LABELS_JA.get(run.source, run.source)
         self.notice = (f"{label} {day:%Y/%m/%d} の再突合を受け付けました（待機中）。"
                        "数秒から数十秒で終わります。「更新」で結果を表示します。差異は要確認キューに登録されます。")
+        self.waiting_run = f"{run.source}|{day.isoformat()}"
         self.rerun_summary = ""
         self._fetch()
 

@@ -91,6 +91,7 @@ def test_support_runs_the_carrier_report_comparison_again_and_sees_the_run(app_s
         ReconciliationRun.source == "carrier_lines", ReconciliationRun.business_date == today)).first())
     assert run is not None and run.status == "completed" and run.rows_checked > 0
     todays_run.filter(has_text="完了").wait_for(timeout=5000)
+    section.get_by_text(f"キャリア回線レポート {today:%Y/%m/%d}: 突合しました").wait_for(timeout=5000)
     page.screenshot(path="/tmp/tsm-e2e-daily-reconciliation.png", full_page=True)
 
 

@@ -380,6 +380,7 @@ def test_support_runs_a_day_again_from_the_review_screen_after_confirming(world,
     run_reconciliation("carrier_lines", TODAY.isoformat())  # the worker
     DailyReconciliationState.refresh.fn(st)
     assert (st.runs[0]["status_label"], st.runs[0]["differences"]) == ("完了", 1)
+    assert st.notice == f"キャリア回線レポート {TODAY:%Y/%m/%d}: 突合しました（1 行を確認、新しい差異 1 件）。"
     assert [i.kind for i in _items()] == ["carrier.report.state_mismatch"]
 
     DailyReconciliationState.ask_rerun.fn(st, {"source": "carrier_lines", "business_date": TODAY.isoformat()})
