@@ -43,6 +43,30 @@ def usable_once_loaded(*children) -> rx.Component:
                           style={"border": "none", "padding": "0", "margin": "0", "min_width": "0"})
 
 
+INCIDENT_COLORS = {"outage": "red", "maintenance": "amber"}
+
+
+def _incident(incident) -> rx.Component:
+    return rx.callout.root(
+        rx.callout.icon(rx.cond(incident["kind"] == "outage", rx.icon("triangle-alert"), rx.icon("wrench"))),
+        rx.callout.text(
+            rx.text.strong(incident["kind_label"], "（", incident["status_label"], "）: ", incident["title"]),
+            rx.cond(incident["period"] != "", rx.text(incident["period"], size="1")),
+            rx.cond(incident["scope"] != "", rx.text("対象: ", incident["scope"], size="1")),
+            rx.cond(incident["description"] != "", rx.text(incident["description"], size="1")),
+        ),
+        color_scheme=rx.match(incident["kind"], *INCIDENT_COLORS.items(), "gray"), size="1",
+        data_incident=incident["id"], role="status", width="100%",
+    )
+
+
+def incident_banner() -> rx.Component:
+    """Outages and maintenance the monitoring provider reports as not yet over, on every staff page."""
+    return rx.cond(UiState.incidents.length() > 0,
+                   rx.vstack(rx.foreach(UiState.incidents, _incident), spacing="2", width="100%",
+                             id="incidents", margin_top="0.75em"))
+
+
 def admin_shell(*children, title: rx.Var | str = "") -> rx.Component:
     """The back-office frame around every staff page (usable once the page has loaded)."""
     return usable_once_loaded(rx.box(
@@ -76,6 +100,7 @@ def admin_shell(*children, title: rx.Var | str = "") -> rx.Component:
                 spacing="4", align="center", wrap="wrap", width="100%",
             ),
             rx.box(search_box(), margin_top="0.75em", width="100%"),
+            incident_banner(),
             padding="0.75em 1em", border_bottom="1px solid var(--gray-5)", background="var(--gray-2)",
         ),
         rx.box(

@@ -138,6 +138,7 @@ HANDLERS: dict[str, str] = {
     "logistics": "services.shipments:logistics_event",
     "payment": "services.card_payments:payment_event",
     "bank": "services.bank_transfers:bank_event",
+    "monitoring": "services.incidents:monitoring_event",
 }
 
 

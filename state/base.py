@@ -17,7 +17,7 @@ from typing import Any
 
 import reflex as rx
 
-from services import approvals, auth, recovery
+from services import approvals, auth, incidents, recovery
 from services.errors import DomainError, NotAuthenticated, ValidationFailed
 from services.permissions import ROLE_LABELS_JA, Actor
 
@@ -97,7 +97,7 @@ class MessagesMixin(rx.State, mixin=True):
 
 
 class UiState(MessagesMixin, rx.State):
-    """Display preferences (language) and the signed-in person's name and role for the shell."""
+    """Display preferences (language), the signed-in person's name and role, and current network incidents."""
 
     lang: str = rx.Cookie("ja", name="tsm_lang", same_site="lax")
     user_label: str = ""
@@ -105,6 +105,7 @@ class UiState(MessagesMixin, rx.State):
     role_label: str = ""
     pending_approvals: int = 0
     open_reviews: int = 0
+    incidents: list[dict[str, Any]] = []  # outages and maintenance not yet over (障害・メンテナンス)
 
     @rx.event
     @public
@@ -129,6 +130,7 @@ class UiState(MessagesMixin, rx.State):
         current = actor()
         self.pending_approvals = approvals.pending_count(actor=current)
         self.open_reviews = recovery.open_review_count(actor=current)
+        self.incidents = incidents.current_incidents(actor=current)
         self.user_label = current.label
         self.role = current.role.value if current.role else ""
         self.role_label = ROLE_LABELS_JA.get(current.role, "") if current.role else ""

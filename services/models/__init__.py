@@ -25,13 +25,15 @@ from services.models.workflow import (
     Notification,
     ReconciliationRun,
     ReviewItem,
+    ServiceIncident,
     Shipment,
 )
 
 __all__ = [
     "ApprovalRequest", "AuditChainHead", "AuditEntry", "Contract", "ContractOption", "Customer", "CustomerNameGram",
     "CustomerUser", "Device", "ExternalAttempt", "ExternalOperation", "InboundEvent", "ImportBatch", "Invoice", "InvoiceItem", "Line",
-    "Notification", "Payment", "PaymentAllocation", "RateOption", "RatePlan", "ReconciliationRun", "ReviewItem", "Shipment", "SignInAttempt",
+    "Notification", "Payment", "PaymentAllocation", "RateOption", "RatePlan", "ReconciliationRun", "ReviewItem", "ServiceIncident", "Shipment",
+    "SignInAttempt",
     "SignInChallenge", "SimCard", "StaffRecoveryCode", "StaffSession", "StaffUser", "Ticket",
     "TicketMessage", "UsageRecord",
 ]

@@ -1,4 +1,5 @@
-"""Workflow records: approval requests, external operations (outbox), shipments, notifications, imports."""
+"""Workflow records: approval requests, external operations (outbox), shipments, notifications, imports,
+and the network incidents the monitoring provider reports."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ SHIPMENT_STATUSES = ("requested", "accepted", "picked_up", "in_transit", "delive
 SHIPMENT_ITEM_TYPES = ("sim", "device")
 RECONCILIATION_SOURCES = ("carrier_lines", "payment_settlement", "bank_statement")
 RECONCILIATION_RUN_STATUSES = ("queued", "running", "completed", "failed")
+INCIDENT_KINDS = ("outage", "maintenance")
 
 
 class ApprovalRequest(SQLModel, table=True):
@@ -216,3 +218,24 @@ class ImportBatch(SQLModel, table=True):
     row_count: int = 0
     summary_json: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class ServiceIncident(SQLModel, table=True):
+    """A network outage (障害) or maintenance (メンテナンス) as the monitoring provider last reported it."""
+
+    __tablename__ = "service_incident"
+    __table_args__ = (values_check("kind", INCIDENT_KINDS, "ck_service_incident_kind"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    provider_ref: str = Field(max_length=64, unique=True)  # the monitoring provider's event id
+    kind: str = Field(max_length=16)
+    status: str = Field(max_length=16, index=True)
+    title: str = Field(max_length=200)
+    description: str | None = Field(default=None, max_length=2000)
+    services: str = Field(default="", max_length=500)  # comma separated, as announced
+    areas: str = Field(default="", max_length=500)
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    sequence: int = 0  # the provider's sequence of the last event applied: older ones change nothing
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)

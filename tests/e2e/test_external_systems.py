@@ -1,4 +1,5 @@
-"""External systems in the browser: a card charge, a SIM shipment and a daily comparison run again."""
+"""External systems in the browser: a card charge, a SIM shipment, a daily comparison run again and an
+outage reported by the monitoring provider."""
 
 from __future__ import annotations
 
@@ -124,3 +125,25 @@ def test_support_sends_a_sim_and_sees_it_delivered_with_its_tracking_number(app_
     shipments.get_by_text("配達完了").first.wait_for(timeout=20000)
     assert shipment.tracking_number in shipments.inner_text()
     page.screenshot(path="/tmp/tsm-e2e-shipment.png", full_page=True)
+
+
+def test_an_outage_reported_by_monitoring_shows_on_staff_pages_until_it_is_resolved(app_server, staff_page):
+    base, monitoring = app_server["base"], app_server["monitoring"]
+    outage = httpx.post(f"{monitoring}/_sandbox/events", json={
+        "kind": "outage", "title": "東京都の一部でデータ通信がしにくい状況", "areas": ["東京都"]}, timeout=10).json()
+    page = staff_page("accounting", "phone")
+    banner = page.locator("#incidents")
+
+    deadline = time.time() + 30
+    while time.time() < deadline and not banner.get_by_text("東京都の一部でデータ通信がしにくい状況").count():
+        page.goto(f"{base}/admin")  # the webhook is processed by a worker a moment later
+        page.locator("fieldset:not([disabled])").first.wait_for(timeout=20000)  # the page has loaded its data
+    banner.get_by_text("障害（調査中）").wait_for(timeout=5000)
+    page.screenshot(path="/tmp/tsm-e2e-incident.png", full_page=True)
+
+    httpx.post(f"{monitoring}/_sandbox/events/{outage['id']}", json={"status": "resolved"}, timeout=10)
+    deadline = time.time() + 30
+    while time.time() < deadline and banner.count():
+        page.goto(f"{base}/admin/audit")
+        page.locator("fieldset:not([disabled])").first.wait_for(timeout=20000)  # the page has loaded its data
+    assert banner.count() == 0
