@@ -11,14 +11,13 @@ maintenance not yet completed (announced or in progress).
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlmodel import Session, col, select
 
 from services.audit import record, snapshot
 from services.db import read_session
-from services.formatting import tokyo_time
+from services.formatting import parse_utc, tokyo_time
 from services.models import ReviewItem, ServiceIncident
 from services.models.base import utcnow
 from services.models.workflow import INCIDENT_KINDS
@@ -56,7 +55,7 @@ def monitoring_event(session: Session, event: dict[str, Any]) -> str:
     incident.description = str(data.get("description") or "").strip()[:2000] or None
     incident.services = ", ".join(str(s) for s in data.get("services") or [])[:500]
     incident.areas = ", ".join(str(a) for a in data.get("areas") or [])[:500]
-    incident.starts_at, incident.ends_at = _time(data.get("starts_at")), _time(data.get("ends_at"))
+    incident.starts_at, incident.ends_at = parse_utc(data.get("starts_at")), parse_utc(data.get("ends_at"))
     incident.sequence, incident.updated_at = sequence, utcnow()
     session.add(incident)
     session.flush()
@@ -65,17 +64,6 @@ def monitoring_event(session: Session, event: dict[str, Any]) -> str:
     record(session, SYSTEM, action, incident, before=before,
            reason=f"監視基盤の通知（{event.get('id')}、#{sequence}）")
     return f"incident #{incident.id} {status}"
-
-
-def _time(value: Any) -> datetime | None:
-    """An ISO 8601 time in UTC (naive means UTC); None when absent or unreadable."""
-    try:
-        parsed = datetime.fromisoformat(str(value)) if value else None
-    except ValueError:
-        return None
-    if parsed is None:
-        return None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def current_incidents(*, actor: Actor) -> list[dict[str, Any]]:

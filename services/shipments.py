@@ -10,7 +10,7 @@ a shipment forward in SHIPMENT_STATUSES order: a late, older event or a repeated
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -20,7 +20,7 @@ from services.audit import mutating_service, record, snapshot
 from services.config import settings
 from services.db import read_session, write_session
 from services.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
-from services.formatting import tokyo_time
+from services.formatting import parse_utc, tokyo_time
 from services.lifecycles import DEVICE, DeviceEvent, DeviceStatus, ExternalOperationStatus, LineStatus, SimStatus
 from services.models import Customer, Device, ExternalOperation, Line, Shipment, SimCard
 from services.models.base import utcnow
@@ -312,7 +312,7 @@ def logistics_event(session: Session, event: dict[str, Any]) -> str:
     _fill_provider_ids(shipment, data.get("shipment_id"), data.get("tracking_number"))
     session.add(shipment)
     moved = _move(session, shipment, status, f"配送状況の通知（{event.get('id')}、#{event.get('sequence')}）",
-                  at=_parse_time(data.get("at")))
+                  at=parse_utc(data.get("at")))
     return f"shipment #{shipment.id} {status}" if moved else f"shipment #{shipment.id} stays {shipment.status}"
 
 
@@ -331,17 +331,6 @@ def _find_shipment(session: Session, data: dict[str, Any]) -> Shipment | None:
     if found is None or (found.provider_shipment_id and provider_id and found.provider_shipment_id != provider_id):
         return None
     return found
-
-
-def _parse_time(value: Any) -> datetime | None:
-    """An event's ISO 8601 time in UTC (naive means UTC), None when absent or unreadable."""
-    try:
-        parsed = datetime.fromisoformat(str(value)) if value else None
-    except ValueError:
-        return None
-    if parsed is None:
-        return None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def customer_shipments(customer_id: int, *, actor: Actor, limit: int = SECTION_LIMIT) -> list[dict[str, Any]]:
