@@ -282,16 +282,20 @@ def external_operation_rows(session: Session, operations: list[ExternalOperation
 
 
 def _month_usage(session: Session, line_id: int, plan: RatePlan) -> dict:
-    """This month's (Asia/Tokyo) data use against the plan's cap (上限) and whether it is throttled."""
+    """This month's (Asia/Tokyo) data use against the plan's cap (上限) and whether the cap is reached.
+
+    The ledger does not yet ask the carrier to throttle a line, so the summary names the plan's
+    reduced speed without claiming the line is throttled.
+    """
     first_day = datetime.now(TOKYO).date().replace(day=1)
     used = session.exec(select(func.coalesce(func.sum(UsageRecord.used_mb), 0))
                         .where(UsageRecord.line_id == line_id, UsageRecord.day >= first_day)).one()
     cap = plan.data_cap_mb
     percent = min(100, round(100 * used / cap)) if cap else 0
     over = bool(cap) and used >= cap
-    return {"used_mb": int(used), "cap_mb": cap, "percent": percent, "throttled": over,
+    return {"used_mb": int(used), "cap_mb": cap, "percent": percent, "over_cap": over,
             "summary": (f"{int(used):,} MB / {cap:,} MB" if cap else f"{int(used):,} MB（上限なし）")
-            + (f"（上限到達・{plan.throttled_kbps} kbps に制限中）" if over else "")}
+            + (f"（上限到達・プランの制限速度 {plan.throttled_kbps} kbps）" if over else "")}
 
 
 def line_history(session: Session, line_id: int, *, actor: Actor) -> list[dict]:

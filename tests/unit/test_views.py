@@ -45,7 +45,7 @@ def test_month_usage_is_compared_with_the_plan_cap(world, admin):
         s.add(UsageRecord(line_id=line.id, day=date(today.year - 1, 1, 1), used_mb=999))
     month = views.line_detail(line.id, actor=admin)["month"]
     assert month["used_mb"] == 3200 and month["cap_mb"] == 3000
-    assert month["throttled"] and "上限到達" in month["summary"]
+    assert month["over_cap"] and "上限到達" in month["summary"] and "制限中" not in month["summary"]
 
 
 def test_customer_360_links_every_record_and_hides_payments_from_sales(world, admin, sales):
