@@ -12,7 +12,7 @@
     GET  /reports/lines?date=YYYY-MM-DD   CSV: every line's state at the end of that Tokyo day and its usage MB
     GET  /                           demo page (回線一覧 and 処理ログ)
     POST /_sandbox/usage             {"msisdn", "date", "usage_mb"}: set a day's usage in the report
-    POST /_sandbox/lines             {"lines": [{"msisdn", "iccid"?, "plan"?, "state", "since"}]}: lines the carrier
+    POST /_sandbox/lines             {"lines": [{"msisdn", "iccid"?, "plan"?, "state", "since", "throttled"?}]}: lines the carrier
                                      already had (a demo or test starting from an existing ledger); known ones are kept
 
 Every POST needs an `Idempotency-Key`. An accepted operation is applied at once (202, `status: accepted`)
@@ -284,7 +284,8 @@ class CarrierSandbox(SandboxProvider):
         return JSONResponse({"msisdn": msisdn, "date": day.isoformat(), "usage_mb": float(mb)})
 
     async def load_lines(self, request: Request) -> JSONResponse:
-        """Admin: add lines the carrier already had, each in `state` since `since` (ISO time); known ones stay."""
+        """Admin: add lines the carrier already had, each in `state` since `since` (ISO time), throttled or not
+        (`throttled`, default false); known ones stay."""
         try:
             body = await read_json(request)
             rows = body.get("lines")
@@ -307,7 +308,8 @@ class CarrierSandbox(SandboxProvider):
             if msisdn in self.lines:
                 continue
             line = Line(msisdn=msisdn, iccid=row.get("iccid"), plan=str(row.get("plan") or "imported"), state=state,
-                        activated_at=since.isoformat(), updated_at=since.isoformat())
+                        activated_at=since.isoformat(), updated_at=since.isoformat(),
+                        throttled=row.get("throttled") is True)
             line.history.append((since, state))
             self.lines[msisdn] = line
             imported += 1

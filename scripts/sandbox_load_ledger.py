@@ -4,8 +4,8 @@
 
 The sandbox starts empty; a ledger seeded before it (make run, the e2e tests) has thousands of lines
 the stand-in carrier would not know, and the daily line report comparison would flag every one.
-This posts each active, suspended or terminated line with its state since its activation to the
-sandbox's admin API (lines the sandbox already knows are kept). A real carrier needs none of this.
+This posts each active, suspended or terminated line with its state since its activation (and its
+speed limit) to the sandbox's admin API (lines the sandbox already knows are kept). A real carrier needs none of this.
 """
 
 from __future__ import annotations
@@ -44,10 +44,11 @@ def wait_until_ready(carrier: str, timeout: float = 60) -> None:
 def ledger_lines() -> list[dict]:
     """The ledger's lines the carrier would know, in the sandbox's import format."""
     with read_session() as session:
-        rows = session.exec(select(Line.msisdn, Line.status, Line.activated_at, Line.created_at)
+        rows = session.exec(select(Line.msisdn, Line.status, Line.activated_at, Line.created_at, Line.throttled)
                             .where(col(Line.status).in_(STATES))).all()
-    return [{"msisdn": msisdn.lstrip("+"), "state": status, "since": (activated or created).isoformat()}
-            for msisdn, status, activated, created in rows]
+    return [{"msisdn": msisdn.lstrip("+"), "state": status, "since": (activated or created).isoformat(),
+             "throttled": bool(throttled)}
+            for msisdn, status, activated, created, throttled in rows]
 
 
 def main() -> int:

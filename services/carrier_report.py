@@ -35,6 +35,8 @@ PREFIX = KIND_PREFIXES["carrier_lines"]
 STATE_MISMATCH = PREFIX + "state_mismatch"
 MISSING_IN_LEDGER = PREFIX + "missing_in_ledger"
 MISSING_AT_CARRIER = PREFIX + "missing_at_carrier"
+THROTTLE_MISMATCH = PREFIX + "throttle_mismatch"
+REPORT_FLAGS = {"true": True, "false": False}  # the report's throttled column
 REQUIRED_COLUMNS = frozenset({"date", "msisdn", "state", "usage_mb"})
 # ledger state -> the carrier's name for it, for the states both sides know
 CARRIER_STATES = {status.value: state for status, state in COMPARABLE_STATES.items() if state}
@@ -49,13 +51,14 @@ class _LedgerLine:
     status: str
     customer_id: int
     comparable: bool  # known to the carrier, no carrier call open, unchanged since the end of the day
+    throttled: bool
 
 
 def compare(business_date: date) -> int:
     """Compare the carrier's line report for `business_date` with the ledger (system); rows checked.
 
-    Opens review items carrier.report.state_mismatch / missing_in_ledger / missing_at_carrier
-    (one per line and day) and upserts each known line's UsageRecord for the day.
+    Opens review items carrier.report.state_mismatch / throttle_mismatch / missing_in_ledger /
+    missing_at_carrier (one per line and day) and upserts each known line's UsageRecord for the day.
     Raises ReportUnavailable when the report cannot be fetched or read.
     """
     ledger = _ledger(business_date)
@@ -107,11 +110,18 @@ def _read_report(rows: Iterator[dict[str, str]], business_date: date, ledger: di
         used_mb = _used_mb(row["usage_mb"], digits)
         if used_mb is not None:
             usage[line.id] = used_mb
-        if line.comparable and line.status in CARRIER_STATES and CARRIER_STATES[line.status] != carrier_state:
+        if not (line.comparable and line.status in CARRIER_STATES):
+            continue
+        if CARRIER_STATES[line.status] != carrier_state:
             differences.append(_difference(
                 STATE_MISMATCH, business_date, digits, row, line,
                 f"{day_text}終了時点のキャリアの回線状態「{_label(carrier_state)}」と、"
                 f"台帳の回線状態「{_label(line.status)}」が異なります。"))
+        elif REPORT_FLAGS.get((row.get("throttled") or "").strip().lower(), line.throttled) != line.throttled:
+            differences.append(_difference(
+                THROTTLE_MISMATCH, business_date, digits, row, line,
+                f"{day_text}終了時点のキャリアの速度制限「{'あり' if not line.throttled else 'なし'}」と、"
+                f"台帳の速度制限「{'あり' if line.throttled else 'なし'}」が異なります。"))
     return checked
 
 
@@ -123,11 +133,11 @@ def _ledger(business_date: date) -> dict[str, _LedgerLine]:
             ExternalOperation.provider == CARRIER, col(ExternalOperation.line_id).is_not(None),
             col(ExternalOperation.status).not_in(FINAL))).all())
         rows = session.exec(select(Line.id, Line.msisdn, Line.status, Line.customer_id,
-                                   (col(Line.updated_at) > day_end).label("changed"))).all()
+                                   (col(Line.updated_at) > day_end).label("changed"), Line.throttled)).all()
     statuses = {s.value: s.value for s in LineStatus}  # one string object per state for a million lines
     return {msisdn.lstrip("+"): _LedgerLine(line_id, msisdn, statuses.get(status, status), customer_id,
-                                            not changed and line_id not in busy)
-            for line_id, msisdn, status, customer_id, changed in rows}
+                                            not changed and line_id not in busy, bool(throttled))
+            for line_id, msisdn, status, customer_id, changed, throttled in rows}
 
 
 def _used_mb(value: str | None, digits: str) -> int | None:
@@ -152,7 +162,7 @@ def _difference(kind: str, business_date: date, digits: str, row: dict[str, str]
                 line: _LedgerLine | None, reason: str) -> dict[str, Any]:
     evidence = {"business_date": business_date.isoformat(), "msisdn": digits,
                 "ledger": None if line is None else {"line_id": line.id, "msisdn": line.msisdn,
-                                                     "status": line.status},
+                                                     "status": line.status, "throttled": line.throttled},
                 "carrier_report": row}
     return {"kind": kind, "subject_key": f"{business_date.isoformat()}:{digits}", "reason": reason,
             "evidence": evidence, "line_id": None if line is None else line.id,

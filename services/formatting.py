@@ -24,6 +24,8 @@ _ACTION_LABELS_JA = {
     "return_requested": "返品受付", "return_in_transit": "返送中", "returned": "返品受領", "failed": "不成立",
     "charge_card": "カードで請求", "refund_confirmed": "返金完了の確認", "external_ref": "取引IDの記録",
     "open": "発生・予定の受信", "close": "復旧・完了の受信",
+    "throttle_request": "速度制限の依頼", "throttle_on": "速度制限（キャリア確認）",
+    "throttle_off": "速度制限の解除（キャリア確認）",
 }
 _ENTITY_LABELS_JA = {"auth": "認証", "staff": "担当者", "customer": "顧客", "pii": "個人情報", "shipment": "出荷",
                      "notification": "通知", "incident": "障害・メンテナンス"}

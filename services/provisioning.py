@@ -4,6 +4,8 @@ A line event that needs the carrier adds its carrier call to the outbox in the s
 as the line's change; the outcome comes back through services.outbox.settle, which calls
 `apply_outcome` here: SUCCEEDED moves the line to its target state, FAILED (the carrier said no)
 moves it back, UNKNOWN (it may have happened) puts it in 要確認; nothing is silently fixed.
+The speed limit (速度制限, throttle_on / throttle_off) does not change the line's state: the line
+shows it once the carrier confirmed it, and a failed or unknown call waits in the review queue.
 """
 
 from __future__ import annotations
@@ -38,12 +40,33 @@ def enqueue_line_operation(session: Session, line: Line, event: LineEvent, paylo
                           customer_id=line.customer_id, contract_id=line.contract_id, line_id=line.id)
 
 
+# The speed limit's operations and whether each leaves the line throttled.
+THROTTLE_OPERATIONS: dict[str, bool] = {"throttle_on": True, "throttle_off": False}
+
+
+def enqueue_throttle(session: Session, line: Line, enabled: bool) -> ExternalOperation:
+    """Add the carrier call that turns the line's speed limit on or off, in the caller's transaction."""
+    operation = next(name for name, on in THROTTLE_OPERATIONS.items() if on == enabled)
+    return outbox.enqueue(session, provider=CARRIER, operation=operation, subject=f"line{line.id}",
+                          payload={"msisdn": line.msisdn.lstrip("+"), "enabled": enabled},
+                          customer_id=line.customer_id, contract_id=line.contract_id, line_id=line.id)
+
+
 def apply_outcome(session: Session, op: ExternalOperation, outcome: str, detail: str, evidence: dict[str, Any]
                   ) -> None:
     """Apply a settled carrier operation to its line (called by services.outbox.settle, same transaction)."""
     line = session.get(Line, op.line_id) if op.line_id else None
-    if line is not None:
-        _apply_to_line(session, op, line, outcome, detail)
+    if line is None:
+        return
+    if op.operation in THROTTLE_OPERATIONS:
+        if outcome == "succeeded" and line.throttled != THROTTLE_OPERATIONS[op.operation]:
+            before = snapshot(line)
+            line.throttled, line.updated_at = THROTTLE_OPERATIONS[op.operation], utcnow()
+            session.add(line)
+            record(session, SYSTEM, f"line.{op.operation}", line, before=before,
+                   reason=f"キャリア {op.operation}（外部連携処理 #{op.id}）: {detail}"[:500])
+        return
+    _apply_to_line(session, op, line, outcome, detail)
 
 
 _LINE_OUTCOME_EVENTS = {"succeeded": LineEvent.CARRIER_CONFIRMED, "failed": LineEvent.CARRIER_REJECTED,

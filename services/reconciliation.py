@@ -16,9 +16,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import func, or_
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from services import outbox
+from services import outbox, provisioning
 from services.outbox import PROVIDER_LABELS_JA
 from services.audit import record, snapshot
 from services.config import settings
@@ -130,6 +130,7 @@ def resync_operation(operation_id: int, *, actor: Actor = SYSTEM, client: Provid
         if op is None:
             raise NotFound("外部連携処理が見つかりません。")
         status, key, payload, provider = op.status, op.idempotency_key, json.loads(op.payload_json), op.provider
+        state_call = op.operation not in provisioning.THROTTLE_OPERATIONS  # the speed limit: see the daily report
         calling = status == ExternalOperationStatus.IN_FLIGHT and op.updated_at > now - timedelta(
             seconds=settings.outbox_stale_in_flight_seconds)  # a worker is calling right now
     client = client or client_for(provider)
@@ -143,7 +144,7 @@ def resync_operation(operation_id: int, *, actor: Actor = SYSTEM, client: Provid
         _postpone(operation_id, now)
     with read_session() as session:
         settled = session.get(ExternalOperation, operation_id).status in FINAL
-    compare = settled and provider == "carrier" and isinstance(client, CarrierClient)
+    compare = settled and state_call and provider == "carrier" and isinstance(client, CarrierClient)
     mismatch = _compare_with_carrier(operation_id, client, payload.get("msisdn")) if compare else None
     with write_session() as session:
         op = session.get(ExternalOperation, operation_id)
@@ -184,6 +185,8 @@ def _line_waits_for(session: Session, op: ExternalOperation, line: Line | None) 
         return op.status == ExternalOperationStatus.IN_FLIGHT or _open_doubt(session, op) is not None
     if not _is_latest(session, op):
         return False
+    if op.operation in provisioning.THROTTLE_OPERATIONS:  # the speed limit is not in the line's state
+        return line.throttled != provisioning.THROTTLE_OPERATIONS[op.operation]
     if line.status == IN_PROGRESS_STATES.get(op.operation) or (
             op.operation == "terminate" and line.status == LineStatus.TERMINATED):
         return True
@@ -301,8 +304,11 @@ def _open_doubt(session: Session, op: ExternalOperation) -> int | None:
 
 
 def _is_latest(session: Session, op: ExternalOperation) -> bool:
+    """Whether `op` is its line's newest call of its kind (the line's state, or its speed limit)."""
+    family = list(provisioning.THROTTLE_OPERATIONS) if op.operation in provisioning.THROTTLE_OPERATIONS \
+        else list(TARGET_STATES)
     latest = session.exec(select(func.max(ExternalOperation.id)).where(
-        ExternalOperation.line_id == op.line_id)).one()
+        ExternalOperation.line_id == op.line_id, col(ExternalOperation.operation).in_(family))).one()
     return latest == op.id
 
 

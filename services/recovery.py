@@ -40,7 +40,7 @@ OUTCOME_LABELS_JA = {"unknown": "結果不明", "failed": "失敗", "mismatch": 
                      "missing_in_ledger": "台帳に記録なし", "missing_at_carrier": "キャリアに記録なし",
                      "missing_in_report": "レポートに記録なし", "missing_in_statement": "明細に記録なし",
                      "missing_ref": "取引ID不明", "unallocated": "未消込", "invalid": "読み取り不可",
-                     "stock_mismatch": "在庫状態の不一致"}
+                     "stock_mismatch": "在庫状態の不一致", "throttle_mismatch": "速度制限の不一致"}
 RUN_STATUS_LABELS_JA = {"queued": "待機中", "running": "実行中", "completed": "完了", "failed": "失敗"}
 # Lines a failed carrier call may be sent again for: still waiting (処理中) or 要確認.
 RETRYABLE_LINE_STATES = frozenset({LineStatus.ACTIVATING, LineStatus.SUSPENDING, LineStatus.RESUMING,

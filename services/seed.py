@@ -752,15 +752,19 @@ class _Builder:
         line = dict(id=line_id, msisdn=msisdn, customer_id=contract.customer.id, contract_id=contract.id,
                     sim_card_id=sim_id, device_id=device_id, status=status.value, activated_at=activated,
                     created_at=created, updated_at=changed)
+        month_mb = self._usage(rows, line, contract.plan)
+        cap = contract.plan.data_cap_mb
+        line["throttled"] = bool(cap) and month_mb >= cap  # the carrier throttles a line over its cap
         rows.add(Line, **line)
-        self._usage(rows, line, contract.plan)
         self._line_history(rows, line, status, changed)
         return line
 
-    def _usage(self, rows: _Rows, line: dict[str, Any], plan: Any) -> None:
+    def _usage(self, rows: _Rows, line: dict[str, Any], plan: Any) -> int:
+        """Daily usage of an active line over the last days; returns this month's total (MB)."""
         if line["status"] != LineStatus.ACTIVE or not self.opt.usage_days:
-            return
+            return 0
         r = self.rng
+        month_mb, month_start = 0, self.today.replace(day=1)
         daily = (plan.data_cap_mb or 60 * 1024) / 30
         heaviness = r.uniform(0.1, 1.3)
         first_day = line["activated_at"].date() + timedelta(days=1)
@@ -768,8 +772,10 @@ class _Builder:
             day = self.today - timedelta(days=k)
             if day < first_day:
                 continue
-            rows.add(UsageRecord, id=self._take("usage_record"), line_id=line["id"], day=day,
-                     used_mb=int(daily * heaviness * r.uniform(0.2, 1.8)))
+            used = int(daily * heaviness * r.uniform(0.2, 1.8))
+            rows.add(UsageRecord, id=self._take("usage_record"), line_id=line["id"], day=day, used_mb=used)
+            month_mb += used if day >= month_start else 0
+        return month_mb
 
     def _line_history(self, rows: _Rows, line: dict[str, Any], status: LineStatus, changed: datetime) -> None:
         """Audit entries of a line's life: how it was opened, and why its state last changed."""

@@ -105,7 +105,7 @@ def _line_row(line: Line, sim: SimCard | None, device: Device | None, actor: Act
         "imei": device.imei if device else "", "device_model": device.model if device else "",
         "device_status_label": state_label("device", device.status) if device else "",
         "activated_at": tokyo_time(line.activated_at), "url": f"/admin/lines/{line.id}",
-        "contract_url": f"/admin/contracts/{line.contract_id}",
+        "contract_url": f"/admin/contracts/{line.contract_id}", "throttled": line.throttled,
     }
 
 
@@ -228,7 +228,7 @@ def line_detail(line_id: int, *, actor: Actor) -> dict:
                          state_label("contract", contract.status), "url": f"/admin/contracts/{contract.id}"},
             "plan": {"name": plan.name, "data_cap_mb": plan.data_cap_mb, "monthly_fee": yen(plan.monthly_fee)},
             "usage": [{"day": u.day.isoformat(), "used_mb": u.used_mb} for u in usage],
-            "month": _month_usage(session, line_id, plan),
+            "month": _month_usage(session, line, plan),
             "history": line_history(session, line_id, actor=actor) if can(actor, "audit.view", line) else [],
             "external_operations": external_operation_rows(session, session.exec(
                 select(ExternalOperation).where(ExternalOperation.line_id == line_id)
@@ -281,21 +281,22 @@ def external_operation_rows(session: Session, operations: list[ExternalOperation
     } for op in operations]
 
 
-def _month_usage(session: Session, line_id: int, plan: RatePlan) -> dict:
-    """This month's (Asia/Tokyo) data use against the plan's cap (上限) and whether the cap is reached.
+def _month_usage(session: Session, line: Line, plan: RatePlan) -> dict:
+    """This month's (Asia/Tokyo) data use against the plan's cap (上限), and the speed limit (速度制限).
 
-    The ledger does not yet ask the carrier to throttle a line, so the summary names the plan's
-    reduced speed without claiming the line is throttled.
+    The line is 速度制限中 only once the carrier confirmed it; until then a line over its cap says
+    the limit is being arranged (services.usage_caps asks the carrier after each daily report).
     """
     first_day = datetime.now(TOKYO).date().replace(day=1)
     used = session.exec(select(func.coalesce(func.sum(UsageRecord.used_mb), 0))
-                        .where(UsageRecord.line_id == line_id, UsageRecord.day >= first_day)).one()
+                        .where(UsageRecord.line_id == line.id, UsageRecord.day >= first_day)).one()
     cap = plan.data_cap_mb
     percent = min(100, round(100 * used / cap)) if cap else 0
     over = bool(cap) and used >= cap
-    return {"used_mb": int(used), "cap_mb": cap, "percent": percent, "over_cap": over,
-            "summary": (f"{int(used):,} MB / {cap:,} MB" if cap else f"{int(used):,} MB（上限なし）")
-            + (f"（上限到達・プランの制限速度 {plan.throttled_kbps} kbps）" if over else "")}
+    speed = (f"（速度制限中・{plan.throttled_kbps} kbps）" if line.throttled else
+             "（上限到達・速度制限はキャリアの確認待ち）" if over else "")
+    return {"used_mb": int(used), "cap_mb": cap, "percent": percent, "over_cap": over, "throttled": line.throttled,
+            "summary": (f"{int(used):,} MB / {cap:,} MB" if cap else f"{int(used):,} MB（上限なし）") + speed}
 
 
 def line_history(session: Session, line_id: int, *, actor: Actor) -> list[dict]:

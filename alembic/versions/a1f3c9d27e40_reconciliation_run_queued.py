@@ -1,5 +1,5 @@
 """reconciliation runs can wait for a worker (queued, 待機中); bank transfers keep their 照会番号;
-network incidents (障害・メンテナンス) from the monitoring provider
+network incidents (障害・メンテナンス) from the monitoring provider; a line's speed limit (速度制限)
 
 Revision ID: a1f3c9d27e40
 Revises: 5c81bb484bcc
@@ -28,6 +28,8 @@ def upgrade() -> None:
                                          "status IN ('queued', 'running', 'completed', 'failed')")
     with op.batch_alter_table('payment', schema=None) as batch_op:
         batch_op.add_column(sa.Column('bank_inquiry_number', sa.Integer(), nullable=True))
+    with op.batch_alter_table('line', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('throttled', sa.Boolean(), nullable=False, server_default=sa.false()))
     op.create_table('service_incident',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('provider_ref', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
@@ -55,6 +57,8 @@ def downgrade() -> None:
     with op.batch_alter_table('service_incident', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_service_incident_status'))
     op.drop_table('service_incident')
+    with op.batch_alter_table('line', schema=None) as batch_op:
+        batch_op.drop_column('throttled')
     with op.batch_alter_table('payment', schema=None) as batch_op:
         batch_op.drop_column('bank_inquiry_number')
     op.execute("UPDATE reconciliation_run SET status = 'failed' WHERE status = 'queued'")

@@ -18,8 +18,9 @@ import httpx
 from services.config import settings
 from services.integrations.http import CallResult, HttpProvider, unsupported
 
-# The ledger's operation name -> the carrier's path segment.
-OPERATION_PATHS = {"activate": "activate", "suspend": "suspend", "resume": "resume", "terminate": "terminate"}
+# The ledger's operation name -> the carrier's path segment (the speed limit's body says {"enabled": ...}).
+OPERATION_PATHS = {"activate": "activate", "suspend": "suspend", "resume": "resume", "terminate": "terminate",
+                   "throttle_on": "throttle", "throttle_off": "throttle"}
 
 
 class CarrierUnreachable(Exception):

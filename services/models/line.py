@@ -27,6 +27,7 @@ class Line(SQLModel, table=True):
     sim_card_id: int | None = Field(default=None, foreign_key="sim_card.id", unique=True)
     device_id: int | None = Field(default=None, foreign_key="device.id", unique=True)
     status: str = Field(default=LineStatus.APPLYING.value, max_length=16)
+    throttled: bool = False  # 速度制限中, as the carrier confirmed it
     activated_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)

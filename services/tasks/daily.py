@@ -2,7 +2,8 @@
 
 Beat runs it hourly (a completed day is skipped); a worker also queues one round when it starts, so
 a machine that was off catches up at once instead of an hour later. A comparison a person queues
-from the review screen (再突合) runs as its own task.
+from the review screen (再突合) runs as its own task. After a carrier line report is read, the data
+caps are enforced on its usage (services.usage_caps).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from datetime import date
 
 from celery.signals import worker_ready
 
-from services import daily_reconciliation
+from services import daily_reconciliation, usage_caps
 from services.tasks.celery_app import app
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,7 @@ def daily_reconciliation_round() -> dict[str, str]:
     results = daily_reconciliation.run_due()
     if results:
         log.info("daily reconciliation: %s", results)
+    _enforce_caps_after(results)
     return results
 
 
@@ -37,7 +39,16 @@ def daily_reconciliation_round() -> dict[str, str]:
 def run_reconciliation(source: str, business_date: str) -> str:
     """Run a comparison a person queued (再突合); a second delivery of the same task changes nothing."""
     run = daily_reconciliation.run(source, date.fromisoformat(business_date), queued_only=True)
-    return run.status if run is not None else "not queued"
+    if run is None:
+        return "not queued"
+    _enforce_caps_after({f"{source}:{business_date}": run.status})
+    return run.status
+
+
+def _enforce_caps_after(results: dict[str, str]) -> None:
+    """New usage came with a completed carrier line report: throttle (or release) the lines it concerns."""
+    if any(key.startswith("carrier_lines:") and status == "completed" for key, status in results.items()):
+        log.info("data caps: %s", usage_caps.enforce())
 
 
 @worker_ready.connect

@@ -353,6 +353,8 @@ def line_page() -> rx.Component:
         messages(LineState),
         _loading(LineState, rx.vstack(
             section(rx.hstack(rx.text(ln["msisdn"].to(str)), status_badge(ln["status"].to(str), ln["status_label"].to(str)),
+                              rx.cond(ln["throttled"].to(bool), rx.badge("速度制限中", color_scheme="orange",
+                                                                         variant="soft", id="line-throttled")),
                               id="line-status"),
                 rx.data_list.root(
                     kv("顧客", link(d["customer"].to(dict[str, Any])["name"].to(str), d["customer"].to(dict[str, Any])["url"].to(str))),

@@ -13,7 +13,7 @@ import pytest
 from sqlmodel import select
 
 from sandbox.testing import SandboxProcess
-from services import carrier_report, daily_reconciliation, lines
+from services import carrier_report, daily_reconciliation, lines, usage_caps
 from services.billing import today_in_tokyo
 from services.db import make_engine, read_session, use_engine
 from services.integrations.carrier import CarrierClient
@@ -81,5 +81,27 @@ def test_line_suspended_at_the_carrier_behind_the_ledger_is_the_one_difference_f
     assert evidence["ledger"]["status"] == "active" and evidence["carrier_report"]["state"] == "suspended"
     assert usage[kept.id] == 1234 and set(usage) == {kept.id, changed.id}
 
+    again = daily_reconciliation.run("carrier_lines", today, force=True)
+    assert again.status == "completed" and again.differences == 0
+
+
+def test_line_over_its_cap_is_throttled_at_the_carrier_and_the_report_agrees(carrier_sandbox):
+    sandbox, client = carrier_sandbox
+    world = World(make_actor(Role.ADMIN, None, "admin@test"))
+    line = _activated_through_the_outbox(world, client)  # the plan's cap is 3,000 MB
+    today, digits = today_in_tokyo(), line.msisdn.lstrip("+")
+    httpx.post(f"{sandbox.url('carrier')}/_sandbox/usage", timeout=5,
+               json={"msisdn": digits, "date": today.isoformat(), "usage_mb": 3500}).raise_for_status()
+    daily_reconciliation.run("carrier_lines", today)  # brings the day's usage into the ledger
+
+    assert usage_caps.enforce(today) == {"throttle_on": 1, "throttle_off": 0}
+    with read_session() as session:
+        op_id = session.exec(select(ExternalOperation.id).where(
+            ExternalOperation.line_id == line.id, ExternalOperation.operation == "throttle_on")).one()
+    assert run_operation(op_id, client=client) == "succeeded"
+
+    assert client.line(digits)["throttled"] is True
+    with read_session() as session:
+        assert session.get(Line, line.id).throttled
     again = daily_reconciliation.run("carrier_lines", today, force=True)
     assert again.status == "completed" and again.differences == 0

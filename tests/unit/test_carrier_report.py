@@ -29,6 +29,7 @@ class FakeCarrier:
 
     def __init__(self):
         self.lines: dict[str, tuple[str, str]] = {}
+        self.throttled: set[str] = set()  # digits of the lines the carrier throttles
         self.extra_rows: list[str] = []  # raw CSV rows appended as they are
         self.down = False
         self.requests = 0
@@ -42,7 +43,8 @@ class FakeCarrier:
         if self.down:
             return httpx.Response(503, text="maintenance")
         day = request.url.params["date"]
-        body = HEADER + "".join(f"{day},{digits},8981100000000000001,basic,{state},false,{usage}\n"
+        body = HEADER + "".join(f"{day},{digits},8981100000000000001,basic,{state},"
+                                f"{'true' if digits in self.throttled else 'false'},{usage}\n"
                                 for digits, (state, usage) in sorted(self.lines.items()))
         body += "".join(row + "\n" for row in self.extra_rows)
         return httpx.Response(200, text=body)
@@ -97,10 +99,24 @@ def test_line_suspended_at_the_carrier_but_active_in_the_ledger_is_a_state_misma
     assert (item.line_id, item.customer_id) == (line.id, line.customer_id)
     assert "「停止中」" in item.reason and "「利用中」" in item.reason
     evidence = json.loads(item.evidence_json)
-    assert evidence["ledger"] == {"line_id": line.id, "msisdn": line.msisdn, "status": "active"}
+    assert evidence["ledger"] == {"line_id": line.id, "msisdn": line.msisdn, "status": "active", "throttled": False}
     assert evidence["carrier_report"]["state"] == "suspended" and evidence["carrier_report"]["msisdn"] == digits
     with read_session() as session:
         assert session.get(Line, line.id).status == "active"  # reported, never fixed
+
+
+def test_a_speed_limit_the_carrier_applies_and_the_ledger_does_not_know_is_a_difference(world, carrier):
+    agreed, differs = world.active_line(), world.active_line()
+    carrier.set(agreed, "active")
+    carrier.set(differs, "active")
+    carrier.throttled.add(differs.msisdn.lstrip("+"))
+
+    daily_reconciliation.run("carrier_lines", TODAY)
+
+    [item] = _items()
+    assert (item.kind, item.line_id) == ("carrier.report.throttle_mismatch", differs.id)
+    assert "キャリアの速度制限「あり」" in item.reason and "台帳の速度制限「なし」" in item.reason
+    assert recovery.kind_label(item.kind) == "キャリア日次レポート: 速度制限の不一致"
 
 
 def test_line_the_carrier_has_and_the_ledger_does_not_know_is_missing_in_ledger(world, carrier):
