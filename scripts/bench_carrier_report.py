@@ -3,8 +3,9 @@
 Uses data/bench.db (built by scripts/bench_search.py / `make bench`: 1,000,000 lines). Builds the carrier's
 CSV report for every line in its ledger state with a few planted differences (state flipped, line dropped,
 unknown line added), serves it through an httpx.MockTransport carrier client, and times one comparison
-(CSV parsing, ledger load, usage upsert of every line, review items). Everything runs in one transaction
-that is rolled back, so the bench database is left as it was.
+(CSV parsing, ledger load, usage upsert of every line, review items), then one data-cap round
+(services.usage_caps.enforce: this month's usage of every active line against its plan's cap). Everything
+runs in one transaction that is rolled back, so the bench database is left as it was.
 
 Usage: python scripts/bench_carrier_report.py [--db data/bench.db] [--planted 100]
 """
@@ -26,7 +27,7 @@ import httpx  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
 from bench_search import ensure_database  # noqa: E402
-from services import carrier_report  # noqa: E402
+from services import carrier_report, usage_caps  # noqa: E402
 from services.billing import today_in_tokyo  # noqa: E402
 from services.db import make_engine, read_session, use_engine, write_session  # noqa: E402
 from services.integrations.carrier import CarrierClient  # noqa: E402
@@ -82,6 +83,9 @@ def main(argv: list[str] | None = None) -> int:
                 checked = carrier_report.compare(day)
                 elapsed = time.perf_counter() - started
                 opened = session.execute(select(func.count(ReviewItem.id))).scalar_one() - before
+                started = time.perf_counter()
+                caps = usage_caps.enforce(day)
+                caps_elapsed = time.perf_counter() - started
                 raise _RolledBack
         except _RolledBack:
             pass
@@ -90,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
         engine.dispose()
     print(f"compare({day}): {checked:,} rows checked, {opened} review items opened, {elapsed:.1f} s "
           f"({checked / elapsed:,.0f} rows/s); changes rolled back")
+    print(f"data caps round: {caps['throttle_on']:,} throttle and {caps['throttle_off']:,} release calls queued "
+          f"in {caps_elapsed:.1f} s; rolled back")
     print(f"peak memory (ru_maxrss) of the benchmark process: "
           f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
     return 0
