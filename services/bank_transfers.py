@@ -20,14 +20,14 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from services.audit import record, snapshot
-from services.billing import TOKYO, allocated_amounts
+from services.audit import record
+from services.billing import TOKYO, allocate, allocated_amounts
 from services.daily_reconciliation import ReportUnavailable, open_difference
 from services.db import write_session
 from services.integrations.bank import BankClient, BankUnreachable, default_client
 from services.integrations.zengin import DEPOSIT, ENCODING, ZenginFormatError, parse_statement, reiwa_date
-from services.lifecycles import InvoiceStatus, PaymentStatus
-from services.models import Invoice, Payment, PaymentAllocation, ReviewItem
+from services.lifecycles import InvoiceStatus
+from services.models import Invoice, Payment, ReviewItem
 from services.models.base import utcnow
 from services.payment_settlement import tokyo_day_bounds
 from services.permissions import SYSTEM
@@ -64,16 +64,8 @@ def bank_event(session: Session, event: dict[str, Any]) -> str:
     invoice = _invoice_named(session, edi, amount)
     if invoice is None:
         return f"payment #{payment.id} recorded"
-    before = snapshot(payment)
-    payment.customer_id = invoice.customer_id
-    payment.status = PaymentStatus.MATCHED.value
-    allocation = PaymentAllocation(payment_id=payment.id, invoice_id=invoice.id, amount=amount)
-    session.add(payment)
-    session.add(allocation)
-    session.flush()
-    record(session, SYSTEM, "payment.allocate", payment, before=before,
-           after={**snapshot(payment), "allocation": snapshot(allocation), "invoice_no": invoice.invoice_no},
-           reason=f"振込のEDI情報 {edi} が請求書番号・未収額と一致したため自動で消込")
+    allocate(session, payment, invoice, amount, actor=SYSTEM,
+             reason=f"振込のEDI情報 {edi} が請求書番号・未収額と一致したため自動で消込")
     return f"payment #{payment.id} recorded and allocated to {invoice.invoice_no}"
 
 

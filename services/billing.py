@@ -22,7 +22,7 @@ from services.approval_gate import require_approval
 from services.audit import mutating_service, record, snapshot
 from services.db import write_session
 from services.errors import Conflict, NotFound, ValidationFailed
-from services.lifecycles import INVOICE, InvoiceEvent, InvoiceStatus, PaymentStatus
+from services.lifecycles import INVOICE, PAYMENT, InvoiceEvent, InvoiceStatus, PaymentEvent, PaymentStatus
 from services.models import Contract, Invoice, InvoiceItem, Line, Payment, PaymentAllocation
 from services.permissions import Actor, require
 
@@ -115,6 +115,28 @@ def allocated_amounts(session: Session, invoice_ids: Iterable[int]) -> dict[int,
     for invoice_id, amount in rows:
         result[invoice_id] = int(amount or 0)
     return result
+
+
+def allocate(session: Session, payment: Payment, invoice: Invoice, amount: int, *, actor: Actor,
+             reason: str | None = None) -> PaymentAllocation:
+    """Assign `amount` of a payment to an invoice (消込) in the caller's transaction, after its checks.
+
+    The payment takes the invoice's customer if it had none and moves to 消込済; writes the
+    allocation and one audit entry "payment.allocate" with the allocation and the invoice number.
+    """
+    before = snapshot(payment)
+    if payment.customer_id is None:
+        payment.customer_id = invoice.customer_id
+    if payment.status != PaymentStatus.MATCHED:
+        payment.status = PAYMENT.next_state(payment.status, PaymentEvent.MATCH).value
+    allocation = PaymentAllocation(payment_id=payment.id, invoice_id=invoice.id, amount=amount)
+    session.add(payment)
+    session.add(allocation)
+    session.flush()
+    record(session, actor, "payment.allocate", payment, before=before,
+           after={**snapshot(payment), "allocation": snapshot(allocation), "invoice_no": invoice.invoice_no},
+           reason=reason)
+    return allocation
 
 
 def _is_int(value: object) -> bool:

@@ -17,12 +17,12 @@ from typing import Any
 from sqlmodel import Session, select
 
 from services.audit import mutating_service, record, snapshot
-from services.billing import allocated_amounts
+from services.billing import allocate, allocated_amounts
 from services.customers import customer_code
 from services.db import write_session
 from services.errors import Conflict, NotFound, ValidationFailed
-from services.lifecycles import ExternalOperationStatus, InvoiceStatus, PaymentStatus
-from services.models import Customer, ExternalOperation, Invoice, Payment, PaymentAllocation, ReviewItem
+from services.lifecycles import ExternalOperationStatus, InvoiceStatus
+from services.models import Customer, ExternalOperation, Invoice, Payment, ReviewItem
 from services.models.base import utcnow
 from services.outbox import enqueue
 from services.permissions import SYSTEM, Actor, require
@@ -142,15 +142,8 @@ def _record_charge(session: Session, op: ExternalOperation, evidence: dict[str, 
     record(session, SYSTEM, "payment.record", payment,
            reason=f"カード請求の完了（請求ID {charge_id or '不明'}、外部連携処理 #{op.id}）")
     if invoice is not None and invoice.status == InvoiceStatus.ISSUED:
-        before = snapshot(payment)
-        payment.status = PaymentStatus.MATCHED.value
-        allocation = PaymentAllocation(payment_id=payment.id, invoice_id=invoice.id, amount=payment.amount)
-        session.add(payment)
-        session.add(allocation)
-        session.flush()
-        record(session, SYSTEM, "payment.allocate", payment, before=before,
-               after={**snapshot(payment), "allocation": snapshot(allocation), "invoice_no": invoice.invoice_no},
-               reason=f"カード請求した請求書へ自動消込（外部連携処理 #{op.id}）")
+        allocate(session, payment, invoice, payment.amount, actor=SYSTEM,
+                 reason=f"カード請求した請求書へ自動消込（外部連携処理 #{op.id}）")
     else:
         session.add(ReviewItem(
             kind=UNALLOCATED_KIND, customer_id=op.customer_id, external_operation_id=op.id,

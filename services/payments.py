@@ -7,6 +7,7 @@ from sqlmodel import Session, select
 
 from services.approval_gate import require_approval
 from services.audit import mutating_service, record, snapshot
+from services.billing import allocate
 from services.card_payments import enqueue_gateway_refund
 from services.db import write_session
 from services.errors import Conflict, NotFound, ValidationFailed
@@ -115,18 +116,7 @@ def allocate_payment(payment_id: int, *, actor: Actor, invoice_id: int, amount: 
         remaining = payment.amount - allocated_total(session, payment.id)
         if amount > remaining:
             raise ValidationFailed({"amount": f"入金額を超えて消込できません（消込可能な残額: {remaining:,}円）。"})
-        before = snapshot(payment)
-        if payment.customer_id is None:
-            payment.customer_id = invoice.customer_id
-        if payment.status != PaymentStatus.MATCHED:
-            payment.status = PAYMENT.next_state(payment.status, PaymentEvent.MATCH).value
-        allocation = PaymentAllocation(payment_id=payment.id, invoice_id=invoice.id, amount=amount)
-        session.add(payment)
-        session.add(allocation)
-        session.flush()
-        record(session, actor, "payment.allocate", payment, before=before,
-               after={**snapshot(payment), "allocation": snapshot(allocation),
-                      "invoice_no": invoice.invoice_no})
+        allocation = allocate(session, payment, invoice, amount, actor=actor)
     return allocation
 
 

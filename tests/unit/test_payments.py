@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlmodel import select
 
-import services.payments as payments_module
+import services.billing as billing_module
 from services.audit import record as real_record
 from services.billing import allocated_amounts, invoice_payment_state, void_invoice
 from services.db import read_session
@@ -258,7 +258,7 @@ def test_failure_while_auditing_leaves_no_allocation_and_payment_unchanged(world
         real_record(*args, **kwargs)
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(payments_module, "record", failing_record)
+    monkeypatch.setattr(billing_module, "record", failing_record)  # the allocation's audit is written there
     with pytest.raises(RuntimeError):
         allocate_payment(payment.id, actor=accounting, invoice_id=invoice.id, amount=11000)
 
