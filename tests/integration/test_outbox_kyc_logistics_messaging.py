@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from datetime import date
 from typing import Any
 
 import httpx
@@ -18,9 +17,9 @@ import pytest
 from sqlmodel import col, select
 
 from sandbox.testing import SandboxProcess
-from services import customers, kyc_checks, notifications, shipments, webhooks
+from services import kyc_checks, notifications, shipments, webhooks
 from services.config import settings
-from services.db import make_engine, read_session, use_engine, write_session
+from services.db import make_engine, read_session, use_engine
 from services.integrations.kyc import KycClient
 from services.integrations.http import CallResult
 from services.integrations.logistics import LogisticsClient
@@ -32,6 +31,7 @@ from tests.conftest import make_actor
 from tests.integration.test_migrations import _upgrade
 from tests.stack import WebhookEndpoint, queue_tasks_on
 from tests.unit.builders import World
+from tests.unit.provider_fakes import customer
 
 pytestmark = pytest.mark.integration
 
@@ -53,16 +53,7 @@ class Stack:
                                line_token=LINE_TOKEN, smtp_timeout=smtp_timeout, read_timeout=read_timeout)
 
     def customer(self, *, email: str | None = "yamada@example.jp", line_user_id: str | None = None) -> int:
-        cid = customers.create_customer(
-            actor=self.world.admin, kind="individual", name="山田 太郎", name_kana="ヤマダ タロウ", email=email,
-            birth_date=date(1990, 4, 1), id_document_type="drivers_license", postal_code="100-0001",
-            address="東京都千代田区千代田1-1").id
-        if line_user_id:
-            with write_session() as session:
-                row = session.get(Customer, cid)
-                row.line_user_id = line_user_id
-                session.add(row)
-        return cid
+        return customer(self.world.admin, email=email, line_user_id=line_user_id)
 
     def inbox(self, **params: str) -> list[dict]:
         return httpx.get(f"{self.sandbox.url('messaging')}/inbox.json", params=params, timeout=5).json()["messages"]
