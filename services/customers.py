@@ -24,7 +24,7 @@ from services.errors import DomainError, NotFound, ValidationFailed
 from services.models import Customer, CustomerNameGram
 from services.models.base import utcnow
 from services.models.customer import CUSTOMER_KINDS, KYC_STATUSES
-from services.permissions import Actor, require
+from services.permissions import Actor, get_permitted, require
 from services.text import bigrams
 
 KYC_CONFIRMED_STATUSES = ("verified", "rejected")
@@ -232,10 +232,7 @@ def update_customer_contact(
     they are stored encrypted and the audit entry only says "(変更あり)".
     """
     with write_session() as session:
-        customer = session.get(Customer, customer_id)
-        if customer is None:
-            raise NotFound("顧客が見つかりません。")
-        require(actor, "customer.update", customer)
+        customer = get_permitted(session, Customer, customer_id, "顧客が見つかりません。", actor, "customer.update")
         errors: dict[str, str] = {}
         document_type = customer.id_document_type if id_document_type is KEEP else (id_document_type or None)
         keep_number = id_document_number is KEEP
@@ -284,10 +281,7 @@ def set_kyc_status(customer_id: int, *, actor: Actor, status: str, reason: str) 
     if status in KYC_CONFIRMED_STATUSES:
         require_approval("customer.kyc")
     with write_session() as session:
-        customer = session.get(Customer, customer_id)
-        if customer is None:
-            raise NotFound("顧客が見つかりません。")
-        require(actor, "customer.kyc", customer)
+        customer = get_permitted(session, Customer, customer_id, "顧客が見つかりません。", actor, "customer.kyc")
         if customer.kyc_status == status:
             return customer
         before = customer_snapshot(customer)

@@ -18,13 +18,13 @@ from sqlmodel import Session, col, select
 from services import outbox
 from services.audit import mutating_service, record, snapshot
 from services.db import read_session, write_session
-from services.errors import NotFound, ValidationFailed
+from services.errors import ValidationFailed
 from services.formatting import tokyo_time
 from services.lifecycles import ExternalOperationStatus
 from services.models import Customer, ExternalOperation, Notification
 from services.models.base import utcnow
 from services.models.workflow import NOTIFICATION_CHANNELS
-from services.permissions import SYSTEM, Actor, require
+from services.permissions import SYSTEM, Actor, get_permitted
 
 # channel -> the messaging operation that delivers it (in_app has none)
 CHANNEL_OPERATIONS = {"mail": "mail", "line": "push"}
@@ -72,10 +72,7 @@ def notify_customer(customer_id: int, *, actor: Actor, kind: str, title: str, bo
     """
     _validate(kind, title, body, link, channels)
     with write_session() as session:
-        customer = session.get(Customer, customer_id)
-        if customer is None:
-            raise NotFound("顧客が見つかりません。")
-        require(actor, "notification.send", customer)
+        customer = get_permitted(session, Customer, customer_id, "顧客が見つかりません。", actor, "notification.send")
         addresses = {"mail": customer.email, "line": customer.line_user_id}
         notes = [NO_ADDRESS_JA[c] for c in dict.fromkeys(channels) if c in addresses and not addresses[c]]
         usable = [c for c in dict.fromkeys(channels) if c == "in_app" or addresses.get(c)]
@@ -129,10 +126,7 @@ def apply_outcome(session: Session, op: ExternalOperation, outcome: str, detail:
 def customer_notifications(customer_id: int, *, actor: Actor, limit: int = SECTION_LIMIT) -> list[dict[str, Any]]:
     """A customer's latest notifications for the screen: channel, title, when, delivery state (all staff)."""
     with read_session() as session:
-        customer = session.get(Customer, customer_id)
-        if customer is None:
-            raise NotFound("顧客が見つかりません。")
-        require(actor, "customer.view", customer)
+        get_permitted(session, Customer, customer_id, "顧客が見つかりません。", actor, "customer.view")
         rows = session.exec(select(Notification).where(Notification.customer_id == customer_id)
                             .order_by(col(Notification.id).desc()).limit(limit)).all()
         ids = [r.id for r in rows]

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from services.errors import PermissionDenied
+from typing import Any
+
+from services.errors import NotFound, PermissionDenied
 
 
 class Role(StrEnum):
@@ -120,3 +122,12 @@ def require_external(actor: Actor | None, permission: str, provider: str) -> Non
     """Raise PermissionDenied unless `can_handle_external(actor, permission, provider)`."""
     if not can_handle_external(actor, permission, provider):
         raise PermissionDenied()
+
+
+def get_permitted(session: Any, model: type, record_id: Any, not_found: str, actor: Actor, permission: str) -> Any:
+    """Read one record in `session`: NotFound in words when it is missing, then `actor`'s permission on it."""
+    record = session.get(model, record_id)
+    if record is None:
+        raise NotFound(not_found)
+    require(actor, permission, record)
+    return record

@@ -26,7 +26,7 @@ from services.models import Customer, Device, ExternalOperation, Line, Shipment,
 from services.models.base import utcnow
 from services.models.workflow import SHIPMENT_STATUSES, ReviewItem
 from services.notifications import notify_customer
-from services.permissions import SYSTEM, Actor, require
+from services.permissions import SYSTEM, Actor, get_permitted, require
 from services.reconciliation import settle_operation
 
 SHIPMENT_STATUS_LABELS_JA = {
@@ -336,10 +336,7 @@ def _find_shipment(session: Session, data: dict[str, Any]) -> Shipment | None:
 def customer_shipments(customer_id: int, *, actor: Actor, limit: int = SECTION_LIMIT) -> list[dict[str, Any]]:
     """A customer's latest shipments for the screen: item, status label, tracking number (all staff)."""
     with read_session() as session:
-        customer = session.get(Customer, customer_id)
-        if customer is None:
-            raise NotFound("顧客が見つかりません。")
-        require(actor, "customer.view", customer)
+        get_permitted(session, Customer, customer_id, "顧客が見つかりません。", actor, "customer.view")
         rows = session.exec(select(Shipment).where(Shipment.customer_id == customer_id)
                             .order_by(col(Shipment.id).desc()).limit(limit)).all()
     return [{"id": s.id, "order_ref": order_ref(s.id), "item_type": s.item_type,

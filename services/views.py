@@ -21,7 +21,6 @@ from services.billing import PAYMENT_STATE_LABELS_JA, allocated_amounts, invoice
 from services.contracts import contract_code
 from services.customers import ID_DOCUMENT_TYPES, bank_account_display, customer_code
 from services.db import read_session
-from services.errors import NotFound
 from services.formatting import TOKYO, action_label, changed_fields, tokyo_time, yen
 from services.identifiers import format_msisdn
 from services.lifecycles import state_label
@@ -32,7 +31,7 @@ from services.models import (
 )
 from services.outbox import PROVIDER_LABELS_JA
 from services.payments import PAYMENT_METHOD_LABELS_JA
-from services.permissions import Actor, can, require
+from services.permissions import Actor, can, get_permitted, require
 
 log = logging.getLogger(__name__)
 
@@ -137,19 +136,10 @@ def _lines_with_stock(session: Session, lines: list[Line], actor: Actor) -> list
     return [_line_row(ln, sims.get(ln.sim_card_id), devs.get(ln.device_id), actor) for ln in lines]
 
 
-def _load(session: Session, model, record_id: int, not_found: str, actor: Actor, permission: str):
-    """Read one record for a screen: NotFound in words, then the actor's permission on it."""
-    record = session.get(model, record_id)
-    if record is None:
-        raise NotFound(not_found)
-    require(actor, permission, record)
-    return record
-
-
 def customer_360(customer_id: int, *, actor: Actor) -> dict:
     """Everything about one customer on one screen: contracts, lines, stock, bills, payments, tickets."""
     with read_session() as session:
-        customer = _load(session, Customer, customer_id, "顧客が見つかりません。", actor, "customer.view")
+        customer = get_permitted(session, Customer, customer_id, "顧客が見つかりません。", actor, "customer.view")
         plans = {p.id: p for p in session.exec(select(RatePlan))}
         contracts = session.exec(
             select(Contract).where(Contract.customer_id == customer_id).order_by(col(Contract.id).desc())
@@ -212,7 +202,7 @@ def _payment_row(p: Payment) -> dict:
 def line_detail(line_id: int, *, actor: Actor) -> dict:
     """A line, its contract, customer, SIM, device, recent usage and its full change history."""
     with read_session() as session:
-        line = _load(session, Line, line_id, "回線が見つかりません。", actor, "line.view")
+        line = get_permitted(session, Line, line_id, "回線が見つかりません。", actor, "line.view")
         sim = session.get(SimCard, line.sim_card_id) if line.sim_card_id else None
         device = session.get(Device, line.device_id) if line.device_id else None
         contract = session.get(Contract, line.contract_id)
@@ -332,7 +322,7 @@ def _history_row(e: AuditEntry, actor: Actor) -> dict:
 def contract_detail(contract_id: int, *, actor: Actor) -> dict:
     """A contract with its plan, options, lines, invoices and history."""
     with read_session() as session:
-        contract = _load(session, Contract, contract_id, "契約が見つかりません。", actor, "contract.view")
+        contract = get_permitted(session, Contract, contract_id, "契約が見つかりません。", actor, "contract.view")
         customer = session.get(Customer, contract.customer_id)
         plan = session.get(RatePlan, contract.rate_plan_id)
         options = session.exec(
@@ -366,7 +356,7 @@ def contract_detail(contract_id: int, *, actor: Actor) -> dict:
 def invoice_detail(invoice_id: int, *, actor: Actor) -> dict:
     """An invoice with its items, allocations (消込), derived payment state and its provider calls (card charges)."""
     with read_session() as session:
-        inv = _load(session, Invoice, invoice_id, "請求書が見つかりません。", actor, "invoice.view")
+        inv = get_permitted(session, Invoice, invoice_id, "請求書が見つかりません。", actor, "invoice.view")
         items = session.exec(select(InvoiceItem).where(InvoiceItem.invoice_id == invoice_id).order_by(InvoiceItem.id)).all()
         allocations = session.exec(
             select(PaymentAllocation, Payment).join(Payment, Payment.id == PaymentAllocation.payment_id)
@@ -393,7 +383,7 @@ def invoice_detail(invoice_id: int, *, actor: Actor) -> dict:
 def ticket_detail(ticket_id: int, *, actor: Actor) -> dict:
     """A support ticket with its conversation and the records it is linked to."""
     with read_session() as session:
-        t = _load(session, Ticket, ticket_id, "問い合わせが見つかりません。", actor, "ticket.view")
+        t = get_permitted(session, Ticket, ticket_id, "問い合わせが見つかりません。", actor, "ticket.view")
         messages = session.exec(select(TicketMessage).where(TicketMessage.ticket_id == ticket_id)
                                 .order_by(TicketMessage.id)).all()
         line = session.get(Line, t.line_id) if t.line_id else None
