@@ -12,7 +12,7 @@ export REFLEX_TELEMETRY_ENABLED := false
 export REFLEX_CHECK_LATEST_VERSION := false
 export NPM_CONFIG_REGISTRY ?= $(shell npm config get registry 2>/dev/null)
 
-.PHONY: run test bench migrate seed system-deps
+.PHONY: run test bench migrate seed secrets system-deps
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +29,12 @@ system-deps:
 migrate: $(STAMP)
 	$(BIN)/alembic upgrade head
 
-seed: migrate
+# Per-installation secrets (webhook signing per provider, LINE token): generated on first start,
+# owner-only, shared with the provider sandbox; the app and the worker refuse to start without them.
+secrets: $(STAMP)
+	$(BIN)/python -m services.installation_secrets ensure
+
+seed: migrate secrets
 	$(BIN)/python -m services.demo_staff provision
 	$(BIN)/python -m services.seed --if-empty
 
@@ -50,7 +55,7 @@ run: seed
 	@echo "  外部連携サンドボックス: http://localhost:$(SANDBOX_PORT)/ (キャリア) ほか"
 	@echo ""
 	trap 'kill 0' EXIT; \
-	$(BIN)/python -m sandbox --base-port $(SANDBOX_PORT) --carrier-adopt-unknown-lines \
+	$(BIN)/python -m sandbox --base-port $(SANDBOX_PORT) --carrier-adopt-unknown-lines --secrets-file "$${TELECOM_SECRETS_FILE:-data/secrets.json}" \
 		--webhook-base http://127.0.0.1:$(PORT)/api/webhooks & \
 	$(BIN)/python scripts/sandbox_load_ledger.py --carrier $(TELECOM_CARRIER_URL); \
 	$(BIN)/celery -A services.tasks.celery_app worker -B --pool=threads --concurrency=4 --loglevel=warning \
@@ -61,7 +66,7 @@ test: $(STAMP) system-deps
 	$(BIN)/python -m pytest -q
 	TELECOM_E2E_MODE=scale-out $(BIN)/python -m pytest -q tests/e2e
 
-bench: $(STAMP) system-deps
+bench: $(STAMP) system-deps secrets
 	$(BIN)/python scripts/bench_search.py
 	$(BIN)/python scripts/bench_carrier_report.py
 	$(BIN)/python scripts/bench_chaos.py

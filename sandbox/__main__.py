@@ -7,36 +7,35 @@ cleanly on SIGTERM or Ctrl+C.
 
 Webhooks of provider P go to, in this order of precedence: `--webhook-url P=URL`, the environment
 variable SANDBOX_WEBHOOK_URL_<P>, or `{--webhook-base | SANDBOX_WEBHOOK_BASE}/P`; none: events are kept
-(GET /_sandbox/webhooks) but not sent. They are signed with SANDBOX_WEBHOOK_SECRET (default: a fixed
-development secret, printed at start). The LINE-style API expects the bearer token SANDBOX_LINE_TOKEN.
+(GET /_sandbox/webhooks) but not sent. Secrets are the installation's own, from `--secrets-file` (env
+SANDBOX_SECRETS_FILE; the JSON file the app generates: "webhook_<provider>" signs that provider's webhooks,
+"line_channel_token" is the bearer token the LINE-style API expects); SANDBOX_WEBHOOK_SECRET and
+SANDBOX_LINE_TOKEN override them for every provider. A secret given by neither is random for this run.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import signal
 import socket
 import sys
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import httpx
 from granian.constants import Interfaces
 from granian.server.embed import Server
 
 from sandbox.bank import BankSandbox
-from sandbox.base import (
-    DEFAULT_WEBHOOK_SECRET,
-    PROVIDER_NAMES,
-    ProviderSettings,
-    SandboxProvider,
-)
+from sandbox.base import PROVIDER_NAMES, ProviderSettings, SandboxProvider
 from sandbox.carrier import CarrierSandbox
 from sandbox.kyc import KycSandbox
 from sandbox.logistics import LogisticsSandbox
-from sandbox.messaging import DEFAULT_LINE_TOKEN, MessagingSandbox
+from sandbox.messaging import MessagingSandbox
 from sandbox.monitoring import MonitoringSandbox
 from sandbox.payment import PaymentSandbox
 
@@ -62,6 +61,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="webhooks go to {base}/{provider} (env SANDBOX_WEBHOOK_BASE)")
     parser.add_argument("--webhook-url", action="append", default=[], metavar="PROVIDER=URL",
                         help="webhook URL of one provider (repeatable)")
+    parser.add_argument("--secrets-file", default=os.environ.get("SANDBOX_SECRETS_FILE"),
+                        help="the installation's secrets (JSON: webhook_<provider>, line_channel_token)")
     parser.add_argument("--exit-with-parent", action="store_true",
                         help="stop when the process that started the sandbox dies (used by test fixtures)")
     parser.add_argument("--carrier-adopt-unknown-lines", action="store_true",
@@ -95,19 +96,32 @@ def webhook_url(args: argparse.Namespace, name: str) -> str | None:
     return f"{args.webhook_base.rstrip('/')}/{name}" if args.webhook_base else None
 
 
+def secrets_of(args: argparse.Namespace) -> dict[str, str]:
+    """The secrets given: the secrets file, overridden by SANDBOX_WEBHOOK_SECRET / SANDBOX_LINE_TOKEN."""
+    given: dict[str, str] = {}
+    if args.secrets_file:
+        given.update(json.loads(Path(args.secrets_file).read_text(encoding="utf-8")))
+    if os.environ.get("SANDBOX_WEBHOOK_SECRET"):
+        given.update({f"webhook_{name}": os.environ["SANDBOX_WEBHOOK_SECRET"] for name in PROVIDERS})
+    if os.environ.get("SANDBOX_LINE_TOKEN"):
+        given["line_channel_token"] = os.environ["SANDBOX_LINE_TOKEN"]
+    return given
+
+
 def build(args: argparse.Namespace) -> dict[str, tuple[SandboxProvider, int]]:
-    """Create the selected providers with their ports."""
-    secret = os.environ.get("SANDBOX_WEBHOOK_SECRET") or DEFAULT_WEBHOOK_SECRET
+    """Create the selected providers with their ports and secrets."""
+    given = secrets_of(args)
     built = {}
     for index, (name, cls) in enumerate(PROVIDERS.items()):
         if name not in args.only:
             continue
         port = args.base_port + index
-        settings = ProviderSettings(webhook_url=webhook_url(args, name), webhook_secret=secret,
-                                    public_url=f"http://{args.host}:{port}")
+        settings = ProviderSettings(webhook_url=webhook_url(args, name), public_url=f"http://{args.host}:{port}")
+        if given.get(f"webhook_{name}"):
+            settings.webhook_secret = given[f"webhook_{name}"]
         if cls is MessagingSandbox:
             provider = MessagingSandbox(settings, smtp_host=args.host, smtp_port=args.smtp_port,
-                                        line_token=os.environ.get("SANDBOX_LINE_TOKEN") or DEFAULT_LINE_TOKEN)
+                                        line_token=given.get("line_channel_token"))
         else:
             provider = cls(settings)
         if name == "carrier" and args.carrier_adopt_unknown_lines:
@@ -129,12 +143,8 @@ def banner(args: argparse.Namespace, built: dict[str, tuple[SandboxProvider, int
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     lines = ["外部連携サンドボックス / provider sandbox"]
     lines += ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
-    secret = os.environ.get("SANDBOX_WEBHOOK_SECRET")
-    lines.append("webhook secret: " + ("(from SANDBOX_WEBHOOK_SECRET)" if secret else
-                                       f"{DEFAULT_WEBHOOK_SECRET} (default dev secret; set SANDBOX_WEBHOOK_SECRET)"))
-    if "messaging" in built:
-        token = "(from SANDBOX_LINE_TOKEN)" if os.environ.get("SANDBOX_LINE_TOKEN") else DEFAULT_LINE_TOKEN
-        lines.append(f"LINE channel token: {token}")
+    lines.append("secrets: " + (f"from {args.secrets_file}" if args.secrets_file else
+                                "SANDBOX_WEBHOOK_SECRET / SANDBOX_LINE_TOKEN, else random for this run"))
     lines.append("faults: POST {URL}/_sandbox/faults   reset: POST {URL}/_sandbox/reset   "
                  "effects: GET {URL}/_sandbox/log")
     lines.append(f"sandbox ready in {elapsed:.2f} s (Ctrl+C / SIGTERM to stop)")

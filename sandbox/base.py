@@ -23,6 +23,7 @@ import copy
 import hashlib
 import html
 import json
+import secrets
 from collections.abc import Callable, Coroutine
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import date, datetime, timedelta, timezone
@@ -38,17 +39,18 @@ from sandbox.webhooks import WebhookSender, utc_now
 
 # Port order of the runner: provider i listens on base_port + i, the messaging SMTP server on base_port + 7.
 PROVIDER_NAMES = ("carrier", "payment", "bank", "kyc", "logistics", "messaging", "monitoring")
-DEFAULT_WEBHOOK_SECRET = "sandbox-dev-webhook-secret"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 JST = timezone(timedelta(hours=9), "JST")
 
 
 @dataclass
 class ProviderSettings:
-    """How the runner starts a provider: where its webhooks go and the secret that signs them."""
+    """How the runner starts a provider: where its webhooks go and the secret that signs them.
+
+    Without a secret given, the provider signs with a random one of its own (nothing well known)."""
 
     webhook_url: str | None = None
-    webhook_secret: str = DEFAULT_WEBHOOK_SECRET
+    webhook_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     public_url: str = ""
 
 

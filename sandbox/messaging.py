@@ -20,7 +20,7 @@ import email
 import email.policy
 import secrets
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -41,7 +41,6 @@ from sandbox.base import (
 )
 from sandbox.webhooks import utc_now
 
-DEFAULT_LINE_TOKEN = "sandbox-line-token"
 LINE_MESSAGE_TYPES = {"text", "sticker", "image", "video", "audio", "location", "imagemap", "template", "flex"}
 
 
@@ -49,7 +48,7 @@ LINE_MESSAGE_TYPES = {"text", "sticker", "image", "video", "audio", "location", 
 class MessagingConfig(ProviderConfig):
     """Messaging run-time settings."""
 
-    line_channel_token: str = DEFAULT_LINE_TOKEN
+    line_channel_token: str = field(default_factory=lambda: secrets.token_urlsafe(32))  # random unless given
 
 
 def _parse_mail(envelope: Envelope) -> dict[str, Any]:
@@ -104,11 +103,12 @@ class MessagingSandbox(SandboxProvider):
     exempt_paths = frozenset({"/inbox", "/inbox.json", "/line/messages.json"})
 
     def __init__(self, settings: ProviderSettings | None = None, *, smtp_host: str = "127.0.0.1",
-                 smtp_port: int = 9107, line_token: str = DEFAULT_LINE_TOKEN):
+                 smtp_port: int = 9107, line_token: str | None = None):
         self.smtp_host, self.smtp_port = smtp_host, smtp_port
         self.smtp_server: asyncio.AbstractServer | None = None
         super().__init__(settings)
-        self.initial_config = replace(self.initial_config, line_channel_token=line_token)
+        if line_token:
+            self.initial_config = replace(self.initial_config, line_channel_token=line_token)
         self.config = replace(self.initial_config)
 
     def clear(self) -> None:

@@ -55,7 +55,8 @@ class SandboxProcess:
     """`python -m sandbox` in a subprocess on a free block of loopback ports; stop() sends SIGTERM."""
 
     def __init__(self, *, only: list[str] | None = None, webhook_base: str | None = None,
-                 env: dict[str, str] | None = None, extra_args: list[str] | None = None):
+                 env: dict[str, str] | None = None, extra_args: list[str] | None = None,
+                 secrets_file: str | os.PathLike | None = None):
         self.only = list(only or PROVIDER_NAMES)
         self.base_port = free_port_block()
         self.smtp_port = self.base_port + len(PROVIDER_NAMES)
@@ -63,6 +64,8 @@ class SandboxProcess:
                      "--only", ",".join(self.only), "--exit-with-parent"]
         if webhook_base:
             self.args += ["--webhook-base", webhook_base]
+        if secrets_file:
+            self.args += ["--secrets-file", str(secrets_file)]
         self.args += extra_args or []
         self.env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), **(env or {})}
         self.proc: subprocess.Popen | None = None

@@ -1,4 +1,7 @@
-"""Settings read from the environment, with defaults for the embedded (one machine) mode."""
+"""Settings read from the environment, with defaults for the embedded (one machine) mode.
+
+Secrets have no defaults here: services.installation_secrets holds them.
+"""
 
 from __future__ import annotations
 
@@ -34,8 +37,6 @@ class Settings:
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 9107
     mail_from: str = "noreply@telecom.example"
-    line_channel_token: str = "sandbox-line-token"
-    webhook_secret: str = "sandbox-dev-webhook-secret"  # HMAC-SHA256 key of inbound provider webhooks
     carrier_connect_timeout_seconds: float = 2.0  # every provider's connect / read timeouts
     carrier_read_timeout_seconds: float = 5.0
     outbox_max_attempts: int = 5  # calls with an UNKNOWN outcome before the operation is left UNKNOWN (要確認)
@@ -72,8 +73,6 @@ def load_settings() -> Settings:
         smtp_host=os.environ.get("TELECOM_SMTP_HOST", "127.0.0.1"),
         smtp_port=int(os.environ.get("TELECOM_SMTP_PORT", "9107")),
         mail_from=os.environ.get("TELECOM_MAIL_FROM", "noreply@telecom.example"),
-        line_channel_token=os.environ.get("TELECOM_LINE_CHANNEL_TOKEN", "sandbox-line-token"),
-        webhook_secret=os.environ.get("TELECOM_WEBHOOK_SECRET", "sandbox-dev-webhook-secret"),
         carrier_connect_timeout_seconds=float(os.environ.get("TELECOM_CARRIER_CONNECT_TIMEOUT_SECONDS", "2")),
         carrier_read_timeout_seconds=float(os.environ.get("TELECOM_CARRIER_READ_TIMEOUT_SECONDS", "5")),
         outbox_max_attempts=int(os.environ.get("TELECOM_OUTBOX_MAX_ATTEMPTS", "5")),

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from services import installation_secrets
 from services.config import settings
 from services.db import read_session, write_session
 from services.integrations import http
@@ -35,13 +36,13 @@ def accept(provider: str, body: bytes, signature_header: str | None) -> tuple[in
     """Verify, store once and queue one webhook delivery; returns (HTTP status, JSON body).
 
     Called by the public webhook route without a signed-in user: the HMAC-SHA256 signature under
-    TELECOM_WEBHOOK_SECRET is the only authentication. Writes one InboundEvent for a new event id.
+    the provider's secret (services.installation_secrets) is the only authentication. Writes one InboundEvent for a new event id.
     """
     if provider not in HANDLERS:
         return 404, {"error": "unknown_provider"}
     if len(body) > MAX_BODY_BYTES:
         return 413, {"error": "too_large"}
-    if not http.verify_signature(body, signature_header, settings.webhook_secret):
+    if not http.verify_signature(body, signature_header, installation_secrets.webhook_secret(provider)):
         return 401, {"error": "invalid_signature"}
     try:
         event = json.loads(body)

@@ -2,6 +2,7 @@
 
 import reflex as rx
 
+from services import installation_secrets
 from services.masking import install_log_filter
 from state.approvals import ApprovalQueueState
 from state.audit import AuditState
@@ -17,6 +18,7 @@ from state.staff import StaffState
 from telecom_app.api import build_api
 from telecom_app.pages import admin, approvals, audit, auth, recovery, staff
 
+installation_secrets.exit_if_unsafe()  # no start with a missing or well-known secret
 install_log_filter()  # no unmasked PII, token or password in any log record of the web process
 app = rx.App(api_transformer=build_api())
 

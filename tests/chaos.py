@@ -31,8 +31,8 @@ from sqlalchemy import func, text
 from sqlmodel import col, select
 
 from sandbox.testing import SandboxProcess
-from services import approvals, card_payments, lines
-from services.config import PROJECT_ROOT, settings
+from services import approvals, card_payments, installation_secrets, lines
+from services.config import PROJECT_ROOT
 from services.customers import customer_code
 from services.db import make_engine, read_session, use_engine
 from services.errors import DomainError
@@ -177,7 +177,7 @@ class ChaosRun:
         previous_broker = queue_tasks_on(self.broker_url)  # webhooks received here: processed via the run's broker
         endpoint = WebhookEndpoint()
         sandbox = SandboxProcess(only=["carrier", "payment"], webhook_base=endpoint.base,
-                                 env={"SANDBOX_WEBHOOK_SECRET": settings.webhook_secret}).start()
+                                 secrets_file=installation_secrets.secrets_file()).start()
         try:
             self.env = self._env(sandbox)
             self.processes = [self._worker(self.env) for _ in range(self.plan.workers)]

@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 import uuid
+from pathlib import Path
 
 import pytest
 from sqlmodel import SQLModel
 
 import services.models  # noqa: F401  (registers every table)
+from services import installation_secrets
 from services.db import make_engine, use_engine
 from services.permissions import Actor, Role
+
+
+def pytest_configure(config):
+    """The test run and every server it starts share secrets of their own, never data/secrets.json."""
+    path = Path(tempfile.mkdtemp(prefix="tsm-secrets-")) / "secrets.json"
+    os.environ["TELECOM_SECRETS_FILE"] = str(path)
+    installation_secrets.ensure(path)
 
 
 @pytest.fixture(autouse=True, scope="session")
 def encryption_keys(tmp_path_factory):
     """Tests encrypt with a throwaway key file, never the developer's data/encryption.keys."""
-    import os
-
     from services import crypto
 
     os.environ["TELECOM_KEY_FILE"] = str(tmp_path_factory.mktemp("keys") / "encryption.keys")

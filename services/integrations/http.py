@@ -80,8 +80,8 @@ def sign(body: bytes, secret: str) -> str:
 
 
 def verify_signature(body: bytes, header: str | None, secret: str) -> bool:
-    """True when `header` is the signature of `body` under `secret` (constant-time comparison)."""
-    return bool(header) and hmac.compare_digest(sign(body, secret).encode(), header.strip().encode())
+    """True when `header` is the signature of `body` under `secret` (constant-time; never with an empty secret)."""
+    return bool(header) and bool(secret) and hmac.compare_digest(sign(body, secret).encode(), header.strip().encode())
 
 
 def unsupported(operation: Mapping[str, Any], why: str) -> CallResult:

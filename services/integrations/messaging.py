@@ -27,6 +27,7 @@ from typing import Any
 
 import httpx
 
+from services import installation_secrets
 from services.config import settings
 from services.integrations.http import CallResult, HttpProvider, elapsed_ms, result_of, unsupported
 
@@ -59,7 +60,7 @@ class MessagingClient(HttpProvider):
         self.smtp_host = smtp_host or settings.smtp_host
         self.smtp_port = smtp_port or settings.smtp_port
         self.mail_from = mail_from or settings.mail_from
-        self.line_token = line_token or settings.line_channel_token
+        self.line_token = line_token or installation_secrets.line_channel_token()
         self.smtp_timeout = settings.carrier_read_timeout_seconds if smtp_timeout is None else smtp_timeout
 
     def call(self, operation: Mapping[str, Any]) -> CallResult:

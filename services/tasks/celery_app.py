@@ -15,8 +15,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from celery import Celery
-from celery.signals import worker_process_init
+from celery.signals import beat_init, worker_init, worker_process_init
 
+from services import installation_secrets
 from services.config import PROJECT_ROOT, settings
 
 TASK_TIME_LIMIT_SECONDS = 60
@@ -73,6 +74,13 @@ def prune_delivered_messages(older_than: timedelta = timedelta(hours=1)) -> int:
                    .delete(synchronize_session=False))
         channel.session.commit()
         return deleted
+
+
+@worker_init.connect
+@beat_init.connect
+def _refuse_unsafe_secrets(**_kwargs) -> None:
+    """A worker or beat does not start with a missing or well-known secret; it says which."""
+    installation_secrets.exit_if_unsafe()
 
 
 @worker_process_init.connect

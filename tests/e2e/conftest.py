@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from services import installation_secrets
 from services.config import PROJECT_ROOT
 from sandbox.testing import SandboxProcess
 from tests.stack import PostgresServer, RedisServer, free_port
@@ -57,6 +58,7 @@ def app_server():
     _run([python, "-m", "services.demo_staff", "provision"], env)
     _run([python, "-m", "services.seed", "--customers", "80", "--lines", "200"], env)
     sandbox = SandboxProcess(webhook_base=f"http://127.0.0.1:{port}/api/webhooks",
+                             secrets_file=installation_secrets.secrets_file(),
                              extra_args=["--carrier-adopt-unknown-lines"]).start()
     env.update({f"TELECOM_{provider.upper()}_URL": sandbox.url(provider)
                 for provider in ("carrier", "payment", "bank", "kyc", "logistics", "messaging")})

@@ -20,8 +20,8 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from sandbox.testing import SandboxProcess
-from services import lines, reconciliation, webhooks
-from services.config import PROJECT_ROOT, settings
+from services import installation_secrets, lines, reconciliation, webhooks
+from services.config import PROJECT_ROOT
 from services.db import make_engine, read_session, use_engine
 from services.errors import InvalidTransition
 from services.integrations.carrier import CarrierClient
@@ -117,7 +117,7 @@ def stack(tmp_path_factory):
     previous_broker = queue_tasks_on(broker_url)  # accept() queues webhook processing: onto this test's broker
     endpoint = WebhookEndpoint()
     sandbox = SandboxProcess(only=["carrier"], webhook_base=endpoint.base,
-                             env={"SANDBOX_WEBHOOK_SECRET": settings.webhook_secret}).start()
+                             secrets_file=installation_secrets.secrets_file()).start()
     env = {**os.environ, **WORKER_ENV, "PYTHONPATH": str(PROJECT_ROOT), "TELECOM_DATABASE_URL": db_url,
            "TELECOM_BROKER_URL": broker_url, "TELECOM_CARRIER_URL": sandbox.url("carrier")}
     worker = CeleryProcess(["worker", "--pool=threads", "--concurrency=4", "--loglevel=INFO", "--without-gossip",
@@ -272,7 +272,7 @@ def test_webhook_route_refuses_a_bad_signature_and_stores_a_duplicate_once(stack
         assert bad.status_code == unsigned.status_code == 401
         assert _stored("evt_route_1") == []
         good = [client.post("/api/webhooks/carrier", content=body,
-                            headers={webhooks.SIGNATURE_HEADER: sign(body, settings.webhook_secret)})
+                            headers={webhooks.SIGNATURE_HEADER: sign(body, installation_secrets.webhook_secret("carrier"))})
                 for _ in range(2)]
 
     assert [(r.status_code, r.json()["duplicate"]) for r in good] == [(200, False), (200, True)]

@@ -17,8 +17,7 @@ import pytest
 from sqlmodel import col, select
 
 from sandbox.testing import SandboxProcess
-from services import kyc_checks, notifications, shipments, webhooks
-from services.config import settings
+from services import installation_secrets, kyc_checks, notifications, shipments, webhooks
 from services.db import make_engine, read_session, use_engine
 from services.integrations.kyc import KycClient
 from services.integrations.http import CallResult
@@ -98,8 +97,8 @@ def stack(tmp_path_factory):
     previous_broker = queue_tasks_on(f"sqla+sqlite:///{base / 'broker.db'}")
     endpoint = WebhookEndpoint()
     sandbox = SandboxProcess(only=["kyc", "logistics", "messaging"], webhook_base=endpoint.base,
-                             env={"SANDBOX_WEBHOOK_SECRET": settings.webhook_secret,
-                                  "SANDBOX_LINE_TOKEN": LINE_TOKEN}).start()
+                             secrets_file=installation_secrets.secrets_file(),
+                             env={"SANDBOX_LINE_TOKEN": LINE_TOKEN}).start()
     try:
         yield Stack(sandbox)
     finally:

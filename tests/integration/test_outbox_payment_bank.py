@@ -16,7 +16,7 @@ from sqlmodel import select
 from sandbox.testing import SandboxProcess, WebhookReceiver
 from services import bank_transfers, billing, card_payments, daily_reconciliation, payment_settlement, webhooks
 from services import outbox as ledger_outbox
-from services.config import settings
+from services import installation_secrets
 from services.db import read_session
 from services.integrations.bank import BankClient
 from services.integrations.payment import PaymentClient
@@ -36,7 +36,7 @@ def receiver():
 @pytest.fixture(scope="module")
 def sandbox(receiver):
     with SandboxProcess(only=["payment", "bank"], webhook_base=receiver.url("/hooks"),
-                        env={"SANDBOX_WEBHOOK_SECRET": settings.webhook_secret}) as s:
+                        secrets_file=installation_secrets.secrets_file()) as s:
         yield s
 
 

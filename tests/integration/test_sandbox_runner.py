@@ -4,6 +4,9 @@ SIGTERM."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import os
 import smtplib
 import socket
@@ -16,7 +19,7 @@ import httpx
 import pytest
 
 from sandbox.base import PROVIDER_NAMES
-from sandbox.testing import PROJECT_ROOT, SandboxProcess
+from sandbox.testing import PROJECT_ROOT, SandboxProcess, WebhookReceiver
 
 pytestmark = pytest.mark.integration
 
@@ -43,7 +46,8 @@ def test_every_provider_starts_quickly_on_consecutive_ports_and_stops_on_sigterm
         assert "http://127.0.0.1:3000/api/webhooks/carrier" in table  # --webhook-base
         assert "http://127.0.0.1:3999/kyc-hooks" in table  # SANDBOX_WEBHOOK_URL_KYC
         assert "http://127.0.0.1:3998/bank" in table  # --webhook-url
-        assert "sandbox-dev-webhook-secret" in table  # the default dev secret is printed
+        assert "sandbox-dev-webhook-secret" not in table  # no well-known secret any more
+        assert "random for this run" in table  # no secrets given: each provider makes up its own
         assert f"smtp://127.0.0.1:{sandbox.smtp_port}" in table
         with smtplib.SMTP("127.0.0.1", sandbox.smtp_port, timeout=5) as smtp:
             assert smtp.noop()[0] == 250
@@ -121,3 +125,25 @@ def test_a_sandbox_started_by_tests_goes_away_when_its_parent_is_killed(tmp_path
     while listening(port) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not listening(port)
+
+
+def test_each_provider_signs_its_webhooks_with_its_own_secret_from_the_installation_file(tmp_path):
+    secrets_file = tmp_path / "secrets.json"
+    secrets_file.write_text(json.dumps({"webhook_carrier": "c" * 43, "webhook_monitoring": "m" * 43}))
+    with WebhookReceiver() as receiver, SandboxProcess(only=["carrier", "monitoring"], webhook_base=receiver.url(),
+                                                       secrets_file=secrets_file) as sandbox:
+        activated = httpx.post(sandbox.url("carrier") + "/lines/09011119999/activate", timeout=5,
+                               json={"plan": "data-3gb", "iccid": "8981100000000000019"},
+                               headers={"Idempotency-Key": "act-secret-file"})
+        incident = httpx.post(sandbox.url("monitoring") + "/_sandbox/events", timeout=5,
+                              json={"kind": "outage", "title": "テスト"})
+        assert activated.status_code == 202 and incident.status_code < 300
+        hooks = {hook.path.rsplit("/", 1)[-1]: hook for hook in receiver.wait_for(2)}
+        assert "from " + str(secrets_file) in sandbox.output()
+
+    def signed_with(secret: str, hook) -> bool:
+        expected = "sha256=" + hmac.new(secret.encode(), hook.body, hashlib.sha256).hexdigest()
+        return hmac.compare_digest(expected, hook.headers["x-sandbox-signature"])
+
+    assert signed_with("c" * 43, hooks["carrier"]) and not signed_with("m" * 43, hooks["carrier"])
+    assert signed_with("m" * 43, hooks["monitoring"]) and not signed_with("c" * 43, hooks["monitoring"])

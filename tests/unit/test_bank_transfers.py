@@ -12,8 +12,7 @@ import pytest
 from sqlmodel import select
 
 from sandbox.zengin import Account, Entry, statement
-from services import bank_transfers, billing, daily_reconciliation, webhooks
-from services.config import settings
+from services import bank_transfers, billing, daily_reconciliation, installation_secrets, webhooks
 from services.db import read_session
 from services.integrations.bank import BankClient
 from services.integrations.http import sign
@@ -58,7 +57,7 @@ def _deliver(monkeypatch, *events: dict) -> list[str]:
     monkeypatch.setattr(webhooks, "_enqueue", queued.append)
     for event in events:
         body = json.dumps(event, ensure_ascii=False).encode()
-        webhooks.accept("bank", body, sign(body, settings.webhook_secret))
+        webhooks.accept("bank", body, sign(body, installation_secrets.webhook_secret("bank")))
     return [webhooks.process_event(row_id) for row_id in queued]
 
 

@@ -15,7 +15,7 @@ from sqlmodel import select
 
 from services import billing, card_payments, daily_reconciliation, lines, payment_settlement, payments, recovery, webhooks
 from services import outbox as ledger_outbox
-from services.config import settings
+from services import installation_secrets
 from services.db import read_session, write_session
 from services.errors import Conflict, PermissionDenied, ValidationFailed
 from services.integrations import client_for
@@ -99,7 +99,7 @@ def _payment_state(invoice_id: int) -> str:
 
 def _signed(event: dict) -> tuple[bytes, str]:
     body = json.dumps(event).encode()
-    return body, sign(body, settings.webhook_secret)
+    return body, sign(body, installation_secrets.webhook_secret("payment"))
 
 
 def _charged_invoice(world, accounting, gateway: FakeGateway):

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from sqlmodel import select
 
-from services import lines, reconciliation, webhooks
+from services import installation_secrets, lines, reconciliation, webhooks
 from services.config import settings
 from services.db import read_session, write_session
 from services.integrations.carrier import CarrierClient
@@ -206,7 +206,7 @@ def test_reconciliation_resends_what_the_carrier_never_got_and_queues_a_disagree
 
 def _signed(event: dict) -> tuple[bytes, str]:
     body = json.dumps(event).encode()
-    return body, sign(body, settings.webhook_secret)
+    return body, sign(body, installation_secrets.webhook_secret("carrier"))
 
 
 def test_a_webhook_with_a_bad_signature_is_refused_and_not_stored(engine, monkeypatch):
