@@ -22,7 +22,6 @@ class Settings:
     sign_in_max_failures: int
     sign_in_window_minutes: int
     app_url: str
-    cookie_secure: bool
     oidc_issuer: str = ""  # single sign-on for staff (OpenID Connect); off while any of the three is empty
     oidc_client_id: str = ""
     oidc_client_secret: str = ""
@@ -59,7 +58,6 @@ def load_settings() -> Settings:
         sign_in_max_failures=int(os.environ.get("TELECOM_SIGN_IN_MAX_FAILURES", "5")),
         sign_in_window_minutes=int(os.environ.get("TELECOM_SIGN_IN_WINDOW_MINUTES", "15")),
         app_url=os.environ.get("TELECOM_APP_URL", "http://localhost:3000"),
-        cookie_secure=os.environ.get("TELECOM_COOKIE_SECURE", "0") == "1",
         oidc_issuer=os.environ.get("TELECOM_OIDC_ISSUER", "").strip(),
         oidc_client_id=os.environ.get("TELECOM_OIDC_CLIENT_ID", "").strip(),
         oidc_client_secret=os.environ.get("TELECOM_OIDC_CLIENT_SECRET", "").strip(),

@@ -12,52 +12,60 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+import re
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from services import installation_secrets
+from services import installation_secrets, safe_json
 from services.config import settings
 from services.db import read_session, write_session
 from services.integrations import http
 from services.models import ExternalOperation, InboundEvent
 from services.models.base import utcnow
 from services.reconciliation import FINAL, settle_operation
+from services.safe_json import InvalidJson, is_json_media_type, parse_json_object
 
 log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = http.SIGNATURE_HEADER  # the header the webhook route passes to accept()
-MAX_BODY_BYTES = 256 * 1024
+_EVENT_ID = re.compile(r"[\x21-\x7e]{1,128}")  # provider event ids: printable ASCII, no spaces or control characters
+_EVENT_TYPE = re.compile(r"[\x21-\x7e]{1,64}")
 
 
-def accept(provider: str, body: bytes, signature_header: str | None) -> tuple[int, dict[str, Any]]:
+def accept(provider: str, body: bytes, signature_header: str | None,
+           content_type: str | None = "application/json") -> tuple[int, dict[str, Any]]:
     """Verify, store once and queue one webhook delivery; returns (HTTP status, JSON body).
 
     Called by the public webhook route without a signed-in user: the HMAC-SHA256 signature under
-    the provider's secret (services.installation_secrets) is the only authentication. Writes one InboundEvent for a new event id.
+    the provider's secret (services.installation_secrets) is the only authentication. Unknown
+    provider 404, too large 413, bad signature 401, not JSON 415, bad encoding / depth / syntax /
+    shape 400 — never an error page. Writes one InboundEvent for a new event id.
     """
     if provider not in HANDLERS:
         return 404, {"error": "unknown_provider"}
-    if len(body) > MAX_BODY_BYTES:
+    if len(body) > safe_json.MAX_BODY_BYTES:
         return 413, {"error": "too_large"}
     if not http.verify_signature(body, signature_header, installation_secrets.webhook_secret(provider)):
         return 401, {"error": "invalid_signature"}
+    if not is_json_media_type(content_type):
+        return 415, {"error": "unsupported_media_type", "message": "Content-Type must be application/json (UTF-8)"}
     try:
-        event = json.loads(body)
-    except ValueError:
-        return 400, {"error": "invalid_json"}
-    event_id = event.get("id") if isinstance(event, dict) else None
-    event_type = event.get("type") if isinstance(event, dict) else None
-    if not (isinstance(event_id, str) and 0 < len(event_id) <= 128 and isinstance(event_type, str) and event_type):
-        return 400, {"error": "invalid_event", "message": "id and type are required"}
+        event = parse_json_object(body)
+    except InvalidJson as exc:
+        return 400, {"error": exc.code, "message": exc.message}
+    event_id, event_type = event.get("id"), event.get("type")
+    if not (isinstance(event_id, str) and _EVENT_ID.fullmatch(event_id)
+            and isinstance(event_type, str) and _EVENT_TYPE.fullmatch(event_type)):
+        return 400, {"error": "invalid_event", "message": "id and type are required (printable ASCII)"}
     try:
         with write_session() as session:
             if _stored(session, provider, event_id) is not None:
                 return 200, {"received": True, "duplicate": True}
-            row = InboundEvent(provider=provider, event_id=event_id, event_type=event_type[:64],
-                               payload_json=body.decode("utf-8", errors="replace"))
+            row = InboundEvent(provider=provider, event_id=event_id, event_type=event_type,
+                               payload_json=body.decode("utf-8"))
             session.add(row)
             session.flush()
             row_id = row.id

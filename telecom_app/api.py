@@ -21,6 +21,7 @@ from services.config import settings
 from services.errors import DomainError
 from state.auth import SSO_CHALLENGE_COOKIE
 from state.base import SESSION_COOKIE
+from telecom_app.http_policy import cookie_must_be_secure
 
 OIDC_FLOW_COOKIE = "tsm_oidc_flow"
 OIDC_FLOW_PATH = "/api/auth/oidc"
@@ -40,7 +41,7 @@ async def complete_sign_in(request: Request) -> RedirectResponse:
         return RedirectResponse("/login?expired=1", status_code=303)
     response = RedirectResponse("/admin/", status_code=303)
     response.set_cookie(
-        SESSION_COOKIE, token, httponly=True, samesite="strict", secure=settings.cookie_secure,
+        SESSION_COOKIE, token, httponly=True, samesite="strict", secure=cookie_must_be_secure(request.scope),
         path="/", max_age=settings.session_absolute_hours * 3600,
     )
     response.headers["Cache-Control"] = "no-store"
@@ -60,7 +61,7 @@ def oidc_login(request: Request) -> RedirectResponse:
     response = RedirectResponse(start.url, status_code=303)
     # Lax, not Strict: the provider's redirect back to the callback is a cross-site navigation.
     response.set_cookie(OIDC_FLOW_COOKIE, start.flow_cookie, httponly=True, samesite="lax",
-                        secure=settings.cookie_secure, path=OIDC_FLOW_PATH,
+                        secure=cookie_must_be_secure(request.scope), path=OIDC_FLOW_PATH,
                         max_age=oidc.FLOW_LIFETIME_SECONDS)
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -85,7 +86,7 @@ def oidc_callback(request: Request) -> RedirectResponse:
         else:
             response = RedirectResponse("/login", status_code=303)
             response.set_cookie(SSO_CHALLENGE_COOKIE, step.challenge_token, httponly=True, samesite="lax",
-                                secure=settings.cookie_secure, path="/",
+                                secure=cookie_must_be_secure(request.scope), path="/",
                                 max_age=int(auth.CHALLENGE_LIFETIME.total_seconds()))
     response.delete_cookie(OIDC_FLOW_COOKIE, path=OIDC_FLOW_PATH, httponly=True, samesite="lax")
     response.headers["Cache-Control"] = "no-store"
@@ -107,7 +108,8 @@ async def receive_webhook(request: Request) -> JSONResponse:
     """A provider's webhook: verified, stored once and answered at once; a task processes it."""
     body = await request.body()
     status, payload = await run_in_threadpool(
-        webhooks.accept, request.path_params["provider"], body, request.headers.get(webhooks.SIGNATURE_HEADER))
+        webhooks.accept, request.path_params["provider"], body, request.headers.get(webhooks.SIGNATURE_HEADER),
+        request.headers.get("content-type"))
     return JSONResponse(payload, status_code=status)
 
 

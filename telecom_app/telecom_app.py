@@ -16,11 +16,13 @@ from state.recovery import ReviewQueueState
 from state.search import SearchState
 from state.staff import StaffState
 from telecom_app.api import build_api
+from telecom_app.http_policy import HttpPolicy, install_access_log
 from telecom_app.pages import admin, approvals, audit, auth, recovery, staff
 
 installation_secrets.exit_if_unsafe()  # no start with a missing or well-known secret
 install_log_filter()  # no unmasked PII, token or password in any log record of the web process
-app = rx.App(api_transformer=build_api())
+install_access_log()
+app = rx.App(api_transformer=[build_api(), HttpPolicy])  # our routes first; headers, limits and the log around all
 
 app.add_page(auth.login_page, route="/login", title="ログイン | 通信サービス管理", on_load=LoginState.reset_form)
 app.add_page(auth.login_page, route="/", title="通信サービス管理", on_load=LoginState.reset_form)

@@ -139,7 +139,8 @@ class WebhookEndpoint:
             def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 provider = self.path.rstrip("/").rsplit("/", 1)[-1]
-                status, payload = webhooks.accept(provider, body, self.headers.get(webhooks.SIGNATURE_HEADER))
+                status, payload = webhooks.accept(provider, body, self.headers.get(webhooks.SIGNATURE_HEADER),
+                                                  self.headers.get("Content-Type"))
                 data = json.dumps(payload).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")

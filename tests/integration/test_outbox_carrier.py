@@ -272,7 +272,8 @@ def test_webhook_route_refuses_a_bad_signature_and_stores_a_duplicate_once(stack
         assert bad.status_code == unsigned.status_code == 401
         assert _stored("evt_route_1") == []
         good = [client.post("/api/webhooks/carrier", content=body,
-                            headers={webhooks.SIGNATURE_HEADER: sign(body, installation_secrets.webhook_secret("carrier"))})
+                            headers={webhooks.SIGNATURE_HEADER: sign(body, installation_secrets.webhook_secret("carrier")),
+                                     "content-type": "application/json"})
                 for _ in range(2)]
 
     assert [(r.status_code, r.json()["duplicate"]) for r in good] == [(200, False), (200, True)]
