@@ -94,7 +94,7 @@ def admin_shell(*children, title: rx.Var | str = "") -> rx.Component:
                 rx.flex(
                     rx.text(UiState.user_label, " ", rx.badge(UiState.role_label), size="2", id="signed-in-user"),
                     _lang_switch(),
-                    rx.button(t("sign_out"), size="1", variant="outline", on_click=UiState.sign_out),
+                    rx.button(t("sign_out"), size="1", variant="outline", on_click=UiState.sign_out, id="sign-out"),
                     spacing="3", align="center", wrap="wrap",
                 ),
                 spacing="4", align="center", wrap="wrap", width="100%",

@@ -12,7 +12,6 @@ import functools
 import logging
 import uuid
 from collections.abc import Callable
-from http.cookies import SimpleCookie
 from typing import Any
 
 import reflex as rx
@@ -20,8 +19,8 @@ import reflex as rx
 from services import approvals, auth, incidents, recovery
 from services.errors import DomainError, NotAuthenticated, ValidationFailed
 from services.permissions import ROLE_LABELS_JA, Actor
+from state.session_scope import reset_tab, session_token
 
-SESSION_COOKIE = "tsm_session"
 logger = logging.getLogger(__name__)
 _current_actor: contextvars.ContextVar[Actor | None] = contextvars.ContextVar("current_actor", default=None)
 
@@ -33,16 +32,6 @@ def public(fn: Callable) -> Callable:
     """Mark a handler as deliberately reachable without a session."""
     PUBLIC_HANDLERS.add(f"{fn.__module__}.{fn.__qualname__}")
     return fn
-
-
-def session_token(router: Any) -> str | None:
-    """The session token from the Cookie header the browser sent with the websocket."""
-    jar = SimpleCookie()
-    try:
-        jar.load(router.headers.cookie or "")
-    except Exception:  # a malformed Cookie header means: no session
-        return None
-    return jar[SESSION_COOKIE].value if SESSION_COOKIE in jar else None
 
 
 def actor() -> Actor:
@@ -115,12 +104,15 @@ class UiState(MessagesMixin, rx.State):
 
     @rx.event
     @public
-    def sign_out(self):
-        """End the session on the server, then let the API route clear the cookie and show sign-in."""
+    async def sign_out(self):
+        """End the session on the server and empty every state of this tab; then the API route clears
+        the cookie and sign-in opens under a new tab token (the old one is dropped from the browser)."""
         auth.sign_out(session_token(self.router))
+        await reset_tab(self)
         return rx.call_script(
+            "sessionStorage.removeItem('token');"
             "fetch('/api/auth/signout', {method: 'POST', credentials: 'same-origin'})"
-            ".finally(() => window.location.assign('/login'))"
+            ".finally(() => window.location.replace('/login'))"
         )
 
     @rx.event

@@ -20,7 +20,7 @@ from services import auth, oidc, webhooks
 from services.config import settings
 from services.errors import DomainError
 from state.auth import SSO_CHALLENGE_COOKIE
-from state.base import SESSION_COOKIE
+from state.session_scope import SESSION_COOKIE
 from telecom_app.http_policy import cookie_must_be_secure
 
 OIDC_FLOW_COOKIE = "tsm_oidc_flow"

@@ -14,6 +14,7 @@ from state.records import (
 )
 from state.recovery import ReviewQueueState
 from state.search import SearchState
+from state.session_scope import SessionScopeMiddleware
 from state.staff import StaffState
 from telecom_app.api import build_api
 from telecom_app.http_policy import HttpPolicy, install_access_log
@@ -23,6 +24,7 @@ installation_secrets.exit_if_unsafe()  # no start with a missing or well-known s
 install_log_filter()  # no unmasked PII, token or password in any log record of the web process
 install_access_log()
 app = rx.App(api_transformer=[build_api(), HttpPolicy])  # our routes first; headers, limits and the log around all
+app.add_middleware(SessionScopeMiddleware())  # a tab's state is only ever sent under the session that loaded it
 
 app.add_page(auth.login_page, route="/login", title="ログイン | 通信サービス管理", on_load=LoginState.reset_form)
 app.add_page(auth.login_page, route="/", title="通信サービス管理", on_load=LoginState.reset_form)

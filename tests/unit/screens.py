@@ -9,7 +9,7 @@ from reflex_base import constants
 
 from services import auth
 from services.demo_staff import DEMO_PASSWORD, DEMO_STAFF
-from state.base import SESSION_COOKIE
+from state.session_scope import SESSION_COOKIE
 
 
 def signed_in_token(role: str) -> str:

@@ -23,7 +23,7 @@ from services.errors import DomainError, PermissionDenied, ValidationFailed
 from services.models import AuditEntry
 from services.search import global_search
 from services.seed import BENCH, SeedOptions, seed_demo
-from state.base import SESSION_COOKIE
+from state.session_scope import SESSION_COOKIE
 from state.records import CustomerState
 
 ADDRESS = "東京都千代田区丸の内1丁目1番1号"

@@ -15,7 +15,7 @@ from services.db import read_session
 from services.demo_staff import DEMO_PASSWORD, DEMO_STAFF
 from services.models import ApprovalRequest, StaffUser
 from state.auth import SSO_CHALLENGE_COOKIE, LoginState
-from state.base import SESSION_COOKIE
+from state.session_scope import SESSION_COOKIE
 from state.staff import StaffState
 
 

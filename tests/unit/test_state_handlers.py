@@ -12,7 +12,7 @@ from services import auth
 from services.db import read_session
 from services.models import Line
 from state.approvals import ApprovalQueueState
-from state.base import SESSION_COOKIE
+from state.session_scope import SESSION_COOKIE
 from state.records import LineState
 from tests.unit.builders import World
 from tests.unit.screens import signed_in_token
