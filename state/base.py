@@ -34,6 +34,20 @@ def public(fn: Callable) -> Callable:
     return fn
 
 
+NOT_OFFERED = "この操作はこの画面では選べません。ページを再読み込みしてからやり直してください。"
+
+
+class NotOffered(DomainError):
+    """An event for something the page never offered (no pending action, a record not on the page)."""
+
+
+def require_offered(offered: bool, what: str) -> None:
+    """Refuse, before any service is called, an event the page did not offer (logged: a forged client)."""
+    if not offered:
+        logger.warning("refused an event the page did not offer: %s", what)
+        raise NotOffered(NOT_OFFERED)
+
+
 def actor() -> Actor:
     """The actor of the running guarded handler (set by @guarded)."""
     current = _current_actor.get()

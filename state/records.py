@@ -12,7 +12,7 @@ from services.errors import PermissionDenied, ValidationFailed
 from services.lifecycles import CONTRACT, EVENT_LABELS_JA, INVOICE, LINE, Lifecycle
 from services.lines import LINE_EVENT_PERMISSIONS
 from services.permissions import can
-from state.base import MessagesMixin, actor, guarded
+from state.base import MessagesMixin, actor, guarded, require_offered
 
 
 def _int(value: Any) -> int:
@@ -47,8 +47,9 @@ class ConfirmDialogMixin(MessagesMixin, mixin=True):
 
     Actions that need a second person (services.approvals.POLICIES) become an approval request
     instead of running; irreversible ones ask the user to type a confirmation word; duplicates
-    are warned about (and refused by the service). Subclasses name the operation of an event
-    (`_approval_operation`), its parameters, its label, and what happens directly (`_apply`).
+    are warned about (and refused by the service). Subclasses name the events the page offers now
+    (`_offered`: nothing else is asked or confirmed), the operation of an event (`_approval_operation`),
+    its parameters, its label, and what happens directly (`_apply`).
     """
 
     pending_event: str = ""
@@ -62,7 +63,8 @@ class ConfirmDialogMixin(MessagesMixin, mixin=True):
     @rx.event
     @guarded
     def ask(self, event: str):
-        """Open the confirmation dialog for an action, with its preview and duplicate warnings."""
+        """Open the confirmation dialog for an action the page offers, with its preview and duplicate warnings."""
+        require_offered(event in self._offered(), f"{type(self).__name__}.ask({event!r})")
         label = self._event_label(event)
         operation = self._approval_operation(event)
         self.needs_approval = operation is not None
@@ -88,6 +90,7 @@ class ConfirmDialogMixin(MessagesMixin, mixin=True):
     def confirm(self, form: dict):
         """Do the confirmed action (or ask for its approval), then show the record again."""
         event, label = self.pending_event, self.pending_label
+        require_offered(bool(event) and event in self._offered(), f"{type(self).__name__}.confirm({event!r})")
         reason = form.get("reason") or ""
         operation = self._approval_operation(event)
         if operation is not None:
@@ -109,6 +112,9 @@ class LifecycleActionsMixin(ConfirmDialogMixin, mixin=True):
     data: dict[str, Any] = {}
     actions: list[dict[str, str]] = []
     loaded: bool = False
+
+    def _offered(self) -> set[str]:
+        return {a["event"] for a in self.actions}
 
     def _event_label(self, event: str) -> str:
         return EVENT_LABELS_JA[self._lifecycle()].get(event, event)
@@ -156,6 +162,7 @@ class CustomerState(ConfirmDialogMixin, rx.State):
     loaded: bool = False
     revealing: str = ""              # the field whose reveal dialog is open
     revealed: dict[str, str] = {}    # field -> full value, until the page is left
+    offered: list[str] = []          # the confirmed actions the page shows: kyc_*, ship_line_<id>, refund_<id>
 
     @rx.event
     @guarded
@@ -172,14 +179,18 @@ class CustomerState(ConfirmDialogMixin, rx.State):
         self.can_ship = can(current, "inventory.manage")
         self.plans = views.active_plans(actor=current) if self.can_create_contract else []
         self._load_deliveries()
+        self.offered = self._offers()
         self.loaded = True
 
     @rx.event
     @guarded
     def create_contract(self, form: dict):
-        """Open a draft contract on the chosen plan and show it."""
+        """Open a draft contract on the chosen plan (one the page lists) and show it."""
+        plan_id = _int(form.get("rate_plan_id"))
+        require_offered(self.can_create_contract and any(p["id"] == plan_id for p in self.plans),
+                        f"CustomerState.create_contract(plan {plan_id})")
         contract = contracts.create_contract(actor=actor(), customer_id=self.data["customer"]["id"],
-                                             rate_plan_id=_int(form.get("rate_plan_id")))
+                                             rate_plan_id=plan_id)
         return rx.redirect(f"/admin/contracts/{contract.id}")
 
     @rx.event
@@ -201,6 +212,7 @@ class CustomerState(ConfirmDialogMixin, rx.State):
     def confirm_reveal(self, form: dict):
         """Show the field in full (the service checks the role and audits the reason)."""
         field = self.revealing
+        require_offered(bool(field), "CustomerState.confirm_reveal without an open dialog")
         value = masking.reveal_field("customer", self.data["customer"]["id"], field, actor=actor(),
                                      reason=form.get("reason") or "")
         self.revealed = {**self.revealed, field: value}
@@ -228,10 +240,27 @@ class CustomerState(ConfirmDialogMixin, rx.State):
     def _title(self) -> str:
         return f"顧客 {self.data['customer']['code']}（{self.data['customer']['name']}）"
 
+    def _offered(self) -> set[str]:
+        return set(self.offered)
+
+    def _offers(self) -> list[str]:
+        """What the page offers for this customer now: KYC confirmations and request, shipping, refunds."""
+        status = self.data.get("customer", {}).get("kyc_status")
+        offers: list[str] = []
+        if self.can_confirm_kyc:
+            offers += [event for event in KYC_EVENTS if status != event.removeprefix("kyc_")]
+            offers += [KYC_REQUEST_EVENT] if status in ("not_started", "rejected") else []
+        if self.can_ship:
+            offers += [f"{SHIP_EVENT_PREFIX}{ln['id']}" for ln in self.data.get("lines", []) if ln["iccid"]]
+        if self.can_refund:
+            offers += [f"refund_{p['id']}" for p in self.data.get("payments", []) if p["status"] != "refunded"]
+        return offers
+
     @rx.event
     @guarded
     def ask_kyc_check(self):
         """Open the dialog that says what asking the KYC provider for an identity check will do."""
+        require_offered(KYC_REQUEST_EVENT in self.offered, "CustomerState.ask_kyc_check")
         self.needs_approval, self.pending_changes, self.pending_warnings, self.confirm_word = False, [], [], ""
         self.pending_summary = (
             f"{self._title()}の本人確認を本人確認サービスに依頼します。本人確認の状態は「確認待ち」になり、"
@@ -243,9 +272,8 @@ class CustomerState(ConfirmDialogMixin, rx.State):
     @guarded
     def ask_ship(self, line_id: int):
         """Open the dialog that says what sending the line's SIM to the customer will do."""
-        line = next((ln for ln in self.data.get("lines", []) if ln["id"] == _int(line_id)), None)
-        if line is None or not line["iccid"]:
-            raise ValidationFailed({"item": "SIMが割り当てられた回線を選んでください。"})
+        require_offered(f"{SHIP_EVENT_PREFIX}{_int(line_id)}" in self.offered, f"CustomerState.ask_ship({line_id!r})")
+        line = next(ln for ln in self.data["lines"] if ln["id"] == _int(line_id))
         self.needs_approval, self.pending_changes, self.pending_warnings, self.confirm_word = False, [], [], ""
         self.pending_summary = (
             f"回線 {line['msisdn']} のSIM（ICCID {line['iccid']}）を、{self._title()}の登録住所へ発送するよう"
@@ -265,6 +293,7 @@ class CustomerState(ConfirmDialogMixin, rx.State):
     def _after_change(self) -> None:
         self.data = views.customer_360(self.data["customer"]["id"], actor=actor())
         self._load_deliveries()
+        self.offered = self._offers()
 
     def _load_deliveries(self) -> None:
         """The customer's shipments and notifications (both shown on the 360° view)."""
@@ -335,6 +364,7 @@ class ContractState(LifecycleActionsMixin, rx.State):
     @guarded
     def add_line(self, form: dict):
         """Open a new line on this contract (number, ICCID, optional IMEI)."""
+        require_offered(self.can_add_line, "ContractState.add_line")
         contract_id = self.data["contract"]["id"]
         line = lines.add_line(actor=actor(), contract_id=contract_id, msisdn=form.get("msisdn") or "",
                               iccid=form.get("iccid") or "", imei=form.get("imei") or None,
@@ -352,6 +382,7 @@ class InvoiceState(LifecycleActionsMixin, rx.State):
     @guarded
     def ask_card_charge(self):
         """Open the dialog that says what charging the card will do."""
+        require_offered(self.can_charge_card, "InvoiceState.ask_card_charge")
         invoice = self.data["invoice"]
         self.needs_approval, self.pending_changes, self.pending_warnings, self.confirm_word = False, [], [], ""
         self.pending_summary = (
@@ -375,6 +406,9 @@ class InvoiceState(LifecycleActionsMixin, rx.State):
 
     def _title(self) -> str:
         return f"請求書 {self.data['invoice']['invoice_no']}（{self.data['customer']['name']}）"
+
+    def _offered(self) -> set[str]:
+        return super()._offered() | ({CARD_CHARGE_EVENT} if self.can_charge_card else set())
 
     def _approval_operation(self, event: str) -> str | None:
         # only cancelling an issued invoice needs a second person; discarding a draft does not

@@ -8,7 +8,7 @@ import reflex as rx
 
 from services import approvals, staff_admin
 from services.permissions import ROLE_LABELS_JA, STAFF_ROLES
-from state.base import MessagesMixin, actor, guarded
+from state.base import MessagesMixin, actor, guarded, require_offered
 
 ACTION_LABELS = {
     "role": "役割の変更",
@@ -61,13 +61,9 @@ class StaffState(MessagesMixin, rx.State):
     @rx.event
     @guarded
     def ask(self, event: str, staff_user_id: int):
-        """Open the confirmation dialog of an action ("role", "disable", "mfa_reset") for one user."""
-        if event not in ACTION_LABELS:
-            return
+        """Open the confirmation dialog of an action ("role", "disable", "mfa_reset") for one listed user."""
         row = next((r for r in self.rows if str(r["id"]) == str(staff_user_id)), None)
-        if row is None:
-            self.error = staff_admin.NOT_FOUND
-            return
+        require_offered(event in ACTION_LABELS and row is not None, f"StaffState.ask({event!r}, {staff_user_id!r})")
         self.field_errors = {}
         self.pending_event, self.pending_label = event, ACTION_LABELS[event]
         self.target = {k: row[k] for k in ("id", "email", "display_name", "role", "role_label")}
@@ -82,8 +78,7 @@ class StaffState(MessagesMixin, rx.State):
     @guarded
     def confirm(self, form: dict):
         """Carry out the confirmed action with its reason, then show the list again."""
-        if not self.target:
-            return
+        require_offered(bool(self.target) and self.pending_event in ACTION_LABELS, "StaffState.confirm without a dialog")
         current, user_id, reason = actor(), int(self.target["id"]), form.get("reason") or ""
         who = f"{self.target['display_name']} ({self.target['email']})"
         event = self.pending_event
@@ -104,7 +99,5 @@ class StaffState(MessagesMixin, rx.State):
                                                  actor=current, reason=reason)
             self.notice = (f"{who} の二要素認証リセットを申請しました（申請番号 {request.id}）。"
                            "別の管理者が承認すると実行されます。")
-        else:
-            return
         self._close()
         self._refresh()

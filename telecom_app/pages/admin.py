@@ -131,7 +131,7 @@ def _line_row(ln, *extra_cells) -> rx.Component:
 def _customer_line_row(ln) -> rx.Component:
     """A line on the 360° view, with 「SIMを発送」 when it has a SIM and the person may ship."""
     return _line_row(ln, rx.table.cell(rx.cond(
-        CustomerState.can_ship & (ln["iccid"] != ""),
+        CustomerState.offered.contains("ship_line_" + ln["id"].to(str)),
         rx.button("SIMを発送", size="1", variant="outline", on_click=CustomerState.ask_ship(ln["id"]),
                   data_ship_line=ln["id"]))))
 
@@ -242,14 +242,13 @@ def customer_page() -> rx.Component:
                             kv("生年月日", _personal("birth_date", c["birth_date"].to(str)))),
                     kv("本人確認", rx.hstack(
                         rx.text(c["kyc_label"].to(str)),
-                        rx.cond(CustomerState.can_confirm_kyc & (c["kyc_status"].to(str) != "verified"),
+                        rx.cond(CustomerState.offered.contains("kyc_verified"),
                                 rx.button("確認済で確定を申請", size="1", variant="outline",
                                           on_click=CustomerState.ask("kyc_verified"), data_event="kyc_verified")),
-                        rx.cond(CustomerState.can_confirm_kyc & (c["kyc_status"].to(str) != "rejected"),
+                        rx.cond(CustomerState.offered.contains("kyc_rejected"),
                                 rx.button("否認で確定を申請", size="1", variant="outline", color_scheme="red",
                                           on_click=CustomerState.ask("kyc_rejected"))),
-                        rx.cond(CustomerState.can_confirm_kyc & ((c["kyc_status"].to(str) == "not_started")
-                                                                 | (c["kyc_status"].to(str) == "rejected")),
+                        rx.cond(CustomerState.offered.contains("kyc_request"),
                                 rx.button("本人確認を依頼", size="1", on_click=CustomerState.ask_kyc_check,
                                           id="kyc-request")),
                         spacing="2", wrap="wrap", align="center")),
@@ -295,7 +294,7 @@ def customer_page() -> rx.Component:
                 table(["入金日時", "金額", "方法", "名義", "状態", ""], d["payments"].to(list[dict[str, Any]]), lambda p: rx.table.row(
                     rx.table.cell(p["received_at"]), rx.table.cell(p["amount"]), rx.table.cell(p["method_label"]),
                     rx.table.cell(p["payer_name"]), rx.table.cell(status_badge(p["status"], p["status_label"])),
-                    rx.table.cell(rx.cond(CustomerState.can_refund & (p["status"] != "refunded"),
+                    rx.table.cell(rx.cond(CustomerState.offered.contains("refund_" + p["id"].to(str)),
                                           rx.button("返金を申請", size="1", variant="outline",
                                                     on_click=CustomerState.ask("refund_" + p["id"].to(str))))))))),
             section(t("tickets"), table(["件名", "状態", "受付日時"], d["tickets"].to(list[dict[str, Any]]), _ticket_row)),

@@ -12,6 +12,7 @@ from services import auth
 from services.db import read_session
 from services.models import Line
 from state.approvals import ApprovalQueueState
+from state.base import NOT_OFFERED
 from state.session_scope import SESSION_COOKIE
 from state.records import LineState
 from tests.unit.builders import World
@@ -73,7 +74,7 @@ def test_sales_is_not_offered_suspension_and_a_forged_event_is_refused(active_li
     LineState.load.fn(st)
     assert "suspend" not in {a["event"] for a in st.actions}
     LineState.ask.fn(st, "suspend")
-    assert st.error == "この操作を行う権限がありません。"
+    assert st.error == NOT_OFFERED and st.pending_event == ""  # refused by the handler, before any service
     with read_session() as s:
         assert s.get(Line, active_line.id).status == "active"
 
