@@ -41,7 +41,7 @@ MAX_PAGE_SIZE = 200
 ENTITY_LABELS_JA = {
     "customer": "顧客", "contract": "契約", "line": "回線", "sim_card": "SIM", "device": "端末",
     "invoice": "請求書", "payment": "入金", "ticket": "問い合わせ", "staff_user": "担当者",
-    "staff_session": "ログインセッション", "staff_recovery_code": "リカバリーコード",
+    "staff_session": "ログインセッション", "staff_recovery_code": "リカバリーコード", "sign_in_attempt": "ログイン試行",
     "approval_request": "承認申請", "import_batch": "一括登録", "service_incident": "障害・メンテナンス",
 }
 ACTOR_KIND_LABELS_JA = {"staff": "担当者", "customer": "お客様", "system": "システム"}

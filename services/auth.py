@@ -19,12 +19,17 @@ digest, so it cannot be added or removed), and the "auth.sign_in" entry records 
 Only SHA-256 digests of challenge tokens, tickets, session tokens and recovery codes are
 stored; TOTP secrets are encrypted at rest (services.crypto). Every failure a stranger can
 cause says the same thing, and failed attempts per login name are throttled
-(settings.sign_in_max_failures within settings.sign_in_window_minutes).
+(settings.sign_in_max_failures within settings.sign_in_window_minutes). Failed attempts per
+network (an IPv4 address, an IPv6 /64) are throttled as well, so one address cannot try many
+accounts: past settings.sign_in_max_failures_per_network in the window every attempt from it is
+refused with a message that says so, logged, and the first refusal is audited.
 """
 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
+import logging
 import re
 import secrets
 from collections.abc import Callable
@@ -71,6 +76,10 @@ CODE_INVALID = "確認コードが正しくありません。"
 CHALLENGE_INVALID = "ログインの有効期限が切れました。最初からやり直してください。"
 TICKET_INVALID = "ログインの有効期限が切れました。もう一度ログインしてください。"
 SSO_FAILED = "シングルサインオンでログインできませんでした。もう一度お試しいただくか、管理者にお問い合わせください。"
+NETWORK_THROTTLED = ("このネットワークからのログインの失敗が続いたため、しばらくログインを受け付けません。"
+                     "{minutes}分ほど待ってからもう一度お試しください。")
+
+log = logging.getLogger(__name__)
 
 SSO_TOKEN_PREFIX = "oidc."  # marks the challenge tokens and tickets of a flow begun with SSO
 
@@ -158,6 +167,18 @@ def _find_user_by_login(session: Session, login_key: str) -> StaffUser | None:
     return session.exec(select(StaffUser).where(func.lower(StaffUser.email) == login_key)).first()
 
 
+def client_network(client_ip: str | None) -> str | None:
+    """The network an address belongs to for throttling: the IPv4 address itself, or its IPv6 /64."""
+    try:
+        address = ipaddress.ip_address((client_ip or "").strip())
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    prefix = 32 if address.version == 4 else 64
+    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
+
+
 def _recent_failures(session: Session, login_key: str, now: datetime) -> int:
     since = now - timedelta(minutes=settings.sign_in_window_minutes)
     stmt = select(func.count()).select_from(SignInAttempt).where(
@@ -168,10 +189,48 @@ def _recent_failures(session: Session, login_key: str, now: datetime) -> int:
     return session.exec(stmt).one()
 
 
+def _network_failures(session: Session, network: str | None, now: datetime) -> int:
+    if network is None:
+        return 0
+    since = now - timedelta(minutes=settings.sign_in_window_minutes)
+    return session.exec(select(func.count()).select_from(SignInAttempt).where(
+        SignInAttempt.client_network == network,
+        SignInAttempt.succeeded == False,  # noqa: E712  (SQL expression)
+        SignInAttempt.attempted_at >= since,
+    )).one()
+
+
+class NetworkThrottled(AuthenticationFailed):
+    """Too many failed sign-ins from one network: every attempt from it waits for the window to pass."""
+
+    def __init__(self) -> None:
+        super().__init__(NETWORK_THROTTLED.format(minutes=settings.sign_in_window_minutes))
+
+
+def _network_throttled(session: Session, login_key: str, client_ip: str | None, now: datetime) -> bool:
+    """True (with the refused attempt recorded, logged, and audited once per window) when the network of
+    `client_ip` is over its limit; the caller raises NetworkThrottled after its transaction commits."""
+    network = client_network(client_ip)
+    failures = _network_failures(session, network, now)
+    if failures < settings.sign_in_max_failures_per_network:
+        return False
+    attempt = _record_attempt(session, login_key, False, now, client_ip)
+    log.warning("sign-in refused: %s failed attempts from network %s in %s minutes",
+                failures, network, settings.sign_in_window_minutes)
+    if failures == settings.sign_in_max_failures_per_network:  # the first refusal of this window
+        record(session, SYSTEM, "auth.network_throttled", attempt,
+               after={"client_network": network, "failures": failures,
+                      "window_minutes": settings.sign_in_window_minutes},
+               reason="同じネットワークからのログイン失敗が上限を超えたため、受け付けを一時停止しました。")
+    return True
+
+
 def _record_attempt(session: Session, login_key: str, succeeded: bool, now: datetime,
-                    client_ip: str | None = None) -> None:
-    session.add(SignInAttempt(login_key=login_key, client_ip=(client_ip or None) and client_ip[:64],
-                              succeeded=succeeded, attempted_at=now))
+                    client_ip: str | None = None) -> SignInAttempt:
+    attempt = SignInAttempt(login_key=login_key, client_ip=(client_ip or None) and client_ip[:64],
+                            client_network=client_network(client_ip), succeeded=succeeded, attempted_at=now)
+    session.add(attempt)
+    return attempt
 
 
 @lru_cache(maxsize=4)
@@ -265,10 +324,15 @@ def begin_sign_in(email: str, password: str, *, client_ip: str | None = None) ->
 
     Anyone may call it. Every attempt is written to SignInAttempt. Unknown login, wrong
     password, disabled account and throttling (too many recent failures for this login,
-    known or not) all raise the same AuthenticationFailed, with similar timing.
+    known or not) all raise the same AuthenticationFailed, with similar timing. Too many
+    failures from the caller's network raise NetworkThrottled, which says so.
     Returns stage "enroll" if the user has not set up MFA yet, else "mfa".
     """
     login_key = normalise_login(email)
+    with write_session() as session:
+        network_throttled = _network_throttled(session, login_key, client_ip, clock())
+    if network_throttled:
+        raise NetworkThrottled()
     with read_session() as session:
         user = _find_user_by_login(session, login_key) if login_key else None
     password_ok, new_hash = _verify_password(password, user.password_hash if user else None)
@@ -346,25 +410,27 @@ def complete_enrollment(challenge_token: str, code: str) -> EnrollmentResult:
     return EnrollmentResult(ticket=ticket, recovery_codes=codes)
 
 
-def verify_mfa(challenge_token: str, code: str) -> str:
+def verify_mfa(challenge_token: str, code: str, *, client_ip: str | None = None) -> str:
     """Check the second factor and return a 60-second one-time sign-in ticket.
 
     Needs an "mfa" challenge. Accepts a 6-digit TOTP code (±1 step; a code of a step already
     used is refused) or an unused recovery code (then marked used and audited). Failures
-    count toward the login's throttle; once throttled the challenge is dead.
+    count toward the login's and the network's throttles; once throttled the challenge is dead.
     """
     now = clock()
-    failure: str | None = None
+    failure: AuthenticationFailed | None = None
     ticket = ""
     with write_session() as session:
         challenge, user = _open_challenge(session, challenge_token, "mfa", now)
         login_key = normalise_login(user.email)
         failures = _recent_failures(session, login_key, now)
-        if failures >= settings.sign_in_max_failures:
-            _record_attempt(session, login_key, False, now)
+        if _network_throttled(session, login_key, client_ip, now):
+            failure = NetworkThrottled()
+        elif failures >= settings.sign_in_max_failures:
+            _record_attempt(session, login_key, False, now, client_ip)
             challenge.used_at = now
             session.add(challenge)
-            failure = CHALLENGE_INVALID
+            failure = AuthenticationFailed(CHALLENGE_INVALID)
         else:
             typed = (code or "").strip().replace(" ", "")
             step = _totp_step(decrypt(user.totp_secret), typed, now, user.last_totp_step) \
@@ -379,13 +445,13 @@ def verify_mfa(challenge_token: str, code: str) -> str:
                         StaffRecoveryCode.used_at.is_(None),
                     )).first()
             if step is None and recovery is None:
-                _record_attempt(session, login_key, False, now)
+                _record_attempt(session, login_key, False, now, client_ip)
                 if failures + 1 >= settings.sign_in_max_failures:
                     challenge.used_at = now
                     session.add(challenge)
-                failure = CODE_INVALID
+                failure = AuthenticationFailed(CODE_INVALID)
             else:
-                _record_attempt(session, login_key, True, now)
+                _record_attempt(session, login_key, True, now, client_ip)
                 if step is not None:
                     user.last_totp_step = step
                     session.add(user)
@@ -404,7 +470,7 @@ def verify_mfa(challenge_token: str, code: str) -> str:
                 ticket = _new_challenge(session, user, "ticket", TICKET_LIFETIME, now,
                                         _method_of(challenge_token))
     if failure is not None:
-        raise AuthenticationFailed(failure)
+        raise failure
     return ticket
 
 

@@ -26,6 +26,7 @@ _ACTION_LABELS_JA = {
     "open": "発生・予定の受信", "close": "復旧・完了の受信",
     "throttle_request": "速度制限の依頼", "throttle_on": "速度制限（キャリア確認）",
     "throttle_off": "速度制限の解除（キャリア確認）",
+    "network_throttled": "ネットワーク単位のログイン制限",
 }
 _ENTITY_LABELS_JA = {"auth": "認証", "staff": "担当者", "customer": "顧客", "pii": "個人情報", "shipment": "出荷",
                      "notification": "通知", "incident": "障害・メンテナンス"}

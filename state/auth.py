@@ -99,7 +99,7 @@ class LoginState(MessagesMixin, rx.State):
                 self._ticket, self.recovery_codes = result.ticket, result.recovery_codes
                 self.stage, self.qr_svg, self.secret = "recovery", "", ""
                 return
-            ticket = auth.verify_mfa(self._challenge, code)
+            ticket = auth.verify_mfa(self._challenge, code, client_ip=self.router.session.client_ip)
         except DomainError as exc:
             self.error = exc.message
             return

@@ -61,14 +61,16 @@ class SignInChallenge(SQLModel, table=True):
 
 
 class SignInAttempt(SQLModel, table=True):
-    """One password attempt, for throttling (keyed by the normalised login name)."""
+    """One sign-in attempt (password or second factor), for throttling per login name and per network."""
 
     __tablename__ = "sign_in_attempt"
-    __table_args__ = (Index("ix_sign_in_attempt_key_at", "login_key", "attempted_at"),)
+    __table_args__ = (Index("ix_sign_in_attempt_key_at", "login_key", "attempted_at"),
+                      Index("ix_sign_in_attempt_network_at", "client_network", "attempted_at"))
 
     id: int | None = Field(default=None, primary_key=True)
     login_key: str = Field(max_length=254)
     client_ip: str | None = Field(default=None, max_length=64)
+    client_network: str | None = Field(default=None, max_length=64)  # 203.0.113.7/32, 2001:db8:1:2::/64
     succeeded: bool
     attempted_at: datetime = Field(default_factory=utcnow)
 

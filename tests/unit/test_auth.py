@@ -483,3 +483,56 @@ def test_session_of_a_user_disabled_by_other_means_is_refused(enrolled, clock):
         session.add(row)
     with pytest.raises(NotAuthenticated):
         auth.resolve_session(token)
+
+
+# --- throttling per network -------------------------------------------------------------------
+
+def test_many_accounts_tried_from_one_address_are_refused_with_a_clear_message_and_audited(engine, admin, clock):
+    new_user(admin)
+    for n in range(settings.sign_in_max_failures_per_network):  # each login only once: no per-account limit
+        with pytest.raises(auth.AuthenticationFailed) as err:
+            auth.begin_sign_in(f"guess{n}@example.jp", "wrong password!!", client_ip="203.0.113.9")
+        assert not isinstance(err.value, auth.NetworkThrottled)
+
+    with pytest.raises(auth.NetworkThrottled) as refused:  # even the right password, from that address
+        auth.begin_sign_in("tanaka@example.jp", PASSWORD, client_ip="203.0.113.9")
+    with pytest.raises(auth.NetworkThrottled):
+        auth.begin_sign_in("guess-more@example.jp", "wrong password!!", client_ip="203.0.113.9")
+
+    assert "このネットワークからのログインの失敗が続いたため" in refused.value.message
+    assert f"{settings.sign_in_window_minutes}分" in refused.value.message
+    assert auth.begin_sign_in("tanaka@example.jp", PASSWORD, client_ip="198.51.100.20").stage == "enroll"
+    with read_session() as session:
+        audited = session.exec(select(AuditEntry).where(AuditEntry.action == "auth.network_throttled")).all()
+        refused_rows = session.exec(select(SignInAttempt).where(SignInAttempt.client_network == "203.0.113.9/32",
+                                                                SignInAttempt.succeeded == False)).all()  # noqa: E712
+    assert len(audited) == 1  # once per window, not per refused attempt
+    assert json.loads(audited[0].after_json)["client_network"] == "203.0.113.9/32"
+    assert len(refused_rows) == settings.sign_in_max_failures_per_network + 2
+
+    clock.advance(minutes=settings.sign_in_window_minutes, seconds=1)
+    assert auth.begin_sign_in("tanaka@example.jp", PASSWORD, client_ip="203.0.113.9").stage == "enroll"
+
+
+def test_an_ipv6_network_is_throttled_as_its_64_and_a_mapped_ipv4_as_its_address(engine, admin, clock):
+    assert auth.client_network("2001:db8:1:2:aaaa::1") == auth.client_network("2001:db8:1:2:bbbb::2") == "2001:db8:1:2::/64"
+    assert auth.client_network("::ffff:203.0.113.9") == "203.0.113.9/32"
+    assert auth.client_network("not an address") is None
+    for n in range(settings.sign_in_max_failures_per_network):
+        with pytest.raises(auth.AuthenticationFailed):
+            auth.begin_sign_in(f"v6-{n}@example.jp", "wrong password!!", client_ip=f"2001:db8:1:2::{n + 1:x}")
+    with pytest.raises(auth.NetworkThrottled):
+        auth.begin_sign_in("v6-other@example.jp", "wrong password!!", client_ip="2001:db8:1:2:ffff::9")
+
+
+def test_wrong_second_factor_codes_count_toward_the_networks_limit(enrolled, clock):
+    user, secret, _ = enrolled
+    for n in range(settings.sign_in_max_failures_per_network - 1):
+        with pytest.raises(auth.AuthenticationFailed):
+            auth.begin_sign_in(f"guess{n}@example.jp", "wrong password!!", client_ip="203.0.113.50")
+    step = auth.begin_sign_in(user.email, PASSWORD, client_ip="203.0.113.50")
+    with pytest.raises(auth.AuthenticationFailed):
+        auth.verify_mfa(step.challenge_token, totp_code(secret, clock.now, steps=5), client_ip="203.0.113.50")
+
+    with pytest.raises(auth.NetworkThrottled):
+        auth.verify_mfa(step.challenge_token, totp_code(secret, clock.now), client_ip="203.0.113.50")
