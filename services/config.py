@@ -10,6 +10,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
+
+
+def plain_http_allowed(scheme: str, host: str) -> bool:
+    """Sign-in cookies may go without Secure only over plain http to this very machine."""
+    return scheme == "http" and host.lower() in LOCAL_HOSTS
 
 
 @dataclass(frozen=True)

@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import json
 from http.cookies import CookieError, SimpleCookie
+from urllib.parse import urlparse
 
 import reflex as rx
 
 from services import auth, oidc
+from services.config import plain_http_allowed
 from services.errors import DomainError
 from state.base import MessagesMixin, public
 
 SSO_CHALLENGE_COOKIE = "tsm_sso_challenge"
+PLAIN_HTTP = ("このアドレスは暗号化されていない http のため、ログインを完了できません。"
+              "https のアドレスで開くか、このコンピューター上で http://localhost から開いてください。")
 
 
 def _cookie(router, name: str) -> str | None:
@@ -55,6 +59,10 @@ class LoginState(MessagesMixin, rx.State):
             self.notice = ""
         if params.get("sso_failed"):
             self.error = auth.SSO_FAILED
+            return
+        origin = urlparse(self.router.headers.origin or "")
+        if origin.scheme == "http" and not plain_http_allowed("http", origin.hostname or ""):
+            self.error = PLAIN_HTTP  # the Secure session cookie would never come back over http
             return
         token = _cookie(self.router, SSO_CHALLENGE_COOKIE)
         stage = auth.pending_sign_in_stage(token)

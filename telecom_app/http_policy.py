@@ -26,6 +26,7 @@ from typing import Any
 
 from starlette.responses import JSONResponse
 
+from services.config import plain_http_allowed
 from services.safe_json import MAX_BODY_BYTES
 
 Scope = MutableMapping[str, Any]
@@ -35,7 +36,6 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 MAX_QUERY_BYTES = 4096
-LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 CLOSED_PATHS = ("/_upload",)
 _LOGGED_QUERY_PATHS = ("/admin", "/login")  # page paths whose query strings hold nothing secret (?page=, ?kind=)
 
@@ -97,7 +97,7 @@ def request_host(scope: Scope) -> str:
 
 def cookie_must_be_secure(scope: Scope) -> bool:
     """Session cookies are Secure unless the app is reached over plain http on this very machine."""
-    return not (request_scheme(scope) == "http" and request_host(scope) in LOCAL_HOSTS)
+    return not plain_http_allowed(request_scheme(scope), request_host(scope))
 
 
 def security_headers(scope: Scope) -> list[tuple[bytes, bytes]]:

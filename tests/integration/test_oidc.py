@@ -39,7 +39,7 @@ pytestmark = pytest.mark.integration
 
 CLIENT_ID = "telecom-back-office"
 CLIENT_SECRET = "sandbox-client-secret"
-APP_URL = "http://testserver"
+APP_URL = "http://localhost:3000"  # plain http only to this machine: the cookies are not Secure
 REDIRECT_URI = APP_URL + oidc.CALLBACK_PATH
 PASSWORD = "correct horse battery"
 ADMIN_EMAIL, ADMIN_SECRET = "sso-admin@example.jp", pyotp.random_base32()

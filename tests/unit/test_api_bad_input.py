@@ -153,3 +153,51 @@ def test_fuzzed_sign_out_never_gets_a_5xx(client, origin, body, cookie):
     response = client.post("/api/auth/signout", content=body, headers=headers, follow_redirects=False)
 
     assert response.status_code < 500, (response.status_code, response.text[:200])
+
+
+# --- safe defaults -------------------------------------------------------------------------------
+
+def _sign_in_cookie(engine, base_url: str) -> str:
+    import pyotp
+
+    from services import auth
+    from services.demo_staff import DEMO_PASSWORD, DEMO_STAFF
+
+    email, name, secret = DEMO_STAFF["support"]
+    auth.provision_demo_staff(email, name, "support", DEMO_PASSWORD, secret)
+    ticket = auth.verify_mfa(auth.begin_sign_in(email, DEMO_PASSWORD).challenge_token, pyotp.TOTP(secret).now())
+    client = TestClient(HttpPolicy(build_api()), base_url=base_url)
+    response = client.get(f"/api/auth/complete?ticket={ticket}", follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == "/admin/"
+    return response.headers["set-cookie"]
+
+
+@pytest.mark.parametrize("base_url,secure", [("http://localhost:3000", False), ("http://127.0.0.1:3000", False),
+                                             ("https://telecom.example", True), ("http://192.168.1.20:3000", True),
+                                             ("http://telecom.example", True)])
+def test_the_session_cookie_is_secure_unless_served_over_plain_http_to_this_machine(engine, base_url, secure):
+    cookie = _sign_in_cookie(engine, base_url)
+
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie
+    assert ("Secure" in cookie) is secure
+
+
+@pytest.mark.parametrize("origin,warned", [("http://192.168.1.20:3000", True), ("http://telecom.example", True),
+                                           ("http://localhost:3000", False), ("https://telecom.example", False)])
+def test_the_sign_in_page_says_so_when_plain_http_would_lose_the_secure_cookie(origin, warned):
+    import reflex as rx
+    from reflex.istate.data import RouterData
+    from reflex_base import constants
+
+    import telecom_app.telecom_app  # noqa: F401  (registers the states)
+    from state.auth import PLAIN_HTTP, LoginState
+
+    root = rx.State(_reflex_internal_init=True)
+    root.router = RouterData.from_router_data({
+        constants.RouteVar.HEADERS: {"origin": origin}, constants.RouteVar.CLIENT_IP: "127.0.0.1",
+        constants.RouteVar.PATH: "/login", constants.RouteVar.ORIGIN: "/login", constants.RouteVar.QUERY: {}})
+    page = root.get_substate(LoginState.get_full_name().split("."))
+
+    LoginState.reset_form.fn(page)
+
+    assert (page.error == PLAIN_HTTP) is warned
