@@ -131,9 +131,24 @@ def _execute_contract_termination(params: dict, actor: Actor, reason: str) -> No
     with read_session() as session:
         line_ids = session.exec(select(Line.id).where(Line.contract_id == contract_id,
                                                       Line.status != "terminated")).all()
-    for line_id in line_ids:
-        lines.change_line_status(line_id, actor=actor, event=LineEvent.TERMINATE, reason=reason)
+    with approved("line.terminate"):  # the approved contract termination listed each of its lines
+        for line_id in line_ids:
+            lines.change_line_status(line_id, actor=actor, event=LineEvent.TERMINATE, reason=reason)
     contracts.change_contract_status(contract_id, actor=actor, event=ContractEvent.TERMINATE, reason=reason)
+
+
+def _describe_line_termination(session: Session, params: dict) -> Preview:
+    line = _get(session, Line, params.get("line_id"), "回線")
+    after = LINE.next_state(line.status, LineEvent.TERMINATE)
+    customer = session.get(Customer, line.customer_id)
+    number = format_msisdn(line.msisdn)
+    return Preview(
+        summary=f"回線 {number}（契約 {contract_code(line.contract_id)}、{customer.name}）を解約します。"
+                "キャリアに解約を依頼し、SIM は返却扱いになります。この操作は取り消せません。",
+        changes=[("状態", state_label("line", line.status), state_label("line", after))],
+        target_key=f"line:{line.id}", customer_id=line.customer_id, contract_id=line.contract_id, line_id=line.id,
+        confirm_word=number,
+    )
 
 
 def _describe_invoice_void(session: Session, params: dict) -> Preview:
@@ -260,6 +275,9 @@ POLICIES: dict[str, Policy] = {p.operation: p for p in (
            _line_preview(LineEvent.SUSPEND), _line_execute(LineEvent.SUSPEND), required_params=("line_id",)),
     Policy("line.resume", "回線の再開", "line.resume", _SUPPORT_CHECKERS,
            _line_preview(LineEvent.RESUME), _line_execute(LineEvent.RESUME), required_params=("line_id",)),
+    Policy("line.terminate", "回線の解約", "line.terminate", _SUPPORT_CHECKERS,
+           _describe_line_termination, _line_execute(LineEvent.TERMINATE), irreversible=True,
+           required_params=("line_id",)),
     Policy("line.resolve", "回線状態の確定（要確認の解消）", "review.resolve", _SUPPORT_CHECKERS,
            _describe_line_resolve, _execute_line_resolve, required_params=("line_id", "review_item_id", "line_state")),
     Policy("contract.terminate", "契約の解約", "contract.transition", frozenset({Role.ADMIN}),

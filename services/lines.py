@@ -19,11 +19,12 @@ from services.permissions import Actor, require
 from services.provisioning import CARRIER_OPERATIONS, enqueue_line_operation
 from services.inventory import follow_sim
 
-# Manual suspension, resumption and settling a 要確認 line by hand need a second person
+# Suspension, resumption, termination and settling a 要確認 line by hand need a second person
 # (services.approvals); each gated event names the approval operation that may run it.
 APPROVAL_GATED_EVENTS: dict[LineEvent, str] = {
     LineEvent.SUSPEND: "line.suspend",
     LineEvent.RESUME: "line.resume",
+    LineEvent.TERMINATE: "line.terminate",
     LineEvent.CONFIRM_ACTIVE: "line.resolve",
     LineEvent.CONFIRM_SUSPENDED: "line.resolve",
     LineEvent.CONFIRM_TERMINATED: "line.resolve",
@@ -108,7 +109,8 @@ def change_line_status(line_id: int, *, actor: Actor, event: LineEvent | str, re
     """Apply a lifecycle event to a line (開通, 停止, 再開, 解約, 保留, 要確認...).
 
     The permission depends on the event (LINE_EVENT_PERMISSIONS). A reason is required.
-    Suspend, resume and settling 要確認 by hand run only as an approved request (APPROVAL_GATED_EVENTS).
+    Suspend, resume, terminate and settling 要確認 by hand run only as an approved request
+    (APPROVAL_GATED_EVENTS; a contract's approved termination covers its lines).
     Repeating an event whose result already holds (a double click) changes nothing.
     """
     ev = LineEvent(event)

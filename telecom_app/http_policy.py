@@ -38,6 +38,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 MAX_QUERY_BYTES = 4096
 CLOSED_PATHS = ("/_upload",)
 _LOGGED_QUERY_PATHS = ("/admin", "/login")  # page paths whose query strings hold nothing secret (?page=, ?kind=)
+_UNLOGGED_PATHS = ("/assets/", "/ping")  # the build's static files and the health check
 
 access_log = logging.getLogger("telecom.access")
 _INLINE_SCRIPT = re.compile(rb"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", re.DOTALL | re.IGNORECASE)
@@ -161,8 +162,9 @@ class HttpPolicy:
             else:
                 await self.app(scope, receive, send_with_headers)
         finally:
-            access_log.info("%s %s %s %s %.0fms", _client(scope), scope.get("method", ""), loggable_target(scope),
-                            status["code"], (time.monotonic() - started) * 1000)
+            if not scope.get("path", "").startswith(_UNLOGGED_PATHS):
+                access_log.info("%s %s %s %s %.0fms", _client(scope), scope.get("method", ""),
+                                loggable_target(scope), status["code"], (time.monotonic() - started) * 1000)
 
 
 def _refusal(scope: Scope) -> JSONResponse | None:

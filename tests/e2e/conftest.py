@@ -121,6 +121,15 @@ def browser():
 
 VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
 _trace: dict[str, Path] = {}  # where this run writes page traffic, and the app's log
+_csp_violations: list[str] = []  # console reports of anything the Content-Security-Policy blocked
+
+
+@pytest.fixture(autouse=True)
+def no_content_security_policy_violation():
+    """Every browser test also checks that the app passes its own Content-Security-Policy."""
+    seen = len(_csp_violations)
+    yield
+    assert _csp_violations[seen:] == [], "the page broke its Content-Security-Policy"
 
 
 def open_context(browser, viewport: str = "desktop", **options):
@@ -134,8 +143,13 @@ def open_context(browser, viewport: str = "desktop", **options):
         log.write(f"{time.strftime('%H:%M:%S')}.{int(time.time() * 1000) % 1000:03d} {text[:400]}\n")
         log.flush()
 
+    def console(message) -> None:
+        write(f"console {message.type}: {message.text}")
+        if "Content Security Policy" in message.text:
+            _csp_violations.append(message.text)
+
     def watch(page) -> None:
-        page.on("console", lambda message: write(f"console {message.type}: {message.text}"))
+        page.on("console", console)
         page.on("framenavigated", lambda frame: write(f"page {frame.url}") if frame == page.main_frame else None)
 
         def socket(ws) -> None:
@@ -172,7 +186,8 @@ _last_totp_step: dict[str, int] = {}
 def sign_in(page, base: str, role: str) -> None:
     """Sign in as the demo account of `role` with password and the current TOTP code.
 
-    A TOTP code is accepted once, so a second sign-in of the same person waits for the next code.
+    A TOTP code is accepted once, so a second sign-in of the same person waits for the next code: the
+    step is taken when the code is made, not when the sign-in starts (a sign-in can span two steps).
     """
     import re
 
@@ -180,15 +195,16 @@ def sign_in(page, base: str, role: str) -> None:
     from services.demo_staff import DEMO_PASSWORD, DEMO_STAFF
 
     email, _, secret = DEMO_STAFF[role]
-    while int(time.time()) // 30 == _last_totp_step.get(role):
-        time.sleep(0.5)
-    _last_totp_step[role] = int(time.time()) // 30
     page.goto(f"{base}/login")
     page.fill("#email", email, timeout=20000)  # waits until the page has loaded and enabled its form
     page.fill("#password", DEMO_PASSWORD)
     page.click("#sign-in")
     page.wait_for_selector("#code", timeout=20000)
-    page.fill("#code", pyotp.TOTP(secret).now())
+    while int(time.time()) // 30 == _last_totp_step.get(role):
+        time.sleep(0.5)
+    step = int(time.time()) // 30
+    _last_totp_step[role] = step
+    page.fill("#code", pyotp.TOTP(secret).at(step * 30))
     page.click("#verify-code")
     page.wait_for_url(re.compile(r".*/admin/?$"), timeout=20000)
     page.wait_for_selector("#signed-in-user:has-text('@demo.example')", timeout=20000)

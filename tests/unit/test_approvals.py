@@ -10,6 +10,7 @@ from sqlalchemy import func, text
 from sqlmodel import select
 
 from services import approvals, contracts, lines
+from services.approval_gate import approved
 from services.db import read_session, write_session
 from services.errors import (
     ApprovalRequired,
@@ -202,7 +203,8 @@ def test_contract_termination_needs_the_typed_contract_code_and_terminates_its_l
 
 def test_operation_that_became_impossible_is_recorded_as_failed(world, active_line, admin):
     request = _ask(world, active_line.id)
-    lines.change_line_status(active_line.id, actor=admin, event="terminate", reason="解約")
+    with approved("line.terminate"):
+        lines.change_line_status(active_line.id, actor=admin, event="terminate", reason="解約")
     with pytest.raises(InvalidTransition):
         approvals.approve_request(request.id, actor=world.actor("admin"), expected_hash=request.params_hash)
     with read_session() as s:
@@ -247,3 +249,34 @@ def test_refund_runs_only_through_an_approved_request(world, accounting):
     world.approve("payment.refund", {"payment_id": payment.id}, reason="振込人へ返金")
     with read_session() as s:
         assert s.get(Payment, payment.id).status == "refunded"
+
+
+# --- every termination through approval -------------------------------------------------------
+
+def test_a_single_lines_termination_waits_for_a_second_person_and_the_typed_number(world, active_line, admin):
+    with pytest.raises(ApprovalRequired):
+        lines.change_line_status(active_line.id, actor=admin, event="terminate", reason="直接")
+    support, checker = world.actor("support"), world.actor("admin")
+    number = approvals.preview_operation("line.terminate", {"line_id": active_line.id}, actor=support)["confirm_word"]
+    with pytest.raises(ValidationFailed):
+        approvals.request_approval("line.terminate", {"line_id": active_line.id}, actor=support,
+                                   reason="解約申込書受領", confirm_word="はい")
+    request = approvals.request_approval("line.terminate", {"line_id": active_line.id}, actor=support,
+                                         reason="解約申込書受領", confirm_word=number)
+    assert _status(active_line.id) == "active"  # nothing happens before the approval
+    with pytest.raises(PermissionDenied):
+        approvals.approve_request(request.id, actor=support, expected_hash=request.params_hash)
+
+    approvals.approve_request(request.id, actor=checker, expected_hash=request.params_hash)
+
+    assert number.startswith("0") and "-" in number
+    assert _status(active_line.id) == "terminated"
+    with read_session() as s:
+        entry = s.exec(select(AuditEntry).where(AuditEntry.action == "line.terminate")).one()
+    assert f"承認申請 #{request.id}" in entry.reason
+
+
+def test_sales_may_not_ask_for_a_lines_termination(world, active_line):
+    with pytest.raises(PermissionDenied):
+        approvals.request_approval("line.terminate", {"line_id": active_line.id}, actor=world.actor("sales"),
+                                   reason="x", confirm_word="x")

@@ -122,7 +122,8 @@ def test_resume_of_a_terminated_line_is_a_clear_domain_error(world, admin):
     line = world.line()
     lines.change_line_status(line.id, actor=admin, event="activate", reason="開通")
     world.carrier_done(line.id)
-    lines.change_line_status(line.id, actor=admin, event="terminate", reason="解約")
+    with approved("line.terminate"):
+        lines.change_line_status(line.id, actor=admin, event="terminate", reason="解約")
     with pytest.raises(InvalidTransition) as err, approved("line.resume"):
         lines.change_line_status(line.id, actor=admin, event="resume", reason="再開")
     assert err.value.message == "回線が「解約済」の状態では「再開」はできません。"
@@ -152,6 +153,7 @@ def test_termination_returns_the_sim(world, admin):
     line = world.line()
     lines.change_line_status(line.id, actor=admin, event="activate", reason="開通")
     world.carrier_done(line.id)
-    lines.change_line_status(line.id, actor=admin, event="terminate", reason="解約申込")
+    with approved("line.terminate"):
+        lines.change_line_status(line.id, actor=admin, event="terminate", reason="解約申込")
     with read_session() as s:
         assert s.get(SimCard, line.sim_card_id).status == "returned"

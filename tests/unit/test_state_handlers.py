@@ -124,3 +124,17 @@ def test_support_asks_for_kyc_confirmation_from_the_360_view(engine, admin):
     assert st.pending_changes[0]["after"] == "確認済"
     CustomerState.confirm.fn(st, {"reason": "運転免許証を確認"})
     assert st.error == "" and st.notice.startswith("承認申請 #")
+
+
+def test_terminating_a_line_on_its_page_asks_for_approval_and_the_typed_number(active_line):
+    st = _state(LineState, signed_in_token("support"), line_id=active_line.id)
+    LineState.load.fn(st)
+    LineState.ask.fn(st, "terminate")
+    assert st.needs_approval and st.confirm_word.startswith("0")
+    assert "この操作は取り消せません" in st.pending_summary
+
+    LineState.confirm.fn(st, {"reason": "解約申込書受領", "confirm_word": st.confirm_word})
+
+    assert st.error == "" and st.notice.startswith("承認申請 #")
+    with read_session() as s:
+        assert s.get(Line, active_line.id).status == "active"  # a second person decides

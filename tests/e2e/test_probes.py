@@ -1,0 +1,164 @@
+"""The probes an attacker and an auditor ran against a fresh app, kept as tests on both running modes.
+
+HTTP and a raw websocket client where the browser cannot reach: forged webhooks, a deeply nested body,
+the security headers, anonymous and forged events; in the browser: a single line's termination waits
+for a second person.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+
+import httpx
+import pytest
+from sqlmodel import Session, select
+
+from services import installation_secrets
+from services.db import make_engine
+from services.integrations.http import SIGNATURE_HEADER, sign
+from services.models import AuditEntry, InboundEvent, Line
+from state.base import NOT_OFFERED
+from state.records import CustomerState, LineState
+from state.staff import StaffState
+from tests.e2e.conftest import open_context, sign_in
+from tests.e2e.raw_socket import RawClient, handler_name, text_of
+
+pytestmark = pytest.mark.e2e
+
+
+def _webhook(base: str, body: bytes, secret: str, provider: str = "carrier") -> httpx.Response:
+    return httpx.post(f"{base}/api/webhooks/{provider}", content=body, timeout=20,
+                      headers={"content-type": "application/json", SIGNATURE_HEADER: sign(body, secret)})
+
+
+def _stored(app_server, event_id: str) -> int:
+    engine = make_engine(app_server["db_url"])
+    with Session(engine) as s:
+        count = len(s.exec(select(InboundEvent).where(InboundEvent.event_id == event_id)).all())
+    engine.dispose()
+    return count
+
+
+def test_a_webhook_signed_with_any_secret_not_generated_for_this_installation_gets_401(app_server):
+    event_id = f"evt_forged_{secrets.token_hex(4)}"
+    body = json.dumps({"id": event_id, "type": "line.operation.completed",
+                       "data": {"idempotency_key": "nobody", "result": "succeeded"}}).encode()
+
+    for forged in ("sandbox-dev-webhook-secret", secrets.token_urlsafe(32), installation_secrets.webhook_secret("kyc")):
+        assert _webhook(app_server["base"], body, forged).status_code == 401
+    assert _stored(app_server, event_id) == 0
+    assert _webhook(app_server["base"], body, installation_secrets.webhook_secret("carrier")).status_code == 200
+    assert _stored(app_server, event_id) == 1
+
+
+def test_a_signed_body_nested_100000_levels_deep_gets_400_not_an_error_page(app_server):
+    body = b'{"id": "evt_deep", "type": "x", "data": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    response = _webhook(app_server["base"], body, installation_secrets.webhook_secret("carrier"))
+
+    assert response.status_code == 400 and response.json()["error"] == "too_deep"
+    assert _stored(app_server, "evt_deep") == 0
+
+
+@pytest.mark.parametrize("body,status", [
+    (b'{"id": "evt_nul\\u0000", "type": "x"}', 400),   # a NUL the ledger's database could not store
+    (b"\xff\xfe{}", 400),                            # not UTF-8
+    (b"[1, 2, 3]", 400),                             # JSON, but not an event
+])
+def test_bad_webhook_bodies_get_4xx_on_the_running_app(app_server, body, status):
+    assert _webhook(app_server["base"], body, installation_secrets.webhook_secret("carrier")).status_code == status
+
+
+def test_a_huge_body_gets_413_before_it_is_read(app_server):
+    response = httpx.post(f"{app_server['base']}/api/webhooks/carrier", content=b"x" * 2_000_000, timeout=20,
+                          headers={"content-type": "application/json"})
+
+    assert response.status_code == 413
+
+
+def test_pages_and_api_answers_carry_the_security_headers(app_server):
+    for path in ("/login", "/admin/", "/api/auth/complete?ticket=x"):
+        response = httpx.get(app_server["base"] + path, timeout=20)
+        csp = response.headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in csp and "script-src 'self'" in csp, path
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["referrer-policy"] == "no-referrer"
+    assert httpx.post(app_server["base"] + "/_upload", timeout=20).status_code == 404  # no uploads in this app
+
+
+def test_an_anonymous_raw_client_gets_no_data_from_any_guarded_handler(app_server):
+    base = app_server["base"]
+    with RawClient(base) as raw:
+        deltas = raw.send(handler_name(StaffState, "load"), {}, "/admin/staff/")
+        deltas += raw.send(handler_name(CustomerState, "load"), {}, "/admin/customers/1/", {"customer_id": "1"})
+    carried = text_of(deltas)
+    assert "@demo.example" not in carried and "rows_rx_state_" not in carried
+    assert "/login" in carried  # sent to sign in instead
+
+
+def test_a_confirm_sent_with_no_pending_action_is_refused_by_the_handler(app_server, browser):
+    base = app_server["base"]
+    engine = make_engine(app_server["db_url"])
+    with Session(engine) as s:
+        line = s.exec(select(Line).where(Line.status == "active").order_by(Line.id).limit(1)).one()
+    engine.dispose()
+    context = open_context(browser, "desktop")
+    page = context.new_page()
+    sign_in(page, base, "admin")
+    cookie = "; ".join(f"{c['name']}={c['value']}" for c in context.cookies() if c["name"] == "tsm_session")
+    path, query = f"/admin/lines/{line.id}/", {"line_id": str(line.id)}
+
+    with RawClient(base, cookie=cookie) as raw:
+        raw.send(handler_name(LineState, "load"), {}, path, query)
+        deltas = raw.send(handler_name(LineState, "confirm"), {"form": {"reason": "forged", "confirm_word": ""}},
+                          path, query)
+    context.close()
+
+    assert NOT_OFFERED in text_of(deltas)
+    engine = make_engine(app_server["db_url"])
+    with Session(engine) as s:
+        assert s.get(Line, line.id).status == "active"
+    engine.dispose()
+
+
+def test_a_single_lines_termination_from_its_page_waits_for_a_second_person(app_server, staff_page):
+    base = app_server["base"]
+    engine = make_engine(app_server["db_url"])
+    with Session(engine) as s:
+        line = s.exec(select(Line).where(Line.status == "active").order_by(Line.id.desc()).offset(5).limit(1)).one()
+        line_id = line.id
+    maker = staff_page("support")
+    maker.goto(f"{base}/admin/lines/{line_id}")
+    maker.locator("[data-event='terminate']").click()
+    maker.locator("#confirm-summary").wait_for(timeout=20000)
+    assert "この操作は取り消せません" in maker.inner_text("#confirm-summary")
+    word = maker.locator("text=確認のため「").inner_text().split("「")[1].split("」")[0]
+    maker.fill("#confirm-reason", "解約申込書を受領")
+    maker.fill("#confirm-word", word)
+    maker.click("#confirm-submit")
+    maker.get_by_text("承認申請 #").first.wait_for(timeout=20000)
+    with Session(engine) as s:
+        assert s.get(Line, line_id).status == "active"  # nothing happens before the approval
+
+    checker = staff_page("admin")
+    checker.goto(f"{base}/admin/approvals")
+    card = checker.locator("[data-request]").filter(has_text="解約申込書を受領").first
+    card.wait_for(timeout=20000)
+    card.locator("[data-action='approve']").click()
+    checker.fill("#decision-reason", "書類確認済み")
+    checker.click("#decision-submit")
+    checker.get_by_text("を承認し、実行しました").wait_for(timeout=20000)
+
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        with Session(engine) as s:
+            if s.get(Line, line_id).status == "terminated":
+                break
+        time.sleep(0.5)
+    with Session(engine) as s:
+        assert s.get(Line, line_id).status == "terminated"
+        entry = s.exec(select(AuditEntry).where(AuditEntry.line_id == line_id,
+                                                AuditEntry.action == "line.terminate")).one()
+    engine.dispose()
+    assert "承認申請 #" in entry.reason
