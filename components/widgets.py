@@ -95,11 +95,12 @@ def pager(state, on_go) -> rx.Component:
     )
 
 
-def confirm_dialog(state, on_submit) -> rx.Component:
+def confirm_dialog(state, on_submit, *fields: rx.Component) -> rx.Component:
     """A dialog that states exactly what will happen and asks for a reason before doing it.
 
     Operations that need approval show the before -> after rows and become a request; irreversible
-    ones need the confirmation word typed; duplicates are warned about.
+    ones need the confirmation word typed; duplicates are warned about. `fields` are more inputs the
+    operation needs (shown above the reason and sent with the form).
     """
     return rx.dialog.root(
         rx.dialog.content(
@@ -119,6 +120,7 @@ def confirm_dialog(state, on_submit) -> rx.Component:
                                                                     size="1", margin_y="0.25em")),
             rx.form(
                 rx.vstack(
+                    *fields,
                     rx.text(t("reason"), size="2", weight="medium"),
                     rx.text_area(name="reason", required=True, width="100%", id="confirm-reason"),
                     rx.cond(state.field_errors.contains("reason"),

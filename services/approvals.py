@@ -22,8 +22,8 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from services import billing, contracts, customers, lines, masking, payments
-from services.approval_gate import approved
+from services import billing, contracts, customers, kyc_records, lines, masking, payments
+from services.approval_gate import ExecutingRequest, approved
 from services.audit import mutating_service, record, snapshot
 from services.contracts import contract_code
 from services.customers import customer_code
@@ -74,6 +74,7 @@ class Policy:
     execute: Callable[[dict, Actor, str], None]
     irreversible: bool = False
     required_params: tuple[str, ...] = field(default=())
+    check_request: Callable[[dict], None] | None = None  # what a request needs beyond the preview's params
 
 
 # ---- previews and executions, one pair per operation ------------------------------------------
@@ -197,15 +198,25 @@ def _describe_kyc(session: Session, params: dict) -> Preview:
         raise ValidationFailed({"status": "本人確認の結果は「確認済」か「否認」を選んでください。"})
     if customer.kyc_status == status:
         raise Conflict("本人確認は既にその状態です。")
-    return Preview(
-        summary=f"顧客 {customer_code(customer.id)} {customer.name} の本人確認を「{_KYC_LABELS[status]}」として確定します。",
-        changes=[("本人確認", _KYC_LABELS.get(customer.kyc_status, customer.kyc_status), _KYC_LABELS[status])],
-        target_key=f"customer:{customer.id}", customer_id=customer.id,
-    )
+    changes = [("本人確認", _KYC_LABELS.get(customer.kyc_status, customer.kyc_status), _KYC_LABELS[status])]
+    summary = f"顧客 {customer_code(customer.id)} {customer.name} の本人確認を「{_KYC_LABELS[status]}」として確定します。"
+    if status == "verified":
+        summary += "本人確認記録（確認者・承認者・日時・方法・書類）を作成し、契約終了から3年間保存します。"
+        if params.get("method"):  # the request names it (_check_kyc_request); the dialog's preview not yet
+            method, tracking = kyc_records.check_method(params.get("method"), params.get("tracking_number"))
+            label = kyc_records.METHOD_LABELS_JA[method]
+            changes.append(("確認方法", "", f"{label}（追跡番号 {tracking}）" if tracking else label))
+    return Preview(summary=summary, changes=changes, target_key=f"customer:{customer.id}", customer_id=customer.id)
+
+
+def _check_kyc_request(params: dict) -> None:
+    if params.get("status") == "verified":
+        kyc_records.check_method(params.get("method"), params.get("tracking_number"))
 
 
 def _execute_kyc(params: dict, actor: Actor, reason: str) -> None:
-    customers.set_kyc_status(int(params["customer_id"]), actor=actor, status=params["status"], reason=reason)
+    customers.set_kyc_status(int(params["customer_id"]), actor=actor, status=params["status"], reason=reason,
+                             method=params.get("method"), tracking_number=params.get("tracking_number"))
 
 
 def _describe_mfa_reset(session: Session, params: dict) -> Preview:
@@ -288,7 +299,7 @@ POLICIES: dict[str, Policy] = {p.operation: p for p in (
     Policy("payment.refund", "入金の返金", "payment.manage", _ACCOUNTING_CHECKERS,
            _describe_refund, _execute_refund, required_params=("payment_id",)),
     Policy("customer.kyc", "本人確認結果の確定", "customer.kyc", _SUPPORT_CHECKERS,
-           _describe_kyc, _execute_kyc, required_params=("customer_id", "status")),
+           _describe_kyc, _execute_kyc, required_params=("customer_id", "status"), check_request=_check_kyc_request),
     Policy("staff.mfa_reset", "担当者の二要素認証リセット", "staff.manage", frozenset({Role.ADMIN}),
            _describe_mfa_reset, _execute_mfa_reset, required_params=("staff_user_id",)),
 )}
@@ -366,6 +377,8 @@ def request_approval(operation: str, params: dict, *, actor: Actor, reason: str,
     if actor.id is None:
         raise PermissionDenied("承認申請は担当者としてログインして行ってください。")
     _check_params(policy, params)
+    if policy.check_request is not None:
+        policy.check_request(params)
     if not (reason or "").strip():
         raise ValidationFailed({"reason": "理由を入力してください。"})
     params_json = canonical_params(params)
@@ -455,7 +468,7 @@ def approve_request(request_id: int, *, actor: Actor, expected_hash: str, reason
             requester = session.get(StaffUser, request.requested_by)
             note = f"{request.reason}（承認申請 #{request.id}: 申請 {requester.display_name} / 承認 {actor.label}）"
             executing = True
-            with approved(request.operation):
+            with approved(request.operation, request=ExecutingRequest(request.id, request.requested_by)):
                 policy.execute(json.loads(request.params_json), actor, note)
     except _Expired:
         _expire(request_id)

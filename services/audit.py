@@ -24,7 +24,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlmodel import Session, SQLModel
 
-from services.models import AuditChainHead, AuditEntry
+from services import crypto
+from services.models import AuditChainHead, AuditEntry, AuditSealedValue
 from services.permissions import Actor
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -173,3 +174,14 @@ def record(
     session.flush()
     _move_chain_head(conn, entry.id, entry.entry_hash)
     return entry
+
+
+def seal_before_values(session: Session, entry: AuditEntry, values: Mapping[str, str | None]) -> None:
+    """Keep the before-values of sensitive fields `entry` changed, encrypted beside it (not in the chain).
+
+    The chained snapshot only says "(変更あり)"; an auditor can reveal these with a reason
+    (services.audit_log.reveal_sealed_value). None values (the field was empty) are not kept.
+    """
+    for field, value in values.items():
+        if value is not None:
+            session.add(AuditSealedValue(audit_entry_id=entry.id, field=field, value_enc=crypto.encrypt(value)))

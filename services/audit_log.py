@@ -25,13 +25,14 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from services.audit import CHAIN_HEAD_ID, DIGEST_FIELDS, entry_digest
-from services.db import read_session
-from services.errors import ValidationFailed
+from services import crypto
+from services.audit import CHAIN_HEAD_ID, DIGEST_FIELDS, entry_digest, mutating_service, record
+from services.db import read_session, write_session
+from services.errors import NotFound, ValidationFailed
 from services.formatting import TOKYO, action_label, changed_fields, tokyo_time
 from services.masking import mask_snapshot
-from services.models import AuditChainHead, AuditEntry
-from services.permissions import Actor, require
+from services.models import AuditChainHead, AuditEntry, AuditSealedValue
+from services.permissions import Actor, can, require
 from services.views import Page
 
 BATCH_SIZE = 2000
@@ -42,6 +43,7 @@ ENTITY_LABELS_JA = {
     "customer": "顧客", "contract": "契約", "line": "回線", "sim_card": "SIM", "device": "端末",
     "invoice": "請求書", "payment": "入金", "ticket": "問い合わせ", "staff_user": "担当者",
     "staff_session": "ログインセッション", "staff_recovery_code": "リカバリーコード", "sign_in_attempt": "ログイン試行",
+    "audit_entry": "監査ログ", "kyc_record": "本人確認記録",
     "approval_request": "承認申請", "import_batch": "一括登録", "service_incident": "障害・メンテナンス",
 }
 ACTOR_KIND_LABELS_JA = {"staff": "担当者", "customer": "お客様", "system": "システム"}
@@ -177,8 +179,12 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def _entry_row(e: AuditEntry, actor: Actor) -> dict[str, Any]:
-    """One entry for a screen or a file, with before/after masked for `actor`'s role."""
+SEALED_FIELD_LABELS_JA = {"id_document_number": "本人確認書類の番号", "bank_account": "口座"}
+
+
+def _entry_row(e: AuditEntry, actor: Actor, sealed: list[str] = ()) -> dict[str, Any]:
+    """One entry for a screen or a file, with before/after masked for `actor`'s role; `sealed` names the
+    fields whose encrypted before-value is kept (revealable by an auditor)."""
     before = _snapshot(e.entity_type, e.before_json, actor)
     after = _snapshot(e.entity_type, e.after_json, actor)
     changes = []  # which fields changed is decided on the stored values; the values shown are masked
@@ -202,7 +208,41 @@ def _entry_row(e: AuditEntry, actor: Actor) -> dict[str, Any]:
         "before": json.dumps(before, ensure_ascii=False) if before is not None else "",
         "after": json.dumps(after, ensure_ascii=False) if after is not None else "",
         "entry_hash": e.entry_hash,
+        "sealed": [{"field": name, "label": SEALED_FIELD_LABELS_JA.get(name, name)} for name in sealed],
+        "can_reveal_sealed": bool(sealed) and can(actor, "audit.reveal_sealed"),
     }
+
+
+def _sealed_fields(session, entry_ids: list[int]) -> dict[int, list[str]]:
+    rows = session.execute(select(AuditSealedValue.audit_entry_id, AuditSealedValue.field)
+                           .where(AuditSealedValue.audit_entry_id.in_(entry_ids))).all() if entry_ids else []
+    out: dict[int, list[str]] = {}
+    for entry_id, field in rows:
+        out.setdefault(entry_id, []).append(field)
+    return out
+
+
+@mutating_service
+def reveal_sealed_value(audit_entry_id: int, field: str, *, actor: Actor, reason: str) -> str:
+    """The before-value of a sensitive field an audit entry changed, decrypted (auditors only, with a reason).
+
+    Writes one audit entry "audit.reveal_sealed" naming the entry, the field and the reason — never
+    the value — in the same transaction.
+    """
+    require(actor, "audit.reveal_sealed")
+    if not (reason or "").strip():
+        raise ValidationFailed({"reason": "表示する理由を入力してください。"})
+    with write_session() as session:
+        entry = session.get(AuditEntry, audit_entry_id)
+        sealed = session.execute(select(AuditSealedValue).where(
+            AuditSealedValue.audit_entry_id == audit_entry_id, AuditSealedValue.field == field)).scalars().first()
+        if entry is None or sealed is None:
+            raise NotFound("暗号化して保管された変更前の値が見つかりません。")
+        value = crypto.decrypt(sealed.value_enc)
+        record(session, actor, "audit.reveal_sealed", entry,
+               after={"audit_entry_id": entry.id, "action": entry.action, "field": field},
+               reason=reason.strip())
+    return value
 
 
 def list_audit_entries(*, actor: Actor, actor_label: str | None = None, entity_type: str | None = None,
@@ -223,7 +263,8 @@ def list_audit_entries(*, actor: Actor, actor_label: str | None = None, entity_t
         total = session.execute(select(func.count()).select_from(AuditEntry).where(*conditions)).scalar_one()
         entries = session.execute(select(AuditEntry).where(*conditions).order_by(AuditEntry.id.desc())
                                   .offset((page - 1) * page_size).limit(page_size)).scalars().all()
-        return Page([_entry_row(e, actor) for e in entries], page, page_size, int(total))
+        sealed = _sealed_fields(session, [e.id for e in entries])
+        return Page([_entry_row(e, actor, sealed.get(e.id, [])) for e in entries], page, page_size, int(total))
 
 
 def export_audit_csv(*, actor: Actor, actor_label: str | None = None, entity_type: str | None = None,

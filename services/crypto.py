@@ -28,6 +28,8 @@ ENCRYPTED_COLUMNS: tuple[tuple[str, str], ...] = (
     ("SignInChallenge", "pending_totp_secret"),
     ("Customer", "id_document_number_enc"),
     ("Customer", "bank_account_enc"),
+    ("KycRecord", "document_number_enc"),
+    ("AuditSealedValue", "value_enc"),
 )
 
 

@@ -1,7 +1,10 @@
 """Customers: registration, contact details, KYC status, and the name index for search.
 
 The identity-document number and the bank account are encrypted at rest (services.crypto);
-audit snapshots never hold them, only the marker "(変更あり)" when they change.
+audit snapshots never hold them, only the marker "(変更あり)" when they change, and the value
+before the change is kept encrypted beside the audit entry for an auditor (services.audit).
+Confirming an identity check writes its 本人確認記録 (services.kyc_records); while a customer is
+verified, the identity document checked cannot be changed or cleared — a new check comes first.
 """
 
 from __future__ import annotations
@@ -16,9 +19,9 @@ from typing import Any
 from sqlalchemy import delete
 from sqlmodel import Session, select
 
-from services import crypto
+from services import crypto, kyc_records
 from services.approval_gate import require_approval
-from services.audit import mutating_service, record, snapshot
+from services.audit import mutating_service, record, seal_before_values, snapshot
 from services.db import write_session
 from services.errors import DomainError, NotFound, ValidationFailed
 from services.models import Customer, CustomerNameGram
@@ -36,12 +39,15 @@ _DOCUMENT_NUMBER = re.compile(r"^[A-Z0-9]{4,20}$")
 ID_DOCUMENT_TYPES = {
     "drivers_license": "運転免許証", "passport": "パスポート", "residence_card": "在留カード",
     "health_insurance": "健康保険証", "my_number_card": "マイナンバーカード",
+    "corporate_registry": "登記事項証明書",  # a corporation's (with its 会社法人等番号)
 }
 ACCOUNT_TYPES = ("普通", "当座", "貯蓄")
 BANK_ACCOUNT_KEYS = ("bank_name", "branch_name", "account_type", "account_number", "holder")
 SENSITIVE_CHANGED = "(変更あり)"  # stands for an encrypted field's value in audit snapshots
 _ENCRYPTED = {"id_document_number_enc": "id_document_number", "bank_account_enc": "bank_account"}
 _BANK_FORMAT_MESSAGE = "金融機関名・支店名・種別・口座番号・名義の順に入力してください。"
+VERIFIED_DOCUMENT_FROZEN = ("本人確認済の本人確認書類は変更・削除できません。書類が変わった場合は、先に「本人確認をやり直す」を"
+                            "行ってください（確認済の記録はそのまま保存され、新しい確認で新しい記録が作られます）。")
 
 
 class _Keep:
@@ -229,7 +235,9 @@ def update_customer_contact(
     """Change a customer's name and contact details (sales, support, admin); audited with before/after.
 
     The identity document and bank account change only when passed (None or "" clears them);
-    they are stored encrypted and the audit entry only says "(変更あり)".
+    they are stored encrypted, the audit entry says "(変更あり)" and keeps the old value sealed
+    (encrypted, for an auditor). A verified customer's identity document cannot be changed or
+    cleared (ValidationFailed): reopen the identity check first.
     """
     with write_session() as session:
         customer = get_permitted(session, Customer, customer_id, "顧客が見つかりません。", actor, "customer.update")
@@ -248,16 +256,21 @@ def update_customer_contact(
                 errors.update(exc.fields)
         _validate(customer.kind, name, name_kana, email, postal_code, errors)
         before = customer_snapshot(customer)
-        changed: set[str] = set()
-        if not keep_number and document_number != _decrypt(customer.id_document_number_enc):
+        sealed: dict[str, str | None] = {}
+        old_number = _decrypt(customer.id_document_number_enc)
+        if customer.kyc_status == "verified" and (
+                document_type != customer.id_document_type or (not keep_number and document_number != old_number)):
+            raise ValidationFailed({"id_document_number": VERIFIED_DOCUMENT_FROZEN})
+        if not keep_number and document_number != old_number:
             customer.id_document_number_enc = crypto.encrypt(document_number)
-            changed.add("id_document_number")
+            sealed["id_document_number"] = old_number
         if bank_account is not KEEP:
             old = _decrypt(customer.bank_account_enc)
             if (json.loads(old) if old else None) != bank:
                 customer.bank_account_enc = (crypto.encrypt(json.dumps(bank, ensure_ascii=False, sort_keys=True))
                                              if bank else None)
-                changed.add("bank_account")
+                sealed["bank_account"] = bank_account_text(json.loads(old)) if old else None
+        changed = set(sealed)
         customer.id_document_type = document_type
         customer.name, customer.name_kana = name.strip(), name_kana.strip()
         customer.email, customer.phone = email or None, phone or None
@@ -265,16 +278,20 @@ def update_customer_contact(
         customer.updated_at = utcnow()
         session.add(customer)
         index_customer_name(session, customer)
-        record(session, actor, "customer.update", customer, before=before,
-               after=customer_snapshot(customer, changed), reason=reason)
+        entry = record(session, actor, "customer.update", customer, before=before,
+                       after=customer_snapshot(customer, changed), reason=reason)
+        seal_before_values(session, entry, sealed)
     return customer
 
 
 @mutating_service
-def set_kyc_status(customer_id: int, *, actor: Actor, status: str, reason: str) -> Customer:
+def set_kyc_status(customer_id: int, *, actor: Actor, status: str, reason: str, method: str | None = None,
+                   tracking_number: str | None = None) -> Customer:
     """Record the identity-verification (本人確認) result (support, admin).
 
-    Confirming a result (verified / rejected) runs only as an approved request.
+    Confirming a result (verified / rejected) runs only as an approved request. "verified" needs how
+    the identity was checked (`method`: ekyc / in_person / mail with `tracking_number`) and writes the
+    本人確認記録 (services.kyc_records) in the same transaction as the status and the audit entry.
     """
     if status not in KYC_STATUSES:
         raise ValidationFailed({"kyc_status": "本人確認の状態が正しくありません。"})
@@ -288,8 +305,34 @@ def set_kyc_status(customer_id: int, *, actor: Actor, status: str, reason: str) 
         customer.kyc_status = status
         customer.updated_at = utcnow()
         session.add(customer)
-        record(session, actor, "customer.kyc", customer, before=before, after=customer_snapshot(customer),
-               reason=reason)
+        after = customer_snapshot(customer)
+        if status == "verified":
+            kept = kyc_records.write_record(session, customer, actor=actor, method=method,
+                                            tracking_number=tracking_number)
+            after["kyc_record_id"] = kept.id
+        record(session, actor, "customer.kyc", customer, before=before, after=after, reason=reason)
+    return customer
+
+
+@mutating_service
+def reopen_kyc(customer_id: int, *, actor: Actor, reason: str) -> Customer:
+    """Start a verified customer's identity check over (support, admin), e.g. for a new document.
+
+    The status goes back to 未提出 so the document can be changed and a new check requested; the
+    本人確認記録 of the earlier check stays as it is. Writes one audit entry "customer.kyc_reopen".
+    """
+    if not (reason or "").strip():
+        raise ValidationFailed({"reason": "理由を入力してください。"})
+    with write_session() as session:
+        customer = get_permitted(session, Customer, customer_id, "顧客が見つかりません。", actor, "customer.kyc")
+        if customer.kyc_status != "verified":
+            raise ValidationFailed({"kyc_status": "やり直せるのは本人確認済の顧客だけです。"})
+        before = customer_snapshot(customer)
+        customer.kyc_status = "not_started"
+        customer.updated_at = utcnow()
+        session.add(customer)
+        record(session, actor, "customer.kyc_reopen", customer, before=before, after=customer_snapshot(customer),
+               reason=reason.strip())
     return customer
 
 

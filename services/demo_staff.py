@@ -19,6 +19,7 @@ DEMO_STAFF = {
     "support": ("support@demo.example", "サポート 一郎", "DEMOSUPPORTAAJBSWY3DPEHPK3PXP234"),
     "accounting": ("accounting@demo.example", "経理 次郎", "DEMOACCOUNTINGJBSWY3DPEHPK3PXP23"),
     "admin": ("admin@demo.example", "管理者 三郎", "DEMOADMINAAAAJBSWY3DPEHPK3PXP234"),
+    "auditor": ("auditor@demo.example", "監査 四郎", "DEMOAUDITORAAJBSWY3DPEHPK3PXP234"),
 }
 DEMO_PASSWORD = "demo-password-2026"
 

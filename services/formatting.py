@@ -27,9 +27,11 @@ _ACTION_LABELS_JA = {
     "throttle_request": "速度制限の依頼", "throttle_on": "速度制限（キャリア確認）",
     "throttle_off": "速度制限の解除（キャリア確認）",
     "network_throttled": "ネットワーク単位のログイン制限",
+    "reveal_sealed": "変更前の値の表示（監査）", "kyc_reopen": "本人確認のやり直し", "purge": "保存期間経過による削除",
 }
 _ENTITY_LABELS_JA = {"auth": "認証", "staff": "担当者", "customer": "顧客", "pii": "個人情報", "shipment": "出荷",
-                     "notification": "通知", "incident": "障害・メンテナンス"}
+                     "notification": "通知", "incident": "障害・メンテナンス",
+                     "audit": "監査ログ", "kyc_record": "本人確認記録"}
 _ENTITY_ALIASES = {"sim": "sim", "sim_card": "sim", "auth": None, "staff": None}
 
 

@@ -15,18 +15,20 @@ class Role(StrEnum):
     SUPPORT = "support"
     ACCOUNTING = "accounting"
     ADMIN = "admin"
+    AUDITOR = "auditor"  # 監査担当: reads the ledger and the audit trail, changes nothing
     CUSTOMER_ADMIN = "customer_admin"
     CUSTOMER_USER = "user"
 
 
-STAFF_ROLES = (Role.SALES, Role.SUPPORT, Role.ACCOUNTING, Role.ADMIN)
+STAFF_ROLES = (Role.SALES, Role.SUPPORT, Role.ACCOUNTING, Role.ADMIN, Role.AUDITOR)
 ROLE_LABELS_JA = {
-    Role.SALES: "営業", Role.SUPPORT: "サポート", Role.ACCOUNTING: "経理", Role.ADMIN: "管理者",
+    Role.SALES: "営業", Role.SUPPORT: "サポート", Role.ACCOUNTING: "経理", Role.ADMIN: "管理者", Role.AUDITOR: "監査担当",
     Role.CUSTOMER_ADMIN: "法人管理者", Role.CUSTOMER_USER: "利用者",
 }
 
-_S, _P, _A, _M = Role.SALES, Role.SUPPORT, Role.ACCOUNTING, Role.ADMIN
+_S, _P, _A, _M, _U = Role.SALES, Role.SUPPORT, Role.ACCOUNTING, Role.ADMIN, Role.AUDITOR
 _ALL_STAFF = frozenset(STAFF_ROLES)
+_OPERATORS = frozenset({_S, _P, _A, _M})  # everyone but the auditor, who only reads
 
 # The one permission matrix. A permission not listed here is denied to everyone.
 PERMISSIONS: dict[str, frozenset[Role]] = {
@@ -35,7 +37,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "customer.create": frozenset({_S, _M}),
     "customer.update": frozenset({_S, _P, _M}),
     "customer.kyc": frozenset({_P, _M}),
-    "notification.send": _ALL_STAFF,           # a message to a customer (通知: mail, LINE, in-app)
+    "notification.send": _OPERATORS,           # a message to a customer (通知: mail, LINE, in-app)
     "contract.view": _ALL_STAFF,
     "contract.create": frozenset({_S, _M}),
     "contract.transition": frozenset({_S, _M}),
@@ -48,17 +50,19 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "line.review": frozenset({_P, _M}),
     "inventory.view": _ALL_STAFF,
     "inventory.manage": frozenset({_S, _P, _M}),
-    "invoice.view": frozenset({_S, _P, _A, _M}),
+    "invoice.view": frozenset({_S, _P, _A, _M, _U}),
     "invoice.manage": frozenset({_A, _M}),
-    "payment.view": frozenset({_P, _A, _M}),
+    "payment.view": frozenset({_P, _A, _M, _U}),
     "payment.manage": frozenset({_A, _M}),
     "ticket.view": _ALL_STAFF,
-    "ticket.create": _ALL_STAFF,
+    "ticket.create": _OPERATORS,
     "ticket.update": frozenset({_S, _P, _M}),
     "audit.view": _ALL_STAFF,
     "pii.reveal": _ALL_STAFF,  # which field, by whom: services.masking.REVEAL_POLICY
-    "audit.verify": frozenset({_M}),
-    "audit.export": frozenset({_A, _M}),
+    "audit.verify": frozenset({_M, _U}),
+    "audit.export": frozenset({_A, _M, _U}),
+    "audit.reveal_sealed": frozenset({_U}),
+    "kyc_record.purge": frozenset({_M}),        # the retention job (runs as the system)    # the encrypted before-value of a sensitive change, with a reason
     "catalog.view": _ALL_STAFF,
     "staff.manage": frozenset({_M}),
     "approval.view": _ALL_STAFF,

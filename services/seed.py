@@ -59,6 +59,7 @@ from services.models import (
     Customer,
     CustomerNameGram,
     CustomerUser,
+    KycRecord,
     Device,
     Invoice,
     InvoiceItem,
@@ -391,6 +392,8 @@ class _Builder:
         self.opt = options
         self.rng = random.Random(options.seed)
         self.sensitive_rng = random.Random(options.seed + 1)  # own stream: the rest of the data stays as it was
+        self.kyc_checker = "{1} <{0}>".format(*DEMO_STAFF["support"])  # who the demo's confirmed checks name
+        self.kyc_approver = "{1} <{0}>".format(*DEMO_STAFF["admin"])
         self.fake = Faker("ja_JP")
         self.fake.seed_instance(options.seed)
         # Business dates are Tokyo dates; "now" is noon in Tokyo (03:00 UTC), never in the future.
@@ -583,9 +586,17 @@ class _Builder:
             birth = None
             kyc = KYC_CORPORATE(r)
             payer = f"{form_kana}{kana}"
+        sensitive = self._sensitive(kind, kyc, payer)
         rows.add(Customer, id=cid, kind=kind, name=name, name_kana=kana, email=email, phone=phone,
                  postal_code=postal, address=address, birth_date=birth, kyc_status=kyc,
-                 created_at=created, updated_at=created, **self._sensitive(kind, kyc, payer))
+                 created_at=created, updated_at=created, **sensitive)
+        if kyc == "verified" and sensitive["id_document_type"]:  # a confirmed check leaves its 本人確認記録
+            rows.add(KycRecord, customer_id=cid, confirmed_at=created + timedelta(days=1),
+                     checked_by=None, checked_by_label=self.kyc_checker, approved_by=None,
+                     approved_by_label=self.kyc_approver, approval_request_id=None, method="ekyc",
+                     document_type=sensitive["id_document_type"],
+                     document_number_enc=sensitive["id_document_number_enc"], mail_tracking_number=None,
+                     provider_check_id=None, name=name, birth_date=birth, address=address)
         for gram in bigrams(name) | bigrams(kana):
             rows.add(CustomerNameGram, gram=gram, customer_id=cid)
         users = self._customer_users(rows, cid, kind, slug, created, name, n_lines)
@@ -596,12 +607,16 @@ class _Builder:
                 self._ticket(rows, cust, contracts)
 
     def _sensitive(self, kind: str, kyc: str, holder: str) -> dict[str, str | None]:
-        """Encrypted ID-document number (individuals who submitted one) and bank account (口座振替)."""
+        """Encrypted ID-document number (whoever submitted one: a licence, a passport…, a corporation's 登記事項証明書)
+        and bank account (口座振替)."""
         out: dict[str, str | None] = {"id_document_type": None, "id_document_number_enc": None,
                                       "bank_account_enc": None}
         if not self.opt.sensitive:
             return out
         r = self.sensitive_rng
+        if kind == "corporate" and kyc in ("verified", "submitted"):  # 登記事項証明書 and its 会社法人等番号
+            out["id_document_type"] = "corporate_registry"
+            out["id_document_number_enc"] = crypto.encrypt(f"{r.randrange(10**12):012d}")
         if kind == "individual" and kyc in ("verified", "submitted"):
             if r.random() < 0.8:
                 out["id_document_type"] = "drivers_license"
@@ -987,7 +1002,7 @@ class _Rows:
     """Rows of one chunk, per table, in foreign-key order."""
 
     ORDER: tuple[type[SQLModel], ...] = (
-        Customer, CustomerNameGram, CustomerUser, Contract, ContractOption, SimCard, Device, Line,
+        Customer, CustomerNameGram, CustomerUser, KycRecord, Contract, ContractOption, SimCard, Device, Line,
         UsageRecord, Invoice, InvoiceItem, Payment, PaymentAllocation, Ticket, TicketMessage, AuditEntry,
     )
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from services import crypto
+from services import crypto, kyc_records
 from services.billing import PAYMENT_STATE_LABELS_JA, allocated_amounts, invoice_payment_state
 from services.contracts import contract_code
 from services.customers import ID_DOCUMENT_TYPES, bank_account_display, customer_code
@@ -27,7 +27,7 @@ from services.lifecycles import state_label
 from services.masking import can_see, mask, mask_snapshot, mask_text, revealable
 from services.models import (
     AuditEntry, Contract, ContractOption, Customer, CustomerUser, Device, ExternalAttempt, ExternalOperation, Invoice,
-    InvoiceItem, Line, Payment, PaymentAllocation, RateOption, RatePlan, SimCard, Ticket, TicketMessage, UsageRecord,
+    InvoiceItem, KycRecord, Line, Payment, PaymentAllocation, RateOption, RatePlan, SimCard, Ticket, TicketMessage, UsageRecord,
 )
 from services.outbox import PROVIDER_LABELS_JA
 from services.payments import PAYMENT_METHOD_LABELS_JA
@@ -85,12 +85,12 @@ def _customer_row(c: Customer, actor: Actor, *, sensitive: bool = False) -> dict
     return row
 
 
-def _decrypted(c: Customer, name: str, token: str | None, read, actor: Actor) -> str:
+def _decrypted(row: Customer | KycRecord, name: str, token: str | None, read, actor: Actor) -> str:
     """Decrypt an encrypted column and mask it for `actor`; a wrong key shows a notice, not an error page."""
     try:
         return mask(name, read(token), actor)
     except crypto.EncryptionKeyMismatch:
-        log.warning("cannot decrypt customer %s field %s: encryption key mismatch", c.id, name)
+        log.warning("cannot decrypt %s %s field %s: encryption key mismatch", row.__tablename__, row.id, name)
         return UNREADABLE
 
 
@@ -136,6 +136,22 @@ def _lines_with_stock(session: Session, lines: list[Line], actor: Actor) -> list
     return [_line_row(ln, sims.get(ln.sim_card_id), devs.get(ln.device_id), actor) for ln in lines]
 
 
+def _kyc_record_rows(session: Session, customer_id: int, actor: Actor) -> list[dict]:
+    """The customer's 本人確認記録, newest first, the document number masked for `actor`'s role."""
+    rows = session.exec(select(KycRecord).where(KycRecord.customer_id == customer_id)
+                        .order_by(col(KycRecord.id).desc())).all()
+    keep_until = kyc_records.retention_date(session, customer_id) if rows else None
+    return [{
+        "id": r.id, "confirmed_at": tokyo_time(r.confirmed_at), "method_label": kyc_records.METHOD_LABELS_JA[r.method],
+        "checked_by": r.checked_by_label, "approved_by": r.approved_by_label,
+        "approval_request": f"#{r.approval_request_id}" if r.approval_request_id else "",
+        "document_label": ID_DOCUMENT_TYPES.get(r.document_type, r.document_type),
+        "document_number": _decrypted(r, "id_document_number", r.document_number_enc, crypto.decrypt, actor) or "",
+        "tracking_number": r.mail_tracking_number or "",
+        "keep_until": "契約中は保存" if keep_until is None else f"{keep_until:%Y/%m/%d} まで保存",
+    } for r in rows]
+
+
 def customer_360(customer_id: int, *, actor: Actor) -> dict:
     """Everything about one customer on one screen: contracts, lines, stock, bills, payments, tickets."""
     with read_session() as session:
@@ -165,6 +181,7 @@ def customer_360(customer_id: int, *, actor: Actor) -> dict:
                  "role_label": "法人管理者" if u.role == "customer_admin" else "利用者", "active": u.is_active}
                 for u in session.exec(select(CustomerUser).where(CustomerUser.customer_id == customer_id))
             ],
+            "kyc_records": _kyc_record_rows(session, customer_id, actor),
             "invoices": [], "payments": [], "tickets": [],
             "can_view_invoices": can(actor, "invoice.view", customer),
             "can_view_payments": can(actor, "payment.view", customer),

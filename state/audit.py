@@ -8,7 +8,7 @@ import reflex as rx
 
 from services import audit_log
 from services.permissions import can
-from state.base import MessagesMixin, actor, guarded
+from state.base import MessagesMixin, actor, guarded, require_offered
 
 _FILTER_FIELDS = ("actor_label", "entity_type", "entity_id", "action", "since", "until", "up_to_id")
 
@@ -30,6 +30,8 @@ class AuditState(MessagesMixin, rx.State):
     verify_intact: bool = False
     verify_message: str = ""
     verify_broken_id: int = 0
+    revealing: dict[str, Any] = {}   # the sealed value whose reveal dialog is open: entry id, field, label
+    revealed: dict[str, str] = {}    # "entry id:field" -> the before-value, until the page is left
 
     @rx.event
     @guarded
@@ -40,6 +42,7 @@ class AuditState(MessagesMixin, rx.State):
         """
         current = actor()
         params = self.router.url.query_parameters
+        self.revealing, self.revealed = {}, {}  # a revealed before-value lasts until the page is left
         self.can_verify, self.can_export = can(current, "audit.verify"), can(current, "audit.export")
         choices = audit_log.audit_filter_choices(actor=current)
         self.entity_types, self.actions = choices["entity_types"], choices["actions"]
@@ -79,6 +82,31 @@ class AuditState(MessagesMixin, rx.State):
         report = audit_log.verify_chain(actor=actor())
         self.verified, self.verify_intact = True, report.intact
         self.verify_message, self.verify_broken_id = report.message_ja, report.first_broken_id or 0
+
+    @rx.event
+    @guarded
+    def ask_reveal(self, entry_id: int, field: str):
+        """Open the dialog asking why a sealed before-value must be shown (auditors, entries on the page)."""
+        row = next((r for r in self.rows if r["id"] == entry_id and r["can_reveal_sealed"]), None)
+        sealed = next((f for f in (row or {}).get("sealed", []) if f["field"] == field), None)
+        require_offered(sealed is not None, f"AuditState.ask_reveal({entry_id!r}, {field!r})")
+        self.revealing = {"entry_id": entry_id, "field": field, "label": f"監査ログ #{entry_id}: 変更前の{sealed['label']}"}
+
+    @rx.event
+    @guarded
+    def cancel_reveal(self):
+        """Close the reveal dialog without showing anything."""
+        self.revealing = {}
+
+    @rx.event
+    @guarded
+    def confirm_reveal(self, form: dict):
+        """Show the sealed before-value (the service checks the role and audits the reason)."""
+        require_offered(bool(self.revealing), "AuditState.confirm_reveal without an open dialog")
+        entry_id, field = int(self.revealing["entry_id"]), str(self.revealing["field"])
+        value = audit_log.reveal_sealed_value(entry_id, field, actor=actor(), reason=form.get("reason") or "")
+        self.revealed = {**self.revealed, f"{entry_id}:{field}": value}
+        self.revealing = {}
 
     def _show(self, values: dict[str, str]) -> None:
         """Check the filters (field errors stop here, keeping the previous ones), then show page 1."""

@@ -24,6 +24,7 @@ def _int(value: Any) -> int:
 
 KYC_EVENTS = {"kyc_verified": "本人確認を「確認済」で確定", "kyc_rejected": "本人確認を「否認」で確定"}
 KYC_REQUEST_EVENT = "kyc_request"
+KYC_REOPEN_EVENT = "kyc_reopen"
 SHIP_EVENT_PREFIX = "ship_line_"
 CARD_CHARGE_EVENT = "charge_card"
 
@@ -70,13 +71,13 @@ class ConfirmDialogMixin(MessagesMixin, mixin=True):
         self.needs_approval = operation is not None
         self.pending_changes, self.pending_warnings, self.confirm_word = [], [], ""
         if operation is not None:
-            preview = approvals.preview_operation(operation, self._approval_params(event), actor=actor())
+            preview = approvals.preview_operation(operation, self._approval_params(event, {}), actor=actor())
             self.pending_summary = preview["summary"]
             self.pending_changes = preview["changes"]
             self.pending_warnings = preview["blocking"] + preview["warnings"]
             self.confirm_word = preview["confirm_word"]
         else:
-            self.pending_summary = f"{self._title()}を「{label}」します。"
+            self.pending_summary = self._direct_summary(event, label)
         self.pending_event, self.pending_label = event, label
 
     @rx.event
@@ -95,7 +96,7 @@ class ConfirmDialogMixin(MessagesMixin, mixin=True):
         operation = self._approval_operation(event)
         if operation is not None:
             request = approvals.request_approval(
-                operation, self._approval_params(event), actor=actor(), reason=reason,
+                operation, self._approval_params(event, form), actor=actor(), reason=reason,
                 confirm_word=form.get("confirm_word"), confirm_repeat=bool(form.get("confirm_repeat")),
             )
             self.notice = f"承認申請 #{request.id}（{label}）を作成しました。別の担当者が承認すると実行されます。"
@@ -116,6 +117,9 @@ class LifecycleActionsMixin(ConfirmDialogMixin, mixin=True):
     def _offered(self) -> set[str]:
         return {a["event"] for a in self.actions}
 
+    def _direct_summary(self, event: str, label: str) -> str:
+        return f"{self._title()}を「{label}」します。"
+
     def _event_label(self, event: str) -> str:
         return EVENT_LABELS_JA[self._lifecycle()].get(event, event)
 
@@ -123,7 +127,7 @@ class LifecycleActionsMixin(ConfirmDialogMixin, mixin=True):
         operation = f"{self._lifecycle()}.{event}"
         return operation if operation in approvals.POLICIES else None
 
-    def _approval_params(self, event: str) -> dict:
+    def _approval_params(self, event: str, form: dict) -> dict:
         return self._params()
 
     def _record_id(self) -> int:
@@ -225,6 +229,8 @@ class CustomerState(ConfirmDialogMixin, rx.State):
         self.revealing, self.revealed = "", {}
 
     def _event_label(self, event: str) -> str:
+        if event == KYC_REOPEN_EVENT:
+            return "本人確認のやり直し"
         return KYC_EVENTS.get(event, "入金の返金")
 
     def _approval_operation(self, event: str) -> str | None:
@@ -232,7 +238,10 @@ class CustomerState(ConfirmDialogMixin, rx.State):
             return "customer.kyc"
         return "payment.refund" if event.startswith("refund_") else None
 
-    def _approval_params(self, event: str) -> dict:
+    def _approval_params(self, event: str, form: dict) -> dict:
+        if event == "kyc_verified" and form:  # how the identity was checked goes into the 本人確認記録
+            return {"customer_id": self.data["customer"]["id"], "status": "verified",
+                    "method": form.get("method") or "", "tracking_number": (form.get("tracking_number") or "").strip()}
         if event in KYC_EVENTS:
             return {"customer_id": self.data["customer"]["id"], "status": event.removeprefix("kyc_")}
         return {"payment_id": _int(event.removeprefix("refund_"))}
@@ -243,6 +252,12 @@ class CustomerState(ConfirmDialogMixin, rx.State):
     def _offered(self) -> set[str]:
         return set(self.offered)
 
+    def _direct_summary(self, event: str, label: str) -> str:
+        if event == KYC_REOPEN_EVENT:
+            return (f"{self._title()}の本人確認の状態を「未提出」に戻します。これまでの本人確認記録はそのまま保存されます。"
+                    "書類を変更したうえで、あらためて本人確認を依頼してください。")
+        return f"{self._title()}を「{label}」します。"
+
     def _offers(self) -> list[str]:
         """What the page offers for this customer now: KYC confirmations and request, shipping, refunds."""
         status = self.data.get("customer", {}).get("kyc_status")
@@ -250,6 +265,7 @@ class CustomerState(ConfirmDialogMixin, rx.State):
         if self.can_confirm_kyc:
             offers += [event for event in KYC_EVENTS if status != event.removeprefix("kyc_")]
             offers += [KYC_REQUEST_EVENT] if status in ("not_started", "rejected") else []
+            offers += [KYC_REOPEN_EVENT] if status == "verified" else []
         if self.can_ship:
             offers += [f"{SHIP_EVENT_PREFIX}{ln['id']}" for ln in self.data.get("lines", []) if ln["iccid"]]
         if self.can_refund:
@@ -284,6 +300,8 @@ class CustomerState(ConfirmDialogMixin, rx.State):
         customer_id = self.data["customer"]["id"]
         if event == KYC_REQUEST_EVENT:
             kyc_checks.request_kyc_check(customer_id, actor=actor(), reason=reason)
+        elif event == KYC_REOPEN_EVENT:
+            customers.reopen_kyc(customer_id, actor=actor(), reason=reason)
         elif event.startswith(SHIP_EVENT_PREFIX):
             shipments.ship_to_customer(actor=actor(), customer_id=customer_id,
                                        line_id=_int(event.removeprefix(SHIP_EVENT_PREFIX)), reason=reason)

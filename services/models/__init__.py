@@ -1,10 +1,10 @@
 """All ledger tables; importing this package registers them on SQLModel.metadata."""
 
-from services.models.audit import AuditChainHead, AuditEntry
+from services.models.audit import AuditChainHead, AuditEntry, AuditSealedValue
 from services.models.billing import Invoice, InvoiceItem, Payment, PaymentAllocation
 from services.models.catalog import RateOption, RatePlan
 from services.models.contract import Contract, ContractOption
-from services.models.customer import Customer, CustomerUser
+from services.models.customer import Customer, CustomerUser, KycRecord
 from services.models.inventory import Device, SimCard
 from services.models.line import Line, UsageRecord
 from services.models.search import CustomerNameGram
@@ -30,8 +30,8 @@ from services.models.workflow import (
 )
 
 __all__ = [
-    "ApprovalRequest", "AuditChainHead", "AuditEntry", "Contract", "ContractOption", "Customer", "CustomerNameGram",
-    "CustomerUser", "Device", "ExternalAttempt", "ExternalOperation", "InboundEvent", "ImportBatch", "Invoice", "InvoiceItem", "Line",
+    "ApprovalRequest", "AuditChainHead", "AuditEntry", "AuditSealedValue", "Contract", "ContractOption", "Customer", "CustomerNameGram",
+    "CustomerUser", "Device", "ExternalAttempt", "ExternalOperation", "InboundEvent", "ImportBatch", "Invoice", "InvoiceItem", "KycRecord", "Line",
     "Notification", "Payment", "PaymentAllocation", "RateOption", "RatePlan", "ReconciliationRun", "ReviewItem", "ServiceIncident", "Shipment",
     "SignInAttempt",
     "SignInChallenge", "SimCard", "StaffRecoveryCode", "StaffSession", "StaffUser", "Ticket",

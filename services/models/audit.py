@@ -50,3 +50,17 @@ class AuditChainHead(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     last_entry_id: int | None = None
     last_hash: str = Field(default="", max_length=64)
+
+
+class AuditSealedValue(SQLModel, table=True):
+    """The encrypted before-value of a sensitive field an audit entry changed (only an auditor reveals it).
+
+    Kept beside the hash chain, not in it: the ciphertext changes when the encryption key rotates.
+    """
+
+    __tablename__ = "audit_sealed_value"
+
+    id: int | None = Field(default=None, primary_key=True)
+    audit_entry_id: int = Field(foreign_key="audit_entry.id", index=True)
+    field: str = Field(max_length=64)
+    value_enc: str = Field(max_length=2048)  # encrypted at rest (services.crypto)

@@ -57,3 +57,35 @@ class CustomerUser(SQLModel, table=True):
     password_hash: str | None = Field(default=None, max_length=255)
     is_active: bool = True
     created_at: datetime = Field(default_factory=utcnow)
+
+
+KYC_METHODS = ("ekyc", "in_person", "mail")
+
+
+class KycRecord(SQLModel, table=True):
+    """本人確認記録: one confirmed identity check, written once and never changed.
+
+    携帯電話不正利用防止法 asks for who checked, when, how, the document and its number (the
+    tracking number of 本人限定受取郵便 where used) and the person's identifying details, kept
+    until 3 years after the contract ends (services.kyc_records deletes it only then).
+    """
+
+    __tablename__ = "kyc_record"
+    __table_args__ = (values_check("method", KYC_METHODS, "ck_kyc_record_method"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int = Field(foreign_key="customer.id", index=True)
+    confirmed_at: datetime = Field(default_factory=utcnow)
+    checked_by: int | None = None          # the staff member who checked the document (the request's maker)
+    checked_by_label: str = Field(max_length=200)
+    approved_by: int | None = None         # the second person who approved the confirmation
+    approved_by_label: str = Field(max_length=200)
+    approval_request_id: int | None = None
+    method: str = Field(max_length=16)
+    document_type: str = Field(max_length=32)
+    document_number_enc: str | None = Field(default=None, max_length=512)  # encrypted at rest
+    mail_tracking_number: str | None = Field(default=None, max_length=32)
+    provider_check_id: str | None = Field(default=None, max_length=128)
+    name: str = Field(max_length=200)
+    birth_date: date | None = None
+    address: str | None = Field(default=None, max_length=300)

@@ -9,7 +9,7 @@ from sqlmodel import Field, SQLModel
 
 from services.models.base import utcnow, values_check
 
-STAFF_ROLES = ("sales", "support", "accounting", "admin")
+STAFF_ROLES = ("sales", "support", "accounting", "admin", "auditor")
 CHALLENGE_STAGES = ("mfa", "enroll", "ticket")
 AUTH_METHODS = ("password", "oidc")
 

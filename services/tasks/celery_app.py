@@ -57,6 +57,7 @@ app.conf.update(
         # hourly: a completed day is skipped, so this catches up after downtime (the reports are daily)
         "daily-reconciliation": {"task": "telecom.daily_reconciliation", "schedule": 3600.0,
                                  "options": {"expires": 1800.0}},
+        "kyc-retention": {"task": "telecom.kyc_retention", "schedule": 86400.0, "options": {"expires": 3600.0}},
     },
 )
 

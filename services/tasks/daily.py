@@ -3,7 +3,8 @@
 Beat runs it hourly (a completed day is skipped); a worker also queues one round when it starts, so
 a machine that was off catches up at once instead of an hour later. A comparison a person queues
 from the review screen (再突合) runs as its own task. After a carrier line report is read, the data
-caps are enforced on its usage (services.usage_caps).
+caps are enforced on its usage (services.usage_caps). Once a day the 本人確認記録 past their retention
+date are deleted (services.kyc_records).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from datetime import date
 
 from celery.signals import worker_ready
 
-from services import daily_reconciliation, usage_caps
+from services import daily_reconciliation, kyc_records, usage_caps
 from services.tasks.celery_app import app
 
 log = logging.getLogger(__name__)
@@ -55,3 +56,12 @@ def _enforce_caps_after(results: dict[str, str]) -> None:
 def _catch_up_on_start(**_kwargs) -> None:
     """Queue one round as soon as a worker is ready (idempotent: completed days are skipped)."""
     daily_reconciliation_round.delay()
+
+
+@app.task(name="telecom.kyc_retention", ignore_result=True)
+def kyc_retention() -> int:
+    """Delete the 本人確認記録 kept past their date (3 years after the contract ended); each is audited."""
+    deleted = kyc_records.purge_expired()
+    if deleted:
+        log.info("kyc records past their retention date deleted: %s", deleted)
+    return len(deleted)

@@ -128,6 +128,40 @@ def _line_row(ln, *extra_cells) -> rx.Component:
     )
 
 
+def _kyc_method_fields() -> rx.Component:
+    """How the identity was checked: it goes into the 本人確認記録 the confirmation writes."""
+    return rx.vstack(
+        rx.text("確認方法", size="2", weight="medium"),
+        rx.select.root(
+            rx.select.trigger(placeholder="確認方法を選んでください", id="kyc-method"),
+            rx.select.content(
+                rx.select.item("オンライン本人確認（eKYC）", value="ekyc"),
+                rx.select.item("対面（書類の提示）", value="in_person"),
+                rx.select.item("郵送（本人限定受取郵便）", value="mail"),
+            ),
+            name="method", required=True,
+        ),
+        rx.cond(CustomerState.field_errors.contains("method"),
+                rx.text(CustomerState.field_errors["method"], color="red", size="2")),
+        rx.text("本人限定受取郵便の追跡番号（郵送のとき）", size="2", weight="medium"),
+        rx.input(name="tracking_number", id="kyc-tracking-number", width="100%", autocomplete="off"),
+        rx.cond(CustomerState.field_errors.contains("tracking_number"),
+                rx.text(CustomerState.field_errors["tracking_number"], color="red", size="2")),
+        spacing="1", width="100%",
+    )
+
+
+def _kyc_record_row(r) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(r["confirmed_at"]),
+        rx.table.cell(rx.text(r["method_label"]), rx.text(r["tracking_number"], size="1", color="gray")),
+        rx.table.cell(rx.text(r["document_label"]), rx.text(r["document_number"], size="1", color="gray")),
+        rx.table.cell(rx.text(r["checked_by"], size="1"), rx.text(r["approved_by"], " ", r["approval_request"],
+                                                                  size="1", color="gray")),
+        rx.table.cell(r["keep_until"]),
+    )
+
+
 def _customer_line_row(ln) -> rx.Component:
     """A line on the 360° view, with 「SIMを発送」 when it has a SIM and the person may ship."""
     return _line_row(ln, rx.table.cell(rx.cond(
@@ -251,6 +285,9 @@ def customer_page() -> rx.Component:
                         rx.cond(CustomerState.offered.contains("kyc_request"),
                                 rx.button("本人確認を依頼", size="1", on_click=CustomerState.ask_kyc_check,
                                           id="kyc-request")),
+                        rx.cond(CustomerState.offered.contains("kyc_reopen"),
+                                rx.button("本人確認をやり直す", size="1", variant="soft",
+                                          on_click=CustomerState.ask("kyc_reopen"), data_event="kyc_reopen")),
                         spacing="2", wrap="wrap", align="center")),
                     kv("本人確認書類", rx.hstack(rx.text(c["id_document_label"].to(str)),
                                               _personal("id_document_number", c["id_document_number"].to(str)),
@@ -259,7 +296,12 @@ def customer_page() -> rx.Component:
                 ),
             ),
             _reveal_dialog(),
-            confirm_dialog(CustomerState, CustomerState.confirm),
+            confirm_dialog(CustomerState, CustomerState.confirm,
+                           rx.cond(CustomerState.pending_event == "kyc_verified", _kyc_method_fields())),
+            rx.cond(d["kyc_records"].to(list[dict[str, Any]]).length() > 0, section(
+                "本人確認記録",
+                table(["確認日時", "方法", "書類", "確認者 / 承認者", "保存期限"], d["kyc_records"].to(list[dict[str, Any]]),
+                      _kyc_record_row), id="customer-kyc-records")),
             section(t("contracts"),
                 table(["契約番号", "状態", "プラン", "開始日"], d["contracts"].to(list[dict[str, Any]]), lambda k: rx.table.row(
                     rx.table.cell(link(k["code"], k["url"])),

@@ -88,6 +88,45 @@ def _verifier() -> rx.Component:
     )
 
 
+def _sealed(e, f) -> rx.Component:
+    """A sensitive field's before-value kept encrypted: shown to an auditor after giving a reason."""
+    key = e["id"].to(str) + ":" + f["field"].to(str)
+    return rx.hstack(
+        rx.badge("変更前の", f["label"], "：暗号化して保管", size="1", color_scheme="gray"),
+        rx.cond(AuditState.revealed.contains(key),
+                rx.text(AuditState.revealed[key], size="1", weight="bold", data_revealed=key),
+                rx.cond(e["can_reveal_sealed"].to(bool),
+                        rx.button("表示", size="1", variant="outline", data_reveal=key,
+                                  on_click=AuditState.ask_reveal(e["id"].to(int), f["field"].to(str))))),
+        spacing="2", align="center", wrap="wrap",
+    )
+
+
+def _reveal_dialog() -> rx.Component:
+    """Asks the auditor why the before-value must be shown; the reason goes to the audit log."""
+    return rx.dialog.root(
+        rx.dialog.content(
+            rx.dialog.title("変更前の値を表示"),
+            rx.dialog.description(AuditState.revealing["label"].to(str),
+                                  "。表示した担当者と理由は監査ログに記録されます。"),
+            rx.form(
+                rx.vstack(
+                    rx.text("理由", size="2", weight="medium"),
+                    rx.text_area(name="reason", required=True, width="100%", id="sealed-reason"),
+                    rx.cond(AuditState.field_errors.contains("reason"),
+                            rx.text(AuditState.field_errors["reason"], color="red", size="2")),
+                    rx.hstack(
+                        rx.button("キャンセル", type="button", variant="soft", color_scheme="gray",
+                                  on_click=AuditState.cancel_reveal),
+                        rx.button("表示", type="submit", id="sealed-submit"),
+                        justify="end", width="100%"),
+                    spacing="3"),
+                on_submit=AuditState.confirm_reveal, reset_on_submit=True),
+        ),
+        open=AuditState.revealing.length() > 0,
+    )
+
+
 def _entry_row(e) -> rx.Component:
     entity = e["entity_label"].to(str) + " #" + e["entity_id"].to(str)
     return rx.table.row(
@@ -97,7 +136,8 @@ def _entry_row(e) -> rx.Component:
         rx.table.cell(rx.text(e["action_label"], size="2"), rx.text(e["action"], size="1", color="gray")),
         rx.table.cell(rx.cond(e["entity_url"].to(str) != "", link(entity, e["entity_url"]), rx.text(entity, size="2"))),
         rx.table.cell(rx.text(e["reason"], size="1")),
-        rx.table.cell(rx.text(e["changes"], size="1", color="gray", max_width="28em")),
+        rx.table.cell(rx.text(e["changes"], size="1", color="gray", max_width="28em"),
+                      rx.foreach(e["sealed"].to(list[dict[str, str]]), lambda f: _sealed(e, f))),
         background=rx.cond(e["id"].to(int) == AuditState.verify_broken_id, "var(--red-a3)", "transparent"),
         data_entry_id=e["id"].to(str),
     )
@@ -110,6 +150,7 @@ def audit_page() -> rx.Component:
         rx.cond(AuditState.can_verify, _verifier()),
         section("絞り込み", _filter_form()),
         rx.box(table(_HEADERS, AuditState.rows, _entry_row), id="audit-list", width="100%"),
+        _reveal_dialog(),
         pager(AuditState, AuditState.go),
         title="監査ログ",
     )

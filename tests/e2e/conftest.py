@@ -93,7 +93,7 @@ def app_server():
             if len(workers) < int(scale_out["GRANIAN_WORKERS"]):
                 raise RuntimeError(f"scale-out app runs {len(workers)} backend worker(s), "
                                    f"expected {scale_out['GRANIAN_WORKERS']}")
-        yield {"base": base, "db_url": db_url, "carrier": sandbox.url("carrier"), "payment": sandbox.url("payment"),
+        yield {"base": base, "db_url": db_url, "env": env, "carrier": sandbox.url("carrier"), "payment": sandbox.url("payment"),
                "monitoring": sandbox.url("monitoring")}
     finally:
         for child in (proc, worker):

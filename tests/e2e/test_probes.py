@@ -162,3 +162,111 @@ def test_a_single_lines_termination_from_its_page_waits_for_a_second_person(app_
                                                 AuditEntry.action == "line.terminate")).one()
     engine.dispose()
     assert "承認申請 #" in entry.reason
+
+
+# --- 本人確認記録 ---------------------------------------------------------------------------------
+
+_AS_SALES = """
+import json, sys
+from services import crypto, customers
+from services.customers import bank_account_display
+from services.db import read_session
+from services.errors import DomainError
+from services.models import Customer, StaffUser
+from services.permissions import Actor, Role
+customer_id = int(sys.argv[1])
+with read_session() as s:
+    sales = s.exec(__import__("sqlmodel").select(StaffUser).where(StaffUser.role == "sales")).first()
+    customer = s.get(Customer, customer_id)
+    old_bank = bank_account_display(customer.bank_account_enc)
+actor = Actor(kind="staff", id=sales.id, role=Role.SALES, label=f"{sales.display_name} <{sales.email}>")
+contact = dict(name=customer.name, name_kana=customer.name_kana, email=customer.email, phone=customer.phone,
+               postal_code=customer.postal_code, address=customer.address)
+out = {"old_bank": old_bank}
+try:
+    customers.update_customer_contact(customer_id, actor=actor, reason="番号の削除", id_document_number=None, **contact)
+    out["cleared"] = "yes"
+except DomainError as exc:
+    out["cleared"] = "refused: " + json.dumps(getattr(exc, "fields", {}), ensure_ascii=False)
+customers.update_customer_contact(customer_id, actor=actor, reason="口座の変更", **contact,
+                                  bank_account="ゆうちょ銀行 〇一八店 普通 7654321 テスト タロウ")
+print(json.dumps(out, ensure_ascii=False))
+"""
+
+
+def test_a_verified_id_document_cannot_be_cleared_and_only_the_auditor_reveals_a_changed_value(app_server, staff_page):
+    import subprocess
+    import sys
+
+    from services.config import PROJECT_ROOT
+    from services.models import Customer
+
+    engine = make_engine(app_server["db_url"])
+    with Session(engine) as s:
+        customer_id = s.exec(select(Customer.id).where(
+            Customer.kyc_status == "verified", Customer.kind == "individual",
+            Customer.id_document_number_enc.is_not(None), Customer.bank_account_enc.is_not(None))
+            .order_by(Customer.id.desc()).limit(1)).one()
+    run = subprocess.run([sys.executable, "-c", _AS_SALES, str(customer_id)], cwd=PROJECT_ROOT,
+                         env=app_server["env"], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    out = json.loads(run.stdout.strip().splitlines()[-1])
+    assert out["cleared"].startswith("refused") and "本人確認済の本人確認書類は変更・削除できません" in out["cleared"]
+    with Session(engine) as s:
+        customer = s.get(Customer, customer_id)
+        assert customer.id_document_number_enc is not None and customer.kyc_status == "verified"
+    engine.dispose()
+
+    base = app_server["base"]
+    admin = staff_page("admin")
+    admin.goto(f"{base}/admin/audit?entity_type=customer&entity_id={customer_id}")
+    admin.locator("#audit-list").get_by_text("暗号化して保管").first.wait_for(timeout=20000)
+    assert admin.locator("[data-reveal]").count() == 0  # an admin sees that it is kept, not what it was
+
+    auditor = staff_page("auditor")
+    auditor.goto(f"{base}/admin/audit?entity_type=customer&entity_id={customer_id}")
+    button = auditor.locator("[data-reveal]").first
+    button.wait_for(timeout=20000)
+    button.click()
+    auditor.fill("#sealed-reason", "口座変更の経緯の確認")
+    auditor.click("#sealed-submit")
+    auditor.locator("[data-revealed]").get_by_text(out["old_bank"]).wait_for(timeout=20000)
+
+
+def test_support_confirms_an_identity_check_with_its_method_and_the_record_is_kept(app_server, staff_page):
+    from services.models import Customer
+
+    engine = make_engine(app_server["db_url"])
+    with Session(engine) as s:
+        customer_id = s.exec(select(Customer.id).where(
+            Customer.kyc_status == "submitted", Customer.kind == "individual",
+            Customer.id_document_type == "drivers_license").order_by(Customer.id).limit(1)).one()
+    engine.dispose()
+    base = app_server["base"]
+    maker = staff_page("support")
+    maker.goto(f"{base}/admin/customers/{customer_id}")
+    maker.locator("[data-event='kyc_verified']").click()
+    maker.locator("#confirm-summary").wait_for(timeout=20000)
+    assert "本人確認記録" in maker.inner_text("#confirm-summary")
+    maker.click("#kyc-method")
+    maker.get_by_role("option", name="郵送（本人限定受取郵便）").click()
+    maker.fill("#kyc-tracking-number", "1234-5678-9012")
+    maker.fill("#confirm-reason", "本人限定受取郵便の受領を確認")
+    maker.click("#confirm-submit")
+    maker.get_by_text("承認申請 #").first.wait_for(timeout=20000)
+
+    checker = staff_page("admin")
+    checker.goto(f"{base}/admin/approvals")
+    card = checker.locator("[data-request]").filter(has_text="本人限定受取郵便の受領を確認").first
+    card.wait_for(timeout=20000)
+    assert "1234-5678-9012" in card.inner_text()  # the approver sees how it was checked
+    card.locator("[data-action='approve']").click()
+    checker.fill("#decision-reason", "追跡番号を確認")
+    checker.click("#decision-submit")
+    checker.get_by_text("を承認し、実行しました").wait_for(timeout=20000)
+
+    maker.goto(f"{base}/admin/customers/{customer_id}")
+    records = maker.locator("#customer-kyc-records")
+    records.get_by_text("郵送（本人限定受取郵便）").wait_for(timeout=20000)
+    assert "1234-5678-9012" in records.inner_text() and "契約中は保存" in records.inner_text()
+    assert "****" in records.inner_text()  # support sees the document number masked

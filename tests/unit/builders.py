@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
+from datetime import date
 
 from sqlmodel import col, select
 
@@ -44,6 +45,19 @@ class World:
 
     def customer(self, name: str = "山田 太郎", kana: str = "ヤマダ タロウ") -> int:
         return customers.create_customer(actor=self.admin, kind="individual", name=name, name_kana=kana).id
+
+    def documented_customer(self, number: str = "123456789012") -> int:
+        """An individual with a birth date, an address and a driver's licence on file (ready for KYC)."""
+        return customers.create_customer(
+            actor=self.admin, kind="individual", name="鈴木 一郎", name_kana="スズキ イチロウ",
+            birth_date=date(1985, 4, 1), postal_code="100-0001", address="東京都千代田区千代田1-1",
+            id_document_type="drivers_license", id_document_number=number).id
+
+    def verified_customer(self, number: str = "123456789012") -> int:
+        """A documented customer whose identity check was confirmed in person (through approval)."""
+        customer_id = self.documented_customer(number)
+        self.approve("customer.kyc", {"customer_id": customer_id, "status": "verified", "method": "in_person"})
+        return customer_id
 
     def contract(self, customer_id: int | None = None):
         customer_id = customer_id if customer_id is not None else self.customer()

@@ -219,8 +219,9 @@ def test_invoice_void_refund_and_kyc_go_through_accounting_and_support_checkers(
     with pytest.raises(PermissionDenied):
         approvals.approve_request(request.id, actor=world.actor("support"), expected_hash=request.params_hash)
     approvals.approve_request(request.id, actor=world.actor("accounting"), expected_hash=request.params_hash)
-    customer_id = world.customer()
-    kyc = approvals.request_approval("customer.kyc", {"customer_id": customer_id, "status": "verified"},
+    customer_id = world.documented_customer()
+    kyc = approvals.request_approval("customer.kyc", {"customer_id": customer_id, "status": "verified",
+                                                      "method": "in_person"},
                                      actor=world.actor("support"), reason="運転免許証を確認")
     approvals.approve_request(kyc.id, actor=world.actor("support"), expected_hash=kyc.params_hash)
     with read_session() as s:

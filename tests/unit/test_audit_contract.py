@@ -64,6 +64,31 @@ class Recipe:
     action: str
     entity_type: str
     prepare: Callable[[World], Callable[[Actor], Any]]
+    role: str = "admin"  # who performs the successful call
+
+
+def _purge_expired(w: World):
+    from datetime import date
+
+    from services import kyc_records
+
+    customer_id = w.verified_customer()
+    contract = w.contract(customer_id)
+    contracts.change_contract_status(contract.id, actor=w.admin, event="discard", reason="申込取り下げ")
+    return lambda actor: kyc_records.purge_expired(actor=actor, today=date(2100, 1, 1))
+
+
+def _reveal_sealed(w: World):
+    from services import audit_log
+
+    customer_id = w.documented_customer(number="OLD000000001")
+    customers.update_customer_contact(customer_id, actor=w.admin, name="鈴木 一郎", name_kana="スズキ イチロウ",
+                                      email=None, phone=None, postal_code="100-0001", address="東京都千代田区千代田1-1",
+                                      reason="免許証の更新", id_document_number="NEW000000002")
+    with read_session() as session:
+        entry_id = session.execute(select(func.max(AuditEntry.id))).scalar_one()
+    return lambda actor: audit_log.reveal_sealed_value(entry_id, "id_document_number", actor=actor,
+                                                       reason="監査で変更前の番号を確認")
 
 
 def _allocate(w: World):
@@ -199,8 +224,14 @@ RECIPES: dict[str, Recipe] = {
             cid, actor=actor, name="山田 花子", name_kana="ヤマダ ハナコ", email="hanako@example.jp",
             phone=None, postal_code="100-0001", address=None, reason="改姓"))),
     "services.customers.set_kyc_status": Recipe("customer.kyc", "customer", lambda w: (
-        lambda actor, cid=w.customer(): _as_approved("customer.kyc", customers.set_kyc_status, cid, actor=actor,
-                                                     status="verified", reason="運転免許証を確認"))),
+        lambda actor, cid=w.documented_customer(): _as_approved(
+            "customer.kyc", customers.set_kyc_status, cid, actor=actor, status="verified", reason="運転免許証を確認",
+            method="in_person"))),
+    "services.customers.reopen_kyc": Recipe("customer.kyc_reopen", "customer", lambda w: (
+        lambda actor, cid=w.verified_customer(): customers.reopen_kyc(cid, actor=actor, reason="免許証の更新"))),
+    "services.kyc_records.purge_expired": Recipe("kyc_record.purge", "kyc_record", _purge_expired),
+    "services.audit_log.reveal_sealed_value": Recipe("audit.reveal_sealed", "audit_entry", _reveal_sealed,
+                                                     role="auditor"),
     "services.contracts.create_contract": Recipe("contract.create", "contract", lambda w: (
         lambda actor, cid=w.customer(), pid=w.plan(): contracts.create_contract(
             actor=actor, customer_id=cid, rate_plan_id=pid))),
@@ -336,7 +367,7 @@ def test_success_writes_exactly_one_audit_entry(name, engine, admin):
     recipe = _recipe(name)
     world = World(admin)
     call = recipe.prepare(world)
-    admin = world.actor("admin")  # a real person: approvals need the actor's staff id
+    admin = world.actor(recipe.role)  # a real person: approvals need the actor's staff id
     before = {entry.id for entry in audit_entries()}
 
     call(admin)
@@ -367,7 +398,7 @@ def test_actor_without_role_is_denied_and_nothing_is_written(name, engine, admin
 def test_failure_after_audit_rolls_back_everything(name, engine, admin, monkeypatch):
     world = World(admin)
     call = _recipe(name).prepare(world)
-    admin = world.actor("admin")
+    admin = world.actor(_recipe(name).role)
     module = sys.modules[MUTATING_SERVICES[name].__module__]
     assert hasattr(module, "record"), f"{module.__name__} must audit through services.audit.record"
     real_record = services.audit.record

@@ -116,13 +116,15 @@ def test_accounting_asks_to_cancel_an_issued_invoice_by_typing_its_number(engine
 def test_support_asks_for_kyc_confirmation_from_the_360_view(engine, admin):
     from state.records import CustomerState
 
-    customer_id = World(admin).customer()
+    customer_id = World(admin).documented_customer()
     st = _state(CustomerState, signed_in_token("support"), customer_id=customer_id)
     CustomerState.load.fn(st)
     assert st.can_confirm_kyc and not st.can_refund
     CustomerState.ask.fn(st, "kyc_verified")
     assert st.pending_changes[0]["after"] == "確認済"
-    CustomerState.confirm.fn(st, {"reason": "運転免許証を確認"})
+    CustomerState.confirm.fn(st, {"reason": "運転免許証を確認", "method": "mail", "tracking_number": ""})
+    assert st.field_errors == {"tracking_number": "本人限定受取郵便の追跡番号（英数字8〜32文字）を入力してください。"}
+    CustomerState.confirm.fn(st, {"reason": "運転免許証を確認", "method": "mail", "tracking_number": "1234-5678-9012"})
     assert st.error == "" and st.notice.startswith("承認申請 #")
 
 
