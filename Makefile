@@ -32,6 +32,7 @@ migrate: $(STAMP)
 # Per-installation secrets (webhook signing per provider, LINE token): generated on first start,
 # owner-only, shared with the provider sandbox; the app and the worker refuse to start without them.
 secrets: $(STAMP)
+	mkdir -p data && chmod 700 data  # the ledger, its keys and secrets: readable by their owner only
 	$(BIN)/python -m services.installation_secrets ensure
 
 seed: migrate secrets

@@ -83,18 +83,21 @@ def _leaks(deltas: list[dict], values: list[str]) -> list[str]:
     return [value for value in values if value in carried]
 
 
-def test_after_sign_out_the_old_tab_token_gives_a_raw_client_no_personal_data(app_server, browser, customer_id):
-    base = app_server["base"]
-    context = open_context(browser, "desktop", locale="ja-JP")
-    page = context.new_page()
+def _admin_views_a_customer_and_signs_out(browser, base: str, customer_id: int, viewport: str):
+    """(page, the customer's personal values the page received, the tab's token and cookie before sign-out)."""
+    page = open_context(browser, viewport, locale="ja-JP").new_page()
     sign_in(page, base, "admin")
     values = _open_customer(page, base, customer_id)
-    old_token = page.evaluate("sessionStorage.getItem('token')")
-    old_cookie = _session_cookie(context)
-
+    old_token, old_cookie = page.evaluate("sessionStorage.getItem('token')"), _session_cookie(page.context)
     page.click("#sign-out")
     page.wait_for_url(re.compile(r".*/login/?$"), timeout=20000)
     page.wait_for_selector("#email:not([disabled])", timeout=20000)
+    return page, values, old_token, old_cookie
+
+
+def test_after_sign_out_the_old_tab_token_gives_a_raw_client_no_personal_data(app_server, browser, customer_id):
+    base = app_server["base"]
+    page, values, old_token, old_cookie = _admin_views_a_customer_and_signs_out(browser, base, customer_id, "desktop")
     new_token = page.evaluate("sessionStorage.getItem('token')")
 
     assert new_token and new_token != old_token  # the per-tab token was replaced
@@ -104,17 +107,12 @@ def test_after_sign_out_the_old_tab_token_gives_a_raw_client_no_personal_data(ap
     with RawClient(base, old_token, old_cookie) as replay:  # the signed-out session's cookie is worth nothing
         deltas = replay.hydrate(f"/admin/customers/{customer_id}/", {"customer_id": str(customer_id)})
         assert _leaks(deltas, values) == []
-    context.close()
+    page.context.close()
 
 
 def test_the_next_person_at_the_same_tab_sees_nothing_of_the_first(app_server, browser, customer_id):
     base = app_server["base"]
-    context = open_context(browser, "phone", locale="ja-JP")
-    page = context.new_page()
-    sign_in(page, base, "admin")
-    values = _open_customer(page, base, customer_id)
-    page.click("#sign-out")
-    page.wait_for_url(re.compile(r".*/login/?$"), timeout=20000)
+    page, values, _token, _cookie = _admin_views_a_customer_and_signs_out(browser, base, customer_id, "phone")
 
     after = _listen(page)
     sign_in(page, base, "sales")  # sales sees masks only, and nothing the admin had open
@@ -122,7 +120,7 @@ def test_the_next_person_at_the_same_tab_sees_nothing_of_the_first(app_server, b
     page.wait_for_selector("#signed-in-user:has-text('sales@demo.example')", timeout=20000)
 
     assert [value for value in values if any(value in frame for frame in after)] == []
-    context.close()
+    page.context.close()
 
 
 def test_an_expired_session_leaves_nothing_in_the_tab(app_server, browser, customer_id):
