@@ -180,7 +180,9 @@ class ChaosRun:
                                  secrets_file=installation_secrets.secrets_file()).start()
         try:
             self.env = self._env(sandbox)
-            self.processes = [self._worker(self.env) for _ in range(self.plan.workers)]
+            self.processes = [self._worker(self.env)]
+            self.processes[0].wait_ready()  # it creates the SQL broker's queue: two workers at once can collide on it
+            self.processes += [self._worker(self.env) for _ in range(self.plan.workers - 1)]
             self.beat = CeleryProcess(["beat", "--loglevel=INFO", "-s", str(self.workdir / "beat-schedule")],
                                       self.env, self.workdir / "beat.log", "beat: Starting")
             self.processes.append(self.beat)
