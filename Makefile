@@ -33,11 +33,11 @@ migrate: $(STAMP)
 # owner-only, shared with the provider sandbox; the app and the worker refuse to start without them.
 secrets: $(STAMP)
 	mkdir -p data && chmod 700 data  # the ledger, its keys and secrets: readable by their owner only
-	$(BIN)/python -m services.installation_secrets ensure
+	$(BIN)/python -m services.platform.installation_secrets ensure
 
 seed: migrate secrets
-	$(BIN)/python -m services.demo_staff provision
-	$(BIN)/python -m services.seed --if-empty
+	$(BIN)/python -m demo.staff provision
+	$(BIN)/python -m demo.seed --if-empty
 
 SANDBOX_PORT ?= 9100
 export TELECOM_CARRIER_URL ?= http://127.0.0.1:$(SANDBOX_PORT)

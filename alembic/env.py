@@ -2,12 +2,12 @@
 
 from logging.config import fileConfig
 
-from alembic import context
 from sqlmodel import SQLModel
 
 import services.models  # noqa: F401  (registers every table)
-from services.config import settings
-from services.db import make_engine
+from alembic import context
+from services.platform.config import settings
+from services.platform.db import make_engine
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):

@@ -1,10 +1,10 @@
-"""Benchmark of the carrier line report comparison (日次突合, services.carrier_report.compare) on the bench ledger.
+"""Benchmark of the carrier line report comparison (日次突合, services.ledger.carrier_report.compare) on the bench ledger.
 
 Uses data/bench.db (built by scripts/bench_search.py / `make bench`: 1,000,000 lines). Builds the carrier's
 CSV report for every line in its ledger state with a few planted differences (state flipped, line dropped,
 unknown line added), serves it through an httpx.MockTransport carrier client, and times one comparison
 (CSV parsing, ledger load, usage upsert of every line, review items), then one data-cap round
-(services.usage_caps.enforce: this month's usage of every active line against its plan's cap). Everything
+(services.ledger.usage_caps.enforce: this month's usage of every active line against its plan's cap). Everything
 runs in one transaction that is rolled back, so the bench database is left as it was.
 
 Usage: python scripts/bench_carrier_report.py [--db data/bench.db] [--planted 100]
@@ -24,14 +24,14 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
+from bench_search import ensure_database  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
-from bench_search import ensure_database  # noqa: E402
-from services import carrier_report, usage_caps  # noqa: E402
-from services.billing import today_in_tokyo  # noqa: E402
-from services.db import make_engine, read_session, use_engine, write_session  # noqa: E402
+from services.billing.invoices import today_in_tokyo  # noqa: E402
 from services.integrations.carrier import CarrierClient  # noqa: E402
+from services.ledger import carrier_report, usage_caps  # noqa: E402
 from services.models import Line, ReviewItem  # noqa: E402
+from services.platform.db import make_engine, read_session, use_engine, write_session  # noqa: E402
 
 CARRIER_STATES = {"active": "active", "suspended": "suspended", "terminated": "terminated"}
 

@@ -1,8 +1,8 @@
 """Benchmark of the global search on a large SQLite ledger (run as `make bench`).
 
-Builds data/bench.db once (SQLModel.metadata.create_all + `python -m services.seed --bench`:
+Builds data/bench.db once (SQLModel.metadata.create_all + `python -m demo.seed --bench`:
 300,000 customers, 1,000,000 lines) and reuses it while it is complete. Then times
-`services.search.global_search` on real values sampled from the database, per kind of query,
+`services.read.search.global_search` on real values sampled from the database, per kind of query,
 and a naive baseline (LIKE '%q%' over names, kana, MSISDN, ICCID/IMSI and IMEI) on the same
 queries, and prints p50/p95 per kind with PASS/FAIL against the targets:
   - p95 <= 20 ms for every kind;
@@ -33,13 +33,13 @@ from sqlalchemy import func, select, text  # noqa: E402
 from sqlmodel import SQLModel  # noqa: E402
 
 import services.models  # noqa: E402,F401  (registers every table)
-from services.db import make_engine, read_session, use_engine  # noqa: E402
-from services.identifiers import format_msisdn  # noqa: E402
+from demo.seed import BENCH  # noqa: E402
 from services.models import Customer, Device, Invoice, Line, SimCard  # noqa: E402
-from services.permissions import Actor, Role  # noqa: E402
-from services.search import global_search  # noqa: E402
-from services.seed import BENCH  # noqa: E402
-from services.text import normalize_name  # noqa: E402
+from services.platform.db import make_engine, read_session, use_engine  # noqa: E402
+from services.platform.identifiers import format_msisdn  # noqa: E402
+from services.platform.permissions import Actor, Role  # noqa: E402
+from services.platform.text import normalize_name  # noqa: E402
+from services.read.search import global_search  # noqa: E402
 
 P95_TARGET_MS = 20.0
 NAME_SPEEDUP_TARGET = 50.0
@@ -114,7 +114,7 @@ def ensure_database(db: Path, rebuild: bool) -> None:
     print(f"building {db} ({BENCH.customers:,} customers, {BENCH.lines:,} lines) ...", flush=True)
     started = time.perf_counter()
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    subprocess.run([sys.executable, "-m", "services.seed", "--bench", "--database-url", url],
+    subprocess.run([sys.executable, "-m", "demo.seed", "--bench", "--database-url", url],
                    cwd=ROOT, env=env, check=True)
     print(f"seed finished in {time.perf_counter() - started:.1f} s "
           f"(seed process peak RSS {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024:.0f} MB)")

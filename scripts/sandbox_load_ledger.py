@@ -20,8 +20,8 @@ from sqlmodel import col, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from services.db import read_session  # noqa: E402
 from services.models import Line  # noqa: E402
+from services.platform.db import read_session  # noqa: E402
 
 STATES = ("active", "suspended", "terminated")
 BATCH = 5000

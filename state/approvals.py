@@ -6,7 +6,7 @@ from typing import Any
 
 import reflex as rx
 
-from services import approvals
+from services.workflow import approvals
 from state.base import MessagesMixin, UiState, actor, guarded
 
 

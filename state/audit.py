@@ -6,8 +6,8 @@ from typing import Any
 
 import reflex as rx
 
-from services import audit_log
-from services.permissions import can
+from services.platform.permissions import can
+from services.security import audit_log
 from state.base import MessagesMixin, actor, guarded, require_offered
 
 _FILTER_FIELDS = ("actor_label", "entity_type", "entity_id", "action", "since", "until", "up_to_id")

@@ -14,9 +14,9 @@ from urllib.parse import urlparse
 
 import reflex as rx
 
-from services import auth, oidc
-from services.config import plain_http_allowed
-from services.errors import DomainError
+from services.platform.config import plain_http_allowed
+from services.platform.errors import DomainError
+from services.security import auth, oidc
 from state.base import MessagesMixin, public
 
 SSO_CHALLENGE_COOKIE = "tsm_sso_challenge"

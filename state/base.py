@@ -2,7 +2,7 @@
 
 The session token lives in an HttpOnly cookie that page JavaScript cannot read; the browser
 sends it with the websocket connection, and every guarded handler re-derives the actor from
-it on the server (services.auth.resolve_session) before doing anything.
+it on the server (services.security.auth.resolve_session) before doing anything.
 """
 
 from __future__ import annotations
@@ -16,9 +16,11 @@ from typing import Any
 
 import reflex as rx
 
-from services import approvals, auth, incidents, recovery
-from services.errors import DomainError, NotAuthenticated, ValidationFailed
-from services.permissions import ROLE_LABELS_JA, Actor
+from services.operations import incidents, recovery
+from services.platform.errors import DomainError, NotAuthenticated, ValidationFailed
+from services.platform.permissions import ROLE_LABELS_JA, Actor
+from services.security import auth
+from services.workflow import approvals
 from state.session_scope import reset_tab, session_token
 
 logger = logging.getLogger(__name__)

@@ -6,12 +6,15 @@ from typing import Any
 
 import reflex as rx
 
-from services import approvals, billing, card_payments, contracts, customers, lines, masking, views
-from services import kyc_checks, notifications, shipments
-from services.errors import PermissionDenied, ValidationFailed
-from services.lifecycles import CONTRACT, EVENT_LABELS_JA, INVOICE, LINE, Lifecycle
-from services.lines import LINE_EVENT_PERMISSIONS
-from services.permissions import can
+from services.billing import card_payments, invoices
+from services.ledger import contracts, customers, kyc_checks, lines, notifications, shipments
+from services.ledger.lines import LINE_EVENT_PERMISSIONS
+from services.platform.errors import PermissionDenied, ValidationFailed
+from services.platform.lifecycles import CONTRACT, EVENT_LABELS_JA, INVOICE, LINE, Lifecycle
+from services.platform.permissions import can
+from services.read.staff import views
+from services.security import masking
+from services.workflow import approvals
 from state.base import MessagesMixin, actor, guarded, require_offered
 
 
@@ -46,7 +49,7 @@ class DashboardState(MessagesMixin, rx.State):
 class ConfirmDialogMixin(MessagesMixin, mixin=True):
     """An action behind a confirmation dialog that states what will happen and asks for a reason.
 
-    Actions that need a second person (services.approvals.POLICIES) become an approval request
+    Actions that need a second person (services.workflow.approvals.POLICIES) become an approval request
     instead of running; irreversible ones ask the user to type a confirmation word; duplicates
     are warned about (and refused by the service). Subclasses name the events the page offers now
     (`_offered`: nothing else is asked or confirmed), the operation of an event (`_approval_operation`),
@@ -442,9 +445,9 @@ class InvoiceState(LifecycleActionsMixin, rx.State):
         if event == CARD_CHARGE_EVENT:
             card_payments.charge_invoice(invoice_id, actor=actor(), reason=reason)
         elif event == "issue":
-            billing.issue_invoice(invoice_id, actor=actor())
+            invoices.issue_invoice(invoice_id, actor=actor())
         else:
-            billing.void_invoice(invoice_id, actor=actor(), reason=reason)
+            invoices.void_invoice(invoice_id, actor=actor(), reason=reason)
 
 
 class TicketState(MessagesMixin, rx.State):

@@ -7,9 +7,10 @@ from typing import Any
 
 import reflex as rx
 
-from services import daily_reconciliation, recovery
-from services.errors import Conflict
-from services.lifecycles import state_label
+from services.operations import recovery
+from services.platform.errors import Conflict
+from services.platform.lifecycles import state_label
+from services.workflow import daily_reconciliation
 from state.base import MessagesMixin, UiState, actor, guarded
 
 ACTIONS = {"retry": "再試行", "resolve": "解消"}

@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 import reflex as rx
 
-from services import search
+from services.read import search
 from state.base import MessagesMixin, actor, guarded
 
 

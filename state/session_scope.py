@@ -18,8 +18,8 @@ from typing import Any
 import reflex as rx
 from reflex.middleware import Middleware
 
-from services import auth
-from services.errors import NotAuthenticated
+from services.platform.errors import NotAuthenticated
+from services.security import auth
 
 SESSION_COOKIE = "tsm_session"
 APP_STATE_PACKAGE = "state."

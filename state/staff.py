@@ -6,8 +6,9 @@ from typing import Any
 
 import reflex as rx
 
-from services import approvals, staff_admin
-from services.permissions import ROLE_LABELS_JA, STAFF_ROLES
+from services.platform.permissions import ROLE_LABELS_JA, STAFF_ROLES
+from services.security import staff_admin
+from services.workflow import approvals
 from state.base import MessagesMixin, actor, guarded, require_offered
 
 ACTION_LABELS = {

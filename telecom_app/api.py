@@ -1,6 +1,6 @@
 """HTTP routes served on the app's own port beside the Reflex app (session cookie, staff SSO).
 
-Single sign-on (OpenID Connect, services.oidc): /api/auth/oidc/login sends the browser to the
+Single sign-on (OpenID Connect, services.security.oidc): /api/auth/oidc/login sends the browser to the
 provider with the state / nonce / PKCE flow cookie; /api/auth/oidc/callback verifies the answer
 and either signs in at once (the provider asserted MFA: ticket -> /api/auth/complete) or hands
 our own TOTP step to the sign-in page through a short-lived HttpOnly challenge cookie.
@@ -16,9 +16,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse
 from starlette.routing import Route
 
-from services import auth, oidc, webhooks
-from services.config import settings
-from services.errors import DomainError
+from services.platform.config import settings
+from services.platform.errors import DomainError
+from services.security import auth, oidc
+from services.workflow import webhooks
 from state.auth import SSO_CHALLENGE_COOKIE
 from state.session_scope import SESSION_COOKIE
 from telecom_app.http_policy import cookie_must_be_secure

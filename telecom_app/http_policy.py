@@ -5,7 +5,7 @@
   the scripts its server sends with eval, hence 'unsafe-eval'), frame-ancestors 'none',
   Referrer-Policy, nosniff, and HSTS when the request came over https.
 - Limits on API requests (/api/...): the query string (414) and the body size (413, also for a chunked
-  body that never said its length); JSON bodies are checked by services.safe_json where they are read.
+  body that never said its length); JSON bodies are checked by services.platform.safe_json where they are read.
 - Reflex's file-upload endpoint is closed: the app has no upload.
 - An access log line per request without any query string that could carry a secret (the websocket's
   per-tab token, a sign-in ticket, an SSO code).
@@ -26,8 +26,8 @@ from typing import Any
 
 from starlette.responses import JSONResponse
 
-from services.config import plain_http_allowed
-from services.safe_json import MAX_BODY_BYTES
+from services.platform.config import plain_http_allowed
+from services.platform.safe_json import MAX_BODY_BYTES
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

@@ -2,15 +2,21 @@
 
 import reflex as rx
 
-from services import installation_secrets
-from services.masking import install_log_filter
+from services.platform import installation_secrets
+from services.security.masking import install_log_filter
 from state.approvals import ApprovalQueueState
 from state.audit import AuditState
 from state.auth import LoginState
 from state.base import UiState
 from state.records import (
-    ContractState, CustomerListState, CustomerState, DashboardState, InvoiceState, LineListState,
-    LineState, TicketState,
+    ContractState,
+    CustomerListState,
+    CustomerState,
+    DashboardState,
+    InvoiceState,
+    LineListState,
+    LineState,
+    TicketState,
 )
 from state.recovery import ReviewQueueState
 from state.search import SearchState

@@ -31,15 +31,25 @@ from sqlalchemy import func, text
 from sqlmodel import col, select
 
 from sandbox.testing import SandboxProcess
-from services import approvals, card_payments, installation_secrets, lines
-from services.config import PROJECT_ROOT
-from services.customers import customer_code
-from services.db import make_engine, read_session, use_engine
-from services.errors import DomainError
+from services.billing import card_payments
+from services.ledger import lines
+from services.ledger.customers import customer_code
 from services.models import (
-    ExternalAttempt, ExternalOperation, InboundEvent, Invoice, Line, Payment, PaymentAllocation, ReviewItem,
+    ExternalAttempt,
+    ExternalOperation,
+    InboundEvent,
+    Invoice,
+    Line,
+    Payment,
+    PaymentAllocation,
+    ReviewItem,
 )
-from services.permissions import Role
+from services.platform import installation_secrets
+from services.platform.config import PROJECT_ROOT
+from services.platform.db import make_engine, read_session, use_engine
+from services.platform.errors import DomainError
+from services.platform.permissions import Role
+from services.workflow import approvals
 from tests.conftest import make_actor
 from tests.stack import CeleryProcess, WebhookEndpoint, queue_tasks_on
 from tests.unit.builders import World

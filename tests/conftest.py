@@ -11,9 +11,9 @@ import pytest
 from sqlmodel import SQLModel
 
 import services.models  # noqa: F401  (registers every table)
-from services import installation_secrets
-from services.db import make_engine, use_engine
-from services.permissions import Actor, Role
+from services.platform import installation_secrets
+from services.platform.db import make_engine, use_engine
+from services.platform.permissions import Actor, Role
 
 
 def pytest_configure(config):
@@ -26,7 +26,7 @@ def pytest_configure(config):
 @pytest.fixture(autouse=True, scope="session")
 def encryption_keys(tmp_path_factory):
     """Tests encrypt with a throwaway key file, never the developer's data/encryption.keys."""
-    from services import crypto
+    from services.platform import crypto
 
     os.environ["TELECOM_KEY_FILE"] = str(tmp_path_factory.mktemp("keys") / "encryption.keys")
     crypto.reload_keys()

@@ -20,8 +20,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from services import webhooks
-from services.config import PROJECT_ROOT
+from services.platform.config import PROJECT_ROOT
+from services.workflow import webhooks
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 

@@ -1,6 +1,6 @@
 """The bank's API: the daily 入出金取引明細 statement file of the operator's receiving account.
 
-Incoming transfers reach the product as signed `transfer.received` webhooks (services.bank_transfers);
+Incoming transfers reach the product as signed `transfer.received` webhooks (services.billing.bank_transfers);
 the product sends the bank nothing, so this client has no outbox operations.
 """
 
@@ -11,8 +11,8 @@ from datetime import date
 
 import httpx
 
-from services.config import settings
 from services.integrations.http import HttpProvider
+from services.platform.config import settings
 
 
 class BankUnreachable(Exception):

@@ -15,8 +15,8 @@ from typing import Any
 
 import httpx
 
-from services.config import settings
 from services.integrations.http import CallResult, HttpProvider, unsupported
+from services.platform.config import settings
 
 # The ledger's operation name -> the carrier's path segment (the speed limit's body says {"enabled": ...}).
 OPERATION_PATHS = {"activate": "activate", "suspend": "suspend", "resume": "resume", "terminate": "terminate",

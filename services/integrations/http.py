@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from services.config import settings
+from services.platform.config import settings
 
 SIGNATURE_HEADER = "X-Sandbox-Signature"
 IDEMPOTENCY_HEADER = "Idempotency-Key"

@@ -1,7 +1,7 @@
 """The identity-verification (本人確認) provider's API: submit a check under an idempotency key, look it up.
 
 The provider answers 202 at once and decides later; the result comes by a signed `check.completed`
-webhook (services.kyc_checks.kyc_event). Answers are classified as for every provider
+webhook (services.ledger.kyc_checks.kyc_event). Answers are classified as for every provider
 (services.integrations.http): 2xx succeeded, 4xx the provider said no, 5xx / timeout unknown.
 """
 
@@ -13,10 +13,10 @@ from typing import Any
 
 import httpx
 
-from services.config import settings
 from services.integrations.http import CallResult, HttpProvider, unsupported
+from services.platform.config import settings
 
-# The ledger's identity-document types (services.customers.ID_DOCUMENT_TYPES) -> the provider's words.
+# The ledger's identity-document types (services.ledger.customers.ID_DOCUMENT_TYPES) -> the provider's words.
 DOCUMENT_TYPES = {"drivers_license": "drivers_license", "passport": "passport", "residence_card": "residence_card",
                   "health_insurance": "health_insurance_card", "my_number_card": "my_number_card"}
 # What the provider receives of a submit payload (the rest is the ledger's own bookkeeping).

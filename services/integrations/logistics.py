@@ -1,7 +1,7 @@
 """The logistics provider's API: ship a SIM or device, request its return, look a request up by its key.
 
 Tracking (picked up, in transit, delivered, return steps) comes by signed `shipment.<status>` webhooks
-(services.shipments.logistics_event). Answers are classified as for every provider
+(services.ledger.shipments.logistics_event). Answers are classified as for every provider
 (services.integrations.http): 2xx succeeded, 4xx the provider said no, 5xx / timeout unknown.
 """
 
@@ -13,8 +13,8 @@ from typing import Any
 
 import httpx
 
-from services.config import settings
 from services.integrations.http import CallResult, HttpProvider, unsupported
+from services.platform.config import settings
 
 SHIP_FIELDS = ("order_ref", "item_type", "item_id", "recipient")
 

@@ -27,9 +27,9 @@ from typing import Any
 
 import httpx
 
-from services import installation_secrets
-from services.config import settings
 from services.integrations.http import CallResult, HttpProvider, elapsed_ms, result_of, unsupported
+from services.platform import installation_secrets
+from services.platform.config import settings
 
 PUSH_PATH = "/v2/bot/message/push"
 RETRY_KEY_HEADER = "X-Line-Retry-Key"

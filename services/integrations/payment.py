@@ -17,8 +17,8 @@ from typing import Any
 
 import httpx
 
-from services.config import settings
 from services.integrations.http import CallResult, HttpProvider, unsupported
+from services.platform.config import settings
 
 DECLINED = 402  # the card was refused (card_declined, insufficient_funds): the gateway's final "no"
 SETTLEMENT_COLUMNS = ("date", "type", "id", "charge_id", "customer_ref", "idempotency_key", "amount", "fee", "net",

@@ -63,4 +63,4 @@ class AuditSealedValue(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     audit_entry_id: int = Field(foreign_key="audit_entry.id", index=True)
     field: str = Field(max_length=64)
-    value_enc: str = Field(max_length=2048)  # encrypted at rest (services.crypto)
+    value_enc: str = Field(max_length=2048)  # encrypted at rest (services.platform.crypto)

@@ -7,8 +7,8 @@ from datetime import date, datetime
 from sqlalchemy import CheckConstraint, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from services.lifecycles import InvoiceStatus, PaymentStatus
 from services.models.base import status_check, utcnow, values_check
+from services.platform.lifecycles import InvoiceStatus, PaymentStatus
 
 PAYMENT_METHODS = ("bank_transfer", "direct_debit", "card")
 

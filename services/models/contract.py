@@ -7,8 +7,8 @@ from datetime import date, datetime
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from services.lifecycles import ContractStatus
 from services.models.base import status_check, utcnow
+from services.platform.lifecycles import ContractStatus
 
 
 class Contract(SQLModel, table=True):

@@ -67,7 +67,7 @@ class KycRecord(SQLModel, table=True):
 
     携帯電話不正利用防止法 asks for who checked, when, how, the document and its number (the
     tracking number of 本人限定受取郵便 where used) and the person's identifying details, kept
-    until 3 years after the contract ends (services.kyc_records deletes it only then).
+    until 3 years after the contract ends (services.ledger.kyc_records deletes it only then).
     """
 
     __tablename__ = "kyc_record"

@@ -7,8 +7,8 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint
 from sqlmodel import Field, SQLModel
 
-from services.lifecycles import DeviceStatus, SimStatus
 from services.models.base import status_check, utcnow
+from services.platform.lifecycles import DeviceStatus, SimStatus
 
 
 class SimCard(SQLModel, table=True):

@@ -7,8 +7,8 @@ from datetime import date, datetime
 from sqlalchemy import CheckConstraint, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from services.lifecycles import LineStatus
 from services.models.base import status_check, utcnow
+from services.platform.lifecycles import LineStatus
 
 
 class Line(SQLModel, table=True):

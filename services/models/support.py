@@ -6,8 +6,8 @@ from datetime import datetime
 
 from sqlmodel import Field, SQLModel
 
-from services.lifecycles import TicketStatus
 from services.models.base import status_check, utcnow, values_check
+from services.platform.lifecycles import TicketStatus
 
 TICKET_PRIORITIES = ("low", "normal", "high")
 AUTHOR_KINDS = ("staff", "customer")

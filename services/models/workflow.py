@@ -8,8 +8,8 @@ from datetime import date, datetime
 from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from services.lifecycles import ApprovalStatus, ExternalOperationStatus, ImportBatchStatus
 from services.models.base import status_check, utcnow, values_check
+from services.platform.lifecycles import ApprovalStatus, ExternalOperationStatus, ImportBatchStatus
 
 NOTIFICATION_CHANNELS = ("mail", "line", "in_app")
 ATTEMPT_OUTCOMES = ("succeeded", "failed", "unknown")

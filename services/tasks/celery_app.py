@@ -17,8 +17,8 @@ from pathlib import Path
 from celery import Celery
 from celery.signals import beat_init, worker_init, worker_process_init
 
-from services import installation_secrets
-from services.config import PROJECT_ROOT, settings
+from services.platform import installation_secrets
+from services.platform.config import PROJECT_ROOT, settings
 
 TASK_TIME_LIMIT_SECONDS = 60
 TASK_SOFT_TIME_LIMIT_SECONDS = 45
@@ -87,6 +87,6 @@ def _refuse_unsafe_secrets(**_kwargs) -> None:
 @worker_process_init.connect
 def _fresh_connections(**_kwargs) -> None:
     """A forked worker process must not share the parent's database connections."""
-    from services.db import get_engine
+    from services.platform.db import get_engine
 
     get_engine().dispose(close=False)

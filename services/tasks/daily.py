@@ -3,8 +3,8 @@
 Beat runs it hourly (a completed day is skipped); a worker also queues one round when it starts, so
 a machine that was off catches up at once instead of an hour later. A comparison a person queues
 from the review screen (再突合) runs as its own task. After a carrier line report is read, the data
-caps are enforced on its usage (services.usage_caps). Once a day the 本人確認記録 past their retention
-date are deleted (services.kyc_records).
+caps are enforced on its usage (services.ledger.usage_caps). Once a day the 本人確認記録 past their retention
+date are deleted (services.ledger.kyc_records).
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ from datetime import date
 
 from celery.signals import worker_ready
 
-from services import daily_reconciliation, kyc_records, usage_caps
+from services.ledger import kyc_records, usage_caps
 from services.tasks.celery_app import app
+from services.workflow import daily_reconciliation
 
 log = logging.getLogger(__name__)
 

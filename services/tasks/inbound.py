@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from services import webhooks
 from services.tasks.celery_app import app
+from services.workflow import webhooks
 
 
 @app.task(name="telecom.process_inbound_event", ignore_result=True, acks_late=True)
 def process_inbound_event(event_row_id: int) -> str:
-    """Apply one stored webhook event (at most once; see services.webhooks.process_event)."""
+    """Apply one stored webhook event (at most once; see services.workflow.webhooks.process_event)."""
     return webhooks.process_event(event_row_id)
 
 

@@ -17,16 +17,16 @@ from datetime import timedelta
 from sqlalchemy import or_
 from sqlmodel import select
 
-from services.config import settings
-from services.db import write_session
 from services.integrations import client_for
 from services.integrations.http import CallResult, ProviderClient
-from services.lifecycles import EXTERNAL_OPERATION, ExternalOperationEvent, ExternalOperationStatus
 from services.models import ExternalAttempt, ExternalOperation
 from services.models.base import utcnow
-from services.outbox import PROVIDER_LABELS_JA
-from services.reconciliation import reconcile_unknown, settle_operation
+from services.platform.config import settings
+from services.platform.db import write_session
+from services.platform.lifecycles import EXTERNAL_OPERATION, ExternalOperationEvent, ExternalOperationStatus
 from services.tasks.celery_app import app, prune_delivered_messages
+from services.workflow.outbox import PROVIDER_LABELS_JA
+from services.workflow.reconciliation import reconcile_unknown, settle_operation
 
 log = logging.getLogger(__name__)
 

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from services import installation_secrets
-from services.config import PROJECT_ROOT
 from sandbox.testing import SandboxProcess
+from services.platform import installation_secrets
+from services.platform.config import PROJECT_ROOT
 from tests.stack import PostgresServer, RedisServer, free_port
 
 CHROMIUM = "/usr/bin/chromium"
@@ -55,8 +55,8 @@ def app_server():
            "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
     python = sys.executable
     _run([python, "-m", "alembic", "upgrade", "head"], env)
-    _run([python, "-m", "services.demo_staff", "provision"], env)
-    _run([python, "-m", "services.seed", "--customers", "80", "--lines", "200"], env)
+    _run([python, "-m", "demo.staff", "provision"], env)
+    _run([python, "-m", "demo.seed", "--customers", "80", "--lines", "200"], env)
     sandbox = SandboxProcess(webhook_base=f"http://127.0.0.1:{port}/api/webhooks",
                              secrets_file=installation_secrets.secrets_file(),
                              extra_args=["--carrier-adopt-unknown-lines"]).start()
@@ -192,7 +192,8 @@ def sign_in(page, base: str, role: str) -> None:
     import re
 
     import pyotp
-    from services.demo_staff import DEMO_PASSWORD, DEMO_STAFF
+
+    from demo.staff import DEMO_PASSWORD, DEMO_STAFF
 
     email, _, secret = DEMO_STAFF[role]
     page.goto(f"{base}/login")

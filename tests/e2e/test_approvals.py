@@ -6,12 +6,11 @@ import re
 import time
 
 import httpx
-
 import pytest
 from sqlmodel import Session, select
 
-from services.db import make_engine
 from services.models import AuditEntry, Customer, Line
+from services.platform.db import make_engine
 from tests.e2e.conftest import VIEWPORTS
 
 pytestmark = pytest.mark.e2e

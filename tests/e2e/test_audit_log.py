@@ -8,7 +8,7 @@ import re
 import pytest
 from sqlalchemy import text
 
-from services.db import make_engine
+from services.platform.db import make_engine
 from tests.e2e.conftest import VIEWPORTS
 
 pytestmark = pytest.mark.e2e

@@ -7,9 +7,9 @@ import re
 import pytest
 from sqlmodel import Session, select
 
-from services.db import make_engine
-from tests.e2e.conftest import VIEWPORTS, open_context, sign_in
 from services.models import AuditEntry, Contract, Customer, Line
+from services.platform.db import make_engine
+from tests.e2e.conftest import VIEWPORTS, open_context, sign_in
 
 pytestmark = pytest.mark.e2e
 

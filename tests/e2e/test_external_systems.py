@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from services.billing import today_in_tokyo
-from services.customers import customer_code
-from services.db import make_engine
+from services.billing.invoices import today_in_tokyo
+from services.ledger.customers import customer_code
 from services.models import Invoice, Line, Payment, PaymentAllocation, ReconciliationRun, Shipment
+from services.platform.db import make_engine
 
 pytestmark = pytest.mark.e2e
 

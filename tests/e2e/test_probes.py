@@ -15,10 +15,10 @@ import httpx
 import pytest
 from sqlmodel import Session, select
 
-from services import installation_secrets
-from services.db import make_engine
 from services.integrations.http import SIGNATURE_HEADER, sign
 from services.models import AuditEntry, InboundEvent, Line
+from services.platform import installation_secrets
+from services.platform.db import make_engine
 from state.base import NOT_OFFERED
 from state.records import CustomerState, LineState
 from state.staff import StaffState
@@ -168,12 +168,13 @@ def test_a_single_lines_termination_from_its_page_waits_for_a_second_person(app_
 
 _AS_SALES = """
 import json, sys
-from services import crypto, customers
-from services.customers import bank_account_display
-from services.db import read_session
-from services.errors import DomainError
+from services.ledger import customers
+from services.platform import crypto
+from services.ledger.customers import bank_account_display
+from services.platform.db import read_session
+from services.platform.errors import DomainError
 from services.models import Customer, StaffUser
-from services.permissions import Actor, Role
+from services.platform.permissions import Actor, Role
 customer_id = int(sys.argv[1])
 with read_session() as s:
     sales = s.exec(__import__("sqlmodel").select(StaffUser).where(StaffUser.role == "sales")).first()
@@ -198,8 +199,8 @@ def test_a_verified_id_document_cannot_be_cleared_and_only_the_auditor_reveals_a
     import subprocess
     import sys
 
-    from services.config import PROJECT_ROOT
     from services.models import Customer
+    from services.platform.config import PROJECT_ROOT
 
     engine = make_engine(app_server["db_url"])
     with Session(engine) as s:

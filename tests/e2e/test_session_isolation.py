@@ -17,9 +17,9 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import Session, select
 
-from services.db import make_engine
 from services.models import Customer
 from services.models.base import utcnow
+from services.platform.db import make_engine
 from tests.e2e.conftest import _trace, open_context, sign_in
 from tests.e2e.raw_socket import RawClient, text_of
 

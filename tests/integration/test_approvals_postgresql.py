@@ -8,11 +8,12 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import select
 
-from services import approvals, lines
-from services.db import make_engine, read_session, use_engine
-from services.errors import Conflict
+from services.ledger import lines
 from services.models import AuditEntry, Line
-from services.permissions import Role
+from services.platform.db import make_engine, read_session, use_engine
+from services.platform.errors import Conflict
+from services.platform.permissions import Role
+from services.workflow import approvals
 from tests.conftest import make_actor
 from tests.integration.test_migrations import _upgrade
 from tests.unit.builders import World

@@ -9,11 +9,11 @@ import uuid
 import pytest
 from sqlalchemy import text
 
-from services.audit import record
-from services.audit_log import verify_chain
-from services.db import make_engine, use_engine, write_session
 from services.models import RatePlan
-from services.permissions import Actor, Role
+from services.platform.audit import record
+from services.platform.db import make_engine, use_engine, write_session
+from services.platform.permissions import Actor, Role
+from services.security.audit_log import verify_chain
 from tests.integration.test_migrations import _upgrade
 
 THREADS = 8
@@ -72,8 +72,8 @@ def test_concurrent_appends_on_postgresql_keep_the_chain_intact(postgres_url):
 def test_a_seeded_postgresql_ledger_verifies_intact_and_live_entries_continue_its_chain(postgres_url):
     from datetime import date
 
-    from services import customers
-    from services.seed import SeedOptions, seed_demo
+    from demo.seed import SeedOptions, seed_demo
+    from services.ledger import customers
 
     _upgrade(postgres_url)
     engine = make_engine(postgres_url)

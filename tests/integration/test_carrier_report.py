@@ -13,13 +13,14 @@ import pytest
 from sqlmodel import select
 
 from sandbox.testing import SandboxProcess
-from services import carrier_report, daily_reconciliation, lines, usage_caps
-from services.billing import today_in_tokyo
-from services.db import make_engine, read_session, use_engine
+from services.billing.invoices import today_in_tokyo
 from services.integrations.carrier import CarrierClient
+from services.ledger import carrier_report, lines, usage_caps
 from services.models import ExternalOperation, Line, ReviewItem, UsageRecord
-from services.permissions import Role
+from services.platform.db import make_engine, read_session, use_engine
+from services.platform.permissions import Role
 from services.tasks.outbox import run_operation
+from services.workflow import daily_reconciliation
 from tests.conftest import make_actor
 from tests.integration.test_migrations import _upgrade
 from tests.unit.builders import World

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
@@ -11,8 +10,9 @@ from sqlalchemy import inspect
 from sqlmodel import SQLModel
 
 import services.models  # noqa: F401
-from services.config import PROJECT_ROOT
-from services.db import make_engine
+from alembic import command
+from services.platform.config import PROJECT_ROOT
+from services.platform.db import make_engine
 
 
 def _upgrade(url: str) -> None:

@@ -1,7 +1,7 @@
 """Staff single sign-on against the local OpenID provider (sandbox/oidc_provider.py) over real HTTP.
 
 The provider runs as its own process on a free loopback port. The services flow
-(services.oidc + services.auth) and the Starlette routes (telecom_app.api, in-process via
+(services.security.oidc + services.security.auth) and the Starlette routes (telecom_app.api, in-process via
 starlette.testclient) are driven end to end: authorization request, the provider's redirect,
 code exchange with PKCE, ID token verification, and the session or our own TOTP step.
 """
@@ -28,11 +28,12 @@ from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 from sqlmodel import select
 
-from services import auth, config, oidc
-from services.config import PROJECT_ROOT
-from services.db import read_session
 from services.models import AuditEntry
-from services.permissions import Role
+from services.platform import config
+from services.platform.config import PROJECT_ROOT
+from services.platform.db import read_session
+from services.platform.permissions import Role
+from services.security import auth, oidc
 from tests.stack import free_port
 
 pytestmark = pytest.mark.integration
@@ -176,7 +177,7 @@ def test_otp_in_amr_also_counts_as_mfa(client, provider):
 def test_a_forged_or_mismatched_answer_is_refused(client, provider, caplog, fault, logged):
     control(provider, faults=[fault])
     start, query = authorize(client)
-    with caplog.at_level(logging.WARNING, logger="services.oidc"), \
+    with caplog.at_level(logging.WARNING, logger="services.security.oidc"), \
             pytest.raises(auth.AuthenticationFailed) as err:
         finish(client, start, query)
     assert err.value.message == auth.SSO_FAILED  # the screen never says why
@@ -185,7 +186,7 @@ def test_a_forged_or_mismatched_answer_is_refused(client, provider, caplog, faul
 
 
 def test_unknown_or_disabled_email_gets_the_generic_failure(client, provider, admin):
-    from services import staff_admin
+    from services.security import staff_admin
 
     control(provider, user="stranger@example.jp")
     with pytest.raises(auth.AuthenticationFailed) as err:
@@ -292,9 +293,8 @@ def test_routes_sign_in_with_mfa_asserted_and_set_the_session_cookie(browser):
 
 def test_routes_hand_our_totp_step_to_the_sign_in_page_when_mfa_was_not_asserted(browser, provider):
     import telecom_app.telecom_app  # noqa: F401  (registers the states)
-    from tests.unit.test_staff_screen import _state
-
     from state.auth import SSO_CHALLENGE_COOKIE, LoginState
+    from tests.unit.test_staff_screen import _state
 
     control(provider, amr=["pwd"])
     callback = _through_provider(browser)

@@ -2,7 +2,7 @@
 the carrier sandbox with fault injection, completion webhooks, and reconciliation.
 
 Everything runs in separate processes as in production except the test itself, which plays staff
-(through the services) and the app's webhook endpoint (services.webhooks.accept behind a small server).
+(through the services) and the app's webhook endpoint (services.workflow.webhooks.accept behind a small server).
 """
 
 from __future__ import annotations
@@ -20,15 +20,17 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from sandbox.testing import SandboxProcess
-from services import installation_secrets, lines, reconciliation, webhooks
-from services.config import PROJECT_ROOT
-from services.db import make_engine, read_session, use_engine
-from services.errors import InvalidTransition
 from services.integrations.carrier import CarrierClient
 from services.integrations.http import sign
+from services.ledger import lines
 from services.models import AuditEntry, ExternalAttempt, ExternalOperation, InboundEvent, Line, ReviewItem
-from services.permissions import Role
+from services.platform import installation_secrets
+from services.platform.config import PROJECT_ROOT
+from services.platform.db import make_engine, read_session, use_engine
+from services.platform.errors import InvalidTransition
+from services.platform.permissions import Role
 from services.tasks.celery_app import prune_delivered_messages
+from services.workflow import reconciliation, webhooks
 from tests.conftest import make_actor
 from tests.integration.test_migrations import _upgrade
 from tests.stack import CeleryProcess, WebhookEndpoint, queue_tasks_on

@@ -17,15 +17,17 @@ import pytest
 from sqlmodel import col, select
 
 from sandbox.testing import SandboxProcess
-from services import installation_secrets, kyc_checks, notifications, shipments, webhooks
-from services.db import make_engine, read_session, use_engine
-from services.integrations.kyc import KycClient
 from services.integrations.http import CallResult
+from services.integrations.kyc import KycClient
 from services.integrations.logistics import LogisticsClient
 from services.integrations.messaging import MessagingClient, message_id
+from services.ledger import kyc_checks, notifications, shipments
 from services.models import AuditEntry, Customer, ExternalOperation, InboundEvent, Notification, ReviewItem, Shipment
-from services.permissions import Role
+from services.platform import installation_secrets
+from services.platform.db import make_engine, read_session, use_engine
+from services.platform.permissions import Role
 from services.tasks.outbox import run_operation
+from services.workflow import webhooks
 from tests.conftest import make_actor
 from tests.integration.test_migrations import _upgrade
 from tests.stack import WebhookEndpoint, queue_tasks_on

@@ -15,11 +15,11 @@ import pytest
 from sqlmodel import col, select
 
 from sandbox.testing import SandboxProcess
-from services import lines
-from services.config import PROJECT_ROOT
-from services.db import make_engine, read_session, use_engine
+from services.ledger import lines
 from services.models import ExternalAttempt, Line
-from services.permissions import Role
+from services.platform.config import PROJECT_ROOT
+from services.platform.db import make_engine, read_session, use_engine
+from services.platform.permissions import Role
 from tests.conftest import make_actor
 from tests.integration.test_migrations import _upgrade
 from tests.integration.test_outbox_carrier import WORKER_ENV

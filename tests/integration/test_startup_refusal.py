@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from services.config import PROJECT_ROOT
-from services.installation_secrets import SECRET_NAMES, env_name
+from services.platform.config import PROJECT_ROOT
+from services.platform.installation_secrets import SECRET_NAMES, env_name
 
 pytestmark = pytest.mark.integration
 

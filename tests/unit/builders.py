@@ -8,21 +8,13 @@ from datetime import date
 
 from sqlmodel import col, select
 
-from services import (
-    approvals,
-    billing,
-    contracts,
-    customers,
-    inventory,
-    lines,
-    outbox,
-    payments,
-    tickets,
-)
-from services.db import write_session
-from services.identifiers import luhn_complete
+from services.billing import invoices, payments
+from services.ledger import contracts, customers, inventory, lines, tickets
 from services.models import ExternalOperation, RatePlan, StaffUser
-from services.permissions import Actor, Role
+from services.platform.db import write_session
+from services.platform.identifiers import luhn_complete
+from services.platform.permissions import Actor, Role
+from services.workflow import approvals, outbox
 
 
 class World:
@@ -122,10 +114,10 @@ class World:
     def invoice(self, contract=None, *, issued: bool = True, period: str = "2024-05",
                 unit_price: int = 10000, quantity: int = 1):
         contract = contract if contract is not None else self.contract()
-        invoice = billing.create_invoice(
+        invoice = invoices.create_invoice(
             actor=self.admin, contract_id=contract.id, period=period,
             items=[{"description": "月額基本料", "quantity": quantity, "unit_price": unit_price}])
-        return billing.issue_invoice(invoice.id, actor=self.admin) if issued else invoice
+        return invoices.issue_invoice(invoice.id, actor=self.admin) if issued else invoice
 
     def payment(self, amount: int = 11000, customer_id: int | None = None, method: str = "bank_transfer"):
         return payments.record_payment(actor=self.admin, amount=amount, method=method,

@@ -8,8 +8,8 @@ import pytest
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 
-from services import auth
-from services.approval_gate import approved
+from services.security import auth
+from services.workflow.approval_gate import approved
 from tests.unit.builders import World
 
 START = datetime(2026, 4, 1, 0, 0, 10, tzinfo=UTC)  # 10 s into a 30 s TOTP step
@@ -38,7 +38,7 @@ def fast_passwords(monkeypatch):
 @pytest.fixture(autouse=True)
 def queued_runs(monkeypatch) -> list[tuple[str, str]]:
     """Unit tests have no broker: a 再突合 a service queues is recorded here, not sent to a worker."""
-    from services import daily_reconciliation
+    from services.workflow import daily_reconciliation
 
     sent: list[tuple[str, str]] = []
     monkeypatch.setattr(daily_reconciliation, "_enqueue", lambda source, day: sent.append((source, day.isoformat())))

@@ -10,9 +10,10 @@ from typing import Any
 import httpx
 from sqlmodel import col, select
 
-from services import customers, webhooks
-from services.db import read_session, write_session
+from services.ledger import customers
 from services.models import Customer, ExternalOperation, InboundEvent
+from services.platform.db import read_session, write_session
+from services.workflow import webhooks
 
 
 class FakeProvider:

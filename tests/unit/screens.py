@@ -7,8 +7,8 @@ import reflex as rx
 from reflex.istate.data import RouterData
 from reflex_base import constants
 
-from services import auth
-from services.demo_staff import DEMO_PASSWORD, DEMO_STAFF
+from demo.staff import DEMO_PASSWORD, DEMO_STAFF
+from services.security import auth
 from state.session_scope import SESSION_COOKIE
 
 

@@ -13,8 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-from services import installation_secrets, webhooks
 from services.integrations.http import sign
+from services.platform import installation_secrets
+from services.workflow import webhooks
 from telecom_app.api import build_api
 from telecom_app.http_policy import HttpPolicy
 
@@ -160,8 +161,8 @@ def test_fuzzed_sign_out_never_gets_a_5xx(client, origin, body, cookie):
 def _sign_in_cookie(engine, base_url: str) -> str:
     import pyotp
 
-    from services import auth
-    from services.demo_staff import DEMO_PASSWORD, DEMO_STAFF
+    from demo.staff import DEMO_PASSWORD, DEMO_STAFF
+    from services.security import auth
 
     email, name, secret = DEMO_STAFF["support"]
     auth.provision_demo_staff(email, name, "support", DEMO_PASSWORD, secret)

@@ -9,18 +9,19 @@ import pytest
 from sqlalchemy import func, text
 from sqlmodel import select
 
-from services import approvals, contracts, lines
-from services.approval_gate import approved
-from services.db import read_session, write_session
-from services.errors import (
+from services.ledger import contracts, lines
+from services.models import ApprovalRequest, AuditEntry, ExternalOperation, Line
+from services.models.base import utcnow
+from services.platform.db import read_session, write_session
+from services.platform.errors import (
     ApprovalRequired,
     Conflict,
     InvalidTransition,
     PermissionDenied,
     ValidationFailed,
 )
-from services.models import ApprovalRequest, AuditEntry, ExternalOperation, Line
-from services.models.base import utcnow
+from services.workflow import approvals
+from services.workflow.approval_gate import approved
 
 
 @pytest.fixture()
@@ -240,7 +241,7 @@ def test_navigation_count_excludes_own_and_undecidable_requests(world, active_li
 
 
 def test_refund_runs_only_through_an_approved_request(world, accounting):
-    from services import payments
+    from services.billing import payments
     from services.models import Payment
 
     payment = world.payment()

@@ -12,17 +12,18 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import event, text
 
-from services import audit_log, customers, lines, tickets
-from services.audit import chain_bulk_entries, entry_digest
-from services.audit_log import (
+from demo.seed import SeedOptions, seed_demo
+from services.ledger import customers, lines, tickets
+from services.models import AuditEntry
+from services.platform.audit import chain_bulk_entries, entry_digest
+from services.platform.errors import PermissionDenied, ValidationFailed
+from services.security import audit_log
+from services.security.audit_log import (
     export_audit_csv,
     list_audit_entries,
     read_filter_form,
     verify_chain,
 )
-from services.errors import PermissionDenied, ValidationFailed
-from services.models import AuditEntry
-from services.seed import SeedOptions, seed_demo
 from tests.unit.builders import World
 
 

@@ -22,33 +22,24 @@ from sqlalchemy import func, select
 from sqlmodel import SQLModel
 
 import services
-import services.audit
-from services.audit import MUTATING_SERVICES
-from services.db import read_session
-from services.errors import PermissionDenied
-from services.identifiers import luhn_complete
+import services.platform.audit
 from services.models import AuditEntry
-from services.permissions import Actor
+from services.platform.audit import MUTATING_SERVICES
+from services.platform.db import read_session
+from services.platform.errors import PermissionDenied
+from services.platform.identifiers import luhn_complete
+from services.platform.permissions import Actor
 
 for _module in pkgutil.walk_packages(services.__path__, "services."):
     importlib.import_module(_module.name)
 
-from services import (  # noqa: E402  # noqa: E402
-    approvals,
-    billing,
-    card_payments,
-    contracts,
-    customers,
-    inventory,
-    lines,
-    masking,  # noqa: E402
-    outbox,
-    payments,
-    recovery,
-    tickets,
-)
-from services.approval_gate import approved  # noqa: E402
+from services.billing import card_payments, invoices, payments
+from services.ledger import contracts, customers, inventory, lines, tickets
 from services.models import ExternalOperation, ReviewItem  # noqa: E402
+from services.operations import recovery
+from services.security import masking
+from services.workflow import approvals, outbox
+from services.workflow.approval_gate import approved  # noqa: E402
 from tests.unit.builders import World  # noqa: E402
 
 
@@ -70,7 +61,7 @@ class Recipe:
 def _purge_expired(w: World):
     from datetime import date
 
-    from services import kyc_records
+    from services.ledger import kyc_records
 
     customer_id = w.verified_customer()
     contract = w.contract(customer_id)
@@ -79,7 +70,7 @@ def _purge_expired(w: World):
 
 
 def _reveal_sealed(w: World):
-    from services import audit_log
+    from services.security import audit_log
 
     customer_id = w.documented_customer(number="OLD000000001")
     customers.update_customer_contact(customer_id, actor=w.admin, name="鈴木 一郎", name_kana="スズキ イチロウ",
@@ -149,9 +140,10 @@ def _unknown_activation(w: World) -> tuple[int, int]:
 
 def _run_again(w: World):
     """Run the carrier line report comparison of yesterday again, the carrier answering with an empty report."""
-    from services import carrier_report, daily_reconciliation
-    from services.billing import today_in_tokyo
+    from services.billing.invoices import today_in_tokyo
     from services.integrations.carrier import CarrierClient
+    from services.ledger import carrier_report
+    from services.workflow import daily_reconciliation
 
     report = "date,msisdn,iccid,plan,state,throttled,usage_mb\n"
     client = CarrierClient("http://carrier.test", transport=httpx.MockTransport(lambda _: httpx.Response(200, text=report)))
@@ -164,19 +156,19 @@ def _run_again(w: World):
 
 
 def _kyc():
-    from services import kyc_checks
+    from services.ledger import kyc_checks
 
     return kyc_checks
 
 
 def _shipments():
-    from services import shipments
+    from services.ledger import shipments
 
     return shipments
 
 
 def _notifications():
-    from services import notifications
+    from services.ledger import notifications
 
     return notifications
 
@@ -199,8 +191,8 @@ def _line_to_ship(w: World):
 
 def _delivered_shipment(w: World) -> int:
     """A shipment the provider accepted and delivered (tracking events applied as the webhook task would)."""
-    from services import shipments
-    from services.db import write_session
+    from services.ledger import shipments
+    from services.platform.db import write_session
 
     line = _line_to_ship(w)
     shipment = shipments.ship_to_customer(actor=w.admin, customer_id=line.customer_id, line_id=line.id)
@@ -216,111 +208,111 @@ def _delivered_shipment(w: World) -> int:
 
 
 RECIPES: dict[str, Recipe] = {
-    "services.customers.create_customer": Recipe("customer.create", "customer", lambda w: (
+    "services.ledger.customers.create_customer": Recipe("customer.create", "customer", lambda w: (
         lambda actor: customers.create_customer(actor=actor, kind="corporate", name="株式会社テスト",
                                                 name_kana="カブシキガイシャテスト"))),
-    "services.customers.update_customer_contact": Recipe("customer.update", "customer", lambda w: (
+    "services.ledger.customers.update_customer_contact": Recipe("customer.update", "customer", lambda w: (
         lambda actor, cid=w.customer(): customers.update_customer_contact(
             cid, actor=actor, name="山田 花子", name_kana="ヤマダ ハナコ", email="hanako@example.jp",
             phone=None, postal_code="100-0001", address=None, reason="改姓"))),
-    "services.customers.set_kyc_status": Recipe("customer.kyc", "customer", lambda w: (
+    "services.ledger.customers.set_kyc_status": Recipe("customer.kyc", "customer", lambda w: (
         lambda actor, cid=w.documented_customer(): _as_approved(
             "customer.kyc", customers.set_kyc_status, cid, actor=actor, status="verified", reason="運転免許証を確認",
             method="in_person"))),
-    "services.customers.reopen_kyc": Recipe("customer.kyc_reopen", "customer", lambda w: (
+    "services.ledger.customers.reopen_kyc": Recipe("customer.kyc_reopen", "customer", lambda w: (
         lambda actor, cid=w.verified_customer(): customers.reopen_kyc(cid, actor=actor, reason="免許証の更新"))),
-    "services.kyc_records.purge_expired": Recipe("kyc_record.purge", "kyc_record", _purge_expired),
-    "services.audit_log.reveal_sealed_value": Recipe("audit.reveal_sealed", "audit_entry", _reveal_sealed,
+    "services.ledger.kyc_records.purge_expired": Recipe("kyc_record.purge", "kyc_record", _purge_expired),
+    "services.security.audit_log.reveal_sealed_value": Recipe("audit.reveal_sealed", "audit_entry", _reveal_sealed,
                                                      role="auditor"),
-    "services.contracts.create_contract": Recipe("contract.create", "contract", lambda w: (
+    "services.ledger.contracts.create_contract": Recipe("contract.create", "contract", lambda w: (
         lambda actor, cid=w.customer(), pid=w.plan(): contracts.create_contract(
             actor=actor, customer_id=cid, rate_plan_id=pid))),
-    "services.contracts.change_contract_status": Recipe("contract.apply", "contract", lambda w: (
+    "services.ledger.contracts.change_contract_status": Recipe("contract.apply", "contract", lambda w: (
         lambda actor, c=w.contract(): contracts.change_contract_status(c.id, actor=actor, event="apply",
                                                                        reason="申込書受領"))),
-    "services.inventory.register_sim": Recipe("sim.register", "sim_card", lambda w: (
+    "services.ledger.inventory.register_sim": Recipe("sim.register", "sim_card", lambda w: (
         lambda actor, n=w.n(): inventory.register_sim(actor=actor, iccid=luhn_complete(f"8981199{n:011d}"),
                                                       imsi=f"44011{n:010d}"))),
-    "services.inventory.register_device": Recipe("device.register", "device", lambda w: (
+    "services.ledger.inventory.register_device": Recipe("device.register", "device", lambda w: (
         lambda actor, n=w.n(): inventory.register_device(actor=actor, imei=luhn_complete(f"36{n:012d}"),
                                                          model="ルーター"))),
-    "services.inventory.change_sim_status": Recipe("sim.report_faulty", "sim_card", lambda w: (
+    "services.ledger.inventory.change_sim_status": Recipe("sim.report_faulty", "sim_card", lambda w: (
         lambda actor, s=w.sim(): inventory.change_sim_status(s.id, actor=actor, event="report_faulty",
                                                              reason="検品で不良"))),
-    "services.inventory.change_device_status": Recipe("device.report_faulty", "device", lambda w: (
+    "services.ledger.inventory.change_device_status": Recipe("device.report_faulty", "device", lambda w: (
         lambda actor, d=w.device(): inventory.change_device_status(d.id, actor=actor, event="report_faulty",
                                                                    reason="検品で不良"))),
-    "services.lines.add_line": Recipe("line.create", "line", lambda w: (
+    "services.ledger.lines.add_line": Recipe("line.create", "line", lambda w: (
         lambda actor, c=w.contract(), s=w.sim(): lines.add_line(actor=actor, contract_id=c.id,
                                                                 msisdn="080-2000-0001", iccid=s.iccid))),
-    "services.lines.change_line_status": Recipe("line.activate", "line", lambda w: (
+    "services.ledger.lines.change_line_status": Recipe("line.activate", "line", lambda w: (
         lambda actor, ln=w.line(): lines.change_line_status(ln.id, actor=actor, event="activate",
                                                             reason="開通確認"))),
-    "services.tickets.open_ticket": Recipe("ticket.create", "ticket", lambda w: (
+    "services.ledger.tickets.open_ticket": Recipe("ticket.create", "ticket", lambda w: (
         lambda actor, cid=w.customer(): tickets.open_ticket(actor=actor, customer_id=cid, subject="請求について",
                                                             body="請求額を確認したい"))),
-    "services.tickets.add_ticket_message": Recipe("ticket.message", "ticket", lambda w: (
+    "services.ledger.tickets.add_ticket_message": Recipe("ticket.message", "ticket", lambda w: (
         lambda actor, t=w.ticket(): tickets.add_ticket_message(t.id, actor=actor, body="確認いたします。"))),
-    "services.tickets.change_ticket_status": Recipe("ticket.start", "ticket", lambda w: (
+    "services.ledger.tickets.change_ticket_status": Recipe("ticket.start", "ticket", lambda w: (
         lambda actor, t=w.ticket(): tickets.change_ticket_status(t.id, actor=actor, event="start"))),
-    "services.tickets.assign_ticket": Recipe("ticket.assign", "ticket", lambda w: (
+    "services.ledger.tickets.assign_ticket": Recipe("ticket.assign", "ticket", lambda w: (
         lambda actor, t=w.ticket(), sid=w.staff(): tickets.assign_ticket(t.id, actor=actor, assignee_id=sid))),
-    "services.billing.create_invoice": Recipe("invoice.create", "invoice", lambda w: (
-        lambda actor, c=w.contract(): billing.create_invoice(
+    "services.billing.invoices.create_invoice": Recipe("invoice.create", "invoice", lambda w: (
+        lambda actor, c=w.contract(): invoices.create_invoice(
             actor=actor, contract_id=c.id, period="2024-06",
             items=[{"description": "月額基本料", "quantity": 1, "unit_price": 1980}]))),
-    "services.billing.issue_invoice": Recipe("invoice.issue", "invoice", lambda w: (
-        lambda actor, i=w.invoice(issued=False): billing.issue_invoice(i.id, actor=actor))),
-    "services.billing.void_invoice": Recipe("invoice.void", "invoice", lambda w: (
-        lambda actor, i=w.invoice(): _as_approved("invoice.void", billing.void_invoice, i.id, actor=actor,
+    "services.billing.invoices.issue_invoice": Recipe("invoice.issue", "invoice", lambda w: (
+        lambda actor, i=w.invoice(issued=False): invoices.issue_invoice(i.id, actor=actor))),
+    "services.billing.invoices.void_invoice": Recipe("invoice.void", "invoice", lambda w: (
+        lambda actor, i=w.invoice(): _as_approved("invoice.void", invoices.void_invoice, i.id, actor=actor,
                                                   reason="金額誤り"))),
-    "services.payments.record_payment": Recipe("payment.record", "payment", lambda w: (
+    "services.billing.payments.record_payment": Recipe("payment.record", "payment", lambda w: (
         lambda actor: payments.record_payment(actor=actor, amount=3300, method="bank_transfer",
                                               payer_name="ヤマダ タロウ", reference="ZENGIN-0001"))),
-    "services.payments.allocate_payment": Recipe("payment.allocate", "payment", _allocate),
-    "services.payments.mark_payment_unmatched": Recipe("payment.mark_unmatched", "payment", lambda w: (
+    "services.billing.payments.allocate_payment": Recipe("payment.allocate", "payment", _allocate),
+    "services.billing.payments.mark_payment_unmatched": Recipe("payment.mark_unmatched", "payment", lambda w: (
         lambda actor, p=w.payment(): payments.mark_payment_unmatched(p.id, actor=actor, reason="該当請求なし"))),
-    "services.payments.refund_payment": Recipe("payment.refund", "payment", _refund),
-    "services.card_payments.charge_invoice": Recipe("invoice.charge_card", "invoice", lambda w: (
+    "services.billing.payments.refund_payment": Recipe("payment.refund", "payment", _refund),
+    "services.billing.card_payments.charge_invoice": Recipe("invoice.charge_card", "invoice", lambda w: (
         lambda actor, i=w.invoice(): card_payments.charge_invoice(i.id, actor=actor))),
-    "services.masking.reveal_field": Recipe("pii.reveal", "customer", lambda w: (
+    "services.security.masking.reveal_field": Recipe("pii.reveal", "customer", lambda w: (
         lambda actor, cid=w.customer(): masking.reveal_field("customer", cid, "address", actor=actor,
                                                              reason="お電話での本人確認"))),
-    "services.approvals.request_approval": Recipe("approval.request", "approval_request", _request),
-    "services.approvals.approve_request": Recipe("line.suspend", "line", _approve),
-    "services.approvals.reject_request": Recipe("approval.reject", "approval_request", _reject),
-    "services.recovery.retry_operation": Recipe("external.retry", "external_operation", lambda w: (
+    "services.workflow.approvals.request_approval": Recipe("approval.request", "approval_request", _request),
+    "services.workflow.approvals.approve_request": Recipe("line.suspend", "line", _approve),
+    "services.workflow.approvals.reject_request": Recipe("approval.reject", "approval_request", _reject),
+    "services.operations.recovery.retry_operation": Recipe("external.retry", "external_operation", lambda w: (
         lambda actor, ids=_unknown_activation(w): recovery.retry_operation(ids[0], actor=actor, reason="再送"))),
-    "services.recovery.resolve_review_item": Recipe("review.resolve", "review_item", lambda w: (
+    "services.operations.recovery.resolve_review_item": Recipe("review.resolve", "review_item", lambda w: (
         lambda actor, ids=_unknown_activation(w): recovery.resolve_review_item(ids[1], actor=actor,
                                                                               reason="キャリアで確認済み"))),
-    "services.recovery.resolve_confirmed_review_item": Recipe("review.resolve", "review_item", lambda w: (
+    "services.operations.recovery.resolve_confirmed_review_item": Recipe("review.resolve", "review_item", lambda w: (
         lambda actor, ids=_unknown_activation(w): _as_approved(
             "line.resolve", recovery.resolve_confirmed_review_item, ids[1], actor=actor, reason="承認済み"))),
-    "services.daily_reconciliation.run_again": Recipe("reconciliation.run", "reconciliation_run", _run_again),
-    "services.kyc_checks.request_kyc_check": Recipe("customer.kyc_request", "customer", lambda w: (
+    "services.workflow.daily_reconciliation.run_again": Recipe("reconciliation.run", "reconciliation_run", _run_again),
+    "services.ledger.kyc_checks.request_kyc_check": Recipe("customer.kyc_request", "customer", lambda w: (
         lambda actor, cid=_kyc_ready_customer(w): _kyc().request_kyc_check(cid, actor=actor, reason="来店時の依頼"))),
-    "services.shipments.ship_to_customer": Recipe("shipment.request", "shipment", lambda w: (
+    "services.ledger.shipments.ship_to_customer": Recipe("shipment.request", "shipment", lambda w: (
         lambda actor, ln=_line_to_ship(w): _shipments().ship_to_customer(actor=actor, customer_id=ln.customer_id,
                                                                          line_id=ln.id))),
-    "services.shipments.request_return": Recipe("shipment.return_request", "shipment", lambda w: (
+    "services.ledger.shipments.request_return": Recipe("shipment.return_request", "shipment", lambda w: (
         lambda actor, sid=_delivered_shipment(w): _shipments().request_return(sid, actor=actor, reason="解約"))),
-    "services.notifications.notify_customer": Recipe("notification.create", "notification", lambda w: (
+    "services.ledger.notifications.notify_customer": Recipe("notification.create", "notification", lambda w: (
         lambda actor, cid=w.customer(): _notifications().notify_customer(
             cid, actor=actor, kind="billing.notice", title="ご請求のお知らせ", body="請求書を発行しました。",
             channels=("in_app",)))),
 }
 
-if "services.staff_admin" in sys.modules:
-    from services import staff_admin
+if "services.security.staff_admin" in sys.modules:
+    from services.security import staff_admin
 
-    RECIPES["services.staff_admin.create_staff_user"] = Recipe("staff.create", "staff_user", lambda w: (
+    RECIPES["services.security.staff_admin.create_staff_user"] = Recipe("staff.create", "staff_user", lambda w: (
         lambda actor, n=w.n(): staff_admin.create_staff_user(
             actor=actor, email=f"new{n}@example.jp", display_name="新人 担当者", role="support",
             password="correct horse battery staple")))
-    RECIPES["services.staff_admin.disable_staff_user"] = Recipe("staff.disable", "staff_user", lambda w: (
+    RECIPES["services.security.staff_admin.disable_staff_user"] = Recipe("staff.disable", "staff_user", lambda w: (
         lambda actor, sid=w.staff(): staff_admin.disable_staff_user(sid, actor=actor, reason="退職")))
-    RECIPES["services.staff_admin.change_staff_role"] = Recipe("staff.role_change", "staff_user", lambda w: (
+    RECIPES["services.security.staff_admin.change_staff_role"] = Recipe("staff.role_change", "staff_user", lambda w: (
         lambda actor, sid=w.staff(): staff_admin.change_staff_role(sid, actor=actor, role="sales",
                                                                    reason="営業部へ異動")))
 
@@ -400,8 +392,8 @@ def test_failure_after_audit_rolls_back_everything(name, engine, admin, monkeypa
     call = _recipe(name).prepare(world)
     admin = world.actor(_recipe(name).role)
     module = sys.modules[MUTATING_SERVICES[name].__module__]
-    assert hasattr(module, "record"), f"{module.__name__} must audit through services.audit.record"
-    real_record = services.audit.record
+    assert hasattr(module, "record"), f"{module.__name__} must audit through services.platform.audit.record"
+    real_record = services.platform.audit.record
 
     def failing_record(*args, **kwargs):
         real_record(*args, **kwargs)

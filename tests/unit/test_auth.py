@@ -10,10 +10,6 @@ import pyotp
 import pytest
 from sqlmodel import select
 
-from services import auth, crypto, staff_admin
-from services.config import settings
-from services.db import read_session, write_session
-from services.errors import NotAuthenticated, ValidationFailed
 from services.models import (
     AuditEntry,
     SignInAttempt,
@@ -22,7 +18,12 @@ from services.models import (
     StaffSession,
     StaffUser,
 )
-from services.permissions import Role
+from services.platform import crypto
+from services.platform.config import settings
+from services.platform.db import read_session, write_session
+from services.platform.errors import NotAuthenticated, ValidationFailed
+from services.platform.permissions import Role
+from services.security import auth, staff_admin
 from tests.unit.conftest import FakeClock
 
 DEFAULT_PASSWORD_HASH = auth._password_hash  # the production hasher, before tests swap it

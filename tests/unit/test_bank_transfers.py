@@ -12,12 +12,14 @@ import pytest
 from sqlmodel import select
 
 from sandbox.zengin import Account, Entry, statement
-from services import bank_transfers, billing, daily_reconciliation, installation_secrets, webhooks
-from services.db import read_session
+from services.billing import bank_transfers, invoices
 from services.integrations.bank import BankClient
 from services.integrations.http import sign
 from services.integrations.zengin import ZenginFormatError, parse_statement
 from services.models import AuditEntry, Invoice, Payment, PaymentAllocation, ReviewItem
+from services.platform import installation_secrets
+from services.platform.db import read_session
+from services.workflow import daily_reconciliation, webhooks
 
 DAY = date(2026, 4, 1)
 
@@ -108,7 +110,7 @@ def test_a_transfer_naming_an_invoice_with_exactly_that_outstanding_amount_is_al
     assert [(a.invoice_id, a.amount) for a in _allocations(payment.id)] == [(invoice.id, 11000)]
     with read_session() as s:
         inv = s.get(Invoice, invoice.id)
-        assert billing.invoice_payment_state(billing.allocated_amounts(s, [inv.id])[inv.id], inv.total) == "paid"
+        assert invoices.invoice_payment_state(invoices.allocated_amounts(s, [inv.id])[inv.id], inv.total) == "paid"
         actions = [e.action for e in s.exec(select(AuditEntry).where(
             AuditEntry.entity_type == "payment", AuditEntry.entity_id == payment.id).order_by(AuditEntry.id))]
     assert actions == ["payment.record", "payment.allocate"]

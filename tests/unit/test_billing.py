@@ -10,9 +10,8 @@ import pytest
 from sqlalchemy import event
 from sqlmodel import select
 
-import services.billing as billing_module
-from services.audit import record as real_record
-from services.billing import (
+import services.billing.invoices as billing_module
+from services.billing.invoices import (
     PAYMENT_STATE_LABELS_JA,
     allocated_amounts,
     create_invoice,
@@ -21,15 +20,16 @@ from services.billing import (
     issue_invoice,
     void_invoice,
 )
-from services.db import read_session
-from services.errors import (
+from services.billing.payments import allocate_payment, mark_payment_unmatched, refund_payment
+from services.models import AuditEntry, Invoice, InvoiceItem
+from services.platform.audit import record as real_record
+from services.platform.db import read_session
+from services.platform.errors import (
     Conflict,
     InvalidTransition,
     PermissionDenied,
     ValidationFailed,
 )
-from services.models import AuditEntry, Invoice, InvoiceItem
-from services.payments import allocate_payment, mark_payment_unmatched, refund_payment
 
 # These tests are about the operations themselves; the approval step is tested in test_approvals.
 pytestmark = pytest.mark.usefixtures("approved_execution")

@@ -13,17 +13,20 @@ import httpx
 import pytest
 from sqlmodel import select
 
-from services import billing, card_payments, daily_reconciliation, lines, payment_settlement, payments, recovery, webhooks
-from services import outbox as ledger_outbox
-from services import installation_secrets
-from services.db import read_session, write_session
-from services.errors import Conflict, PermissionDenied, ValidationFailed
+from services.billing import card_payments, invoices, payment_settlement, payments
 from services.integrations import client_for
 from services.integrations.http import sign
 from services.integrations.payment import PaymentClient, PaymentUnreachable
+from services.ledger import lines
 from services.models import AuditEntry, ExternalOperation, Invoice, Payment, PaymentAllocation, ReviewItem
 from services.models.base import utcnow
+from services.operations import recovery
+from services.platform import installation_secrets
+from services.platform.db import read_session, write_session
+from services.platform.errors import Conflict, PermissionDenied, ValidationFailed
 from services.tasks import outbox
+from services.workflow import daily_reconciliation, webhooks
+from services.workflow import outbox as ledger_outbox
 
 
 class FakeGateway:
@@ -94,7 +97,7 @@ def _items(kind_prefix: str) -> list[ReviewItem]:
 def _payment_state(invoice_id: int) -> str:
     with read_session() as s:
         invoice = s.get(Invoice, invoice_id)
-        return billing.invoice_payment_state(billing.allocated_amounts(s, [invoice_id])[invoice_id], invoice.total)
+        return invoices.invoice_payment_state(invoices.allocated_amounts(s, [invoice_id])[invoice_id], invoice.total)
 
 
 def _signed(event: dict) -> tuple[bytes, str]:
@@ -369,7 +372,7 @@ def _row(op: ExternalOperation, amount: int, day: date, kind: str = "charge") ->
 
 def test_the_settlement_diff_finds_missing_and_different_rows_once(world, accounting):
     gateway = FakeGateway()
-    today = billing.today_in_tokyo()
+    today = invoices.today_in_tokyo()
     _, agreed = _charged_invoice(world, accounting, gateway)
     _, unreported = _charged_invoice(world, accounting, gateway)
     _, wrong_amount = _charged_invoice(world, accounting, gateway)
@@ -394,7 +397,7 @@ def test_the_settlement_diff_finds_missing_and_different_rows_once(world, accoun
 
 def test_a_charge_reported_the_day_before_is_not_missing_from_todays_report(world, accounting):
     gateway = FakeGateway()
-    today = billing.today_in_tokyo()
+    today = invoices.today_in_tokyo()
     _, op = _charged_invoice(world, accounting, gateway)
     gateway.report_rows = [_row(op, 11000, today - timedelta(days=1))]  # the fake serves it for any date
 

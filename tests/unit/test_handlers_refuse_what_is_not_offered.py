@@ -12,7 +12,7 @@ from reflex.istate.data import RouterData
 from reflex_base import constants
 
 import telecom_app.telecom_app  # noqa: F401  (registers pages and states)
-from services import contracts, customers, lines
+from services.ledger import contracts, customers, lines
 from state.base import NOT_OFFERED
 from state.records import ContractState, CustomerState, InvoiceState, LineState
 from state.session_scope import SESSION_COOKIE

@@ -8,10 +8,12 @@ import pytest
 from sqlmodel import select
 
 import telecom_app.telecom_app  # noqa: F401  (registers pages and states)
-from services import incidents, installation_secrets, webhooks
-from services.db import read_session
 from services.integrations.http import sign
 from services.models import AuditEntry, ReviewItem, ServiceIncident
+from services.operations import incidents
+from services.platform import installation_secrets
+from services.platform.db import read_session
+from services.workflow import webhooks
 from state.base import UiState
 from tests.unit.provider_fakes import deliver
 from tests.unit.screens import signed_in_token, state_for

@@ -7,9 +7,10 @@ import stat
 
 import pytest
 
-from services import installation_secrets, webhooks
-from services.installation_secrets import InsecureConfiguration
 from services.integrations.http import sign
+from services.platform import installation_secrets
+from services.platform.installation_secrets import InsecureConfiguration
+from services.workflow import webhooks
 
 
 @pytest.fixture()

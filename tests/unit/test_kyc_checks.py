@@ -8,11 +8,11 @@ import httpx
 import pytest
 from sqlmodel import select
 
-from services import kyc_checks
-from services.db import read_session
-from services.errors import Conflict, PermissionDenied, ValidationFailed
 from services.integrations.kyc import KycClient
+from services.ledger import kyc_checks
 from services.models import AuditEntry, Customer, Notification, ReviewItem
+from services.platform.db import read_session
+from services.platform.errors import Conflict, PermissionDenied, ValidationFailed
 from services.tasks.outbox import run_operation
 from tests.unit.provider_fakes import FakeProvider, customer, deliver, json_answer, operations
 

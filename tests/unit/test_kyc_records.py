@@ -9,11 +9,14 @@ from datetime import date
 import pytest
 from sqlmodel import select
 
-from services import approvals, audit_log, contracts, crypto, customers, kyc_records
-from services.db import read_session, write_session
-from services.errors import PermissionDenied, ValidationFailed
+from services.ledger import contracts, customers, kyc_records
 from services.models import AuditEntry, AuditSealedValue, Contract, Customer, KycRecord
+from services.platform import crypto
+from services.platform.db import read_session, write_session
+from services.platform.errors import PermissionDenied, ValidationFailed
+from services.security import audit_log
 from services.tasks.daily import kyc_retention
+from services.workflow import approvals
 from tests.unit.builders import World
 
 

@@ -9,8 +9,8 @@ from collections import deque
 
 import pytest
 
-from services.errors import InvalidTransition
-from services.lifecycles import (
+from services.platform.errors import InvalidTransition
+from services.platform.lifecycles import (
     EVENT_LABELS_JA,
     LABELS_JA,
     LIFECYCLES,

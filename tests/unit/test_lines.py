@@ -6,17 +6,18 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import select
 
-from services import approvals, inventory, lines
-from services.approval_gate import approved
-from services.db import read_session
-from services.errors import (
+from services.ledger import inventory, lines
+from services.models import AuditEntry, Device, Line, SimCard
+from services.platform.db import read_session
+from services.platform.errors import (
     ApprovalRequired,
     InvalidTransition,
     PermissionDenied,
     ValidationFailed,
 )
-from services.identifiers import luhn_complete
-from services.models import AuditEntry, Device, Line, SimCard
+from services.platform.identifiers import luhn_complete
+from services.workflow import approvals
+from services.workflow.approval_gate import approved
 
 
 def _counts():

@@ -16,15 +16,18 @@ from reflex_base import constants
 from sqlalchemy import select, text
 
 import telecom_app.telecom_app  # noqa: F401  (registers pages and states)
-from services import auth, crypto, customers, masking, views
-from services.db import read_session
-from services.demo_staff import DEMO_PASSWORD, DEMO_STAFF
-from services.errors import DomainError, PermissionDenied, ValidationFailed
+from demo.seed import BENCH, SeedOptions, seed_demo
+from demo.staff import DEMO_PASSWORD, DEMO_STAFF
+from services.ledger import customers
 from services.models import AuditEntry
-from services.search import global_search
-from services.seed import BENCH, SeedOptions, seed_demo
-from state.session_scope import SESSION_COOKIE
+from services.platform import crypto
+from services.platform.db import read_session
+from services.platform.errors import DomainError, PermissionDenied, ValidationFailed
+from services.read.search import global_search
+from services.read.staff import views
+from services.security import auth, masking
 from state.records import CustomerState
+from state.session_scope import SESSION_COOKIE
 
 ADDRESS = "東京都千代田区丸の内1丁目1番1号"
 BANK = {"bank_name": "みずほ銀行", "branch_name": "渋谷支店", "account_type": "普通",

@@ -10,12 +10,12 @@ import httpx
 import pytest
 from sqlmodel import select
 
-from services import notifications
-from services.db import read_session
-from services.errors import PermissionDenied, ValidationFailed
 from services.integrations import messaging
 from services.integrations.messaging import MessagingClient, line_retry_key, message_id
+from services.ledger import notifications
 from services.models import Notification
+from services.platform.db import read_session
+from services.platform.errors import PermissionDenied, ValidationFailed
 from services.tasks.outbox import run_operation
 from tests.unit.provider_fakes import FakeProvider, FakeSmtp, customer, json_answer, operations
 

@@ -12,11 +12,9 @@ import httpx
 import pytest
 from sqlmodel import select
 
-from services import installation_secrets, lines, reconciliation, webhooks
-from services.config import settings
-from services.db import read_session, write_session
 from services.integrations.carrier import CarrierClient
 from services.integrations.http import classify, sign
+from services.ledger import lines
 from services.models import (
     ExternalAttempt,
     ExternalOperation,
@@ -25,7 +23,11 @@ from services.models import (
     ReviewItem,
 )
 from services.models.base import utcnow
+from services.platform import installation_secrets
+from services.platform.config import settings
+from services.platform.db import read_session, write_session
 from services.tasks import outbox
+from services.workflow import reconciliation, webhooks
 from tests.unit.builders import World
 
 

@@ -5,22 +5,22 @@ from __future__ import annotations
 import pytest
 from sqlmodel import select
 
-import services.billing as billing_module
-from services.audit import record as real_record
-from services.billing import allocated_amounts, invoice_payment_state, void_invoice
-from services.db import read_session
-from services.errors import (
-    Conflict,
-    InvalidTransition,
-    PermissionDenied,
-    ValidationFailed,
-)
-from services.models import AuditEntry, Payment, PaymentAllocation
-from services.payments import (
+import services.billing.invoices as billing_module
+from services.billing.invoices import allocated_amounts, invoice_payment_state, void_invoice
+from services.billing.payments import (
     allocate_payment,
     mark_payment_unmatched,
     record_payment,
     refund_payment,
+)
+from services.models import AuditEntry, Payment, PaymentAllocation
+from services.platform.audit import record as real_record
+from services.platform.db import read_session
+from services.platform.errors import (
+    Conflict,
+    InvalidTransition,
+    PermissionDenied,
+    ValidationFailed,
 )
 
 # These tests are about the operations themselves; the approval step is tested in test_approvals.

@@ -10,17 +10,8 @@ import pytest
 from sqlmodel import col, select
 
 import telecom_app.telecom_app  # noqa: F401  (registers pages and states)
-from services import (
-    approvals,
-    lines,
-    outbox,
-    reconciliation,
-    recovery,
-    views,
-)
-from services.db import read_session, write_session
-from services.errors import Conflict, PermissionDenied, ValidationFailed
 from services.integrations.carrier import CarrierClient
+from services.ledger import lines
 from services.models import (
     AuditEntry,
     ExternalAttempt,
@@ -29,6 +20,11 @@ from services.models import (
     ReviewItem,
 )
 from services.models.base import utcnow
+from services.operations import recovery
+from services.platform.db import read_session, write_session
+from services.platform.errors import Conflict, PermissionDenied, ValidationFailed
+from services.read.staff import views
+from services.workflow import approvals, outbox, reconciliation
 from state.base import UiState
 from state.recovery import ReviewQueueState
 from tests.unit.builders import World

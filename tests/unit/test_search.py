@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from services import contracts, customers, inventory, lines
-from services.db import write_session
-from services.errors import PermissionDenied
-from services.identifiers import luhn_complete
+from services.ledger import contracts, customers, inventory, lines
 from services.models import Invoice, RatePlan
-from services.permissions import Actor, Role
-from services.search import HINT_NAME_TOO_SHORT, HINT_NUMBER_INCOMPLETE, global_search
+from services.platform.db import write_session
+from services.platform.errors import PermissionDenied
+from services.platform.identifiers import luhn_complete
+from services.platform.permissions import Actor, Role
+from services.read.search import HINT_NAME_TOO_SHORT, HINT_NUMBER_INCOMPLETE, global_search
 
 ICCID = luhn_complete("898110000000000001")
 SPARE_ICCID = luhn_complete("898110000000000002")

@@ -7,20 +7,20 @@ from collections import Counter
 import pytest
 from sqlalchemy import text
 
-from services.identifiers import (
+from demo.seed import format_generated_msisdn, main
+from services.platform.identifiers import (
     format_msisdn,
     is_valid_iccid,
     is_valid_imei,
     is_valid_imsi,
     parse_msisdn,
 )
-from services.lifecycles import LINE, SIM, ContractStatus
-from services.permissions import Actor, Role
-from services.search import global_search
-from services.seed import format_generated_msisdn, main
-from services.text import bigrams
+from services.platform.lifecycles import LINE, SIM, ContractStatus
+from services.platform.permissions import Actor, Role
+from services.platform.text import bigrams
+from services.read.search import global_search
 
-# Which SIM / device state goes with each line state (services.lines keeps them in step).
+# Which SIM / device state goes with each line state (services.ledger.lines keeps them in step).
 SIM_FOR_LINE = {"applying": "assigned", "active": "active", "suspended": "active", "pending": "active",
                 "needs_review": "active", "terminated": "returned"}
 DEVICE_FOR_LINE = {"applying": "assigned", "active": "shipped", "suspended": "shipped", "pending": "shipped",

@@ -7,11 +7,11 @@ import json
 import pytest
 from sqlmodel import select
 
-from services import inventory, lines, shipments
-from services.db import read_session
-from services.errors import Conflict, InvalidTransition, PermissionDenied, ValidationFailed
 from services.integrations.logistics import LogisticsClient
+from services.ledger import inventory, lines, shipments
 from services.models import AuditEntry, Device, Notification, ReviewItem, Shipment, SimCard
+from services.platform.db import read_session
+from services.platform.errors import Conflict, InvalidTransition, PermissionDenied, ValidationFailed
 from services.tasks.outbox import run_operation
 from tests.unit.provider_fakes import FakeProvider, customer, deliver, json_answer, operations
 

@@ -9,17 +9,6 @@ import pyotp
 import pytest
 from sqlmodel import select
 
-from services import approvals, auth, staff_admin
-from services.approval_gate import approved
-from services.db import read_session, write_session
-from services.errors import (
-    ApprovalRequired,
-    Conflict,
-    NotAuthenticated,
-    NotFound,
-    PermissionDenied,
-    ValidationFailed,
-)
 from services.models import (
     AuditEntry,
     SignInChallenge,
@@ -27,7 +16,19 @@ from services.models import (
     StaffSession,
     StaffUser,
 )
-from services.permissions import Role
+from services.platform.db import read_session, write_session
+from services.platform.errors import (
+    ApprovalRequired,
+    Conflict,
+    NotAuthenticated,
+    NotFound,
+    PermissionDenied,
+    ValidationFailed,
+)
+from services.platform.permissions import Role
+from services.security import auth, staff_admin
+from services.workflow import approvals
+from services.workflow.approval_gate import approved
 from tests.conftest import make_actor
 from tests.unit.conftest import FakeClock
 
@@ -83,7 +84,7 @@ def open_sessions(user_id: int) -> list[StaffSession]:
 
 
 def reset_mfa(user_id: int, actor, reason: str = "スマートフォン紛失") -> StaffUser:
-    """Run the executor the way services.approvals does: approved, inside the caller's transaction."""
+    """Run the executor the way services.workflow.approvals does: approved, inside the caller's transaction."""
     with approved("staff.mfa_reset"), write_session() as session:
         return staff_admin.reset_staff_mfa_in(session, user_id, actor=actor, reason=reason)
 

@@ -10,10 +10,10 @@ from reflex_base import constants
 from sqlmodel import select
 
 import telecom_app.telecom_app  # noqa: F401  (registers pages and states)
-from services import auth, staff_admin
-from services.db import read_session
-from services.demo_staff import DEMO_PASSWORD, DEMO_STAFF
+from demo.staff import DEMO_PASSWORD, DEMO_STAFF
 from services.models import ApprovalRequest, StaffUser
+from services.platform.db import read_session
+from services.security import auth, staff_admin
 from state.auth import SSO_CHALLENGE_COOKIE, LoginState
 from state.session_scope import SESSION_COOKIE
 from state.staff import StaffState

@@ -118,8 +118,9 @@ def test_raw_event_from_a_signed_in_person_whose_role_grants_nothing_is_denied(e
     """A real session, but a role with no permissions: every handler must be stopped by the services."""
     import pyotp
 
-    from services import auth, permissions
-    from services.demo_staff import DEMO_PASSWORD, DEMO_STAFF
+    from demo.staff import DEMO_PASSWORD, DEMO_STAFF
+    from services.platform import permissions
+    from services.security import auth
     from tests.conftest import make_actor
     from tests.unit.builders import World
 

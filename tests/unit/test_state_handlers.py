@@ -8,13 +8,13 @@ from reflex.istate.data import RouterData
 from reflex_base import constants
 
 import telecom_app.telecom_app  # noqa: F401  (registers pages and states)
-from services import auth
-from services.db import read_session
 from services.models import Line
+from services.platform.db import read_session
+from services.security import auth
 from state.approvals import ApprovalQueueState
 from state.base import NOT_OFFERED
-from state.session_scope import SESSION_COOKIE
 from state.records import LineState
+from state.session_scope import SESSION_COOKIE
 from tests.unit.builders import World
 from tests.unit.screens import signed_in_token
 

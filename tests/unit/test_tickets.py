@@ -5,21 +5,21 @@ from __future__ import annotations
 import pytest
 from sqlmodel import select
 
-import services.tickets as tickets_module
-from services.audit import record as real_record
-from services.db import read_session
-from services.errors import (
-    InvalidTransition,
-    NotFound,
-    PermissionDenied,
-    ValidationFailed,
-)
-from services.models import AuditEntry, Ticket, TicketMessage
-from services.tickets import (
+import services.ledger.tickets as tickets_module
+from services.ledger.tickets import (
     add_ticket_message,
     assign_ticket,
     change_ticket_status,
     open_ticket,
+)
+from services.models import AuditEntry, Ticket, TicketMessage
+from services.platform.audit import record as real_record
+from services.platform.db import read_session
+from services.platform.errors import (
+    InvalidTransition,
+    NotFound,
+    PermissionDenied,
+    ValidationFailed,
 )
 
 

@@ -9,13 +9,15 @@ from datetime import date, timedelta
 import httpx
 from sqlmodel import select
 
-from services import lines, outbox, usage_caps, views
-from services.billing import today_in_tokyo
-from services.db import read_session, write_session
+from services.billing.invoices import today_in_tokyo
 from services.integrations.carrier import CarrierClient
+from services.ledger import lines, usage_caps
 from services.models import AuditEntry, Line, ReviewItem, UsageRecord
-from services.reconciliation import resync_operation
+from services.platform.db import read_session, write_session
+from services.read.staff import views
 from services.tasks.outbox import run_operation
+from services.workflow import outbox
+from services.workflow.reconciliation import resync_operation
 from tests.unit.provider_fakes import FakeProvider, json_answer, operations
 
 TODAY = today_in_tokyo()

@@ -6,11 +6,13 @@ from datetime import date, datetime
 
 import pytest
 
-from services import approvals, lines, views
-from services.db import write_session
-from services.errors import NotFound, PermissionDenied
-from services.formatting import TOKYO
+from services.ledger import lines
 from services.models import UsageRecord
+from services.platform.db import write_session
+from services.platform.errors import NotFound, PermissionDenied
+from services.platform.formatting import TOKYO
+from services.read.staff import views
+from services.workflow import approvals
 
 
 def test_line_history_says_who_changed_what_when_and_why(world, admin, support):

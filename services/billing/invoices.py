@@ -1,0 +1,272 @@
+"""Invoices (請求書): creation with consumption tax, issue, void, and the derived payment state.
+
+Money is integer yen. Consumption tax (消費税) is computed once per invoice per tax rate on
+the sum of that rate's item amounts and rounded down (切り捨て), as for a qualified invoice.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from collections.abc import Iterable
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+from uuid import uuid4
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from services.models import Contract, Invoice, InvoiceItem, Line, Payment, PaymentAllocation
+from services.platform.audit import mutating_service, record, snapshot
+from services.platform.db import write_session
+from services.platform.errors import Conflict, NotFound, ValidationFailed
+from services.platform.lifecycles import INVOICE, PAYMENT, InvoiceEvent, InvoiceStatus, PaymentEvent, PaymentStatus
+from services.platform.permissions import Actor, require
+from services.workflow.approval_gate import require_approval
+
+TOKYO = ZoneInfo("Asia/Tokyo")
+STANDARD_TAX_RATE_PERCENT = 10
+DESCRIPTION_MAX_LENGTH = 200
+_PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+
+
+class InvoicePaymentState(StrEnum):
+    """How far an issued invoice is paid, derived from its allocations (never stored)."""
+
+    UNPAID = "unpaid"
+    PARTIALLY_PAID = "partially_paid"
+    PAID = "paid"
+    OVERPAID = "overpaid"
+
+
+PAYMENT_STATE_LABELS_JA: dict[str, str] = {
+    InvoicePaymentState.UNPAID: "未収",
+    InvoicePaymentState.PARTIALLY_PAID: "一部入金",
+    InvoicePaymentState.PAID: "入金済",
+    InvoicePaymentState.OVERPAID: "過入金",
+}
+
+
+def today_in_tokyo() -> date:
+    """Today's date in Asia/Tokyo (the business date of issue and due dates)."""
+    return datetime.now(TOKYO).date()
+
+
+def end_of_next_month(day: date) -> date:
+    """The last day of the month after `day`'s month (the standard due date)."""
+    year, month = (day.year + 1, 1) if day.month == 12 else (day.year, day.month + 1)
+    return date(year, month, calendar.monthrange(year, month)[1])
+
+
+def invoice_number(invoice_id: int, period: str) -> str:
+    """The invoice number shown to people: INV-202405-000123 (period + invoice id)."""
+    return f"INV-{period.replace('-', '')}-{invoice_id:06d}"
+
+
+def consumption_tax(amounts_by_rate: dict[int, int]) -> int:
+    """Tax of an invoice: per rate, the rate's amount sum times the rate, rounded down once."""
+    tax = 0
+    for rate, amount in amounts_by_rate.items():
+        portion = abs(amount) * rate // 100
+        tax += portion if amount >= 0 else -portion
+    return tax
+
+
+def invoice_totals(items: Iterable[dict[str, Any]]) -> tuple[int, int, int]:
+    """(subtotal, tax, total) of validated items (quantity x unit_price each, 10% tax)."""
+    by_rate: dict[int, int] = {}
+    for item in items:
+        rate = item.get("tax_rate_percent", STANDARD_TAX_RATE_PERCENT)
+        by_rate[rate] = by_rate.get(rate, 0) + item["quantity"] * item["unit_price"]
+    subtotal = sum(by_rate.values())
+    tax = consumption_tax(by_rate)
+    return subtotal, tax, subtotal + tax
+
+
+def invoice_payment_state(allocated: int, total: int) -> str:
+    """未収 / 一部入金 / 入金済 / 過入金 of an invoice from the sum allocated to it."""
+    if allocated > total:
+        return InvoicePaymentState.OVERPAID
+    if allocated == total:
+        return InvoicePaymentState.PAID
+    if allocated <= 0:
+        return InvoicePaymentState.UNPAID
+    return InvoicePaymentState.PARTIALLY_PAID
+
+
+def allocated_amounts(session: Session, invoice_ids: Iterable[int]) -> dict[int, int]:
+    """Sum allocated to each invoice, in one query (every id present; 0 when nothing).
+
+    Allocations of refunded payments no longer count: that money went back to the payer.
+    """
+    ids = list(dict.fromkeys(invoice_ids))
+    result = dict.fromkeys(ids, 0)
+    if not ids:
+        return result
+    rows = session.exec(
+        select(PaymentAllocation.invoice_id, func.sum(PaymentAllocation.amount))
+        .join(Payment, Payment.id == PaymentAllocation.payment_id)
+        .where(PaymentAllocation.invoice_id.in_(ids))
+        .where(Payment.status != PaymentStatus.REFUNDED.value)
+        .group_by(PaymentAllocation.invoice_id)
+    ).all()
+    for invoice_id, amount in rows:
+        result[invoice_id] = int(amount or 0)
+    return result
+
+
+def allocate(session: Session, payment: Payment, invoice: Invoice, amount: int, *, actor: Actor,
+             reason: str | None = None) -> PaymentAllocation:
+    """Assign `amount` of a payment to an invoice (消込) in the caller's transaction, after its checks.
+
+    The payment takes the invoice's customer if it had none and moves to 消込済; writes the
+    allocation and one audit entry "payment.allocate" with the allocation and the invoice number.
+    """
+    before = snapshot(payment)
+    if payment.customer_id is None:
+        payment.customer_id = invoice.customer_id
+    if payment.status != PaymentStatus.MATCHED:
+        payment.status = PAYMENT.next_state(payment.status, PaymentEvent.MATCH).value
+    allocation = PaymentAllocation(payment_id=payment.id, invoice_id=invoice.id, amount=amount)
+    session.add(payment)
+    session.add(allocation)
+    session.flush()
+    record(session, actor, "payment.allocate", payment, before=before,
+           after={**snapshot(payment), "allocation": snapshot(allocation), "invoice_no": invoice.invoice_no},
+           reason=reason)
+    return allocation
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _validate_items(session: Session, contract: Contract | None, items: list[dict[str, Any]],
+                    errors: dict[str, str]) -> list[dict[str, Any]]:
+    clean: list[dict[str, Any]] = []
+    if not items:
+        errors["items"] = "明細を1行以上入力してください。"
+        return clean
+    for i, item in enumerate(items):
+        description = str(item.get("description") or "").strip()
+        quantity = item.get("quantity", 1)
+        unit_price = item.get("unit_price")
+        line_id = item.get("line_id")
+        if not description:
+            errors[f"items.{i}.description"] = "明細の内容を入力してください。"
+        elif len(description) > DESCRIPTION_MAX_LENGTH:
+            errors[f"items.{i}.description"] = f"明細の内容は{DESCRIPTION_MAX_LENGTH}文字以内で入力してください。"
+        if not _is_int(quantity) or quantity < 1:
+            errors[f"items.{i}.quantity"] = "数量は1以上の整数で入力してください。"
+        if not _is_int(unit_price):
+            errors[f"items.{i}.unit_price"] = "単価は円単位の整数で入力してください。"
+        if line_id is not None and contract is not None:
+            line = session.get(Line, line_id)
+            if line is None or line.contract_id != contract.id:
+                errors[f"items.{i}.line_id"] = "この回線は請求先の契約の回線ではありません。"
+        clean.append({"description": description, "quantity": quantity, "unit_price": unit_price,
+                      "line_id": line_id, "tax_rate_percent": STANDARD_TAX_RATE_PERCENT})
+    return clean
+
+
+@mutating_service
+def create_invoice(*, actor: Actor, contract_id: int, period: str, items: list[dict[str, Any]]) -> Invoice:
+    """Create a draft invoice for a contract and billing period (accounting, admin).
+
+    Items are dicts of description, quantity, unit_price (yen; negative for a discount) and
+    optionally line_id (a line of that contract). Subtotal is the sum of item amounts; tax
+    is 10%, rounded down once for the invoice. Only one non-void invoice may exist per
+    contract and period. Writes the invoice, its items and one audit entry (invoice.create).
+    """
+    require(actor, "invoice.manage")
+    with write_session() as session:
+        errors: dict[str, str] = {}
+        if not _PERIOD.match(period or ""):
+            errors["period"] = "請求期間は YYYY-MM の形式で入力してください（例: 2024-05）。"
+        # Locking the contract serialises concurrent invoice runs for it (one per period).
+        contract = session.exec(select(Contract).where(Contract.id == contract_id).with_for_update()).first()
+        if contract is None:
+            errors["contract_id"] = "指定の契約が見つかりません。"
+        clean = _validate_items(session, contract, list(items or []), errors)
+        if errors:
+            raise ValidationFailed(errors)
+        subtotal, tax, total = invoice_totals(clean)
+        if subtotal < 0:
+            raise ValidationFailed({"items": "値引きが請求額を上回っています。小計は0円以上にしてください。"})
+        existing = session.exec(
+            select(Invoice).where(Invoice.contract_id == contract_id, Invoice.period == period,
+                                  Invoice.status != InvoiceStatus.VOID.value)
+        ).first()
+        if existing is not None:
+            raise Conflict(f"この契約の{period}分の請求書は既にあります（{existing.invoice_no}）。"
+                           "作り直す場合は先に無効化してください。")
+        invoice = Invoice(invoice_no=f"new-{uuid4().hex[:24]}", customer_id=contract.customer_id,
+                          contract_id=contract.id, period=period, subtotal=subtotal, tax=tax, total=total)
+        session.add(invoice)
+        session.flush()
+        invoice.invoice_no = invoice_number(invoice.id, period)
+        session.add(invoice)
+        rows = [InvoiceItem(invoice_id=invoice.id, amount=item["quantity"] * item["unit_price"], **item)
+                for item in clean]
+        session.add_all(rows)
+        session.flush()
+        record(session, actor, "invoice.create", invoice,
+               after={**snapshot(invoice), "items": [snapshot(row) for row in rows]})
+    return invoice
+
+
+def _load_invoice(session: Session, invoice_id: int) -> Invoice:
+    invoice = session.exec(select(Invoice).where(Invoice.id == invoice_id).with_for_update()).first()
+    if invoice is None:
+        raise NotFound("請求書が見つかりません。")
+    return invoice
+
+
+@mutating_service
+def issue_invoice(invoice_id: int, *, actor: Actor) -> Invoice:
+    """Issue a draft invoice (accounting, admin): issue date today (Asia/Tokyo), due end of next month.
+
+    Issuing an issued invoice again changes nothing. Writes one audit entry (invoice.issue).
+    """
+    with write_session() as session:
+        invoice = _load_invoice(session, invoice_id)
+        require(actor, "invoice.manage", invoice)
+        if invoice.status == InvoiceStatus.ISSUED:
+            return invoice
+        before = snapshot(invoice)
+        invoice.status = INVOICE.next_state(invoice.status, InvoiceEvent.ISSUE).value
+        invoice.issue_date = today_in_tokyo()
+        invoice.due_date = end_of_next_month(invoice.issue_date)
+        session.add(invoice)
+        record(session, actor, "invoice.issue", invoice, before=before)
+    return invoice
+
+
+@mutating_service
+def void_invoice(invoice_id: int, *, actor: Actor, reason: str) -> Invoice:
+    """Void a draft or issued invoice (accounting, admin); a reason is required.
+
+    Voiding an issued invoice (the credit note 赤伝 that cancels it) runs only as an approved
+    request. Refused while payments are allocated to it (refund them first). Voiding a void
+    invoice again changes nothing. Writes one audit entry (invoice.void).
+    """
+    with write_session() as session:
+        invoice = _load_invoice(session, invoice_id)
+        require(actor, "invoice.manage", invoice)
+        if not (reason or "").strip():
+            raise ValidationFailed({"reason": "理由を入力してください。"})
+        if invoice.status == InvoiceStatus.VOID:
+            return invoice
+        if invoice.status == InvoiceStatus.ISSUED:
+            require_approval("invoice.void")
+        allocated = allocated_amounts(session, [invoice.id])[invoice.id]
+        if allocated:
+            raise Conflict(f"この請求書には{allocated:,}円の入金が消込済みのため無効化できません。"
+                           "先に入金を返金するか、消込を取り消してください。")
+        before = snapshot(invoice)
+        invoice.status = INVOICE.next_state(invoice.status, InvoiceEvent.VOID).value
+        session.add(invoice)
+        record(session, actor, "invoice.void", invoice, before=before, reason=reason.strip())
+    return invoice

@@ -1,0 +1,160 @@
+"""Payments (入金): recording money received, allocation to invoices (消込), unmatched and refunds."""
+
+from __future__ import annotations
+
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from services.billing.card_payments import enqueue_gateway_refund
+from services.billing.invoices import allocate
+from services.models import Customer, Invoice, Payment, PaymentAllocation
+from services.models.billing import PAYMENT_METHODS
+from services.platform.audit import mutating_service, record, snapshot
+from services.platform.db import write_session
+from services.platform.errors import Conflict, NotFound, ValidationFailed
+from services.platform.lifecycles import PAYMENT, InvoiceStatus, PaymentEvent, PaymentStatus
+from services.platform.permissions import Actor, require
+from services.workflow.approval_gate import require_approval
+
+PAYMENT_METHOD_LABELS_JA = {"bank_transfer": "銀行振込", "direct_debit": "口座振替", "card": "クレジットカード"}
+PAYER_NAME_MAX_LENGTH = 200
+REFERENCE_MAX_LENGTH = 64
+
+
+def _is_positive_yen(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _load_payment(session: Session, payment_id: int) -> Payment:
+    payment = session.exec(select(Payment).where(Payment.id == payment_id).with_for_update()).first()
+    if payment is None:
+        raise NotFound("入金が見つかりません。")
+    return payment
+
+
+def allocated_total(session: Session, payment_id: int) -> int:
+    """Sum already allocated from one payment to invoices."""
+    total = session.exec(
+        select(func.sum(PaymentAllocation.amount)).where(PaymentAllocation.payment_id == payment_id)
+    ).one()
+    return int(total or 0)
+
+
+@mutating_service
+def record_payment(
+    *,
+    actor: Actor,
+    amount: int,
+    method: str,
+    payer_name: str,
+    reference: str | None = None,
+    customer_id: int | None = None,
+) -> Payment:
+    """Record money received (accounting, admin), status 受領; the customer may be unknown yet.
+
+    The amount is a positive whole number of yen; the method one of PAYMENT_METHODS.
+    Writes the payment and one audit entry (payment.record).
+    """
+    require(actor, "payment.manage")
+    payer_name = (payer_name or "").strip()
+    reference = (reference or "").strip() or None
+    with write_session() as session:
+        errors: dict[str, str] = {}
+        if not _is_positive_yen(amount):
+            errors["amount"] = "入金額は1円以上の整数で入力してください。"
+        if method not in PAYMENT_METHODS:
+            errors["method"] = "入金方法は銀行振込・口座振替・クレジットカードから選んでください。"
+        if not payer_name:
+            errors["payer_name"] = "振込名義・支払者名を入力してください。"
+        elif len(payer_name) > PAYER_NAME_MAX_LENGTH:
+            errors["payer_name"] = f"支払者名は{PAYER_NAME_MAX_LENGTH}文字以内で入力してください。"
+        if reference is not None and len(reference) > REFERENCE_MAX_LENGTH:
+            errors["reference"] = f"参照番号は{REFERENCE_MAX_LENGTH}文字以内で入力してください。"
+        if customer_id is not None and session.get(Customer, customer_id) is None:
+            errors["customer_id"] = "指定の顧客が見つかりません。"
+        if errors:
+            raise ValidationFailed(errors)
+        payment = Payment(amount=amount, method=method, payer_name=payer_name, reference=reference,
+                          customer_id=customer_id)
+        session.add(payment)
+        record(session, actor, "payment.record", payment)
+    return payment
+
+
+@mutating_service
+def allocate_payment(payment_id: int, *, actor: Actor, invoice_id: int, amount: int) -> PaymentAllocation:
+    """Assign part of a payment to an issued invoice (消込) (accounting, admin).
+
+    The payment's allocations may not add up to more than its amount; an invoice may receive
+    more than its total (it becomes 過入金). The payment takes the invoice's customer if it had
+    none and must match it otherwise; it moves to 消込済. One payment is allocated to one
+    invoice at most once. Writes the allocation and one audit entry (payment.allocate).
+    """
+    with write_session() as session:
+        payment = _load_payment(session, payment_id)
+        require(actor, "payment.manage", payment)
+        if not _is_positive_yen(amount):
+            raise ValidationFailed({"amount": "消込額は1円以上の整数で入力してください。"})
+        if payment.status != PaymentStatus.MATCHED:
+            PAYMENT.next_state(payment.status, PaymentEvent.MATCH)  # refunded payments refuse here
+        invoice = session.exec(select(Invoice).where(Invoice.id == invoice_id).with_for_update()).first()
+        if invoice is None:
+            raise ValidationFailed({"invoice_id": "指定の請求書が見つかりません。"})
+        if invoice.status == InvoiceStatus.VOID:
+            raise ValidationFailed({"invoice_id": "無効化された請求書には消込できません。"})
+        if invoice.status != InvoiceStatus.ISSUED:
+            raise ValidationFailed({"invoice_id": "発行済の請求書にのみ消込できます。先に請求書を発行してください。"})
+        if payment.customer_id is not None and payment.customer_id != invoice.customer_id:
+            raise ValidationFailed({"invoice_id": "入金の顧客と請求書の顧客が一致しません。"})
+        duplicate = session.exec(
+            select(PaymentAllocation).where(PaymentAllocation.payment_id == payment.id,
+                                            PaymentAllocation.invoice_id == invoice.id)
+        ).first()
+        if duplicate is not None:
+            raise Conflict(f"この入金は既に請求書 {invoice.invoice_no} に{duplicate.amount:,}円消込済みです。"
+                           "同じ請求書への二重の消込はできません。")
+        remaining = payment.amount - allocated_total(session, payment.id)
+        if amount > remaining:
+            raise ValidationFailed({"amount": f"入金額を超えて消込できません（消込可能な残額: {remaining:,}円）。"})
+        allocation = allocate(session, payment, invoice, amount, actor=actor)
+    return allocation
+
+
+@mutating_service
+def mark_payment_unmatched(payment_id: int, *, actor: Actor, reason: str) -> Payment:
+    """Mark a received payment as 未消込 (no invoice found for it) (accounting, admin).
+
+    A reason is required; repeating it changes nothing. Writes one audit entry.
+    """
+    return _apply_event(payment_id, actor, PaymentEvent.MARK_UNMATCHED, PaymentStatus.UNMATCHED, reason)
+
+
+@mutating_service
+def refund_payment(payment_id: int, *, actor: Actor, reason: str) -> Payment:
+    """Record that a matched or unmatched payment was paid back (返金) (accounting, admin).
+
+    A reason is required; repeating it changes nothing. Its allocations stay as history but no
+    longer count towards the invoices' payment state. Runs only as an approved request.
+    A card payment taken through the payment gateway also puts the gateway refund in the outbox,
+    in the same transaction. Writes one audit entry.
+    """
+    require_approval("payment.refund")
+    return _apply_event(payment_id, actor, PaymentEvent.REFUND, PaymentStatus.REFUNDED, reason)
+
+
+def _apply_event(payment_id: int, actor: Actor, event: PaymentEvent, target: PaymentStatus,
+                 reason: str) -> Payment:
+    with write_session() as session:
+        payment = _load_payment(session, payment_id)
+        require(actor, "payment.manage", payment)
+        if not (reason or "").strip():
+            raise ValidationFailed({"reason": "理由を入力してください。"})
+        if payment.status == target:
+            return payment
+        before = snapshot(payment)
+        payment.status = PAYMENT.next_state(payment.status, event).value
+        session.add(payment)
+        if event == PaymentEvent.REFUND:
+            enqueue_gateway_refund(session, payment, reason.strip())
+        record(session, actor, f"payment.{event.value}", payment, before=before, reason=reason.strip())
+    return payment

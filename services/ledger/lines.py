@@ -1,0 +1,161 @@
+"""Lines: opening a line on a contract with a SIM (and device), and lifecycle events."""
+
+from __future__ import annotations
+
+from sqlmodel import select
+
+from services.ledger.inventory import follow_sim
+from services.ledger.provisioning import CARRIER_OPERATIONS, enqueue_line_operation
+from services.models import Contract, Device, Line, RatePlan, SimCard
+from services.models.base import utcnow
+from services.platform.audit import mutating_service, record, snapshot
+from services.platform.db import write_session
+from services.platform.errors import NotFound, ValidationFailed
+from services.platform.identifiers import digits_only, is_valid_iccid, is_valid_imei, parse_msisdn
+from services.platform.lifecycles import (
+    DEVICE,
+    LINE,
+    SIM,
+    ContractStatus,
+    DeviceEvent,
+    DeviceStatus,
+    LineEvent,
+    LineStatus,
+    SimEvent,
+    SimStatus,
+)
+from services.platform.permissions import Actor, require
+from services.workflow.approval_gate import require_approval
+
+# Suspension, resumption, termination and settling a 要確認 line by hand need a second person
+# (services.workflow.approvals); each gated event names the approval operation that may run it.
+APPROVAL_GATED_EVENTS: dict[LineEvent, str] = {
+    LineEvent.SUSPEND: "line.suspend",
+    LineEvent.RESUME: "line.resume",
+    LineEvent.TERMINATE: "line.terminate",
+    LineEvent.CONFIRM_ACTIVE: "line.resolve",
+    LineEvent.CONFIRM_SUSPENDED: "line.resolve",
+    LineEvent.CONFIRM_TERMINATED: "line.resolve",
+}
+
+# Which permission each line event needs.
+LINE_EVENT_PERMISSIONS: dict[LineEvent, str] = {
+    LineEvent.ACTIVATE: "line.activate",
+    LineEvent.SUSPEND: "line.suspend",
+    LineEvent.RESUME: "line.resume",
+    LineEvent.TERMINATE: "line.terminate",
+    LineEvent.HOLD: "line.review",
+    LineEvent.FLAG_FOR_REVIEW: "line.review",
+    LineEvent.CONFIRM_ACTIVE: "line.review",
+    LineEvent.CONFIRM_SUSPENDED: "line.review",
+    LineEvent.CONFIRM_TERMINATED: "line.review",
+}
+
+
+@mutating_service
+def add_line(
+    *, actor: Actor, contract_id: int, msisdn: str, iccid: str, imei: str | None = None,
+    reason: str | None = None,
+) -> Line:
+    """Open a line (申請中) on a contract with a stocked SIM and optionally a stocked device.
+
+    Sales and admin. Validates the number (any common format) and the references; the SIM
+    (and device) move to 割当済 in the same transaction.
+    """
+    require(actor, "line.create")
+    e164 = parse_msisdn(msisdn)
+    iccid_digits = digits_only(iccid)
+    imei_digits = digits_only(imei or "")
+    with write_session() as session:
+        errors: dict[str, str] = {}
+        contract = session.get(Contract, contract_id)
+        if contract is None:
+            errors["contract_id"] = "指定の契約が見つかりません。"
+        elif contract.status == ContractStatus.TERMINATED:
+            errors["contract_id"] = "解約済の契約には回線を追加できません。"
+        if e164 is None:
+            errors["msisdn"] = "電話番号が正しくありません（例: 090-1234-5678）。"
+        elif session.exec(select(Line.id).where(Line.msisdn == e164)).first() is not None:
+            errors["msisdn"] = "この電話番号は既に登録されています。"
+        sim = session.exec(select(SimCard).where(SimCard.iccid == iccid_digits)).first()
+        if not is_valid_iccid(iccid_digits):
+            errors["iccid"] = "ICCIDが正しくありません（89で始まる19〜20桁、チェックディジット不一致）。"
+        elif sim is None:
+            errors["iccid"] = "このICCIDのSIMは在庫に登録されていません。"
+        elif sim.status != SimStatus.IN_STOCK:
+            errors["iccid"] = "このSIMは在庫状態ではありません（既に割当済などです）。"
+        device = None
+        if imei_digits:
+            device = session.exec(select(Device).where(Device.imei == imei_digits)).first()
+            if not is_valid_imei(imei_digits):
+                errors["imei"] = "IMEIが正しくありません（15桁、チェックディジット不一致）。"
+            elif device is None:
+                errors["imei"] = "このIMEIの端末は在庫に登録されていません。"
+            elif device.status != DeviceStatus.IN_STOCK:
+                errors["imei"] = "この端末は在庫状態ではありません。"
+        if errors:
+            raise ValidationFailed(errors)
+        sim.status = SIM.next_state(sim.status, SimEvent.ASSIGN).value
+        sim.updated_at = utcnow()
+        session.add(sim)
+        if device is not None:
+            device.status = DEVICE.next_state(device.status, DeviceEvent.ASSIGN).value
+            device.updated_at = utcnow()
+            session.add(device)
+        line = Line(msisdn=e164, customer_id=contract.customer_id, contract_id=contract.id,
+                    sim_card_id=sim.id, device_id=device.id if device else None)
+        session.add(line)
+        session.flush()
+        record(session, actor, "line.create", line,
+               after={**snapshot(line), "iccid": sim.iccid, "imei": device.imei if device else None},
+               reason=reason)
+    return line
+
+
+@mutating_service
+def change_line_status(line_id: int, *, actor: Actor, event: LineEvent | str, reason: str) -> Line:
+    """Apply a lifecycle event to a line (開通, 停止, 再開, 解約, 保留, 要確認...).
+
+    The permission depends on the event (LINE_EVENT_PERMISSIONS). A reason is required.
+    Suspend, resume, terminate and settling 要確認 by hand run only as an approved request
+    (APPROVAL_GATED_EVENTS; a contract's approved termination covers its lines).
+    Repeating an event whose result already holds (a double click) changes nothing.
+    """
+    ev = LineEvent(event)
+    if ev in APPROVAL_GATED_EVENTS:
+        require_approval(APPROVAL_GATED_EVENTS[ev])
+    with write_session() as session:
+        line = session.exec(select(Line).where(Line.id == line_id).with_for_update()).first()
+        if line is None:
+            raise NotFound("回線が見つかりません。")
+        require(actor, LINE_EVENT_PERMISSIONS[ev], line)
+        if not (reason or "").strip():
+            raise ValidationFailed({"reason": "理由を入力してください。"})
+        target = _target_state(ev)
+        if target is not None and line.status == target:
+            return line
+        before = snapshot(line)
+        line.status = LINE.next_state(line.status, ev).value
+        line.updated_at = utcnow()
+        sim = session.get(SimCard, line.sim_card_id) if line.sim_card_id else None
+        if sim is not None:
+            follow_sim(sim, line.status)
+            session.add(sim)
+        session.add(line)
+        if ev in CARRIER_OPERATIONS:
+            payload = {"iccid": sim.iccid if sim else None, "plan": _plan_code(session, line)} \
+                if ev is LineEvent.ACTIVATE else {}
+            enqueue_line_operation(session, line, ev, payload)
+        record(session, actor, f"line.{ev.value}", line, before=before, reason=reason.strip())
+    return line
+
+
+def _target_state(event: LineEvent) -> LineStatus | None:
+    targets = {state for (_, ev), state in LINE.table.items() if ev is event}
+    return targets.pop() if len(targets) == 1 else None
+
+
+def _plan_code(session, line: Line) -> str:
+    contract = session.get(Contract, line.contract_id)
+    plan = session.get(RatePlan, contract.rate_plan_id)
+    return plan.code

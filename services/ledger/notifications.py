@@ -1,0 +1,146 @@
+"""Notifications (通知) to customers: in-app rows, mail and LINE messages sent through the outbox.
+
+`notify_customer` writes one Notification per channel. in_app needs no provider (it is shown by
+the app and counts as sent at once); mail and line each add one messaging operation to the
+outbox (notification_id set), and `apply_outcome` marks the notification sent when the provider
+took it. A channel the customer has no address for (no e-mail, not a LINE friend) is not used,
+and the reason is returned; a customer no external channel reaches gets the in-app message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from services.models import Customer, ExternalOperation, Notification
+from services.models.base import utcnow
+from services.models.workflow import NOTIFICATION_CHANNELS
+from services.platform.audit import mutating_service, record, snapshot
+from services.platform.db import read_session, write_session
+from services.platform.errors import ValidationFailed
+from services.platform.formatting import tokyo_time
+from services.platform.lifecycles import ExternalOperationStatus
+from services.platform.permissions import SYSTEM, Actor, get_permitted
+from services.workflow import outbox
+
+# channel -> the messaging operation that delivers it (in_app has none)
+CHANNEL_OPERATIONS = {"mail": "mail", "line": "push"}
+CHANNEL_LABELS_JA = {"mail": "メール", "line": "LINE", "in_app": "アプリ内"}
+DELIVERY_LABELS_JA = {"sent": "送信済", "waiting": "送信待ち", "failed": "送信失敗", "unknown": "要確認"}
+NO_ADDRESS_JA = {"mail": "メールアドレスが登録されていないため、メールは送りません。",
+                 "line": "LINE の友だち登録がないため、LINE は送りません。"}
+TITLE_MAX = 200
+LINK_MAX = 300
+SECTION_LIMIT = 20
+
+
+@dataclass(frozen=True)
+class NotifyResult:
+    """What notify_customer wrote: the notifications, and why a requested channel was not used."""
+
+    notifications: list[Notification]
+    notes: list[str] = field(default_factory=list)
+
+
+def _validate(kind: str, title: str, body: str, link: str | None, channels: Sequence[str]) -> None:
+    errors: dict[str, str] = {}
+    if not kind.strip() or len(kind) > 32:
+        errors["kind"] = "通知の種類を指定してください（32文字以内）。"
+    if not title.strip() or len(title) > TITLE_MAX:
+        errors["title"] = f"件名を{TITLE_MAX}文字以内で入力してください。"
+    if not body.strip():
+        errors["body"] = "本文を入力してください。"
+    if link and len(link) > LINK_MAX:
+        errors["link"] = f"リンクは{LINK_MAX}文字以内にしてください。"
+    if not channels or any(c not in NOTIFICATION_CHANNELS for c in channels):
+        errors["channels"] = "送信方法はメール・LINE・アプリ内から選んでください。"
+    if errors:
+        raise ValidationFailed(errors)
+
+
+@mutating_service
+def notify_customer(customer_id: int, *, actor: Actor, kind: str, title: str, body: str, link: str | None = None,
+                    channels: Sequence[str] = ("mail",)) -> NotifyResult:
+    """Send a customer a message with a next action and a link (all staff; system flows run as SYSTEM).
+
+    Writes one Notification per usable channel, one messaging outbox operation per external
+    channel (mail -> "mail", line -> "push") and one audit entry "notification.create". A channel
+    without an address is skipped with a note; when none is left the message goes in-app.
+    """
+    _validate(kind, title, body, link, channels)
+    with write_session() as session:
+        customer = get_permitted(session, Customer, customer_id, "顧客が見つかりません。", actor, "notification.send")
+        addresses = {"mail": customer.email, "line": customer.line_user_id}
+        notes = [NO_ADDRESS_JA[c] for c in dict.fromkeys(channels) if c in addresses and not addresses[c]]
+        usable = [c for c in dict.fromkeys(channels) if c == "in_app" or addresses.get(c)]
+        if not usable:
+            usable = ["in_app"]
+            notes.append("アプリ内通知のみ作成しました。")
+        rows: list[Notification] = []
+        operations: list[int] = []
+        for channel in usable:
+            row = Notification(customer_id=customer.id, channel=channel, kind=kind.strip(), title=title.strip(),
+                               body=body, link=link or None, sent_at=utcnow() if channel == "in_app" else None)
+            session.add(row)
+            session.flush()
+            rows.append(row)
+            if channel in CHANNEL_OPERATIONS:
+                operations.append(outbox.enqueue(
+                    session, provider="messaging", operation=CHANNEL_OPERATIONS[channel],
+                    subject=f"notification{row.id}", payload=_message(channel, addresses[channel], row),
+                    customer_id=customer.id, notification_id=row.id).id)
+        record(session, actor, "notification.create", rows[0], reason=" ".join(notes) or None, after={
+            "kind": rows[0].kind, "title": rows[0].title, "channels": usable,
+            "notification_ids": [r.id for r in rows], "external_operation_ids": operations})
+    return NotifyResult(rows, notes)
+
+
+def _message(channel: str, address: str, row: Notification) -> dict[str, Any]:
+    """The outbox payload of one external notification (identical on every retry)."""
+    text = row.body + (f"\n\n{row.link}" if row.link else "")
+    if channel == "mail":
+        return {"to": address, "subject": row.title, "text": text}
+    return {"to": address, "text": f"{row.title}\n{text}"}
+
+
+def apply_outcome(session: Session, op: ExternalOperation, outcome: str, detail: str, evidence: dict[str, Any]
+                  ) -> None:
+    """Apply a settled messaging operation (called by services.workflow.outbox.settle, same transaction).
+
+    succeeded -> the notification is marked sent (audited as system); failed and unknown leave it
+    unsent, with the review item the outbox opens.
+    """
+    row = session.get(Notification, op.notification_id) if op.notification_id else None
+    if row is None or outcome != "succeeded" or row.sent_at is not None:
+        return
+    before = snapshot(row)
+    row.sent_at = utcnow()
+    session.add(row)
+    record(session, SYSTEM, "notification.sent", row, before=before,
+           reason=f"{CHANNEL_LABELS_JA.get(row.channel, row.channel)}送信を確認（外部連携処理 #{op.id}）")
+
+
+def customer_notifications(customer_id: int, *, actor: Actor, limit: int = SECTION_LIMIT) -> list[dict[str, Any]]:
+    """A customer's latest notifications for the screen: channel, title, when, delivery state (all staff)."""
+    with read_session() as session:
+        get_permitted(session, Customer, customer_id, "顧客が見つかりません。", actor, "customer.view")
+        rows = session.exec(select(Notification).where(Notification.customer_id == customer_id)
+                            .order_by(col(Notification.id).desc()).limit(limit)).all()
+        ids = [r.id for r in rows]
+        ops = session.exec(select(ExternalOperation.notification_id, ExternalOperation.status)
+                           .where(col(ExternalOperation.notification_id).in_(ids))
+                           .order_by(ExternalOperation.id)).all() if ids else []
+    op_status = dict(ops)
+    out = []
+    for r in rows:
+        delivery = "sent" if r.sent_at else {
+            ExternalOperationStatus.FAILED.value: "failed",
+            ExternalOperationStatus.UNKNOWN.value: "unknown"}.get(op_status.get(r.id, ""), "waiting")
+        out.append({"id": r.id, "channel": r.channel, "channel_label": CHANNEL_LABELS_JA.get(r.channel, r.channel),
+                    "kind": r.kind, "title": r.title, "link": r.link or "", "created_at": tokyo_time(r.created_at),
+                    "sent_at": tokyo_time(r.sent_at), "delivery": delivery,
+                    "delivery_label": DELIVERY_LABELS_JA[delivery]})
+    return out

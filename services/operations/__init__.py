@@ -1,0 +1,1 @@
+"""Running the operation: recovery actions on the review queue, network incidents."""

@@ -1,0 +1,1 @@
+"""Read models per audience: what each screen shows, filtered and masked for its reader; search."""
