@@ -63,17 +63,14 @@ from services.models import (
     TicketMessage,
     UsageRecord,
 )
+from services.models.billing import PaymentStatus
+from services.models.contract import ContractStatus
+from services.models.inventory import DeviceStatus, SimStatus
+from services.models.line import LineStatus
+from services.models.support import TicketStatus
 from services.platform import crypto
 from services.platform.audit import chain_bulk_entries
 from services.platform.identifiers import luhn_complete
-from services.platform.lifecycles import (
-    ContractStatus,
-    DeviceStatus,
-    LineStatus,
-    PaymentStatus,
-    SimStatus,
-    TicketStatus,
-)
 from services.platform.text import bigrams
 
 TAX_RATE_PERCENT = 10

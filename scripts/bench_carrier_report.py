@@ -27,10 +27,10 @@ import httpx  # noqa: E402
 from bench_search import ensure_database  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
-from services.billing.invoices import today_in_tokyo  # noqa: E402
 from services.integrations.carrier import CarrierClient  # noqa: E402
 from services.ledger import carrier_report, usage_caps  # noqa: E402
 from services.models import Line, ReviewItem  # noqa: E402
+from services.platform.clock import today_in_tokyo
 from services.platform.db import make_engine, read_session, use_engine, write_session  # noqa: E402
 
 CARRIER_STATES = {"active": "active", "suspended": "suspended", "terminated": "terminated"}

@@ -7,10 +7,13 @@ from typing import Any
 import reflex as rx
 
 from services.billing import card_payments, invoices
+from services.billing.invoices import INVOICE
 from services.ledger import contracts, customers, kyc_checks, lines, notifications, shipments
-from services.ledger.lines import LINE_EVENT_PERMISSIONS
+from services.ledger.contracts import CONTRACT
+from services.ledger.lines import LINE, LINE_EVENT_PERMISSIONS
 from services.platform.errors import PermissionDenied, ValidationFailed
-from services.platform.lifecycles import CONTRACT, EVENT_LABELS_JA, INVOICE, LINE, Lifecycle
+from services.platform.labels import EVENT_LABELS_JA
+from services.platform.lifecycle import Lifecycle
 from services.platform.permissions import can
 from services.read.staff import views
 from services.security import masking

@@ -9,7 +9,7 @@ import reflex as rx
 
 from services.operations import recovery
 from services.platform.errors import Conflict
-from services.platform.lifecycles import state_label
+from services.platform.labels import state_label
 from services.workflow import daily_reconciliation
 from state.base import MessagesMixin, UiState, actor, guarded
 

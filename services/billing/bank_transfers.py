@@ -20,15 +20,15 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from services.billing.invoices import TOKYO, allocate, allocated_amounts
-from services.billing.payment_settlement import tokyo_day_bounds
+from services.billing.allocation import allocate, allocated_amounts
 from services.integrations.bank import BankClient, BankUnreachable, default_client
 from services.integrations.zengin import DEPOSIT, ENCODING, ZenginFormatError, parse_statement, reiwa_date
 from services.models import Invoice, Payment, ReviewItem
 from services.models.base import utcnow
+from services.models.billing import InvoiceStatus
 from services.platform.audit import record
+from services.platform.clock import TOKYO, tokyo_day_bounds
 from services.platform.db import write_session
-from services.platform.lifecycles import InvoiceStatus
 from services.platform.permissions import SYSTEM
 from services.workflow.daily_reconciliation import ReportUnavailable, open_difference
 

@@ -16,14 +16,15 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from services.billing.invoices import allocate, allocated_amounts
+from services.billing.allocation import allocate, allocated_amounts
 from services.ledger.customers import customer_code
 from services.models import Customer, ExternalOperation, Invoice, Payment, ReviewItem
 from services.models.base import utcnow
+from services.models.billing import InvoiceStatus
+from services.models.workflow import ExternalOperationStatus
 from services.platform.audit import mutating_service, record, snapshot
 from services.platform.db import write_session
 from services.platform.errors import Conflict, NotFound, ValidationFailed
-from services.platform.lifecycles import ExternalOperationStatus, InvoiceStatus
 from services.platform.permissions import SYSTEM, Actor, require
 from services.workflow.outbox import enqueue
 from services.workflow.webhooks import settle_by_key

@@ -1,4 +1,4 @@
-"""Invoices (請求書): creation with consumption tax, issue, void, and the derived payment state.
+"""Invoices (請求書): creation with consumption tax, issue and void.
 
 Money is integer yen. Consumption tax (消費税) is computed once per invoice per tax rate on
 the sum of that rate's item amounts and rounded down (切り捨て), as for a qualified invoice.
@@ -9,49 +9,34 @@ from __future__ import annotations
 import calendar
 import re
 from collections.abc import Iterable
-from datetime import date, datetime
-from enum import StrEnum
+from datetime import date
 from typing import Any
 from uuid import uuid4
-from zoneinfo import ZoneInfo
 
-from sqlalchemy import func
 from sqlmodel import Session, select
 
-from services.models import Contract, Invoice, InvoiceItem, Line, Payment, PaymentAllocation
+from services.billing.allocation import allocated_amounts
+from services.models import Contract, Invoice, InvoiceItem, Line
+from services.models.billing import InvoiceEvent, InvoiceStatus
 from services.platform.audit import mutating_service, record, snapshot
+from services.platform.clock import today_in_tokyo
 from services.platform.db import write_session
 from services.platform.errors import Conflict, NotFound, ValidationFailed
-from services.platform.lifecycles import INVOICE, PAYMENT, InvoiceEvent, InvoiceStatus, PaymentEvent, PaymentStatus
+from services.platform.lifecycle import Lifecycle
 from services.platform.permissions import Actor, require
 from services.workflow.approval_gate import require_approval
 
-TOKYO = ZoneInfo("Asia/Tokyo")
+I, IE = InvoiceStatus, InvoiceEvent
+INVOICE = Lifecycle("invoice", I, IE, {
+    (I.DRAFT, IE.ISSUE): I.ISSUED,
+    (I.DRAFT, IE.VOID): I.VOID,
+    (I.ISSUED, IE.VOID): I.VOID,
+})
+
+
 STANDARD_TAX_RATE_PERCENT = 10
 DESCRIPTION_MAX_LENGTH = 200
 _PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
-
-
-class InvoicePaymentState(StrEnum):
-    """How far an issued invoice is paid, derived from its allocations (never stored)."""
-
-    UNPAID = "unpaid"
-    PARTIALLY_PAID = "partially_paid"
-    PAID = "paid"
-    OVERPAID = "overpaid"
-
-
-PAYMENT_STATE_LABELS_JA: dict[str, str] = {
-    InvoicePaymentState.UNPAID: "未収",
-    InvoicePaymentState.PARTIALLY_PAID: "一部入金",
-    InvoicePaymentState.PAID: "入金済",
-    InvoicePaymentState.OVERPAID: "過入金",
-}
-
-
-def today_in_tokyo() -> date:
-    """Today's date in Asia/Tokyo (the business date of issue and due dates)."""
-    return datetime.now(TOKYO).date()
 
 
 def end_of_next_month(day: date) -> date:
@@ -83,60 +68,6 @@ def invoice_totals(items: Iterable[dict[str, Any]]) -> tuple[int, int, int]:
     subtotal = sum(by_rate.values())
     tax = consumption_tax(by_rate)
     return subtotal, tax, subtotal + tax
-
-
-def invoice_payment_state(allocated: int, total: int) -> str:
-    """未収 / 一部入金 / 入金済 / 過入金 of an invoice from the sum allocated to it."""
-    if allocated > total:
-        return InvoicePaymentState.OVERPAID
-    if allocated == total:
-        return InvoicePaymentState.PAID
-    if allocated <= 0:
-        return InvoicePaymentState.UNPAID
-    return InvoicePaymentState.PARTIALLY_PAID
-
-
-def allocated_amounts(session: Session, invoice_ids: Iterable[int]) -> dict[int, int]:
-    """Sum allocated to each invoice, in one query (every id present; 0 when nothing).
-
-    Allocations of refunded payments no longer count: that money went back to the payer.
-    """
-    ids = list(dict.fromkeys(invoice_ids))
-    result = dict.fromkeys(ids, 0)
-    if not ids:
-        return result
-    rows = session.exec(
-        select(PaymentAllocation.invoice_id, func.sum(PaymentAllocation.amount))
-        .join(Payment, Payment.id == PaymentAllocation.payment_id)
-        .where(PaymentAllocation.invoice_id.in_(ids))
-        .where(Payment.status != PaymentStatus.REFUNDED.value)
-        .group_by(PaymentAllocation.invoice_id)
-    ).all()
-    for invoice_id, amount in rows:
-        result[invoice_id] = int(amount or 0)
-    return result
-
-
-def allocate(session: Session, payment: Payment, invoice: Invoice, amount: int, *, actor: Actor,
-             reason: str | None = None) -> PaymentAllocation:
-    """Assign `amount` of a payment to an invoice (消込) in the caller's transaction, after its checks.
-
-    The payment takes the invoice's customer if it had none and moves to 消込済; writes the
-    allocation and one audit entry "payment.allocate" with the allocation and the invoice number.
-    """
-    before = snapshot(payment)
-    if payment.customer_id is None:
-        payment.customer_id = invoice.customer_id
-    if payment.status != PaymentStatus.MATCHED:
-        payment.status = PAYMENT.next_state(payment.status, PaymentEvent.MATCH).value
-    allocation = PaymentAllocation(payment_id=payment.id, invoice_id=invoice.id, amount=amount)
-    session.add(payment)
-    session.add(allocation)
-    session.flush()
-    record(session, actor, "payment.allocate", payment, before=before,
-           after={**snapshot(payment), "allocation": snapshot(allocation), "invoice_no": invoice.invoice_no},
-           reason=reason)
-    return allocation
 
 
 def _is_int(value: object) -> bool:

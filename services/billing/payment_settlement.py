@@ -9,17 +9,17 @@ one review item (payment.settlement.*) with both sides as evidence; nothing is c
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from sqlmodel import select
 
-from services.billing.invoices import TOKYO
 from services.integrations import client_for
 from services.integrations.payment import PaymentClient, PaymentUnreachable
 from services.models import ExternalOperation
+from services.models.workflow import ExternalOperationStatus
+from services.platform.clock import tokyo_day_bounds
 from services.platform.db import write_session
-from services.platform.lifecycles import ExternalOperationStatus
 from services.workflow.daily_reconciliation import ReportUnavailable, open_difference
 
 PROVIDER = "payment"
@@ -78,12 +78,6 @@ def compare(business_date: date, *, client: PaymentClient | None = None) -> int:
                                 evidence={"report": None, "ledger": _ledger_side(op)},
                                 customer_id=op.customer_id, external_operation_id=op.id)
     return len(rows)
-
-
-def tokyo_day_bounds(day: date) -> tuple[datetime, datetime]:
-    """The UTC instants where a Tokyo calendar day starts and where the next one starts."""
-    start = datetime.combine(day, time.min, tzinfo=TOKYO)
-    return start.astimezone(UTC), (start + timedelta(days=1)).astimezone(UTC)
 
 
 def _report_amount(row: dict[str, str]) -> int:

@@ -5,14 +5,13 @@ from __future__ import annotations
 from sqlalchemy import func
 from sqlmodel import Session, select
 
+from services.billing.allocation import PAYMENT, allocate
 from services.billing.card_payments import enqueue_gateway_refund
-from services.billing.invoices import allocate
 from services.models import Customer, Invoice, Payment, PaymentAllocation
-from services.models.billing import PAYMENT_METHODS
+from services.models.billing import PAYMENT_METHODS, InvoiceStatus, PaymentEvent, PaymentStatus
 from services.platform.audit import mutating_service, record, snapshot
 from services.platform.db import write_session
 from services.platform.errors import Conflict, NotFound, ValidationFailed
-from services.platform.lifecycles import PAYMENT, InvoiceStatus, PaymentEvent, PaymentStatus
 from services.platform.permissions import Actor, require
 from services.workflow.approval_gate import require_approval
 

@@ -22,10 +22,11 @@ from sqlmodel import col, select
 from services.integrations.carrier import CarrierUnreachable, default_client
 from services.ledger.provisioning import CARRIER
 from services.models import ExternalOperation, Line, ReviewItem, UsageRecord
+from services.models.line import LineStatus
+from services.platform.clock import TOKYO
 from services.platform.db import read_session, write_session
-from services.platform.formatting import TOKYO
 from services.platform.identifiers import format_msisdn
-from services.platform.lifecycles import LineStatus, state_label
+from services.platform.labels import state_label
 from services.workflow.daily_reconciliation import KIND_PREFIXES, ReportUnavailable, open_difference
 from services.workflow.reconciliation import COMPARABLE_STATES, FINAL
 

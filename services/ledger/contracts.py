@@ -8,12 +8,24 @@ from sqlmodel import select
 
 from services.models import Contract, ContractOption, Customer, RateOption, RatePlan
 from services.models.base import utcnow
+from services.models.contract import ContractEvent, ContractStatus
 from services.platform.audit import mutating_service, record, snapshot
 from services.platform.db import write_session
 from services.platform.errors import NotFound, ValidationFailed
-from services.platform.lifecycles import CONTRACT, ContractEvent, ContractStatus
+from services.platform.lifecycle import Lifecycle
 from services.platform.permissions import Actor, require
 from services.workflow.approval_gate import require_approval
+
+C, CE = ContractStatus, ContractEvent
+CONTRACT = Lifecycle("contract", C, CE, {
+    (C.DRAFT, CE.APPLY): C.APPLIED,
+    (C.DRAFT, CE.DISCARD): C.TERMINATED,
+    (C.APPLIED, CE.ACTIVATE): C.ACTIVE,
+    (C.APPLIED, CE.DISCARD): C.TERMINATED,
+    (C.ACTIVE, CE.REQUEST_CANCELLATION): C.CANCELLATION_REQUESTED,
+    (C.CANCELLATION_REQUESTED, CE.WITHDRAW_CANCELLATION): C.ACTIVE,
+    (C.CANCELLATION_REQUESTED, CE.TERMINATE): C.TERMINATED,
+})
 
 
 def contract_code(contract_id: int) -> str:

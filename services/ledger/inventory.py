@@ -6,12 +6,45 @@ from sqlmodel import select
 
 from services.models import Device, SimCard
 from services.models.base import utcnow
+from services.models.inventory import DeviceEvent, DeviceStatus, SimEvent, SimStatus
+from services.models.line import LineStatus
 from services.platform.audit import mutating_service, record, snapshot
 from services.platform.db import write_session
 from services.platform.errors import NotFound, ValidationFailed
 from services.platform.identifiers import digits_only, is_valid_iccid, is_valid_imei, is_valid_imsi
-from services.platform.lifecycles import DEVICE, SIM, DeviceEvent, LineStatus, SimEvent, SimStatus
+from services.platform.lifecycle import Lifecycle
 from services.platform.permissions import Actor, require
+
+S, SE = SimStatus, SimEvent
+SIM = Lifecycle("sim", S, SE, {
+    (S.IN_STOCK, SE.ASSIGN): S.ASSIGNED,
+    (S.ASSIGNED, SE.UNASSIGN): S.IN_STOCK,
+    (S.ASSIGNED, SE.ACTIVATE): S.ACTIVE,
+    (S.ASSIGNED, SE.RETURN): S.RETURNED,
+    (S.ACTIVE, SE.RETURN): S.RETURNED,
+    (S.RETURNED, SE.RESTOCK): S.IN_STOCK,
+    (S.IN_STOCK, SE.REPORT_FAULTY): S.FAULTY,
+    (S.ASSIGNED, SE.REPORT_FAULTY): S.FAULTY,
+    (S.ACTIVE, SE.REPORT_FAULTY): S.FAULTY,
+    (S.RETURNED, SE.REPORT_FAULTY): S.FAULTY,
+    (S.IN_STOCK, SE.REPORT_LOST): S.LOST,
+    (S.ASSIGNED, SE.REPORT_LOST): S.LOST,
+    (S.ACTIVE, SE.REPORT_LOST): S.LOST,
+})
+
+
+D, DE = DeviceStatus, DeviceEvent
+DEVICE = Lifecycle("device", D, DE, {
+    (D.IN_STOCK, DE.ASSIGN): D.ASSIGNED,
+    (D.ASSIGNED, DE.UNASSIGN): D.IN_STOCK,
+    (D.ASSIGNED, DE.SHIP): D.SHIPPED,
+    (D.SHIPPED, DE.RETURN): D.RETURNED,
+    (D.RETURNED, DE.RESTOCK): D.IN_STOCK,
+    (D.IN_STOCK, DE.REPORT_FAULTY): D.FAULTY,
+    (D.ASSIGNED, DE.REPORT_FAULTY): D.FAULTY,
+    (D.SHIPPED, DE.REPORT_FAULTY): D.FAULTY,
+    (D.RETURNED, DE.REPORT_FAULTY): D.FAULTY,
+})
 
 
 def validate_sim_numbers(session, iccid: str, imsi: str) -> dict[str, str]:

@@ -18,10 +18,10 @@ from services.ledger.customers import ID_DOCUMENT_TYPES, customer_code, customer
 from services.ledger.notifications import notify_customer
 from services.models import Customer, ExternalOperation, ReviewItem
 from services.models.base import utcnow
+from services.models.workflow import ExternalOperationStatus
 from services.platform.audit import mutating_service, record
 from services.platform.db import write_session
 from services.platform.errors import Conflict, NotFound, ValidationFailed
-from services.platform.lifecycles import ExternalOperationStatus
 from services.platform.permissions import SYSTEM, Actor, require
 from services.workflow import outbox
 from services.workflow.reconciliation import FINAL, settle_operation

@@ -19,12 +19,12 @@ from sqlmodel import Session, col, select
 
 from services.models import Contract, Customer, KycRecord, ReviewItem, StaffUser
 from services.models.base import utcnow
+from services.models.contract import ContractStatus
 from services.platform import crypto
 from services.platform.audit import mutating_service, record
+from services.platform.clock import TOKYO
 from services.platform.db import write_session
 from services.platform.errors import ValidationFailed
-from services.platform.formatting import TOKYO
-from services.platform.lifecycles import ContractStatus
 from services.platform.permissions import SYSTEM, Actor, require
 from services.workflow.approval_gate import executing_request
 

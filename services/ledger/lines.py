@@ -1,31 +1,58 @@
-"""Lines: opening a line on a contract with a SIM (and device), and lifecycle events."""
+"""Lines: opening a line on a contract with a SIM (and device), its lifecycle events, and the carrier's answers."""
 
 from __future__ import annotations
 
-from sqlmodel import select
+from typing import Any
 
-from services.ledger.inventory import follow_sim
-from services.ledger.provisioning import CARRIER_OPERATIONS, enqueue_line_operation
-from services.models import Contract, Device, Line, RatePlan, SimCard
+from sqlmodel import Session, select
+
+from services.ledger.inventory import DEVICE, SIM, follow_sim
+from services.ledger.provisioning import CARRIER_OPERATIONS, THROTTLE_OPERATIONS, enqueue_line_operation
+from services.models import Contract, Device, ExternalOperation, Line, RatePlan, SimCard
 from services.models.base import utcnow
+from services.models.contract import ContractStatus
+from services.models.inventory import DeviceEvent, DeviceStatus, SimEvent, SimStatus
+from services.models.line import LineEvent, LineStatus
 from services.platform.audit import mutating_service, record, snapshot
 from services.platform.db import write_session
 from services.platform.errors import NotFound, ValidationFailed
 from services.platform.identifiers import digits_only, is_valid_iccid, is_valid_imei, parse_msisdn
-from services.platform.lifecycles import (
-    DEVICE,
-    LINE,
-    SIM,
-    ContractStatus,
-    DeviceEvent,
-    DeviceStatus,
-    LineEvent,
-    LineStatus,
-    SimEvent,
-    SimStatus,
-)
-from services.platform.permissions import Actor, require
+from services.platform.lifecycle import Lifecycle
+from services.platform.permissions import SYSTEM, Actor, require
 from services.workflow.approval_gate import require_approval
+
+L, LE = LineStatus, LineEvent
+LINE = Lifecycle("line", L, LE, {
+    # the carrier decides: activate / suspend / resume wait in a 処理中 state for its answer
+    (L.APPLYING, LE.ACTIVATE): L.ACTIVATING,
+    (L.ACTIVE, LE.SUSPEND): L.SUSPENDING,
+    (L.SUSPENDED, LE.RESUME): L.RESUMING,
+    (L.ACTIVATING, LE.CARRIER_CONFIRMED): L.ACTIVE,
+    (L.SUSPENDING, LE.CARRIER_CONFIRMED): L.SUSPENDED,
+    (L.RESUMING, LE.CARRIER_CONFIRMED): L.ACTIVE,
+    (L.ACTIVATING, LE.CARRIER_REJECTED): L.APPLYING,
+    (L.SUSPENDING, LE.CARRIER_REJECTED): L.ACTIVE,
+    (L.RESUMING, LE.CARRIER_REJECTED): L.SUSPENDED,
+    (L.ACTIVATING, LE.OUTCOME_UNKNOWN): L.NEEDS_REVIEW,
+    (L.SUSPENDING, LE.OUTCOME_UNKNOWN): L.NEEDS_REVIEW,
+    (L.RESUMING, LE.OUTCOME_UNKNOWN): L.NEEDS_REVIEW,
+    (L.APPLYING, LE.TERMINATE): L.TERMINATED,
+    (L.ACTIVE, LE.TERMINATE): L.TERMINATED,
+    (L.SUSPENDED, LE.TERMINATE): L.TERMINATED,
+    (L.APPLYING, LE.HOLD): L.PENDING,
+    (L.ACTIVE, LE.HOLD): L.PENDING,
+    (L.SUSPENDED, LE.HOLD): L.PENDING,
+    (L.APPLYING, LE.FLAG_FOR_REVIEW): L.NEEDS_REVIEW,
+    (L.ACTIVE, LE.FLAG_FOR_REVIEW): L.NEEDS_REVIEW,
+    (L.SUSPENDED, LE.FLAG_FOR_REVIEW): L.NEEDS_REVIEW,
+    (L.PENDING, LE.FLAG_FOR_REVIEW): L.NEEDS_REVIEW,
+    (L.PENDING, LE.CONFIRM_ACTIVE): L.ACTIVE,
+    (L.PENDING, LE.CONFIRM_SUSPENDED): L.SUSPENDED,
+    (L.PENDING, LE.CONFIRM_TERMINATED): L.TERMINATED,
+    (L.NEEDS_REVIEW, LE.CONFIRM_ACTIVE): L.ACTIVE,
+    (L.NEEDS_REVIEW, LE.CONFIRM_SUSPENDED): L.SUSPENDED,
+    (L.NEEDS_REVIEW, LE.CONFIRM_TERMINATED): L.TERMINATED,
+})
 
 # Suspension, resumption, termination and settling a 要確認 line by hand need a second person
 # (services.workflow.approvals); each gated event names the approval operation that may run it.
@@ -159,3 +186,47 @@ def _plan_code(session, line: Line) -> str:
     contract = session.get(Contract, line.contract_id)
     plan = session.get(RatePlan, contract.rate_plan_id)
     return plan.code
+
+
+def apply_carrier_outcome(session: Session, op: ExternalOperation, outcome: str, detail: str,
+                          evidence: dict[str, Any]) -> None:
+    """Apply a settled carrier operation to its line (the outbox's settle calls it, same transaction).
+
+    SUCCEEDED moves the line to its target state, FAILED (the carrier said no) moves it back, UNKNOWN (it
+    may have happened) puts it in 要確認; nothing is silently fixed. The speed limit (速度制限) does not
+    change the line's state: the line shows it once the carrier confirmed it.
+    """
+    line = session.get(Line, op.line_id) if op.line_id else None
+    if line is None:
+        return
+    if op.operation in THROTTLE_OPERATIONS:
+        if outcome == "succeeded" and line.throttled != THROTTLE_OPERATIONS[op.operation]:
+            before = snapshot(line)
+            line.throttled, line.updated_at = THROTTLE_OPERATIONS[op.operation], utcnow()
+            session.add(line)
+            record(session, SYSTEM, f"line.{op.operation}", line, before=before,
+                   reason=f"キャリア {op.operation}（外部連携処理 #{op.id}）: {detail}"[:500])
+        return
+    _apply_to_line(session, op, line, outcome, detail)
+
+
+_LINE_OUTCOME_EVENTS = {"succeeded": LineEvent.CARRIER_CONFIRMED, "failed": LineEvent.CARRIER_REJECTED,
+                        "unknown": LineEvent.OUTCOME_UNKNOWN}
+
+
+def _apply_to_line(session: Session, op: ExternalOperation, line: Line, outcome: str, detail: str) -> None:
+    event = _LINE_OUTCOME_EVENTS[outcome]
+    if (line.status, event) not in LINE.table:
+        return  # e.g. a termination: the line already shows its final state; the op history keeps the result
+    before = snapshot(line)
+    line.status = LINE.next_state(line.status, event).value
+    line.updated_at = utcnow()
+    if op.operation == "activate" and outcome == "succeeded":
+        line.activated_at = utcnow()
+    sim = session.get(SimCard, line.sim_card_id) if line.sim_card_id else None
+    if sim is not None:
+        follow_sim(sim, line.status)
+        session.add(sim)
+    session.add(line)
+    record(session, SYSTEM, f"line.{event.value}", line, before=before,
+           reason=f"キャリア {op.operation}（外部連携処理 #{op.id}）: {detail}"[:500])

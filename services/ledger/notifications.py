@@ -17,12 +17,11 @@ from sqlmodel import Session, col, select
 
 from services.models import Customer, ExternalOperation, Notification
 from services.models.base import utcnow
-from services.models.workflow import NOTIFICATION_CHANNELS
+from services.models.workflow import NOTIFICATION_CHANNELS, ExternalOperationStatus
 from services.platform.audit import mutating_service, record, snapshot
 from services.platform.db import read_session, write_session
 from services.platform.errors import ValidationFailed
 from services.platform.formatting import tokyo_time
-from services.platform.lifecycles import ExternalOperationStatus
 from services.platform.permissions import SYSTEM, Actor, get_permitted
 from services.workflow import outbox
 

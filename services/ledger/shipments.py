@@ -15,23 +15,19 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from services.ledger.inventory import DEVICE
 from services.ledger.notifications import notify_customer
 from services.models import Customer, Device, ExternalOperation, Line, Shipment, SimCard
 from services.models.base import utcnow
-from services.models.workflow import SHIPMENT_STATUSES, ReviewItem
+from services.models.inventory import DeviceEvent, DeviceStatus, SimStatus
+from services.models.line import LineStatus
+from services.models.workflow import SHIPMENT_STATUSES, ExternalOperationStatus, ReviewItem
 from services.platform.audit import mutating_service, record, snapshot
+from services.platform.clock import parse_utc
 from services.platform.config import settings
 from services.platform.db import read_session, write_session
 from services.platform.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
-from services.platform.formatting import parse_utc, tokyo_time
-from services.platform.lifecycles import (
-    DEVICE,
-    DeviceEvent,
-    DeviceStatus,
-    ExternalOperationStatus,
-    LineStatus,
-    SimStatus,
-)
+from services.platform.formatting import tokyo_time
 from services.platform.permissions import SYSTEM, Actor, get_permitted, require
 from services.workflow import outbox
 from services.workflow.reconciliation import settle_operation

@@ -8,12 +8,25 @@ from sqlmodel import Session, select
 
 from services.models import Contract, Customer, Line, StaffUser, Ticket, TicketMessage
 from services.models.base import utcnow
-from services.models.support import TICKET_PRIORITIES
+from services.models.support import TICKET_PRIORITIES, TicketEvent, TicketStatus
 from services.platform.audit import mutating_service, record, snapshot
 from services.platform.db import write_session
 from services.platform.errors import InvalidTransition, NotFound, ValidationFailed
-from services.platform.lifecycles import TICKET, TicketEvent, TicketStatus
+from services.platform.lifecycle import Lifecycle
 from services.platform.permissions import Actor, require
+
+T, TE = TicketStatus, TicketEvent
+TICKET = Lifecycle("ticket", T, TE, {
+    (T.OPEN, TE.START): T.IN_PROGRESS,
+    (T.OPEN, TE.RESOLVE): T.RESOLVED,
+    (T.IN_PROGRESS, TE.WAIT_FOR_CUSTOMER): T.WAITING_CUSTOMER,
+    (T.IN_PROGRESS, TE.RESOLVE): T.RESOLVED,
+    (T.WAITING_CUSTOMER, TE.CUSTOMER_REPLIED): T.IN_PROGRESS,
+    (T.WAITING_CUSTOMER, TE.RESOLVE): T.RESOLVED,
+    (T.RESOLVED, TE.REOPEN): T.IN_PROGRESS,
+    (T.RESOLVED, TE.CLOSE): T.CLOSED,
+})
+
 
 PRIORITY_LABELS_JA = {"low": "低", "normal": "通常", "high": "高"}
 SUBJECT_MAX_LENGTH = 200

@@ -4,7 +4,7 @@ Usage arrives with the carrier's daily line report (services.ledger.carrier_repo
 `enforce` compares every active line's usage this month (Asia/Tokyo) with its plan's cap: a line
 that reached the cap gets a throttle_on call through the outbox, and a throttled line that no
 longer exceeds it (a new month, a bigger plan) gets throttle_off. The line shows 速度制限中 only once
-the carrier confirmed (services.ledger.provisioning.apply_outcome). A line with a call of its speed limit
+the carrier confirmed (services.ledger.lines.apply_carrier_outcome). A line with a call of its speed limit
 still under way, or refused by the carrier this month (the refusal waits in the review queue), is
 left alone; every request is audited as the system with the usage that caused it.
 """
@@ -16,12 +16,13 @@ from datetime import date, datetime, time
 from sqlalchemy import and_, func, or_
 from sqlmodel import col, select
 
-from services.billing.invoices import TOKYO, today_in_tokyo
 from services.ledger.provisioning import CARRIER, THROTTLE_OPERATIONS, enqueue_throttle
 from services.models import Contract, ExternalOperation, Line, RatePlan, UsageRecord
+from services.models.line import LineStatus
+from services.models.workflow import ExternalOperationStatus
 from services.platform.audit import record
+from services.platform.clock import TOKYO, today_in_tokyo
 from services.platform.db import read_session, write_session
-from services.platform.lifecycles import ExternalOperationStatus, LineStatus
 from services.platform.permissions import SYSTEM
 
 BATCH = 500  # lines per transaction

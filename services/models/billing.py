@@ -3,12 +3,37 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 
 from sqlalchemy import CheckConstraint, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from services.models.base import status_check, utcnow, values_check
-from services.platform.lifecycles import InvoiceStatus, PaymentStatus
+
+
+class InvoiceStatus(StrEnum):
+    DRAFT = "draft"
+    ISSUED = "issued"
+    VOID = "void"
+
+
+class InvoiceEvent(StrEnum):
+    ISSUE = "issue"
+    VOID = "void"
+
+
+class PaymentStatus(StrEnum):
+    RECEIVED = "received"
+    MATCHED = "matched"
+    UNMATCHED = "unmatched"
+    REFUNDED = "refunded"
+
+
+class PaymentEvent(StrEnum):
+    MATCH = "match"
+    MARK_UNMATCHED = "mark_unmatched"
+    REFUND = "refund"
+
 
 PAYMENT_METHODS = ("bank_transfer", "direct_debit", "card")
 

@@ -3,12 +3,29 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from services.models.base import status_check, utcnow
-from services.platform.lifecycles import ContractStatus
+
+
+class ContractStatus(StrEnum):
+    DRAFT = "draft"
+    APPLIED = "applied"
+    ACTIVE = "active"
+    CANCELLATION_REQUESTED = "cancellation_requested"
+    TERMINATED = "terminated"
+
+
+class ContractEvent(StrEnum):
+    APPLY = "apply"
+    ACTIVATE = "activate"
+    REQUEST_CANCELLATION = "request_cancellation"
+    WITHDRAW_CANCELLATION = "withdraw_cancellation"
+    TERMINATE = "terminate"
+    DISCARD = "discard"
 
 
 class Contract(SQLModel, table=True):

@@ -3,12 +3,48 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import CheckConstraint
 from sqlmodel import Field, SQLModel
 
 from services.models.base import status_check, utcnow
-from services.platform.lifecycles import DeviceStatus, SimStatus
+
+
+class SimStatus(StrEnum):
+    IN_STOCK = "in_stock"
+    ASSIGNED = "assigned"
+    ACTIVE = "active"
+    RETURNED = "returned"
+    FAULTY = "faulty"
+    LOST = "lost"
+
+
+class SimEvent(StrEnum):
+    ASSIGN = "assign"
+    UNASSIGN = "unassign"
+    ACTIVATE = "activate"
+    RETURN = "return"
+    RESTOCK = "restock"
+    REPORT_FAULTY = "report_faulty"
+    REPORT_LOST = "report_lost"
+
+
+class DeviceStatus(StrEnum):
+    IN_STOCK = "in_stock"
+    ASSIGNED = "assigned"
+    SHIPPED = "shipped"
+    RETURNED = "returned"
+    FAULTY = "faulty"
+
+
+class DeviceEvent(StrEnum):
+    ASSIGN = "assign"
+    UNASSIGN = "unassign"
+    SHIP = "ship"
+    RETURN = "return"
+    RESTOCK = "restock"
+    REPORT_FAULTY = "report_faulty"
 
 
 class SimCard(SQLModel, table=True):

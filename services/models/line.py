@@ -3,12 +3,39 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 
 from sqlalchemy import CheckConstraint, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from services.models.base import status_check, utcnow
-from services.platform.lifecycles import LineStatus
+
+
+class LineStatus(StrEnum):
+    APPLYING = "applying"
+    ACTIVATING = "activating"
+    ACTIVE = "active"
+    SUSPENDING = "suspending"
+    SUSPENDED = "suspended"
+    RESUMING = "resuming"
+    TERMINATED = "terminated"
+    PENDING = "pending"
+    NEEDS_REVIEW = "needs_review"
+
+
+class LineEvent(StrEnum):
+    ACTIVATE = "activate"
+    SUSPEND = "suspend"
+    RESUME = "resume"
+    TERMINATE = "terminate"
+    HOLD = "hold"
+    FLAG_FOR_REVIEW = "flag_for_review"
+    CONFIRM_ACTIVE = "confirm_active"
+    CONFIRM_SUSPENDED = "confirm_suspended"
+    CONFIRM_TERMINATED = "confirm_terminated"
+    CARRIER_CONFIRMED = "carrier_confirmed"
+    CARRIER_REJECTED = "carrier_rejected"
+    OUTCOME_UNKNOWN = "outcome_unknown"
 
 
 class Line(SQLModel, table=True):

@@ -3,11 +3,29 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlmodel import Field, SQLModel
 
 from services.models.base import status_check, utcnow, values_check
-from services.platform.lifecycles import TicketStatus
+
+
+class TicketStatus(StrEnum):
+    OPEN = "open"
+    IN_PROGRESS = "in_progress"
+    WAITING_CUSTOMER = "waiting_customer"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+
+class TicketEvent(StrEnum):
+    START = "start"
+    WAIT_FOR_CUSTOMER = "wait_for_customer"
+    CUSTOMER_REPLIED = "customer_replied"
+    RESOLVE = "resolve"
+    REOPEN = "reopen"
+    CLOSE = "close"
+
 
 TICKET_PRIORITIES = ("low", "normal", "high")
 AUTHOR_KINDS = ("staff", "customer")

@@ -4,12 +4,61 @@ and the network incidents the monitoring provider reports."""
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 
 from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from services.models.base import status_check, utcnow, values_check
-from services.platform.lifecycles import ApprovalStatus, ExternalOperationStatus, ImportBatchStatus
+
+
+class ApprovalStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    EXECUTED = "executed"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    FAILED = "failed"
+
+
+class ApprovalEvent(StrEnum):
+    APPROVE = "approve"
+    EXECUTE = "execute"
+    FAIL = "fail"
+    REJECT = "reject"
+    EXPIRE = "expire"
+
+
+class ExternalOperationStatus(StrEnum):
+    PENDING = "pending"
+    IN_FLIGHT = "in_flight"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+
+
+class ExternalOperationEvent(StrEnum):
+    DISPATCH = "dispatch"
+    SUCCEED = "succeed"
+    FAIL = "fail"
+    LOSE_TRACK = "lose_track"
+    RETRY = "retry"
+
+
+class ImportBatchStatus(StrEnum):
+    UPLOADED = "uploaded"
+    VALIDATED = "validated"
+    APPLIED = "applied"
+    ROLLED_BACK = "rolled_back"
+    DISCARDED = "discarded"
+
+
+class ImportBatchEvent(StrEnum):
+    VALIDATE = "validate"
+    APPLY = "apply"
+    ROLL_BACK = "roll_back"
+    DISCARD = "discard"
+
 
 NOTIFICATION_CHANNELS = ("mail", "line", "in_app")
 ATTEMPT_OUTCOMES = ("succeeded", "failed", "unknown")

@@ -19,8 +19,9 @@ from services.models import ReviewItem, ServiceIncident
 from services.models.base import utcnow
 from services.models.workflow import INCIDENT_KINDS
 from services.platform.audit import record, snapshot
+from services.platform.clock import parse_utc
 from services.platform.db import read_session
-from services.platform.formatting import parse_utc, tokyo_time
+from services.platform.formatting import tokyo_time
 from services.platform.permissions import SYSTEM, Actor, require
 
 KIND_LABELS_JA = {"outage": "障害", "maintenance": "メンテナンス"}

@@ -18,24 +18,20 @@ from services.ledger import provisioning
 from services.ledger.customers import customer_code
 from services.models import ApprovalRequest, Customer, ExternalOperation, Line, ReviewItem, StaffUser
 from services.models.base import utcnow
+from services.models.line import LineStatus
+from services.models.workflow import ApprovalStatus, ExternalOperationEvent, ExternalOperationStatus
 from services.platform.audit import mutating_service, record, snapshot
 from services.platform.db import read_session, write_session
 from services.platform.errors import Conflict, NotFound, ValidationFailed
 from services.platform.formatting import tokyo_time
 from services.platform.identifiers import format_msisdn
-from services.platform.lifecycles import (
-    EXTERNAL_OPERATION,
-    ApprovalStatus,
-    ExternalOperationEvent,
-    ExternalOperationStatus,
-    LineStatus,
-    state_label,
-)
+from services.platform.labels import state_label
 from services.platform.permissions import Actor, can, can_handle_external, require, require_external
 from services.read.staff.views import EXTERNAL_OPERATION_LABELS_JA, PROVIDER_LABELS_JA, Page, external_operation_rows
 from services.security.masking import can_see, mask, mask_text
 from services.workflow import approvals, daily_reconciliation, reconciliation
 from services.workflow.approval_gate import require_approval
+from services.workflow.outbox import EXTERNAL_OPERATION
 
 REVIEW_STATUS_LABELS_JA = {"open": "未対応", "resolved": "解消済"}
 OUTCOME_LABELS_JA = {"unknown": "結果不明", "failed": "失敗", "mismatch": "不一致", "line_mismatch": "回線状態の不一致",

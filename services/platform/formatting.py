@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any
-from zoneinfo import ZoneInfo
 
 from babel.numbers import format_currency
 
-from services.platform.lifecycles import EVENT_LABELS_JA, LABELS_JA
-
-TOKYO = ZoneInfo("Asia/Tokyo")
+from services.platform.clock import TOKYO
+from services.platform.labels import EVENT_LABELS_JA, LABELS_JA
 
 _ACTION_LABELS_JA = {
     "create": "登録", "update": "変更", "register": "登録", "kyc": "本人確認結果の記録",
@@ -40,17 +37,6 @@ def yen(amount: int | None, lang: str = "ja") -> str:
     if amount is None:
         return ""
     return format_currency(amount, "JPY", locale="ja_JP" if lang == "ja" else "en_US")
-
-
-def parse_utc(value: Any) -> datetime | None:
-    """A provider's ISO 8601 time in UTC (a naive one is taken as UTC); None when absent or unreadable."""
-    try:
-        parsed = datetime.fromisoformat(str(value)) if value else None
-    except ValueError:
-        return None
-    if parsed is None:
-        return None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def tokyo_time(value: datetime | None, with_seconds: bool = False) -> str:

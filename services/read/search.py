@@ -34,7 +34,7 @@ from services.ledger.customers import customer_code
 from services.models import Contract, Customer, Device, Invoice, Line, RatePlan, SimCard
 from services.platform.db import read_session
 from services.platform.identifiers import format_msisdn, parse_msisdn
-from services.platform.lifecycles import state_label
+from services.platform.labels import state_label
 from services.platform.permissions import Actor, can, require
 from services.platform.text import bigrams, normalize_name
 from services.security.masking import mask

@@ -28,9 +28,10 @@ from sqlalchemy.sql.elements import ColumnElement
 from services.models import AuditChainHead, AuditEntry, AuditSealedValue
 from services.platform import crypto
 from services.platform.audit import CHAIN_HEAD_ID, DIGEST_FIELDS, entry_digest, mutating_service, record
+from services.platform.clock import TOKYO
 from services.platform.db import read_session, write_session
 from services.platform.errors import NotFound, ValidationFailed
-from services.platform.formatting import TOKYO, action_label, changed_fields, tokyo_time
+from services.platform.formatting import action_label, changed_fields, tokyo_time
 from services.platform.permissions import Actor, can, require
 from services.read.staff.views import Page
 from services.security.masking import mask_snapshot

@@ -21,11 +21,11 @@ from services.integrations import client_for
 from services.integrations.http import CallResult, ProviderClient
 from services.models import ExternalAttempt, ExternalOperation
 from services.models.base import utcnow
+from services.models.workflow import ExternalOperationEvent, ExternalOperationStatus
 from services.platform.config import settings
 from services.platform.db import write_session
-from services.platform.lifecycles import EXTERNAL_OPERATION, ExternalOperationEvent, ExternalOperationStatus
 from services.tasks.celery_app import app, prune_delivered_messages
-from services.workflow.outbox import PROVIDER_LABELS_JA
+from services.workflow.outbox import EXTERNAL_OPERATION, PROVIDER_LABELS_JA
 from services.workflow.reconciliation import reconcile_unknown, settle_operation
 
 log = logging.getLogger(__name__)

@@ -22,10 +22,13 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from services.billing import invoices, payments
+from services.billing import allocation, invoices, payments
+from services.billing.invoices import INVOICE
+from services.billing.payments import PAYMENT
 from services.ledger import contracts, customers, kyc_records, lines
-from services.ledger.contracts import contract_code
+from services.ledger.contracts import CONTRACT, contract_code
 from services.ledger.customers import customer_code
+from services.ledger.lines import LINE
 from services.models import (
     ApprovalRequest,
     Contract,
@@ -37,28 +40,30 @@ from services.models import (
     StaffUser,
 )
 from services.models.base import utcnow
+from services.models.billing import InvoiceEvent, PaymentEvent
+from services.models.contract import ContractEvent
+from services.models.line import LineEvent
+from services.models.workflow import ApprovalEvent, ApprovalStatus
 from services.platform.audit import mutating_service, record, snapshot
 from services.platform.db import read_session, write_session
 from services.platform.errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationFailed
 from services.platform.formatting import tokyo_time, yen
 from services.platform.identifiers import format_msisdn
-from services.platform.lifecycles import (
-    APPROVAL,
-    CONTRACT,
-    INVOICE,
-    LINE,
-    PAYMENT,
-    ApprovalEvent,
-    ApprovalStatus,
-    ContractEvent,
-    InvoiceEvent,
-    LineEvent,
-    PaymentEvent,
-    state_label,
-)
+from services.platform.labels import state_label
+from services.platform.lifecycle import Lifecycle
 from services.platform.permissions import SYSTEM, Actor, Role, require
 from services.security import masking
 from services.workflow.approval_gate import ExecutingRequest, approved
+
+A, AE = ApprovalStatus, ApprovalEvent
+APPROVAL = Lifecycle("approval", A, AE, {
+    (A.PENDING, AE.APPROVE): A.APPROVED,
+    (A.PENDING, AE.REJECT): A.REJECTED,
+    (A.PENDING, AE.EXPIRE): A.EXPIRED,
+    (A.APPROVED, AE.EXECUTE): A.EXECUTED,
+    (A.APPROVED, AE.FAIL): A.FAILED,
+})
+
 
 RECENT_MINUTES = 10
 
@@ -176,7 +181,7 @@ def _describe_invoice_void(session: Session, params: dict) -> Preview:
     after = INVOICE.next_state(invoice.status, InvoiceEvent.VOID)
     if invoice.status != "issued":
         raise ValidationFailed({"invoice_id": "承認が必要なのは発行済の請求書の取消だけです。"})
-    allocated = invoices.allocated_amounts(session, [invoice.id])[invoice.id]
+    allocated = allocation.allocated_amounts(session, [invoice.id])[invoice.id]
     if allocated:
         raise Conflict(f"この請求書には{allocated:,}円の入金が消込済みです。先に入金を返金してください。")
     customer = session.get(Customer, invoice.customer_id)

@@ -21,10 +21,10 @@ from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from services.billing.invoices import today_in_tokyo
 from services.models import ReconciliationRun, ReviewItem
 from services.models.base import utcnow
 from services.platform.audit import mutating_service, record
+from services.platform.clock import today_in_tokyo
 from services.platform.db import read_session, write_session
 from services.platform.errors import Conflict, ValidationFailed
 from services.platform.permissions import Actor, require

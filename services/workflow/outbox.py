@@ -19,14 +19,28 @@ from sqlmodel import Session, select
 
 from services.models import ExternalOperation, ReviewItem
 from services.models.base import utcnow
+from services.models.workflow import ExternalOperationEvent, ExternalOperationStatus
 from services.platform.db import write_session
 from services.platform.errors import NotFound
-from services.platform.lifecycles import EXTERNAL_OPERATION, ExternalOperationEvent, ExternalOperationStatus
+from services.platform.lifecycle import Lifecycle
+
+X, XE = ExternalOperationStatus, ExternalOperationEvent
+EXTERNAL_OPERATION = Lifecycle("external_operation", X, XE, {
+    (X.PENDING, XE.DISPATCH): X.IN_FLIGHT,
+    (X.IN_FLIGHT, XE.SUCCEED): X.SUCCEEDED,
+    (X.IN_FLIGHT, XE.FAIL): X.FAILED,
+    (X.IN_FLIGHT, XE.LOSE_TRACK): X.UNKNOWN,
+    (X.IN_FLIGHT, XE.RETRY): X.PENDING,
+    (X.UNKNOWN, XE.SUCCEED): X.SUCCEEDED,
+    (X.UNKNOWN, XE.FAIL): X.FAILED,
+    (X.UNKNOWN, XE.RETRY): X.PENDING,
+})
+
 
 OUTCOMES = ("succeeded", "failed", "unknown")
 # provider -> the module whose apply_outcome(session, op, outcome, detail, evidence) applies an outcome to the ledger
 OUTCOME_MODULES = {
-    "carrier": "services.ledger.provisioning",
+    "carrier": "services.ledger.lines:apply_carrier_outcome",
     "kyc": "services.ledger.kyc_checks",
     "logistics": "services.ledger.shipments",
     "messaging": "services.ledger.notifications",
@@ -89,7 +103,8 @@ def settle(operation_id: int, outcome: str, *, detail: str, evidence: dict[str, 
         if outcome != "unknown":
             op.completed_at = utcnow()
         session.add(op)
-        importlib.import_module(OUTCOME_MODULES[op.provider]).apply_outcome(session, op, outcome, detail, evidence or {})
+        module, _, function = OUTCOME_MODULES[op.provider].partition(":")
+        getattr(importlib.import_module(module), function or "apply_outcome")(session, op, outcome, detail, evidence or {})
         if outcome != "succeeded":
             session.add(ReviewItem(
                 kind=f"{op.provider}.{op.operation}.{outcome}", customer_id=op.customer_id, line_id=op.line_id,

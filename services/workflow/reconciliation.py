@@ -23,23 +23,18 @@ from services.integrations.carrier import CarrierClient, CarrierUnreachable
 from services.integrations.http import ProviderClient
 from services.ledger import provisioning
 from services.ledger.inventory import follow_sim
+from services.ledger.lines import LINE
 from services.models import ExternalOperation, Line, ReviewItem, SimCard
 from services.models.base import utcnow
+from services.models.line import LineEvent, LineStatus
+from services.models.workflow import ExternalOperationEvent, ExternalOperationStatus
 from services.platform.audit import record, snapshot
 from services.platform.config import settings
 from services.platform.db import read_session, write_session
 from services.platform.errors import NotFound
-from services.platform.lifecycles import (
-    EXTERNAL_OPERATION,
-    LINE,
-    ExternalOperationEvent,
-    ExternalOperationStatus,
-    LineEvent,
-    LineStatus,
-)
 from services.platform.permissions import SYSTEM, Actor, require_external
 from services.workflow import outbox
-from services.workflow.outbox import PROVIDER_LABELS_JA
+from services.workflow.outbox import EXTERNAL_OPERATION, PROVIDER_LABELS_JA
 
 log = logging.getLogger(__name__)
 

@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from services.billing.invoices import today_in_tokyo
 from services.ledger.customers import customer_code
 from services.models import Invoice, Line, Payment, PaymentAllocation, ReconciliationRun, Shipment
+from services.platform.clock import today_in_tokyo
 from services.platform.db import make_engine
 
 pytestmark = pytest.mark.e2e

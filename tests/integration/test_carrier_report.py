@@ -13,10 +13,10 @@ import pytest
 from sqlmodel import select
 
 from sandbox.testing import SandboxProcess
-from services.billing.invoices import today_in_tokyo
 from services.integrations.carrier import CarrierClient
 from services.ledger import carrier_report, lines, usage_caps
 from services.models import ExternalOperation, Line, ReviewItem, UsageRecord
+from services.platform.clock import today_in_tokyo
 from services.platform.db import make_engine, read_session, use_engine
 from services.platform.permissions import Role
 from services.tasks.outbox import run_operation

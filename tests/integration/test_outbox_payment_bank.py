@@ -14,11 +14,11 @@ import pytest
 from sqlmodel import select
 
 from sandbox.testing import SandboxProcess, WebhookReceiver
-from services.billing import bank_transfers, card_payments, invoices, payment_settlement
+from services.billing import bank_transfers, card_payments, payment_settlement
 from services.integrations.bank import BankClient
 from services.integrations.payment import PaymentClient
 from services.models import ExternalAttempt, ExternalOperation, Payment, PaymentAllocation, ReviewItem
-from services.platform import installation_secrets
+from services.platform import clock, installation_secrets
 from services.platform.db import read_session
 from services.tasks import outbox
 from services.workflow import daily_reconciliation, webhooks
@@ -152,7 +152,7 @@ def test_a_refund_of_a_card_payment_reaches_the_gateway_once(system, admin):
 
 
 def test_the_settlement_report_diff_finds_the_planted_discrepancies(system, admin, monkeypatch):
-    today = invoices.today_in_tokyo()
+    today = clock.today_in_tokyo()
     paid = system.world.invoice()
     outbox.run_operation(card_payments.charge_invoice(paid.id, actor=admin).id, client=system.gateway())
     # planted: a charge made at the gateway behind the ledger's back ...
@@ -195,7 +195,7 @@ def test_a_bank_transfer_delivered_twice_is_recorded_once_and_allocated_to_its_i
 
 
 def test_the_statement_diff_compares_the_zengin_file_with_the_ledger(system):
-    today = invoices.today_in_tokyo()
+    today = clock.today_in_tokyo()
     bank = system.sandbox.url("bank") + "/_sandbox/transfers"
     httpx.post(bank, json={"amount": 5500, "payer_name": "ｽｽﾞｷ ｲﾁﾛｳ"}, timeout=5)
     system.deliver_webhooks("bank", 1)

@@ -140,9 +140,9 @@ def _unknown_activation(w: World) -> tuple[int, int]:
 
 def _run_again(w: World):
     """Run the carrier line report comparison of yesterday again, the carrier answering with an empty report."""
-    from services.billing.invoices import today_in_tokyo
     from services.integrations.carrier import CarrierClient
     from services.ledger import carrier_report
+    from services.platform.clock import today_in_tokyo
     from services.workflow import daily_reconciliation
 
     report = "date,msisdn,iccid,plan,state,throttled,usage_mb\n"

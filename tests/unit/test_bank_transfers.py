@@ -12,7 +12,7 @@ import pytest
 from sqlmodel import select
 
 from sandbox.zengin import Account, Entry, statement
-from services.billing import bank_transfers, invoices
+from services.billing import allocation, bank_transfers
 from services.integrations.bank import BankClient
 from services.integrations.http import sign
 from services.integrations.zengin import ZenginFormatError, parse_statement
@@ -110,7 +110,7 @@ def test_a_transfer_naming_an_invoice_with_exactly_that_outstanding_amount_is_al
     assert [(a.invoice_id, a.amount) for a in _allocations(payment.id)] == [(invoice.id, 11000)]
     with read_session() as s:
         inv = s.get(Invoice, invoice.id)
-        assert invoices.invoice_payment_state(invoices.allocated_amounts(s, [inv.id])[inv.id], inv.total) == "paid"
+        assert allocation.invoice_payment_state(allocation.allocated_amounts(s, [inv.id])[inv.id], inv.total) == "paid"
         actions = [e.action for e in s.exec(select(AuditEntry).where(
             AuditEntry.entity_type == "payment", AuditEntry.entity_id == payment.id).order_by(AuditEntry.id))]
     assert actions == ["payment.record", "payment.allocate"]

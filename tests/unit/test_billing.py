@@ -11,15 +11,9 @@ from sqlalchemy import event
 from sqlmodel import select
 
 import services.billing.invoices as billing_module
-from services.billing.invoices import (
-    PAYMENT_STATE_LABELS_JA,
-    allocated_amounts,
-    create_invoice,
-    end_of_next_month,
-    invoice_payment_state,
-    issue_invoice,
-    void_invoice,
-)
+from services.platform import clock
+from services.billing.allocation import PAYMENT_STATE_LABELS_JA, allocated_amounts, invoice_payment_state
+from services.billing.invoices import create_invoice, end_of_next_month, issue_invoice, void_invoice
 from services.billing.payments import allocate_payment, mark_payment_unmatched, refund_payment
 from services.models import AuditEntry, Invoice, InvoiceItem
 from services.platform.audit import record as real_record
@@ -167,8 +161,8 @@ def test_issue_date_is_the_date_in_tokyo(monkeypatch):
         def now(cls, tz=None):
             return datetime(2024, 3, 31, 16, 30, tzinfo=UTC).astimezone(tz)
 
-    monkeypatch.setattr(billing_module, "datetime", FrozenDatetime)
-    assert billing_module.today_in_tokyo() == date(2024, 4, 1)  # 16:30 UTC is 01:30 next day in Tokyo
+    monkeypatch.setattr(clock, "datetime", FrozenDatetime)
+    assert clock.today_in_tokyo() == date(2024, 4, 1)  # 16:30 UTC is 01:30 next day in Tokyo
 
 
 def test_issuing_twice_changes_nothing(world, accounting):

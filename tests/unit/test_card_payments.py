@@ -13,7 +13,7 @@ import httpx
 import pytest
 from sqlmodel import select
 
-from services.billing import card_payments, invoices, payment_settlement, payments
+from services.billing import allocation, card_payments, payment_settlement, payments
 from services.integrations import client_for
 from services.integrations.http import sign
 from services.integrations.payment import PaymentClient, PaymentUnreachable
@@ -21,7 +21,7 @@ from services.ledger import lines
 from services.models import AuditEntry, ExternalOperation, Invoice, Payment, PaymentAllocation, ReviewItem
 from services.models.base import utcnow
 from services.operations import recovery
-from services.platform import installation_secrets
+from services.platform import clock, installation_secrets
 from services.platform.db import read_session, write_session
 from services.platform.errors import Conflict, PermissionDenied, ValidationFailed
 from services.tasks import outbox
@@ -97,7 +97,7 @@ def _items(kind_prefix: str) -> list[ReviewItem]:
 def _payment_state(invoice_id: int) -> str:
     with read_session() as s:
         invoice = s.get(Invoice, invoice_id)
-        return invoices.invoice_payment_state(invoices.allocated_amounts(s, [invoice_id])[invoice_id], invoice.total)
+        return allocation.invoice_payment_state(allocation.allocated_amounts(s, [invoice_id])[invoice_id], invoice.total)
 
 
 def _signed(event: dict) -> tuple[bytes, str]:
@@ -372,7 +372,7 @@ def _row(op: ExternalOperation, amount: int, day: date, kind: str = "charge") ->
 
 def test_the_settlement_diff_finds_missing_and_different_rows_once(world, accounting):
     gateway = FakeGateway()
-    today = invoices.today_in_tokyo()
+    today = clock.today_in_tokyo()
     _, agreed = _charged_invoice(world, accounting, gateway)
     _, unreported = _charged_invoice(world, accounting, gateway)
     _, wrong_amount = _charged_invoice(world, accounting, gateway)
@@ -397,7 +397,7 @@ def test_the_settlement_diff_finds_missing_and_different_rows_once(world, accoun
 
 def test_a_charge_reported_the_day_before_is_not_missing_from_todays_report(world, accounting):
     gateway = FakeGateway()
-    today = invoices.today_in_tokyo()
+    today = clock.today_in_tokyo()
     _, op = _charged_invoice(world, accounting, gateway)
     gateway.report_rows = [_row(op, 11000, today - timedelta(days=1))]  # the fake serves it for any date
 

@@ -10,14 +10,8 @@ from collections import deque
 import pytest
 
 from services.platform.errors import InvalidTransition
-from services.platform.lifecycles import (
-    EVENT_LABELS_JA,
-    LABELS_JA,
-    LIFECYCLES,
-    STATE_LABELS_JA,
-    next_state,
-    state_label,
-)
+from services.platform.labels import EVENT_LABELS_JA, LABELS_JA, STATE_LABELS_JA, state_label
+from services.platform.lifecycle import LIFECYCLES, next_state
 
 _JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
 

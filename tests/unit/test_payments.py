@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlmodel import select
 
-import services.billing.invoices as billing_module
-from services.billing.invoices import allocated_amounts, invoice_payment_state, void_invoice
+import services.billing.allocation as allocation_module
+from services.billing.allocation import allocated_amounts, invoice_payment_state
+from services.billing.invoices import void_invoice
 from services.billing.payments import (
     allocate_payment,
     mark_payment_unmatched,
@@ -258,7 +259,7 @@ def test_failure_while_auditing_leaves_no_allocation_and_payment_unchanged(world
         real_record(*args, **kwargs)
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(billing_module, "record", failing_record)  # the allocation's audit is written there
+    monkeypatch.setattr(allocation_module, "record", failing_record)  # the allocation's audit is written there
     with pytest.raises(RuntimeError):
         allocate_payment(payment.id, actor=accounting, invoice_id=invoice.id, amount=11000)
 

@@ -8,6 +8,9 @@ import pytest
 from sqlalchemy import text
 
 from demo.seed import format_generated_msisdn, main
+from services.ledger.inventory import SIM
+from services.ledger.lines import LINE
+from services.models.contract import ContractStatus
 from services.platform.identifiers import (
     format_msisdn,
     is_valid_iccid,
@@ -15,7 +18,6 @@ from services.platform.identifiers import (
     is_valid_imsi,
     parse_msisdn,
 )
-from services.platform.lifecycles import LINE, SIM, ContractStatus
 from services.platform.permissions import Actor, Role
 from services.platform.text import bigrams
 from services.read.search import global_search

@@ -9,10 +9,10 @@ from datetime import date, timedelta
 import httpx
 from sqlmodel import select
 
-from services.billing.invoices import today_in_tokyo
 from services.integrations.carrier import CarrierClient
 from services.ledger import lines, usage_caps
 from services.models import AuditEntry, Line, ReviewItem, UsageRecord
+from services.platform.clock import today_in_tokyo
 from services.platform.db import read_session, write_session
 from services.read.staff import views
 from services.tasks.outbox import run_operation

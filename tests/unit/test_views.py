@@ -8,9 +8,9 @@ import pytest
 
 from services.ledger import lines
 from services.models import UsageRecord
+from services.platform.clock import TOKYO
 from services.platform.db import write_session
 from services.platform.errors import NotFound, PermissionDenied
-from services.platform.formatting import TOKYO
 from services.read.staff import views
 from services.workflow import approvals
 

@@ -16,7 +16,7 @@ from datetime import datetime
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from services.billing.invoices import PAYMENT_STATE_LABELS_JA, allocated_amounts, invoice_payment_state
+from services.billing.allocation import PAYMENT_STATE_LABELS_JA, allocated_amounts, invoice_payment_state
 from services.billing.payments import PAYMENT_METHOD_LABELS_JA
 from services.ledger import kyc_records
 from services.ledger.contracts import contract_code
@@ -44,10 +44,11 @@ from services.models import (
     UsageRecord,
 )
 from services.platform import crypto
+from services.platform.clock import TOKYO
 from services.platform.db import read_session
-from services.platform.formatting import TOKYO, action_label, changed_fields, tokyo_time, yen
+from services.platform.formatting import action_label, changed_fields, tokyo_time, yen
 from services.platform.identifiers import format_msisdn
-from services.platform.lifecycles import state_label
+from services.platform.labels import state_label
 from services.platform.permissions import Actor, can, get_permitted, require
 from services.security.masking import can_see, mask, mask_snapshot, mask_text, revealable
 from services.workflow.outbox import PROVIDER_LABELS_JA

@@ -1,0 +1,1 @@
+"""CSV bulk operations (一括登録): batches and their kinds."""
