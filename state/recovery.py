@@ -215,7 +215,7 @@ class DailyReconciliationState(MessagesMixin, rx.State):
             self.error = exc.message
             self._fetch()
             return
-        label = daily_reconciliation.SOURCE_LABELS_JA.get(run.source, run.source)
+        label = daily_reconciliation.source_label(run.source)
         self.notice = (f"{label} {day:%Y/%m/%d} の再突合を受け付けました（待機中）。"
                        "数秒から数十秒で終わります。「更新」で結果を表示します。差異は要確認キューに登録されます。")
         self.waiting_run = f"{run.source}|{day.isoformat()}"

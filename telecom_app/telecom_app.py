@@ -2,6 +2,7 @@
 
 import reflex as rx
 
+import services.registry  # noqa: F401  (providers, handlers, policies and report sources)
 from services.platform import installation_secrets
 from services.security.masking import install_log_filter
 from state.approvals import ApprovalQueueState

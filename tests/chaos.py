@@ -30,6 +30,7 @@ import httpx
 from sqlalchemy import func, text
 from sqlmodel import col, select
 
+import services.registry  # noqa: F401  (the webhooks the run receives are applied in this process too)
 from sandbox.testing import SandboxProcess
 from services.billing import card_payments
 from services.ledger import lines

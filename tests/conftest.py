@@ -11,6 +11,7 @@ import pytest
 from sqlmodel import SQLModel
 
 import services.models  # noqa: F401  (registers every table)
+import services.registry  # noqa: F401  (providers, handlers and report sources, as the app and the worker have them)
 from services.platform import installation_secrets
 from services.platform.db import make_engine, use_engine
 from services.platform.permissions import Actor, Role

@@ -30,7 +30,7 @@ from services.platform.audit import record
 from services.platform.clock import TOKYO, tokyo_day_bounds
 from services.platform.db import write_session
 from services.platform.permissions import SYSTEM
-from services.workflow.daily_reconciliation import ReportUnavailable, open_difference
+from services.workflow.daily_reconciliation import ReportSource, ReportUnavailable, open_difference
 
 PAYER_NAME_BYTES = 48  # the statement's 振込依頼人名 field
 INVALID_KIND = "bank.transfer.invalid"
@@ -180,3 +180,6 @@ def _ledger_side(payment: Payment) -> dict[str, Any]:
             "external_ref": payment.external_ref, "reference": payment.reference, "status": payment.status,
             "inquiry_number": payment.bank_inquiry_number,
             "received_at": payment.received_at}
+
+
+SOURCE = ReportSource("bank_statement", label="銀行入出金明細", kind_prefix="bank.statement.", compare=compare)

@@ -17,6 +17,7 @@ from typing import Any
 from sqlmodel import Session, select
 
 from services.billing.allocation import allocate, allocated_amounts
+from services.integrations import payment
 from services.ledger.customers import customer_code
 from services.models import Customer, ExternalOperation, Invoice, Payment, ReviewItem
 from services.models.base import utcnow
@@ -26,7 +27,7 @@ from services.platform.audit import mutating_service, record, snapshot
 from services.platform.db import write_session
 from services.platform.errors import Conflict, NotFound, ValidationFailed
 from services.platform.permissions import SYSTEM, Actor, require
-from services.workflow.outbox import enqueue
+from services.workflow.outbox import Provider, enqueue
 from services.workflow.webhooks import settle_by_key
 
 PROVIDER = "payment"
@@ -212,3 +213,6 @@ def payment_event(session: Session, event: dict[str, Any]) -> str:
     if kind == "refund.succeeded":
         return settle_by_key(session, PROVIDER, event, key, "succeeded", f"返金完了通知（{event.get('id')}）")
     return f"ignored: {kind}"
+
+
+PAYMENT_PROVIDER = Provider("payment", client=payment.default_client, apply_outcome=apply_outcome)

@@ -14,13 +14,13 @@ from typing import Any
 
 from sqlmodel import select
 
-from services.integrations import client_for
 from services.integrations.payment import PaymentClient, PaymentUnreachable
 from services.models import ExternalOperation
 from services.models.workflow import ExternalOperationStatus
 from services.platform.clock import tokyo_day_bounds
 from services.platform.db import write_session
-from services.workflow.daily_reconciliation import ReportUnavailable, open_difference
+from services.workflow.daily_reconciliation import ReportSource, ReportUnavailable, open_difference
+from services.workflow.outbox import client_for
 
 PROVIDER = "payment"
 OPERATIONS = ("charge", "refund")
@@ -106,3 +106,6 @@ def _keys_reported(gateway: PaymentClient, day: date) -> set[str]:
 
 def _type_ja(kind: str | None) -> str:
     return {"charge": "カード請求", "refund": "返金"}.get(kind or "", "取引")
+
+
+SOURCE = ReportSource("payment_settlement", label="決済精算レポート", kind_prefix="payment.settlement.", compare=compare)

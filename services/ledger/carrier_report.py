@@ -20,6 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 
 from services.integrations.carrier import CarrierUnreachable, default_client
+from services.ledger.carrier_sync import COMPARABLE_STATES
 from services.ledger.provisioning import CARRIER
 from services.models import ExternalOperation, Line, ReviewItem, UsageRecord
 from services.models.line import LineStatus
@@ -27,12 +28,12 @@ from services.platform.clock import TOKYO
 from services.platform.db import read_session, write_session
 from services.platform.identifiers import format_msisdn
 from services.platform.labels import state_label
-from services.workflow.daily_reconciliation import KIND_PREFIXES, ReportUnavailable, open_difference
-from services.workflow.reconciliation import COMPARABLE_STATES, FINAL
+from services.workflow.daily_reconciliation import ReportSource, ReportUnavailable, open_difference
+from services.workflow.reconciliation import FINAL
 
 log = logging.getLogger(__name__)
 
-PREFIX = KIND_PREFIXES["carrier_lines"]
+PREFIX = "carrier.report."
 STATE_MISMATCH = PREFIX + "state_mismatch"
 MISSING_IN_LEDGER = PREFIX + "missing_in_ledger"
 MISSING_AT_CARRIER = PREFIX + "missing_at_carrier"
@@ -199,3 +200,6 @@ def _open_differences(business_date: date, differences: list[dict[str, Any]]) ->
                 queued.add(key)
                 opened += open_difference(session, **item)
     return opened
+
+
+SOURCE = ReportSource("carrier_lines", label="キャリア回線レポート", kind_prefix=PREFIX, compare=compare)

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from services.integrations import kyc
 from services.ledger.customers import ID_DOCUMENT_TYPES, customer_code, customer_snapshot
 from services.ledger.notifications import notify_customer
 from services.models import Customer, ExternalOperation, ReviewItem
@@ -24,6 +25,7 @@ from services.platform.db import write_session
 from services.platform.errors import Conflict, NotFound, ValidationFailed
 from services.platform.permissions import SYSTEM, Actor, require
 from services.workflow import outbox
+from services.workflow.outbox import Provider
 from services.workflow.reconciliation import FINAL, settle_operation
 
 RESULTS = ("approved", "rejected")
@@ -162,3 +164,6 @@ def kyc_event(session: Session, event: dict[str, Any]) -> str:
     record(session, SYSTEM, "customer.kyc_result", customer, after={**evidence, "review_item_id": item.id},
            reason=f"本人確認の結果（{label}）を受信しました（確認項目 #{item.id}）。")
     return f"check {check_id} {result}: review item #{item.id}"
+
+
+KYC_PROVIDER = Provider("kyc", client=kyc.default_client, apply_outcome=apply_outcome)

@@ -6,8 +6,9 @@ from typing import Any
 
 from sqlmodel import Session, select
 
+from services.integrations import carrier
 from services.ledger.inventory import DEVICE, SIM, follow_sim
-from services.ledger.provisioning import CARRIER_OPERATIONS, THROTTLE_OPERATIONS, enqueue_line_operation
+from services.ledger.provisioning import CARRIER, CARRIER_OPERATIONS, THROTTLE_OPERATIONS, enqueue_line_operation
 from services.models import Contract, Device, ExternalOperation, Line, RatePlan, SimCard
 from services.models.base import utcnow
 from services.models.contract import ContractStatus
@@ -20,6 +21,8 @@ from services.platform.identifiers import digits_only, is_valid_iccid, is_valid_
 from services.platform.lifecycle import Lifecycle
 from services.platform.permissions import SYSTEM, Actor, require
 from services.workflow.approval_gate import require_approval
+from services.workflow.outbox import Provider
+from services.workflow.webhooks import settle_by_key
 
 L, LE = LineStatus, LineEvent
 LINE = Lifecycle("line", L, LE, {
@@ -230,3 +233,16 @@ def _apply_to_line(session: Session, op: ExternalOperation, line: Line, outcome:
     session.add(line)
     record(session, SYSTEM, f"line.{event.value}", line, before=before,
            reason=f"キャリア {op.operation}（外部連携処理 #{op.id}）: {detail}"[:500])
+
+
+def carrier_event(session: Session, event: dict[str, Any]) -> str:
+    """line.operation.completed settles the operation sent under the event's idempotency key."""
+    if event.get("type") != "line.operation.completed":
+        return f"ignored: {event.get('type')}"
+    data = event.get("data") or {}
+    outcome = "succeeded" if data.get("result", "succeeded") == "succeeded" else "failed"
+    return settle_by_key(session, "carrier", event, data.get("idempotency_key"), outcome,
+                         f"キャリア完了通知（{event.get('id')}）")
+
+
+CARRIER_PROVIDER = Provider(CARRIER, client=carrier.default_client, apply_outcome=apply_carrier_outcome)

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from services.integrations import messaging
 from services.models import Customer, ExternalOperation, Notification
 from services.models.base import utcnow
 from services.models.workflow import NOTIFICATION_CHANNELS, ExternalOperationStatus
@@ -24,6 +25,7 @@ from services.platform.errors import ValidationFailed
 from services.platform.formatting import tokyo_time
 from services.platform.permissions import SYSTEM, Actor, get_permitted
 from services.workflow import outbox
+from services.workflow.outbox import Provider
 
 # channel -> the messaging operation that delivers it (in_app has none)
 CHANNEL_OPERATIONS = {"mail": "mail", "line": "push"}
@@ -143,3 +145,6 @@ def customer_notifications(customer_id: int, *, actor: Actor, limit: int = SECTI
                     "sent_at": tokyo_time(r.sent_at), "delivery": delivery,
                     "delivery_label": DELIVERY_LABELS_JA[delivery]})
     return out
+
+
+MESSAGING_PROVIDER = Provider("messaging", client=messaging.default_client, apply_outcome=apply_outcome)

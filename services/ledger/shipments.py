@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from services.integrations import logistics
 from services.ledger.inventory import DEVICE
 from services.ledger.notifications import notify_customer
 from services.models import Customer, Device, ExternalOperation, Line, Shipment, SimCard
@@ -30,6 +31,7 @@ from services.platform.errors import Conflict, InvalidTransition, NotFound, Vali
 from services.platform.formatting import tokyo_time
 from services.platform.permissions import SYSTEM, Actor, get_permitted, require
 from services.workflow import outbox
+from services.workflow.outbox import Provider
 from services.workflow.reconciliation import settle_operation
 
 SHIPMENT_STATUS_LABELS_JA = {
@@ -348,3 +350,6 @@ def customer_shipments(customer_id: int, *, actor: Actor, limit: int = SECTION_L
              "tracking_number": s.tracking_number or "", "created_at": tokyo_time(s.created_at),
              "delivered_at": tokyo_time(s.delivered_at)}
             for s in rows]
+
+
+LOGISTICS_PROVIDER = Provider("logistics", client=logistics.default_client, apply_outcome=apply_outcome)

@@ -190,7 +190,7 @@ def open_review_count(*, actor: Actor) -> int:
 def daily_run_rows(*, actor: Actor, limit: int = 30) -> list[dict]:
     """The latest daily reconciliation runs (日次突合) for the review screen, newest day first (review.view)."""
     return [{"id": run.id, "source": run.source,
-             "source_label": daily_reconciliation.SOURCE_LABELS_JA.get(run.source, run.source),
+             "source_label": daily_reconciliation.source_label(run.source),
              "business_date": run.business_date.isoformat(), "status": run.status,
              "status_label": RUN_STATUS_LABELS_JA.get(run.status, run.status),
              "rows_checked": run.rows_checked, "differences": run.differences, "error": run.error or "",
@@ -202,7 +202,7 @@ def daily_run_sources(*, actor: Actor) -> list[dict[str, str]]:
     """The sources `actor` may run again (再突合: support and admin), with their Japanese names; else none."""
     if not can(actor, "review.resolve"):
         return []
-    return [{"value": source, "label": daily_reconciliation.SOURCE_LABELS_JA.get(source, source)}
+    return [{"value": source, "label": daily_reconciliation.source_label(source)}
             for source in daily_reconciliation.SOURCES]
 
 

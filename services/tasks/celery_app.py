@@ -12,42 +12,24 @@ and have time limits; a lost message only delays an operation (the outbox relay 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from pathlib import Path
 
-from celery import Celery
 from celery.signals import beat_init, worker_init, worker_process_init
 
+import services.registry  # noqa: F401  (the worker knows every provider, handler, policy and report source)
 from services.platform import installation_secrets
 from services.platform.config import PROJECT_ROOT, settings
+from services.workflow.dispatch import app
 
 TASK_TIME_LIMIT_SECONDS = 60
 TASK_SOFT_TIME_LIMIT_SECONDS = 45
 
-
-def _broker_transport_options(url: str) -> dict:
-    if url.startswith("sqla+sqlite:///"):
-        path = url.removeprefix("sqla+sqlite:///")
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        return {"connect_args": {"timeout": 30}}  # wait for the file lock instead of failing
-    return {}
-
-
-app = Celery("telecom", broker=settings.broker_url,
-             include=["services.tasks.outbox", "services.tasks.inbound", "services.tasks.daily"])
+app.conf.include = ["services.tasks.outbox", "services.tasks.inbound", "services.tasks.daily"]
 app.conf.update(
-    broker_transport_options=_broker_transport_options(settings.broker_url),
-    broker_connection_retry_on_startup=True,
     task_acks_late=True,
     task_reject_on_worker_lost=True,
     worker_prefetch_multiplier=1,
     task_time_limit=TASK_TIME_LIMIT_SECONDS,
     task_soft_time_limit=TASK_SOFT_TIME_LIMIT_SECONDS,
-    task_ignore_result=True,
-    task_serializer="json",
-    accept_content=["json"],
-    enable_utc=True,
-    timezone="UTC",
     beat_schedule_filename=str(PROJECT_ROOT / "data" / "celerybeat-schedule"),
     beat_schedule={
         "relay-outbox": {"task": "telecom.relay_outbox", "schedule": settings.relay_interval_seconds,

@@ -17,7 +17,6 @@ from datetime import timedelta
 from sqlalchemy import or_
 from sqlmodel import select
 
-from services.integrations import client_for
 from services.integrations.http import CallResult, ProviderClient
 from services.models import ExternalAttempt, ExternalOperation
 from services.models.base import utcnow
@@ -25,7 +24,7 @@ from services.models.workflow import ExternalOperationEvent, ExternalOperationSt
 from services.platform.config import settings
 from services.platform.db import write_session
 from services.tasks.celery_app import app, prune_delivered_messages
-from services.workflow.outbox import EXTERNAL_OPERATION, PROVIDER_LABELS_JA
+from services.workflow.outbox import EXTERNAL_OPERATION, PROVIDER_LABELS_JA, client_for
 from services.workflow.reconciliation import reconcile_unknown, settle_operation
 
 log = logging.getLogger(__name__)

@@ -11,9 +11,10 @@ so a large report never holds up the screen.
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -28,18 +29,34 @@ from services.platform.clock import today_in_tokyo
 from services.platform.db import read_session, write_session
 from services.platform.errors import Conflict, ValidationFailed
 from services.platform.permissions import Actor, require
+from services.workflow import dispatch
 
 log = logging.getLogger(__name__)
 
-# source -> "module:function" comparing that source's report for one business date with the ledger;
-# its review items' kinds start with KIND_PREFIXES[source]
-SOURCES: dict[str, str] = {"carrier_lines": "services.ledger.carrier_report:compare",
-                           "payment_settlement": "services.billing.payment_settlement:compare",
-                           "bank_statement": "services.billing.bank_transfers:compare"}
-KIND_PREFIXES = {"carrier_lines": "carrier.report.", "payment_settlement": "payment.settlement.",
-                 "bank_statement": "bank.statement."}
-SOURCE_LABELS_JA = {"carrier_lines": "キャリア回線レポート", "payment_settlement": "決済精算レポート",
-                    "bank_statement": "銀行入出金明細"}
+
+
+@dataclass(frozen=True)
+class ReportSource:
+    """A provider's daily report that is compared with the ledger (declared beside its comparison)."""
+
+    name: str
+    label: str         # its name on screens (キャリア回線レポート)
+    kind_prefix: str   # the kinds of the review items its comparison opens start with this
+    compare: Callable[[date], int]  # compares one business date; returns the differences opened
+
+
+SOURCES: dict[str, ReportSource] = {}
+
+
+def register_source(source: ReportSource) -> None:
+    """Add a report to the daily comparison (services.registry declares every source once, in run order)."""
+    SOURCES[source.name] = source
+
+
+def source_label(name: str) -> str:
+    """The on-screen name of a report source (its key when unknown)."""
+    return SOURCES[name].label if name in SOURCES else name
+
 CATCH_UP_DAYS = 7  # the scheduled round also retries failed or missing runs of the past week
 # A run still "running" after this long died with its worker: the scheduled round runs it again.
 RUN_LEASE = timedelta(minutes=30)
@@ -73,7 +90,9 @@ def run(source: str, business_date: date, *, force: bool = False, queued_only: b
     many rows it checked and how many review items it opened, or why it failed. With `queued_only` it runs only
     a run a person queued and still waiting (None otherwise), so a task delivered twice runs it once.
     """
-    compare = _compare_function(source)
+    if source not in SOURCES:
+        raise ValueError(f"unknown reconciliation source {source!r}")
+    compare = SOURCES[source].compare
     with write_session() as session:
         existing = _run_row(session, source, business_date)
         if queued_only and (existing is None or existing.status != "queued"):
@@ -119,7 +138,7 @@ def run_again(source: str, business_date: date, *, actor: Actor, reason: str) ->
     with write_session() as session:
         row = _run_row(session, source, business_date)
         if row is not None and _in_progress(row, utcnow()):
-            raise Conflict(f"{SOURCE_LABELS_JA[source]} {business_date:%Y/%m/%d} の突合は"
+            raise Conflict(f"{source_label(source)} {business_date:%Y/%m/%d} の突合は"
                            f"{'待機中' if row.status == 'queued' else '実行中'}です。終わってから実行してください。")
         row = row or ReconciliationRun(source=source, business_date=business_date)
         row.status, row.error, row.started_at, row.finished_at = "queued", None, utcnow(), None
@@ -136,10 +155,8 @@ def _in_progress(row: ReconciliationRun, now: datetime) -> bool:
 
 
 def _enqueue(source: str, business_date: date) -> None:
-    from services.tasks.daily import run_reconciliation  # the task module imports this one
-
     try:
-        run_reconciliation.delay(source, business_date.isoformat())
+        dispatch.send("telecom.run_reconciliation", source, business_date.isoformat())
     except Exception:  # the run is queued in the ledger: the scheduled round starts it
         log.exception("could not queue reconciliation %s %s; the scheduled round will run it", source, business_date)
 
@@ -183,13 +200,6 @@ def recent_runs(*, actor: Actor, limit: int = 30) -> list[ReconciliationRun]:
             ReconciliationRun.business_date.desc(), ReconciliationRun.source).limit(limit)).all())
 
 
-def _compare_function(source: str):
-    if source not in SOURCES:
-        raise ValueError(f"unknown reconciliation source {source!r}")
-    module, name = SOURCES[source].split(":")
-    return getattr(importlib.import_module(module), name)
-
-
 def _run_row(session: Session, source: str, business_date: date) -> ReconciliationRun | None:
     return session.exec(select(ReconciliationRun).where(ReconciliationRun.source == source,
                                                         ReconciliationRun.business_date == business_date)
@@ -203,5 +213,5 @@ def _has_any_run(source: str) -> bool:
 
 def _open_count(session: Session, source: str) -> int:
     return session.exec(select(func.count(ReviewItem.id)).where(
-        ReviewItem.kind.startswith(KIND_PREFIXES[source]))).one()
+        ReviewItem.kind.startswith(SOURCES[source].kind_prefix))).one()
 

@@ -3,20 +3,22 @@
 A service that needs a provider adds an ExternalOperation row with `enqueue` in the same
 transaction as its own change; a Celery task (services.tasks.outbox) later calls the provider with
 the row's stable idempotency key and reports the outcome with `settle`. SUCCEEDED, FAILED (the
-provider said no) or UNKNOWN (it may have happened); the provider's module applies the outcome to
-its records (`apply_outcome(session, op, outcome, detail, evidence)`), and every outcome other than success
+provider said no) or UNKNOWN (it may have happened); the domain that registered the provider
+(services.registry) applies the outcome to its records, and every outcome other than success
 opens a review item (保留 / 要確認) with the evidence; nothing is fixed silently.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlmodel import Session, select
 
+from services.integrations.http import ProviderClient
 from services.models import ExternalOperation, ReviewItem
 from services.models.base import utcnow
 from services.models.workflow import ExternalOperationEvent, ExternalOperationStatus
@@ -38,14 +40,29 @@ EXTERNAL_OPERATION = Lifecycle("external_operation", X, XE, {
 
 
 OUTCOMES = ("succeeded", "failed", "unknown")
-# provider -> the module whose apply_outcome(session, op, outcome, detail, evidence) applies an outcome to the ledger
-OUTCOME_MODULES = {
-    "carrier": "services.ledger.lines:apply_carrier_outcome",
-    "kyc": "services.ledger.kyc_checks",
-    "logistics": "services.ledger.shipments",
-    "messaging": "services.ledger.notifications",
-    "payment": "services.billing.card_payments",
-}
+
+
+@dataclass(frozen=True)
+class Provider:
+    """An external system the outbox calls: its process-wide client and what a settled call does to the ledger."""
+
+    name: str
+    client: Callable[[], ProviderClient]
+    apply_outcome: Callable[[Session, ExternalOperation, str, str, dict[str, Any]], None]
+
+
+PROVIDERS: dict[str, Provider] = {}
+
+
+def register_provider(provider: Provider) -> None:
+    """Let the outbox call `provider` (services.registry declares every provider once)."""
+    PROVIDERS[provider.name] = provider
+
+
+def client_for(provider: str) -> ProviderClient:
+    """The process-wide client of `provider` (KeyError for a provider nobody registered)."""
+    return PROVIDERS[provider].client()
+
 PROVIDER_LABELS_JA = {"carrier": "キャリア", "payment": "決済", "bank": "銀行", "kyc": "本人確認",
                       "logistics": "配送", "messaging": "メッセージ", "monitoring": "監視"}
 SUBJECT_COLUMNS = ("customer_id", "contract_id", "line_id", "invoice_id", "payment_id", "shipment_id",
@@ -63,7 +80,7 @@ def enqueue(session: Session, *, provider: str, operation: str, subject: str, pa
     unknown = set(subjects) - set(SUBJECT_COLUMNS)
     if unknown:
         raise TypeError(f"unknown subject columns: {sorted(unknown)}")
-    if provider not in OUTCOME_MODULES:
+    if provider not in PROVIDERS:
         raise ValueError(f"unknown provider {provider!r}")
     row = ExternalOperation(
         provider=provider, operation=operation, idempotency_key=f"{provider}-{operation}-{subject}-{uuid.uuid4().hex}",
@@ -103,8 +120,7 @@ def settle(operation_id: int, outcome: str, *, detail: str, evidence: dict[str, 
         if outcome != "unknown":
             op.completed_at = utcnow()
         session.add(op)
-        module, _, function = OUTCOME_MODULES[op.provider].partition(":")
-        getattr(importlib.import_module(module), function or "apply_outcome")(session, op, outcome, detail, evidence or {})
+        PROVIDERS[op.provider].apply_outcome(session, op, outcome, detail, evidence or {})
         if outcome != "succeeded":
             session.add(ReviewItem(
                 kind=f"{op.provider}.{op.operation}.{outcome}", customer_id=op.customer_id, line_id=op.line_id,

@@ -1,80 +1,96 @@
-"""Reconciliation with the providers: settle uncertain operations by asking them, and queue every disagreement.
+"""Reconciliation with the providers: settle uncertain operations by asking them, and keep the review queue tidy.
 
 An operation whose outcome is UNKNOWN (retries exhausted) or that stayed in flight too long (its
 worker died mid-call) is looked up at its provider by its idempotency key on a back-off schedule:
 applied -> succeeded; not applied -> pending again, resent with the same key; no answer -> later.
-After a carrier operation settles, the carrier's view of the line is compared with the ledger; a
-difference opens a review item (要確認) with both states as evidence and is never fixed silently.
+A ledger record whose state hangs on operations (a line) registers SubjectHooks for its column
+(services.registry): they lock it before settling, act on a success, say whether it still waits for a
+call, and compare it with the provider after a resync; a difference opens a review item (要確認) with
+both states as evidence and is never fixed silently.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_
-from sqlmodel import Session, col, select
+from sqlalchemy import or_
+from sqlmodel import Session, select
 
-from services.integrations import client_for
-from services.integrations.carrier import CarrierClient, CarrierUnreachable
 from services.integrations.http import ProviderClient
-from services.ledger import provisioning
-from services.ledger.inventory import follow_sim
-from services.ledger.lines import LINE
-from services.models import ExternalOperation, Line, ReviewItem, SimCard
+from services.models import ExternalOperation, ReviewItem
 from services.models.base import utcnow
-from services.models.line import LineEvent, LineStatus
 from services.models.workflow import ExternalOperationEvent, ExternalOperationStatus
-from services.platform.audit import record, snapshot
+from services.platform.audit import record
 from services.platform.config import settings
 from services.platform.db import read_session, write_session
 from services.platform.errors import NotFound
 from services.platform.permissions import SYSTEM, Actor, require_external
 from services.workflow import outbox
-from services.workflow.outbox import EXTERNAL_OPERATION, PROVIDER_LABELS_JA
+from services.workflow.outbox import EXTERNAL_OPERATION, PROVIDER_LABELS_JA, client_for
 
 log = logging.getLogger(__name__)
 
 FINAL = (ExternalOperationStatus.SUCCEEDED.value, ExternalOperationStatus.FAILED.value)
-MISMATCH_KIND = "carrier.line_mismatch"
 RECONCILE_MAX_DELAY = timedelta(hours=1)
-# What the line is once the carrier carried out the operation (ledger state == carrier state).
-TARGET_STATES = {"activate": LineStatus.ACTIVE, "suspend": LineStatus.SUSPENDED, "resume": LineStatus.ACTIVE,
-                 "terminate": LineStatus.TERMINATED}
-IN_PROGRESS_STATES = {"activate": LineStatus.ACTIVATING, "suspend": LineStatus.SUSPENDING,
-                      "resume": LineStatus.RESUMING}
-CONFIRM_EVENTS = {LineStatus.ACTIVE: LineEvent.CONFIRM_ACTIVE, LineStatus.SUSPENDED: LineEvent.CONFIRM_SUSPENDED,
-                  LineStatus.TERMINATED: LineEvent.CONFIRM_TERMINATED}
-# Ledger states the carrier also knows; the others are in progress or already waiting for a person.
-COMPARABLE_STATES = {LineStatus.APPLYING: None, LineStatus.ACTIVE: "active", LineStatus.SUSPENDED: "suspended",
-                     LineStatus.TERMINATED: "terminated"}
+
+
+@dataclass(frozen=True)
+class SubjectHooks:
+    """What the reconciler does with the ledger record an operation changes (one per subject column)."""
+
+    lock: Callable[[Session, int | None], Any]                        # lock it before settling (chain head last)
+    after_success: Callable[[Session, ExternalOperation, Any, str], None]
+    waits_for: Callable[[Session, ExternalOperation, Any], bool]       # its state still hangs on this call
+    resolved: Callable[[Any], bool]                                   # it no longer waits for a person
+    compare: Callable[[ExternalOperation, ProviderClient], dict[str, Any] | None]  # after a resync
+    kept_kinds: frozenset[str] = frozenset()                          # its review items tidying leaves open
+
+
+SUBJECT_HOOKS: dict[str, SubjectHooks] = {}
+
+
+def register_subject(column: str, hooks: SubjectHooks) -> None:
+    """Declare the hooks of the records in `column` of an operation (e.g. "line_id")."""
+    SUBJECT_HOOKS[column] = hooks
+
+
+def _subject(session: Session, op: ExternalOperation) -> tuple[SubjectHooks | None, Any]:
+    """The hooks and the locked record of the first registered subject the operation has."""
+    for column, hooks in SUBJECT_HOOKS.items():
+        record_id = getattr(op, column, None)
+        if record_id is not None:
+            return hooks, hooks.lock(session, record_id)
+    return None, None
 
 
 def settle_operation(operation_id: int, outcome: str, *, detail: str, evidence: dict[str, Any] | None = None
                      ) -> ExternalOperation:
     """Record an operation's outcome (services.workflow.outbox.settle) and keep the review queue consistent (idempotent).
 
-    Called by the outbox task, the webhook processor and the reconciler (system). Beyond settle: a
-    line left in 要確認 by this operation's UNKNOWN outcome is confirmed in its target state once
-    the carrier did it (audited as system), a success that leaves the line in another state than
-    the operation's target opens a mismatch review item, and an operation keeps at most one open
+    Called by the outbox task, the webhook processor and the reconciler (system). Beyond settle: the
+    record the operation changes is locked first and its hooks act on a success (a line left in 要確認
+    is confirmed, a line in another state opens a mismatch), and an operation keeps at most one open
     review item (older ones are resolved with a note pointing to the newer).
     """
     with write_session() as session:
-        line_id = session.exec(select(ExternalOperation.line_id).where(ExternalOperation.id == operation_id)).first()
-        line = _lock_line(session, line_id)  # before settle: the audit chain head is locked last
+        op = _operation(session, operation_id)
+        hooks, subject = _subject(session, op)  # before settle: the audit chain head is locked last
         outbox.settle(operation_id, outcome, detail=detail, evidence=evidence)
         op = session.get(ExternalOperation, operation_id)
-        if op.status == ExternalOperationStatus.SUCCEEDED and line is not None and _is_latest(session, op):
-            _confirm_line_in_review(session, op, line, detail)
-            target = TARGET_STATES.get(op.operation)
-            if target is not None and line.status in COMPARABLE_STATES and line.status != target:
-                _open_mismatch(session, op, line, carrier_state=target.value,
-                               reason=f"キャリアは{op.operation}を完了しましたが、台帳の回線状態が異なります。")
-        _tidy_review_items(session, op, line)
+        if op.status == ExternalOperationStatus.SUCCEEDED and subject is not None:
+            hooks.after_success(session, op, subject, detail)
+        _tidy_review_items(session, op, hooks, subject)
+    return op
+
+
+def _operation(session: Session, operation_id: int) -> ExternalOperation:
+    op = session.exec(select(ExternalOperation).where(ExternalOperation.id == operation_id)).first()
+    if op is None:
+        raise NotFound("外部連携処理が見つかりません。")
     return op
 
 
@@ -117,8 +133,9 @@ def resync_operation(operation_id: int, *, actor: Actor = SYSTEM, client: Provid
                      now: datetime | None = None) -> dict[str, Any]:
     """Ask the provider about one operation and act on the answer (再同期; the recovery screen and the reconciler).
 
-    Support and admin (line.review), and accounting for payment / bank operations. `client` replaces the provider's configured client. applied -> settled succeeded and the line compared with the
-    carrier's; not applied -> pending again (resent with the same key) while the line still waits
+    Support and admin (line.review), and accounting for payment / bank operations. `client` replaces the
+    provider's configured client. applied -> settled succeeded and the record it changes compared with the
+    provider's (SubjectHooks.compare); not applied -> pending again (resent with the same key) while the line still waits
     for it, else closed as failed (a person already settled the line); unreachable -> looked up
     again later; pending or a call under way -> "skipped". Settled operations are only compared.
     A staff request writes an audit entry "external_operation.resync".
@@ -130,8 +147,7 @@ def resync_operation(operation_id: int, *, actor: Actor = SYSTEM, client: Provid
         require_external(actor, "line.review", op.provider if op else "")
         if op is None:
             raise NotFound("外部連携処理が見つかりません。")
-        status, key, payload, provider = op.status, op.idempotency_key, json.loads(op.payload_json), op.provider
-        state_call = op.operation not in provisioning.THROTTLE_OPERATIONS  # the speed limit: see the daily report
+        status, key, provider = op.status, op.idempotency_key, op.provider
         calling = status == ExternalOperationStatus.IN_FLIGHT and op.updated_at > now - timedelta(
             seconds=settings.outbox_stale_in_flight_seconds)  # a worker is calling right now
     client = client or client_for(provider)
@@ -143,10 +159,12 @@ def resync_operation(operation_id: int, *, actor: Actor = SYSTEM, client: Provid
         _resend_or_close(operation_id, status, evidence, _label(provider))
     elif lookup == "unreachable":
         _postpone(operation_id, now)
+    mismatch = None
     with read_session() as session:
-        settled = session.get(ExternalOperation, operation_id).status in FINAL
-    compare = settled and state_call and provider == "carrier" and isinstance(client, CarrierClient)
-    mismatch = _compare_with_carrier(operation_id, client, payload.get("msisdn")) if compare else None
+        op = session.get(ExternalOperation, operation_id)
+        hooks = next((h for column, h in SUBJECT_HOOKS.items() if getattr(op, column, None) is not None), None)
+    if op.status in FINAL and hooks is not None:
+        mismatch = hooks.compare(op, client)
     with write_session() as session:
         op = session.get(ExternalOperation, operation_id)
         result = {"operation_id": operation_id, "lookup": lookup, "status": op.status, "mismatch": mismatch}
@@ -158,15 +176,16 @@ def resync_operation(operation_id: int, *, actor: Actor = SYSTEM, client: Provid
 
 def _resend_or_close(operation_id: int, seen_status: str, evidence: dict[str, Any], provider_label: str) -> None:
     """The provider never got it: resend with the same key while the record still waits for this operation;
-    once a person has decided the line's state, close the operation as not carried out instead."""
+    once a person has decided the record's state, close the operation as not carried out instead."""
     with write_session() as session:
-        line_id = session.exec(select(ExternalOperation.line_id).where(ExternalOperation.id == operation_id)).first()
-        line = _lock_line(session, line_id)
+        hooks, subject = _subject(session, _operation(session, operation_id))
         op = _lock_operation(session, operation_id)
         if op.status != seen_status or op.status not in (ExternalOperationStatus.UNKNOWN,
                                                           ExternalOperationStatus.IN_FLIGHT):
             return  # settled or moved meanwhile (a webhook, the worker): its answer stands
-        if not _line_waits_for(session, op, line):
+        waits = hooks.waits_for(session, op, subject) if subject is not None else (
+            op.status == ExternalOperationStatus.IN_FLIGHT or open_doubt(session, op) is not None)
+        if not waits:
             settle_operation(operation_id, "failed", evidence=evidence,
                              detail=f"{provider_label}に未反映でした。回線の状態は確定済みのため再送しません。")
             return
@@ -175,23 +194,6 @@ def _resend_or_close(operation_id: int, seen_status: str, evidence: dict[str, An
         op.updated_at = utcnow()
         op.last_error = f"{provider_label}照会: 未反映のため同じ冪等キーで再送します。"
         session.add(op)
-
-
-def _line_waits_for(session: Session, op: ExternalOperation, line: Line | None) -> bool:
-    """True while the line's state still hangs on this operation (処理中, or 要確認 because of it).
-
-    An operation without a line waits while it is in flight or its doubt (要確認) is still open.
-    """
-    if line is None:
-        return op.status == ExternalOperationStatus.IN_FLIGHT or _open_doubt(session, op) is not None
-    if not _is_latest(session, op):
-        return False
-    if op.operation in provisioning.THROTTLE_OPERATIONS:  # the speed limit is not in the line's state
-        return line.throttled != provisioning.THROTTLE_OPERATIONS[op.operation]
-    if line.status == IN_PROGRESS_STATES.get(op.operation) or (
-            op.operation == "terminate" and line.status == LineStatus.TERMINATED):
-        return True
-    return line.status == LineStatus.NEEDS_REVIEW and _open_doubt(session, op) is not None
 
 
 def _postpone(operation_id: int, now: datetime) -> None:
@@ -209,79 +211,15 @@ def reconcile_delay(age: timedelta) -> timedelta:
     return min(RECONCILE_MAX_DELAY, max(floor, age / 2))
 
 
-def _compare_with_carrier(operation_id: int, carrier: CarrierClient, msisdn: str | None) -> dict[str, Any] | None:
-    """Open a review item when the carrier's line state differs from the ledger's; None when they agree."""
-    if not msisdn:
-        return None
-    try:
-        carrier_line = carrier.line(msisdn)
-    except CarrierUnreachable:
-        return None  # no answer is not a disagreement; the next round asks again
-    carrier_state = None if carrier_line is None else carrier_line.get("state")
-    with write_session() as session:
-        op = session.get(ExternalOperation, operation_id)
-        line = _lock_line(session, op.line_id)
-        if line is None or line.status not in COMPARABLE_STATES or not _is_latest(session, op):
-            return None
-        if COMPARABLE_STATES[LineStatus(line.status)] == carrier_state:
-            return None
-        if session.exec(select(ExternalOperation.id).where(
-                ExternalOperation.line_id == line.id,
-                ExternalOperation.status.not_in(FINAL))).first() is not None:
-            return None  # another call for this line is still under way
-        evidence = {"ledger_state": line.status, "carrier_state": carrier_state, "carrier_line": carrier_line}
-        _open_mismatch(session, op, line, carrier_state=carrier_state,
-                       reason="キャリアの回線状態と台帳の回線状態が一致しません。", evidence=evidence)
-        return evidence
-
-
-def _open_mismatch(session: Session, op: ExternalOperation, line: Line, *, carrier_state: str | None,
-                   reason: str, evidence: dict[str, Any] | None = None) -> None:
-    already = session.exec(select(ReviewItem.id).where(
-        ReviewItem.line_id == line.id, ReviewItem.kind == MISMATCH_KIND, ReviewItem.status == "open")).first()
-    if already is not None:
-        return
-    data = {"ledger_state": line.status, "carrier_state": carrier_state, "operation": op.operation,
-            "idempotency_key": op.idempotency_key, **(evidence or {})}
-    session.add(ReviewItem(kind=MISMATCH_KIND, customer_id=line.customer_id, line_id=line.id,
-                           external_operation_id=op.id, reason=reason[:500],
-                           evidence_json=json.dumps(data, ensure_ascii=False, default=str)))
-    log.warning("line %s: ledger %s, carrier %s (operation #%s)", line.id, line.status, carrier_state, op.id)
-
-
-def _confirm_line_in_review(session: Session, op: ExternalOperation, line: Line, detail: str) -> None:
-    """Move a line from 要確認 to the operation's target state when this operation's doubt put it there."""
-    if line.status != LineStatus.NEEDS_REVIEW:
-        return
-    target = TARGET_STATES.get(op.operation)
-    event = CONFIRM_EVENTS.get(target)
-    if event is None or (LineStatus.NEEDS_REVIEW, event) not in LINE.table:
-        return
-    if _open_doubt(session, op) is None:
-        return  # a person took it over (or another cause put the line in review): theirs to decide
-    before = snapshot(line)
-    line.status = LINE.next_state(line.status, event).value
-    line.updated_at = utcnow()
-    if target == LineStatus.ACTIVE and line.activated_at is None:
-        line.activated_at = utcnow()
-    sim = session.get(SimCard, line.sim_card_id) if line.sim_card_id else None
-    if sim is not None:
-        follow_sim(sim, line.status)
-        session.add(sim)
-    session.add(line)
-    record(session, SYSTEM, f"line.{event.value}", line, before=before,
-           reason=f"キャリアで{op.operation}の反映を確認（外部連携処理 #{op.id}）: {detail}"[:500])
-
-
-def _tidy_review_items(session: Session, op: ExternalOperation, line: Line | None) -> None:
-    """One open review item per operation: the newest; all of them once it succeeded and the line is settled."""
-    items = session.exec(select(ReviewItem).where(
-        ReviewItem.external_operation_id == op.id, ReviewItem.status == "open",
-        ReviewItem.kind != MISMATCH_KIND).order_by(ReviewItem.id)).all()
+def _tidy_review_items(session: Session, op: ExternalOperation, hooks: SubjectHooks | None, subject: Any) -> None:
+    """One open review item per operation: the newest; all of them once it succeeded and its record is settled."""
+    kept = hooks.kept_kinds if hooks else frozenset()
+    items = [item for item in session.exec(select(ReviewItem).where(
+        ReviewItem.external_operation_id == op.id, ReviewItem.status == "open").order_by(ReviewItem.id)).all()
+        if item.kind not in kept]
     if not items:
         return
-    settled = op.status == ExternalOperationStatus.SUCCEEDED and (
-        line is None or line.status != LineStatus.NEEDS_REVIEW)
+    settled = op.status == ExternalOperationStatus.SUCCEEDED and (subject is None or hooks.resolved(subject))
     if settled:
         closing, note = items, f"{_label(op.provider)}で反映済みを確認しました（外部連携処理 #{op.id}、自動）。"
     else:
@@ -297,20 +235,11 @@ def _label(provider: str) -> str:
     return PROVIDER_LABELS_JA.get(provider, provider)
 
 
-def _open_doubt(session: Session, op: ExternalOperation) -> int | None:
+def open_doubt(session: Session, op: ExternalOperation) -> int | None:
     """The open review item saying this operation's outcome is unknown, if any."""
     return session.exec(select(ReviewItem.id).where(
         ReviewItem.external_operation_id == op.id, ReviewItem.status == "open",
         ReviewItem.kind == f"{op.provider}.{op.operation}.unknown")).first()
-
-
-def _is_latest(session: Session, op: ExternalOperation) -> bool:
-    """Whether `op` is its line's newest call of its kind (the line's state, or its speed limit)."""
-    family = list(provisioning.THROTTLE_OPERATIONS) if op.operation in provisioning.THROTTLE_OPERATIONS \
-        else list(TARGET_STATES)
-    latest = session.exec(select(func.max(ExternalOperation.id)).where(
-        ExternalOperation.line_id == op.line_id, col(ExternalOperation.operation).in_(family))).one()
-    return latest == op.id
 
 
 def _lock_operation(session: Session, operation_id: int) -> ExternalOperation:
@@ -319,9 +248,3 @@ def _lock_operation(session: Session, operation_id: int) -> ExternalOperation:
     if op is None:
         raise NotFound("外部連携処理が見つかりません。")
     return op
-
-
-def _lock_line(session: Session, line_id: int | None) -> Line | None:
-    if line_id is None:
-        return None
-    return session.exec(select(Line).where(Line.id == line_id).with_for_update()).first()

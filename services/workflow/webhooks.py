@@ -9,10 +9,10 @@ deliveries have exactly one effect.
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import re
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -26,6 +26,7 @@ from services.platform import installation_secrets, safe_json
 from services.platform.config import settings
 from services.platform.db import read_session, write_session
 from services.platform.safe_json import InvalidJson, is_json_media_type, parse_json_object
+from services.workflow import dispatch
 from services.workflow.reconciliation import FINAL, settle_operation
 
 log = logging.getLogger(__name__)
@@ -81,10 +82,8 @@ def _stored(session: Session, provider: str, event_id: str) -> int | None:
 
 
 def _enqueue(row_id: int) -> None:
-    from services.tasks.inbound import process_inbound_event  # the task module imports this one
-
     try:
-        process_inbound_event.delay(row_id)
+        dispatch.send("telecom.process_inbound_event", row_id)
     except Exception:  # the event is stored: the reconcile task queues it again later
         log.exception("could not queue inbound event %s; it will be requeued", row_id)
 
@@ -130,28 +129,15 @@ def settle_by_key(session: Session, provider: str, event: dict[str, Any], key: s
     return f"operation #{op.id} {outcome}"
 
 
-def carrier_event(session: Session, event: dict[str, Any]) -> str:
-    """line.operation.completed settles the operation sent under the event's idempotency key."""
-    if event.get("type") != "line.operation.completed":
-        return f"ignored: {event.get('type')}"
-    data = event.get("data") or {}
-    outcome = "succeeded" if data.get("result", "succeeded") == "succeeded" else "failed"
-    return settle_by_key(session, "carrier", event, data.get("idempotency_key"), outcome,
-                         f"キャリア完了通知（{event.get('id')}）")
+# provider -> the function applying one of its events (session, event) -> result text (services.registry)
+HANDLERS: dict[str, Callable[[Session, dict[str, Any]], str]] = {}
 
 
-# Providers whose webhooks are accepted -> "module:function" applying one event (session, event) -> result text.
-HANDLERS: dict[str, str] = {
-    "carrier": "services.workflow.webhooks:carrier_event",
-    "kyc": "services.ledger.kyc_checks:kyc_event",
-    "logistics": "services.ledger.shipments:logistics_event",
-    "payment": "services.billing.card_payments:payment_event",
-    "bank": "services.billing.bank_transfers:bank_event",
-    "monitoring": "services.operations.incidents:monitoring_event",
-}
+def register_handler(provider: str, apply_event: Callable[[Session, dict[str, Any]], str]) -> None:
+    """Accept `provider`'s webhooks and apply each stored event with `apply_event` (registered once)."""
+    HANDLERS[provider] = apply_event
 
 
-def handler(provider: str):
+def handler(provider: str) -> Callable[[Session, dict[str, Any]], str]:
     """The function that applies `provider`'s webhook events."""
-    module, name = HANDLERS[provider].split(":")
-    return getattr(importlib.import_module(module), name)
+    return HANDLERS[provider]

@@ -14,7 +14,6 @@ import pytest
 from sqlmodel import select
 
 from services.billing import allocation, card_payments, payment_settlement, payments
-from services.integrations import client_for
 from services.integrations.http import sign
 from services.integrations.payment import PaymentClient, PaymentUnreachable
 from services.ledger import lines
@@ -27,6 +26,7 @@ from services.platform.errors import Conflict, PermissionDenied, ValidationFaile
 from services.tasks import outbox
 from services.workflow import daily_reconciliation, webhooks
 from services.workflow import outbox as ledger_outbox
+from services.workflow.outbox import client_for
 
 
 class FakeGateway:

@@ -276,7 +276,7 @@ def test_a_queued_run_is_run_once_and_cannot_be_queued_twice(world, carrier):
 
 
 def test_a_queued_run_whose_task_was_lost_is_run_by_the_scheduled_round(world, carrier, monkeypatch):
-    monkeypatch.setattr(daily_reconciliation, "SOURCES", {"carrier_lines": "services.ledger.carrier_report:compare"})
+    monkeypatch.setattr(daily_reconciliation, "SOURCES", {"carrier_lines": carrier_report.SOURCE})
     carrier.set(world.active_line(), "active")
     long_ago = TODAY - timedelta(days=30)  # older than the round's own catch-up week
     daily_reconciliation.run_again("carrier_lines", long_ago, actor=world.actor("support"), reason="確認")
@@ -291,7 +291,7 @@ def test_a_queued_run_whose_task_was_lost_is_run_by_the_scheduled_round(world, c
 
 
 def test_a_run_in_progress_is_left_alone_until_its_lease_ends(world, carrier, monkeypatch):
-    monkeypatch.setattr(daily_reconciliation, "SOURCES", {"carrier_lines": "services.ledger.carrier_report:compare"})
+    monkeypatch.setattr(daily_reconciliation, "SOURCES", {"carrier_lines": carrier_report.SOURCE})
     carrier.set(world.active_line(), "active")
     yesterday = TODAY - timedelta(days=1)
     with write_session() as session:  # a worker started yesterday's run a moment ago
@@ -309,7 +309,7 @@ def test_a_run_in_progress_is_left_alone_until_its_lease_ends(world, carrier, mo
 
 
 def test_unreachable_report_fails_the_run_and_the_next_round_tries_again(world, carrier, monkeypatch):
-    monkeypatch.setattr(daily_reconciliation, "SOURCES", {"carrier_lines": "services.ledger.carrier_report:compare"})
+    monkeypatch.setattr(daily_reconciliation, "SOURCES", {"carrier_lines": carrier_report.SOURCE})
     line = world.active_line()
     carrier.set(line, "active", "10.0")
     carrier.down = True

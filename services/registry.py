@@ -1,0 +1,29 @@
+"""The one list of what plugs into the engines. The web app, the worker and the tests import it.
+
+Each domain declares its pieces beside the operations they belong to (a provider with its outcome
+handler, a webhook handler, a daily report with its comparison, the subject hooks of a line); this
+module registers them, in one place, so that nothing is found by a string or loaded behind one's back.
+"""
+
+from __future__ import annotations
+
+from services.billing import bank_transfers, card_payments, payment_settlement
+from services.ledger import carrier_report, carrier_sync, kyc_checks, lines, notifications, shipments
+from services.operations import incidents
+from services.workflow import daily_reconciliation, outbox, reconciliation, webhooks
+
+for provider in (lines.CARRIER_PROVIDER, card_payments.PAYMENT_PROVIDER, kyc_checks.KYC_PROVIDER,
+                 shipments.LOGISTICS_PROVIDER, notifications.MESSAGING_PROVIDER):
+    outbox.register_provider(provider)
+
+reconciliation.register_subject("line_id", carrier_sync.LINE_HOOKS)
+
+webhooks.register_handler("carrier", lines.carrier_event)
+webhooks.register_handler("kyc", kyc_checks.kyc_event)
+webhooks.register_handler("logistics", shipments.logistics_event)
+webhooks.register_handler("payment", card_payments.payment_event)
+webhooks.register_handler("bank", bank_transfers.bank_event)
+webhooks.register_handler("monitoring", incidents.monitoring_event)
+
+for source in (carrier_report.SOURCE, payment_settlement.SOURCE, bank_transfers.SOURCE):
+    daily_reconciliation.register_source(source)
