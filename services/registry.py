@@ -1,16 +1,30 @@
 """The one list of what plugs into the engines. The web app, the worker and the tests import it.
 
-Each domain declares its pieces beside the operations they belong to (a provider with its outcome
-handler, a webhook handler, a daily report with its comparison, the subject hooks of a line); this
+Each domain declares its pieces beside the operations they belong to (approval-policy rows, a provider
+with its outcome handler, a webhook handler, a daily report with its comparison, the subject hooks of a
+line); this
 module registers them, in one place, so that nothing is found by a string or loaded behind one's back.
 """
 
 from __future__ import annotations
 
-from services.billing import bank_transfers, card_payments, payment_settlement
-from services.ledger import carrier_report, carrier_sync, kyc_checks, lines, notifications, shipments
+from services.billing import bank_transfers, card_payments, invoices, payment_settlement, payments
+from services.ledger import (
+    carrier_report,
+    carrier_sync,
+    contracts,
+    customers,
+    kyc_checks,
+    lines,
+    notifications,
+    shipments,
+)
 from services.operations import incidents
-from services.workflow import daily_reconciliation, outbox, reconciliation, webhooks
+from services.security import staff_admin
+from services.workflow import approvals, daily_reconciliation, outbox, reconciliation, webhooks
+
+approvals.register_policies(*lines.POLICIES, *contracts.POLICIES, *invoices.POLICIES, *payments.POLICIES,
+                            *customers.POLICIES, *staff_admin.POLICIES)
 
 for provider in (lines.CARRIER_PROVIDER, card_payments.PAYMENT_PROVIDER, kyc_checks.KYC_PROVIDER,
                  shipments.LOGISTICS_PROVIDER, notifications.MESSAGING_PROVIDER):

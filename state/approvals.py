@@ -6,6 +6,7 @@ from typing import Any
 
 import reflex as rx
 
+from services.read.staff import approvals as approvals_queue
 from services.workflow import approvals
 from state.base import MessagesMixin, UiState, actor, guarded
 
@@ -15,7 +16,7 @@ class ApprovalQueueState(MessagesMixin, rx.State):
 
     rows: list[dict[str, Any]] = []
     mine: list[dict[str, Any]] = []
-    operations: list[dict[str, str]] = [{"value": op, "label": p.label_ja} for op, p in approvals.POLICIES.items()]
+    operations: list[dict[str, str]] = []
     requesters: list[dict[str, Any]] = []
     operation: str = ""
     requester_id: str = ""
@@ -79,10 +80,11 @@ class ApprovalQueueState(MessagesMixin, rx.State):
 
     def _fetch(self) -> None:
         current = actor()
-        self.rows = approvals.list_requests(
+        self.rows = approvals_queue.list_requests(
             actor=current, operation=self.operation or None,
             requester_id=int(self.requester_id) if self.requester_id.isdigit() else None,
             min_age_hours=int(self.min_age_hours) if self.min_age_hours.isdigit() else None,
         )
-        self.mine = approvals.list_requests(actor=current, status=None, mine=True, limit=30)
-        self.requesters = approvals.requesters(actor=current)
+        self.mine = approvals_queue.list_requests(actor=current, status=None, mine=True, limit=30)
+        self.requesters = approvals_queue.requesters(actor=current)
+        self.operations = approvals.operation_choices()

@@ -16,9 +16,10 @@ from typing import Any
 
 import reflex as rx
 
-from services.operations import incidents, recovery
+from services.operations import incidents
 from services.platform.errors import DomainError, NotAuthenticated, ValidationFailed
 from services.platform.permissions import ROLE_LABELS_JA, Actor
+from services.read.staff import review as review_queue
 from services.security import auth
 from services.workflow import approvals
 from state.session_scope import reset_tab, session_token
@@ -137,7 +138,7 @@ class UiState(MessagesMixin, rx.State):
         """Show who is signed in (re-read from the session on every page load)."""
         current = actor()
         self.pending_approvals = approvals.pending_count(actor=current)
-        self.open_reviews = recovery.open_review_count(actor=current)
+        self.open_reviews = review_queue.open_review_count(actor=current)
         self.incidents = incidents.current_incidents(actor=current)
         self.user_label = current.label
         self.role = current.role.value if current.role else ""

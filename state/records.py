@@ -6,12 +6,12 @@ from typing import Any
 
 import reflex as rx
 
-from services.billing import card_payments, invoices
+from services.billing import card_payments, invoices, payments
 from services.billing.invoices import INVOICE
 from services.ledger import contracts, customers, kyc_checks, lines, notifications, shipments
 from services.ledger.contracts import CONTRACT
 from services.ledger.lines import LINE, LINE_EVENT_PERMISSIONS
-from services.platform.errors import PermissionDenied, ValidationFailed
+from services.platform.errors import PermissionDenied
 from services.platform.labels import EVENT_LABELS_JA
 from services.platform.lifecycle import Lifecycle
 from services.platform.permissions import can
@@ -52,11 +52,12 @@ class DashboardState(MessagesMixin, rx.State):
 class ConfirmDialogMixin(MessagesMixin, mixin=True):
     """An action behind a confirmation dialog that states what will happen and asks for a reason.
 
-    Actions that need a second person (services.workflow.approvals.POLICIES) become an approval request
-    instead of running; irreversible ones ask the user to type a confirmation word; duplicates
-    are warned about (and refused by the service). Subclasses name the events the page offers now
-    (`_offered`: nothing else is asked or confirmed), the operation of an event (`_approval_operation`),
-    its parameters, its label, and what happens directly (`_apply`).
+    The page does not decide whether an action runs now or waits for a second person: the one service
+    call of the action does (services.workflow.approvals.submit), and its preview says so. Irreversible
+    actions ask the user to type a confirmation word; duplicates are warned about (and refused by the
+    service). Subclasses name the events the page offers now (`_offered`: nothing else is asked or
+    confirmed), an event's label, its preview (`_preview`: None for an action that runs at once) and the
+    one service call that carries it out (`_submit`).
     """
 
     pending_event: str = ""
@@ -73,11 +74,10 @@ class ConfirmDialogMixin(MessagesMixin, mixin=True):
         """Open the confirmation dialog for an action the page offers, with its preview and duplicate warnings."""
         require_offered(event in self._offered(), f"{type(self).__name__}.ask({event!r})")
         label = self._event_label(event)
-        operation = self._approval_operation(event)
-        self.needs_approval = operation is not None
+        preview = self._preview(event)
+        self.needs_approval = preview is not None
         self.pending_changes, self.pending_warnings, self.confirm_word = [], [], ""
-        if operation is not None:
-            preview = approvals.preview_operation(operation, self._approval_params(event, {}), actor=actor())
+        if preview is not None:
             self.pending_summary = preview["summary"]
             self.pending_changes = preview["changes"]
             self.pending_warnings = preview["blocking"] + preview["warnings"]
@@ -98,16 +98,10 @@ class ConfirmDialogMixin(MessagesMixin, mixin=True):
         """Do the confirmed action (or ask for its approval), then show the record again."""
         event, label = self.pending_event, self.pending_label
         require_offered(bool(event) and event in self._offered(), f"{type(self).__name__}.confirm({event!r})")
-        reason = form.get("reason") or ""
-        operation = self._approval_operation(event)
-        if operation is not None:
-            request = approvals.request_approval(
-                operation, self._approval_params(event, form), actor=actor(), reason=reason,
-                confirm_word=form.get("confirm_word"), confirm_repeat=bool(form.get("confirm_repeat")),
-            )
-            self.notice = f"承認申請 #{request.id}（{label}）を作成しました。別の担当者が承認すると実行されます。"
+        outcome = self._submit(event, form)
+        if outcome.request is not None:
+            self.notice = f"承認申請 #{outcome.request.id}（{label}）を作成しました。別の担当者が承認すると実行されます。"
         else:
-            self._apply(event, reason)
             self.notice = f"{label}を記録しました。"
         self.pending_event, self.pending_label = "", ""
         self._after_change()
@@ -129,18 +123,8 @@ class LifecycleActionsMixin(ConfirmDialogMixin, mixin=True):
     def _event_label(self, event: str) -> str:
         return EVENT_LABELS_JA[self._lifecycle()].get(event, event)
 
-    def _approval_operation(self, event: str) -> str | None:
-        operation = f"{self._lifecycle()}.{event}"
-        return operation if operation in approvals.POLICIES else None
-
-    def _approval_params(self, event: str, form: dict) -> dict:
-        return self._params()
-
     def _record_id(self) -> int:
         return self.data[self._lifecycle()]["id"]
-
-    def _apply(self, event: str, reason: str) -> None:
-        self._apply_event(self._record_id(), event, reason)
 
     def _after_change(self) -> None:
         self._refresh(self._record_id())
@@ -239,18 +223,32 @@ class CustomerState(ConfirmDialogMixin, rx.State):
             return "本人確認のやり直し"
         return KYC_EVENTS.get(event, "入金の返金")
 
-    def _approval_operation(self, event: str) -> str | None:
+    def _preview(self, event: str) -> dict | None:
         if event in KYC_EVENTS:
-            return "customer.kyc"
-        return "payment.refund" if event.startswith("refund_") else None
+            return customers.preview_kyc_confirmation(self.data["customer"]["id"], status=event.removeprefix("kyc_"),
+                                                      actor=actor())
+        if event.startswith("refund_"):
+            return payments.preview_refund(_int(event.removeprefix("refund_")), actor=actor())
+        return None
 
-    def _approval_params(self, event: str, form: dict) -> dict:
-        if event == "kyc_verified" and form:  # how the identity was checked goes into the 本人確認記録
-            return {"customer_id": self.data["customer"]["id"], "status": "verified",
-                    "method": form.get("method") or "", "tracking_number": (form.get("tracking_number") or "").strip()}
+    def _submit(self, event: str, form: dict) -> approvals.Submitted:
+        customer_id, reason, current = self.data["customer"]["id"], form.get("reason") or "", actor()
+        repeat = bool(form.get("confirm_repeat"))
         if event in KYC_EVENTS:
-            return {"customer_id": self.data["customer"]["id"], "status": event.removeprefix("kyc_")}
-        return {"payment_id": _int(event.removeprefix("refund_"))}
+            status = event.removeprefix("kyc_")
+            return customers.request_kyc_confirmation(  # how it was checked goes into the 本人確認記録
+                customer_id, actor=current, status=status, reason=reason, confirm_repeat=repeat,
+                method=(form.get("method") or "") if status == "verified" else None,
+                tracking_number=form.get("tracking_number"))
+        if event.startswith("refund_"):
+            return payments.request_refund(_int(event.removeprefix("refund_")), actor=current, reason=reason,
+                                           confirm_repeat=repeat)
+        if event == KYC_REQUEST_EVENT:
+            return approvals.Submitted(result=kyc_checks.request_kyc_check(customer_id, actor=current, reason=reason))
+        if event == KYC_REOPEN_EVENT:
+            return approvals.Submitted(result=customers.reopen_kyc(customer_id, actor=current, reason=reason))
+        return approvals.Submitted(result=shipments.ship_to_customer(
+            actor=current, customer_id=customer_id, line_id=_int(event.removeprefix(SHIP_EVENT_PREFIX)), reason=reason))
 
     def _title(self) -> str:
         return f"顧客 {self.data['customer']['code']}（{self.data['customer']['name']}）"
@@ -302,18 +300,6 @@ class CustomerState(ConfirmDialogMixin, rx.State):
             "配送業者に依頼します。受付後、追跡番号がこの画面に表示され、お客様にも通知されます。")
         self.pending_event, self.pending_label = f"{SHIP_EVENT_PREFIX}{line['id']}", "SIMの発送"
 
-    def _apply(self, event: str, reason: str) -> None:
-        customer_id = self.data["customer"]["id"]
-        if event == KYC_REQUEST_EVENT:
-            kyc_checks.request_kyc_check(customer_id, actor=actor(), reason=reason)
-        elif event == KYC_REOPEN_EVENT:
-            customers.reopen_kyc(customer_id, actor=actor(), reason=reason)
-        elif event.startswith(SHIP_EVENT_PREFIX):
-            shipments.ship_to_customer(actor=actor(), customer_id=customer_id,
-                                       line_id=_int(event.removeprefix(SHIP_EVENT_PREFIX)), reason=reason)
-        else:
-            raise ValidationFailed({"event": "この操作は承認申請からのみ行えます。"})
-
     def _after_change(self) -> None:
         self.data = views.customer_360(self.data["customer"]["id"], actor=actor())
         self._load_deliveries()
@@ -338,8 +324,13 @@ class LineState(LifecycleActionsMixin, rx.State):
     def _lifecycle(self) -> str:
         return "line"
 
-    def _params(self) -> dict:
-        return {"line_id": self.data["line"]["id"]}
+    def _preview(self, event: str) -> dict | None:
+        return lines.preview_line_event(self._record_id(), event, actor=actor())
+
+    def _submit(self, event: str, form: dict) -> approvals.Submitted:
+        return lines.request_line_event(self._record_id(), event, actor=actor(), reason=form.get("reason") or "",
+                                        confirm_word=form.get("confirm_word"),
+                                        confirm_repeat=bool(form.get("confirm_repeat")))
 
     def _title(self) -> str:
         line = self.data["line"]
@@ -350,9 +341,6 @@ class LineState(LifecycleActionsMixin, rx.State):
         # settling 要確認 by hand is done from the review queue (it needs an approval there)
         self.actions = [a for a in self._allowed_actions(LINE, self.data["line"]["status"], LINE_EVENT_PERMISSIONS.get)
                         if not a["event"].startswith("confirm_")]
-
-    def _apply_event(self, line_id: int, event: str, reason: str) -> None:
-        lines.change_line_status(line_id, actor=actor(), event=event, reason=reason)
 
 
 class ContractState(LifecycleActionsMixin, rx.State):
@@ -369,8 +357,13 @@ class ContractState(LifecycleActionsMixin, rx.State):
     def _lifecycle(self) -> str:
         return "contract"
 
-    def _params(self) -> dict:
-        return {"contract_id": self.data["contract"]["id"]}
+    def _preview(self, event: str) -> dict | None:
+        return contracts.preview_contract_event(self._record_id(), event, actor=actor())
+
+    def _submit(self, event: str, form: dict) -> approvals.Submitted:
+        return contracts.request_contract_event(self._record_id(), event, actor=actor(), reason=form.get("reason") or "",
+                                                confirm_word=form.get("confirm_word"),
+                                                confirm_repeat=bool(form.get("confirm_repeat")))
 
     def _title(self) -> str:
         return f"契約 {self.data['contract']['code']}（{self.data['customer']['name']}）"
@@ -380,9 +373,6 @@ class ContractState(LifecycleActionsMixin, rx.State):
         status = self.data["contract"]["status"]
         self.can_add_line = can(actor(), "line.create") and status != "terminated"
         self.actions = self._allowed_actions(CONTRACT, status, lambda _ev: "contract.transition")
-
-    def _apply_event(self, contract_id: int, event: str, reason: str) -> None:
-        contracts.change_contract_status(contract_id, actor=actor(), event=event, reason=reason)
 
     @rx.event
     @guarded
@@ -425,8 +415,19 @@ class InvoiceState(LifecycleActionsMixin, rx.State):
     def _lifecycle(self) -> str:
         return "invoice"
 
-    def _params(self) -> dict:
-        return {"invoice_id": self.data["invoice"]["id"]}
+    def _preview(self, event: str) -> dict | None:
+        if event == CARD_CHARGE_EVENT:
+            return None
+        return invoices.preview_invoice_event(self._record_id(), event, actor=actor())
+
+    def _submit(self, event: str, form: dict) -> approvals.Submitted:
+        reason = form.get("reason") or ""
+        if event == CARD_CHARGE_EVENT:
+            return approvals.Submitted(result=card_payments.charge_invoice(self._record_id(), actor=actor(),
+                                                                           reason=reason))
+        return invoices.request_invoice_event(self._record_id(), event, actor=actor(), reason=reason,
+                                              confirm_word=form.get("confirm_word"),
+                                              confirm_repeat=bool(form.get("confirm_repeat")))
 
     def _title(self) -> str:
         return f"請求書 {self.data['invoice']['invoice_no']}（{self.data['customer']['name']}）"
@@ -434,23 +435,12 @@ class InvoiceState(LifecycleActionsMixin, rx.State):
     def _offered(self) -> set[str]:
         return super()._offered() | ({CARD_CHARGE_EVENT} if self.can_charge_card else set())
 
-    def _approval_operation(self, event: str) -> str | None:
-        # only cancelling an issued invoice needs a second person; discarding a draft does not
-        return "invoice.void" if event == "void" and self.data["invoice"]["status"] == "issued" else None
-
     def _refresh(self, invoice_id: int) -> None:
         self.data = views.invoice_detail(invoice_id, actor=actor())
         self.actions = self._allowed_actions(INVOICE, self.data["invoice"]["status"], lambda _ev: "invoice.manage")
         self.can_charge_card = can(actor(), "payment.manage") and self.data["invoice"]["payment_state"] in (
             "unpaid", "partially_paid")
 
-    def _apply_event(self, invoice_id: int, event: str, reason: str) -> None:
-        if event == CARD_CHARGE_EVENT:
-            card_payments.charge_invoice(invoice_id, actor=actor(), reason=reason)
-        elif event == "issue":
-            invoices.issue_invoice(invoice_id, actor=actor())
-        else:
-            invoices.void_invoice(invoice_id, actor=actor(), reason=reason)
 
 
 class TicketState(MessagesMixin, rx.State):

@@ -7,9 +7,11 @@ from typing import Any
 
 import reflex as rx
 
+from services.ledger import lines
 from services.operations import recovery
 from services.platform.errors import Conflict
 from services.platform.labels import state_label
+from services.read.staff import review as review_queue
 from services.workflow import daily_reconciliation
 from state.base import MessagesMixin, UiState, actor, guarded
 
@@ -40,7 +42,7 @@ class ReviewQueueState(MessagesMixin, rx.State):
     action_summary: str = ""
     action_can_confirm_line: bool = False
     line_state_options: list[dict[str, str]] = [
-        {"value": s, "label": state_label("line", s)} for s in recovery.LINE_STATE_CHOICES]
+        {"value": s, "label": state_label("line", s)} for s in lines.LINE_STATE_CHOICES]
 
     @rx.event
     @guarded
@@ -135,10 +137,10 @@ class ReviewQueueState(MessagesMixin, rx.State):
 
     def _fetch(self, page: int) -> None:
         current = actor()
-        result = recovery.list_review_items(actor=current, status=None if self.status == "all" else self.status,
+        result = review_queue.list_review_items(actor=current, status=None if self.status == "all" else self.status,
                                             kind=self.kind or None, page=page)
         self.rows, self.page, self.pages, self.total = result.rows, result.page, result.pages, result.total
-        self.kinds = recovery.review_kinds(actor=current)
+        self.kinds = review_queue.review_kinds(actor=current)
 
 
 class DailyReconciliationState(MessagesMixin, rx.State):
@@ -224,8 +226,8 @@ class DailyReconciliationState(MessagesMixin, rx.State):
 
     def _fetch(self) -> None:
         current = actor()
-        self.runs = recovery.daily_run_rows(actor=current)
-        self.sources = recovery.daily_run_sources(actor=current)
+        self.runs = review_queue.daily_run_rows(actor=current)
+        self.sources = review_queue.daily_run_sources(actor=current)
 
 
 def _date(value: Any) -> date | None:

@@ -8,7 +8,6 @@ import reflex as rx
 
 from services.platform.permissions import ROLE_LABELS_JA, STAFF_ROLES
 from services.security import staff_admin
-from services.workflow import approvals
 from state.base import MessagesMixin, actor, guarded, require_offered
 
 ACTION_LABELS = {
@@ -96,8 +95,7 @@ class StaffState(MessagesMixin, rx.State):
             staff_admin.disable_staff_user(user_id, actor=current, reason=reason)
             self.notice = f"{who} を無効にしました。ログイン中のセッションは終了しました。"
         elif event == "mfa_reset":
-            request = approvals.request_approval(operation="staff.mfa_reset", params={"staff_user_id": user_id},
-                                                 actor=current, reason=reason)
+            request = staff_admin.request_mfa_reset(user_id, actor=current, reason=reason).request
             self.notice = (f"{who} の二要素認証リセットを申請しました（申請番号 {request.id}）。"
                            "別の管理者が承認すると実行されます。")
         self._close()

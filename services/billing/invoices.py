@@ -16,15 +16,19 @@ from uuid import uuid4
 from sqlmodel import Session, select
 
 from services.billing.allocation import allocated_amounts
-from services.models import Contract, Invoice, InvoiceItem, Line
+from services.models import Contract, Customer, Invoice, InvoiceItem, Line
 from services.models.billing import InvoiceEvent, InvoiceStatus
 from services.platform.audit import mutating_service, record, snapshot
 from services.platform.clock import today_in_tokyo
-from services.platform.db import write_session
+from services.platform.db import read_session, write_session
 from services.platform.errors import Conflict, NotFound, ValidationFailed
-from services.platform.lifecycle import Lifecycle
+from services.platform.formatting import yen
+from services.platform.labels import state_label
+from services.platform.lifecycle import Lifecycle, transition
 from services.platform.permissions import Actor, require
+from services.workflow import approvals
 from services.workflow.approval_gate import require_approval
+from services.workflow.approvals import Policy, Preview
 
 I, IE = InvoiceStatus, InvoiceEvent
 INVOICE = Lifecycle("invoice", I, IE, {
@@ -37,6 +41,12 @@ INVOICE = Lifecycle("invoice", I, IE, {
 STANDARD_TAX_RATE_PERCENT = 10
 DESCRIPTION_MAX_LENGTH = 200
 _PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+
+
+def _date_the_invoice(invoice: Invoice) -> None:
+    """Issued today (Asia/Tokyo), due at the end of next month."""
+    invoice.issue_date = today_in_tokyo()
+    invoice.due_date = end_of_next_month(invoice.issue_date)
 
 
 def end_of_next_month(day: date) -> date:
@@ -166,12 +176,7 @@ def issue_invoice(invoice_id: int, *, actor: Actor) -> Invoice:
         require(actor, "invoice.manage", invoice)
         if invoice.status == InvoiceStatus.ISSUED:
             return invoice
-        before = snapshot(invoice)
-        invoice.status = INVOICE.next_state(invoice.status, InvoiceEvent.ISSUE).value
-        invoice.issue_date = today_in_tokyo()
-        invoice.due_date = end_of_next_month(invoice.issue_date)
-        session.add(invoice)
-        record(session, actor, "invoice.issue", invoice, before=before)
+        transition(session, invoice, INVOICE, InvoiceEvent.ISSUE, actor=actor, follow=_date_the_invoice)
     return invoice
 
 
@@ -196,8 +201,61 @@ def void_invoice(invoice_id: int, *, actor: Actor, reason: str) -> Invoice:
         if allocated:
             raise Conflict(f"この請求書には{allocated:,}円の入金が消込済みのため無効化できません。"
                            "先に入金を返金するか、消込を取り消してください。")
-        before = snapshot(invoice)
-        invoice.status = INVOICE.next_state(invoice.status, InvoiceEvent.VOID).value
-        session.add(invoice)
-        record(session, actor, "invoice.void", invoice, before=before, reason=reason.strip())
+        transition(session, invoice, INVOICE, InvoiceEvent.VOID, actor=actor, reason=reason.strip())
     return invoice
+
+
+def _describe_invoice_void(session: Session, params: dict) -> Preview:
+    invoice = approvals.get_record(session, Invoice, params.get("invoice_id"), "請求書")
+    after = INVOICE.next_state(invoice.status, InvoiceEvent.VOID)
+    if invoice.status != "issued":
+        raise ValidationFailed({"invoice_id": "承認が必要なのは発行済の請求書の取消だけです。"})
+    allocated = allocated_amounts(session, [invoice.id])[invoice.id]
+    if allocated:
+        raise Conflict(f"この請求書には{allocated:,}円の入金が消込済みです。先に入金を返金してください。")
+    customer = session.get(Customer, invoice.customer_id)
+    return Preview(
+        summary=f"請求書 {invoice.invoice_no}（{customer.name}、{invoice.period}、{yen(invoice.total)}）を取り消します（赤伝）。この操作は取り消せません。",
+        changes=[("状態", state_label("invoice", invoice.status), state_label("invoice", after)),
+                 ("請求額", yen(invoice.total), "￥0（取消）")],
+        target_key=f"invoice:{invoice.id}", customer_id=invoice.customer_id, contract_id=invoice.contract_id,
+        confirm_word=invoice.invoice_no,
+    )
+
+
+def _execute_invoice_void(params: dict, actor: Actor, reason: str) -> None:
+    void_invoice(int(params["invoice_id"]), actor=actor, reason=reason)
+
+
+
+
+POLICIES = (
+    Policy("invoice.void", "請求書の取消（赤伝）", "invoice.manage", approvals.ACCOUNTING_CHECKERS,
+           _describe_invoice_void, _execute_invoice_void, irreversible=True, required_params=("invoice_id",)),
+)
+
+
+def _invoice_operation(invoice_id: int, event: InvoiceEvent | str) -> str | None:
+    """"invoice.void" for cancelling an issued invoice (it needs a second person); None for issuing or
+    discarding a draft (they run at once)."""
+    with read_session() as session:
+        invoice = session.get(Invoice, invoice_id)
+    issued = invoice is not None and invoice.status == InvoiceStatus.ISSUED
+    return "invoice.void" if InvoiceEvent(event) is InvoiceEvent.VOID and issued else None
+
+
+def preview_invoice_event(invoice_id: int, event: InvoiceEvent | str, *, actor: Actor) -> dict | None:
+    """What asking for an invoice event would do: an issued invoice's cancellation preview, else None."""
+    return approvals.preview_if_gated(_invoice_operation(invoice_id, event), {"invoice_id": invoice_id}, actor=actor)
+
+
+def request_invoice_event(invoice_id: int, event: InvoiceEvent | str, *, actor: Actor, reason: str,
+                          confirm_word: str | None = None, confirm_repeat: bool = False) -> approvals.Submitted:
+    """The one call for an invoice's lifecycle event, whoever asks: cancelling an issued invoice (赤伝) waits for
+    a second person; issuing and discarding a draft run at once."""
+    ev = InvoiceEvent(event)
+    return approvals.submit(
+        _invoice_operation(invoice_id, ev), {"invoice_id": invoice_id}, actor=actor, reason=reason,
+        confirm_word=confirm_word, confirm_repeat=confirm_repeat,
+        run_now=lambda: issue_invoice(invoice_id, actor=actor) if ev is InvoiceEvent.ISSUE
+        else void_invoice(invoice_id, actor=actor, reason=reason))

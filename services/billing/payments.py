@@ -9,11 +9,16 @@ from services.billing.allocation import PAYMENT, allocate
 from services.billing.card_payments import enqueue_gateway_refund
 from services.models import Customer, Invoice, Payment, PaymentAllocation
 from services.models.billing import PAYMENT_METHODS, InvoiceStatus, PaymentEvent, PaymentStatus
-from services.platform.audit import mutating_service, record, snapshot
+from services.platform.audit import mutating_service, record
 from services.platform.db import write_session
 from services.platform.errors import Conflict, NotFound, ValidationFailed
+from services.platform.formatting import tokyo_time, yen
+from services.platform.labels import state_label
+from services.platform.lifecycle import transition
 from services.platform.permissions import Actor, require
+from services.workflow import approvals
 from services.workflow.approval_gate import require_approval
+from services.workflow.approvals import Policy, Preview
 
 PAYMENT_METHOD_LABELS_JA = {"bank_transfer": "銀行振込", "direct_debit": "口座振替", "card": "クレジットカード"}
 PAYER_NAME_MAX_LENGTH = 200
@@ -150,10 +155,43 @@ def _apply_event(payment_id: int, actor: Actor, event: PaymentEvent, target: Pay
             raise ValidationFailed({"reason": "理由を入力してください。"})
         if payment.status == target:
             return payment
-        before = snapshot(payment)
-        payment.status = PAYMENT.next_state(payment.status, event).value
-        session.add(payment)
-        if event == PaymentEvent.REFUND:
-            enqueue_gateway_refund(session, payment, reason.strip())
-        record(session, actor, f"payment.{event.value}", payment, before=before, reason=reason.strip())
+        def refund_at_the_gateway(refunded: Payment) -> None:
+            if event == PaymentEvent.REFUND:
+                enqueue_gateway_refund(session, refunded, reason.strip())
+
+        transition(session, payment, PAYMENT, event, actor=actor, reason=reason.strip(), follow=refund_at_the_gateway)
     return payment
+
+
+def _describe_refund(session: Session, params: dict) -> Preview:
+    payment = approvals.get_record(session, Payment, params.get("payment_id"), "入金")
+    after = PAYMENT.next_state(payment.status, PaymentEvent.REFUND)
+    return Preview(
+        summary=f"入金 {yen(payment.amount)}（名義 {payment.payer_name}、{tokyo_time(payment.received_at)}）を返金済にします。",
+        changes=[("状態", state_label("payment", payment.status), state_label("payment", after))],
+        target_key=f"payment:{payment.id}", customer_id=payment.customer_id,
+    )
+
+
+def _execute_refund(params: dict, actor: Actor, reason: str) -> None:
+    refund_payment(int(params["payment_id"]), actor=actor, reason=reason)
+
+
+
+
+POLICIES = (
+    Policy("payment.refund", "入金の返金", "payment.manage", approvals.ACCOUNTING_CHECKERS,
+           _describe_refund, _execute_refund, required_params=("payment_id",)),
+)
+
+
+def preview_refund(payment_id: int, *, actor: Actor) -> dict:
+    """What asking for a refund would do (it always waits for a second person)."""
+    return approvals.preview_operation("payment.refund", {"payment_id": payment_id}, actor=actor)
+
+
+def request_refund(payment_id: int, *, actor: Actor, reason: str, confirm_repeat: bool = False) -> approvals.Submitted:
+    """The one call for a refund, whoever asks: an approval request a second person decides."""
+    return approvals.submit("payment.refund", {"payment_id": payment_id}, actor=actor, reason=reason,
+                            confirm_repeat=confirm_repeat,
+                            run_now=lambda: refund_payment(payment_id, actor=actor, reason=reason))

@@ -20,13 +20,11 @@ from sqlmodel import Session, col, select
 
 from services.integrations.carrier import CarrierClient, CarrierUnreachable
 from services.integrations.http import ProviderClient
-from services.ledger.inventory import follow_sim
-from services.ledger.lines import LINE
+from services.ledger.lines import LINE, move_line
 from services.ledger.provisioning import CARRIER, THROTTLE_OPERATIONS
 from services.models import ExternalOperation, Line, ReviewItem, SimCard
 from services.models.base import utcnow
 from services.models.line import LineEvent, LineStatus
-from services.platform.audit import record, snapshot
 from services.platform.db import write_session
 from services.platform.permissions import SYSTEM
 from services.workflow.reconciliation import FINAL, SubjectHooks, open_doubt
@@ -133,18 +131,13 @@ def _confirm_line_in_review(session: Session, op: ExternalOperation, line: Line,
         return
     if open_doubt(session, op) is None:
         return  # a person took it over (or another cause put the line in review): theirs to decide
-    before = snapshot(line)
-    line.status = LINE.next_state(line.status, event).value
-    line.updated_at = utcnow()
-    if target == LineStatus.ACTIVE and line.activated_at is None:
-        line.activated_at = utcnow()
-    sim = session.get(SimCard, line.sim_card_id) if line.sim_card_id else None
-    if sim is not None:
-        follow_sim(sim, line.status)
-        session.add(sim)
-    session.add(line)
-    record(session, SYSTEM, f"line.{event.value}", line, before=before,
-           reason=f"キャリアで{op.operation}の反映を確認（外部連携処理 #{op.id}）: {detail}"[:500])
+
+    def stamp_activation(moved: Line, _sim: SimCard | None) -> None:
+        if target == LineStatus.ACTIVE and moved.activated_at is None:
+            moved.activated_at = utcnow()
+
+    move_line(session, line, event, actor=SYSTEM, then=stamp_activation,
+              reason=f"キャリアで{op.operation}の反映を確認（外部連携処理 #{op.id}）: {detail}"[:500])
 
 
 def _is_latest(session: Session, op: ExternalOperation) -> bool:

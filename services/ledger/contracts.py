@@ -4,17 +4,22 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlmodel import select
+from sqlmodel import Session, select
 
-from services.models import Contract, ContractOption, Customer, RateOption, RatePlan
-from services.models.base import utcnow
+from services.ledger import lines
+from services.models import Contract, ContractOption, Customer, Line, RateOption, RatePlan
 from services.models.contract import ContractEvent, ContractStatus
+from services.models.line import LineEvent
 from services.platform.audit import mutating_service, record, snapshot
-from services.platform.db import write_session
+from services.platform.db import read_session, write_session
 from services.platform.errors import NotFound, ValidationFailed
-from services.platform.lifecycle import Lifecycle
+from services.platform.identifiers import format_msisdn
+from services.platform.labels import state_label
+from services.platform.lifecycle import Lifecycle, transition
 from services.platform.permissions import Actor, require
-from services.workflow.approval_gate import require_approval
+from services.workflow import approvals
+from services.workflow.approval_gate import approved, require_approval
+from services.workflow.approvals import Policy, Preview
 
 C, CE = ContractStatus, ContractEvent
 CONTRACT = Lifecycle("contract", C, CE, {
@@ -26,6 +31,14 @@ CONTRACT = Lifecycle("contract", C, CE, {
     (C.CANCELLATION_REQUESTED, CE.WITHDRAW_CANCELLATION): C.ACTIVE,
     (C.CANCELLATION_REQUESTED, CE.TERMINATE): C.TERMINATED,
 })
+
+
+def _date_the_contract(contract: Contract) -> None:
+    """A contract starts the day it becomes active and ends the day it is terminated."""
+    if contract.status == ContractStatus.ACTIVE and contract.start_date is None:
+        contract.start_date = date.today()
+    if contract.status == ContractStatus.TERMINATED:
+        contract.end_date = date.today()
 
 
 def contract_code(contract_id: int) -> str:
@@ -80,13 +93,56 @@ def change_contract_status(
         ev = ContractEvent(event)
         if ev is ContractEvent.TERMINATE:
             require_approval("contract.terminate")
-        before = snapshot(contract)
-        contract.status = CONTRACT.next_state(contract.status, ev).value
-        if contract.status == ContractStatus.ACTIVE and contract.start_date is None:
-            contract.start_date = date.today()
-        if contract.status == ContractStatus.TERMINATED:
-            contract.end_date = date.today()
-        contract.updated_at = utcnow()
-        session.add(contract)
-        record(session, actor, f"contract.{ev.value}", contract, before=before, reason=reason)
+        transition(session, contract, CONTRACT, ev, actor=actor, reason=reason, follow=_date_the_contract)
     return contract
+
+
+def _describe_contract_termination(session: Session, params: dict) -> Preview:
+    contract = approvals.get_record(session, Contract, params.get("contract_id"), "契約")
+    after = CONTRACT.next_state(contract.status, ContractEvent.TERMINATE)
+    customer = session.get(Customer, contract.customer_id)
+    open_lines = session.exec(select(Line).where(Line.contract_id == contract.id, Line.status != "terminated")).all()
+    code = contract_code(contract.id)
+    changes = [("契約の状態", state_label("contract", contract.status), state_label("contract", after))]
+    changes += [(f"回線 {format_msisdn(ln.msisdn)}", state_label("line", ln.status), "解約済") for ln in open_lines]
+    return Preview(
+        summary=f"契約 {code}（{customer.name}）を解約します。回線 {len(open_lines)} 件も解約されます。この操作は取り消せません。",
+        changes=changes, target_key=f"contract:{contract.id}", customer_id=contract.customer_id,
+        contract_id=contract.id, confirm_word=code,
+    )
+
+
+def _execute_contract_termination(params: dict, actor: Actor, reason: str) -> None:
+    contract_id = int(params["contract_id"])
+    with read_session() as session:
+        line_ids = session.exec(select(Line.id).where(Line.contract_id == contract_id,
+                                                      Line.status != "terminated")).all()
+    with approved("line.terminate"):  # the approved contract termination listed each of its lines
+        for line_id in line_ids:
+            lines.change_line_status(line_id, actor=actor, event=LineEvent.TERMINATE, reason=reason)
+    change_contract_status(contract_id, actor=actor, event=ContractEvent.TERMINATE, reason=reason)
+
+
+
+
+POLICIES = (
+    Policy("contract.terminate", "契約の解約", "contract.transition", approvals.ADMIN_CHECKERS,
+           _describe_contract_termination, _execute_contract_termination, irreversible=True,
+           required_params=("contract_id",)),
+)
+
+
+def preview_contract_event(contract_id: int, event: ContractEvent | str, *, actor: Actor) -> dict | None:
+    """What asking for a contract event would do: the termination's preview, else None (it runs at once)."""
+    return approvals.preview_if_gated(f"contract.{ContractEvent(event).value}", {"contract_id": contract_id},
+                                      actor=actor)
+
+
+def request_contract_event(contract_id: int, event: ContractEvent | str, *, actor: Actor, reason: str,
+                           confirm_word: str | None = None, confirm_repeat: bool = False) -> approvals.Submitted:
+    """The one call for a contract's lifecycle event, whoever asks: termination waits for a second person
+    (with the contract number typed); the other events run at once."""
+    return approvals.submit(f"contract.{ContractEvent(event).value}", {"contract_id": contract_id}, actor=actor,
+                            reason=reason, confirm_word=confirm_word, confirm_repeat=confirm_repeat,
+                            run_now=lambda: change_contract_status(contract_id, actor=actor, event=event,
+                                                                   reason=reason))

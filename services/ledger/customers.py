@@ -26,10 +26,12 @@ from services.models.customer import CUSTOMER_KINDS, KYC_STATUSES
 from services.platform import crypto
 from services.platform.audit import mutating_service, record, seal_before_values, snapshot
 from services.platform.db import write_session
-from services.platform.errors import DomainError, NotFound, ValidationFailed
+from services.platform.errors import Conflict, DomainError, NotFound, ValidationFailed
 from services.platform.permissions import Actor, get_permitted, require
 from services.platform.text import bigrams
+from services.workflow import approvals
 from services.workflow.approval_gate import require_approval
+from services.workflow.approvals import Policy, Preview
 
 KYC_CONFIRMED_STATUSES = ("verified", "rejected")
 _KANA = re.compile(r"^[\u30A0-\u30FF\u3040-\u309F\uFF65-\uFF9F\s　ー・]+$")
@@ -343,3 +345,63 @@ def get_customer(session: Session, customer_id: int) -> Customer:
     if customer is None:
         raise NotFound("顧客が見つかりません。")
     return customer
+
+
+_KYC_LABELS = {"not_started": "未提出", "submitted": "確認待ち", "verified": "確認済", "rejected": "否認"}
+
+
+def _describe_kyc(session: Session, params: dict) -> Preview:
+    customer = approvals.get_record(session, Customer, params.get("customer_id"), "顧客")
+    status = params.get("status")
+    if status not in KYC_CONFIRMED_STATUSES:
+        raise ValidationFailed({"status": "本人確認の結果は「確認済」か「否認」を選んでください。"})
+    if customer.kyc_status == status:
+        raise Conflict("本人確認は既にその状態です。")
+    changes = [("本人確認", _KYC_LABELS.get(customer.kyc_status, customer.kyc_status), _KYC_LABELS[status])]
+    summary = f"顧客 {customer_code(customer.id)} {customer.name} の本人確認を「{_KYC_LABELS[status]}」として確定します。"
+    if status == "verified":
+        summary += "本人確認記録（確認者・承認者・日時・方法・書類）を作成し、契約終了から3年間保存します。"
+        if params.get("method"):  # the request names it (_check_kyc_request); the dialog's preview not yet
+            method, tracking = kyc_records.check_method(params.get("method"), params.get("tracking_number"))
+            label = kyc_records.METHOD_LABELS_JA[method]
+            changes.append(("確認方法", "", f"{label}（追跡番号 {tracking}）" if tracking else label))
+    return Preview(summary=summary, changes=changes, target_key=f"customer:{customer.id}", customer_id=customer.id)
+
+
+def _check_kyc_request(params: dict) -> None:
+    if params.get("status") == "verified":
+        kyc_records.check_method(params.get("method"), params.get("tracking_number"))
+
+
+def _execute_kyc(params: dict, actor: Actor, reason: str) -> None:
+    set_kyc_status(int(params["customer_id"]), actor=actor, status=params["status"], reason=reason,
+                             method=params.get("method"), tracking_number=params.get("tracking_number"))
+
+
+
+
+POLICIES = (
+    Policy("customer.kyc", "本人確認結果の確定", "customer.kyc", approvals.SUPPORT_CHECKERS,
+           _describe_kyc, _execute_kyc, required_params=("customer_id", "status"), check_request=_check_kyc_request),
+)
+
+
+def kyc_params(customer_id: int, status: str, method: str | None = None, tracking_number: str | None = None) -> dict:
+    """The parameters of confirming a KYC result (how it was checked, for 確認済)."""
+    params = {"customer_id": customer_id, "status": status}
+    if method is not None:
+        params |= {"method": method, "tracking_number": (tracking_number or "").strip()}
+    return params
+
+
+def preview_kyc_confirmation(customer_id: int, *, status: str, actor: Actor) -> dict:
+    """What confirming a KYC result would do (it always waits for a second person)."""
+    return approvals.preview_operation("customer.kyc", kyc_params(customer_id, status), actor=actor)
+
+
+def request_kyc_confirmation(customer_id: int, *, actor: Actor, status: str, reason: str, method: str | None = None,
+                             tracking_number: str | None = None, confirm_repeat: bool = False) -> approvals.Submitted:
+    """The one call for confirming an identity check's result, whoever asks: an approval request."""
+    params = kyc_params(customer_id, status, method, tracking_number)
+    return approvals.submit("customer.kyc", params, actor=actor, reason=reason, confirm_repeat=confirm_repeat,
+                            run_now=lambda: _execute_kyc(params, actor, reason))

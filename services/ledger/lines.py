@@ -2,25 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlmodel import Session, select
 
 from services.integrations import carrier
+from services.ledger.contracts import contract_code
 from services.ledger.inventory import DEVICE, SIM, follow_sim
 from services.ledger.provisioning import CARRIER, CARRIER_OPERATIONS, THROTTLE_OPERATIONS, enqueue_line_operation
-from services.models import Contract, Device, ExternalOperation, Line, RatePlan, SimCard
+from services.models import Contract, Customer, Device, ExternalOperation, Line, RatePlan, ReviewItem, SimCard
 from services.models.base import utcnow
 from services.models.contract import ContractStatus
 from services.models.inventory import DeviceEvent, DeviceStatus, SimEvent, SimStatus
 from services.models.line import LineEvent, LineStatus
 from services.platform.audit import mutating_service, record, snapshot
 from services.platform.db import write_session
-from services.platform.errors import NotFound, ValidationFailed
-from services.platform.identifiers import digits_only, is_valid_iccid, is_valid_imei, parse_msisdn
-from services.platform.lifecycle import Lifecycle
+from services.platform.errors import Conflict, NotFound, ValidationFailed
+from services.platform.identifiers import digits_only, format_msisdn, is_valid_iccid, is_valid_imei, parse_msisdn
+from services.platform.labels import state_label
+from services.platform.lifecycle import Lifecycle, transition
 from services.platform.permissions import SYSTEM, Actor, require
+from services.workflow import approvals, review
 from services.workflow.approval_gate import require_approval
+from services.workflow.approvals import Policy, Preview
 from services.workflow.outbox import Provider
 from services.workflow.webhooks import settle_by_key
 
@@ -161,28 +166,36 @@ def change_line_status(line_id: int, *, actor: Actor, event: LineEvent | str, re
         require(actor, LINE_EVENT_PERMISSIONS[ev], line)
         if not (reason or "").strip():
             raise ValidationFailed({"reason": "理由を入力してください。"})
-        target = _target_state(ev)
+        target = LINE.target_of(ev)
         if target is not None and line.status == target:
             return line
-        before = snapshot(line)
-        line.status = LINE.next_state(line.status, ev).value
-        line.updated_at = utcnow()
-        sim = session.get(SimCard, line.sim_card_id) if line.sim_card_id else None
-        if sim is not None:
-            follow_sim(sim, line.status)
-            session.add(sim)
-        session.add(line)
-        if ev in CARRIER_OPERATIONS:
-            payload = {"iccid": sim.iccid if sim else None, "plan": _plan_code(session, line)} \
-                if ev is LineEvent.ACTIVATE else {}
-            enqueue_line_operation(session, line, ev, payload)
-        record(session, actor, f"line.{ev.value}", line, before=before, reason=reason.strip())
+
+        def call_the_carrier(moved: Line, sim: SimCard | None) -> None:
+            if ev in CARRIER_OPERATIONS:
+                payload = {"iccid": sim.iccid if sim else None, "plan": _plan_code(session, moved)} \
+                    if ev is LineEvent.ACTIVATE else {}
+                enqueue_line_operation(session, moved, ev, payload)
+
+        move_line(session, line, ev, actor=actor, reason=reason.strip(), then=call_the_carrier)
     return line
 
 
-def _target_state(event: LineEvent) -> LineStatus | None:
-    targets = {state for (_, ev), state in LINE.table.items() if ev is event}
-    return targets.pop() if len(targets) == 1 else None
+def move_line(session: Session, line: Line, event: LineEvent, *, actor: Actor, reason: str,
+              then: Callable[[Line, SimCard | None], None] | None = None) -> None:
+    """Move a locked line by `event`; its SIM follows; then `then(line, sim)`; audited "line.<event>".
+
+    The one place a line changes state, in the caller's transaction: a person's event, the carrier's
+    answer, and the reconciler's confirmation of a line left in 要確認 all come through here.
+    """
+    def follow(moved: Line) -> None:
+        sim = session.get(SimCard, moved.sim_card_id) if moved.sim_card_id else None
+        if sim is not None:
+            follow_sim(sim, moved.status)
+            session.add(sim)
+        if then is not None:
+            then(moved, sim)
+
+    transition(session, line, LINE, event, actor=actor, reason=reason, follow=follow)
 
 
 def _plan_code(session, line: Line) -> str:
@@ -221,18 +234,13 @@ def _apply_to_line(session: Session, op: ExternalOperation, line: Line, outcome:
     event = _LINE_OUTCOME_EVENTS[outcome]
     if (line.status, event) not in LINE.table:
         return  # e.g. a termination: the line already shows its final state; the op history keeps the result
-    before = snapshot(line)
-    line.status = LINE.next_state(line.status, event).value
-    line.updated_at = utcnow()
-    if op.operation == "activate" and outcome == "succeeded":
-        line.activated_at = utcnow()
-    sim = session.get(SimCard, line.sim_card_id) if line.sim_card_id else None
-    if sim is not None:
-        follow_sim(sim, line.status)
-        session.add(sim)
-    session.add(line)
-    record(session, SYSTEM, f"line.{event.value}", line, before=before,
-           reason=f"キャリア {op.operation}（外部連携処理 #{op.id}）: {detail}"[:500])
+
+    def stamp_activation(moved: Line, _sim: SimCard | None) -> None:
+        if op.operation == "activate" and outcome == "succeeded":
+            moved.activated_at = utcnow()
+
+    move_line(session, line, event, actor=SYSTEM, then=stamp_activation,
+              reason=f"キャリア {op.operation}（外部連携処理 #{op.id}）: {detail}"[:500])
 
 
 def carrier_event(session: Session, event: dict[str, Any]) -> str:
@@ -246,3 +254,125 @@ def carrier_event(session: Session, event: dict[str, Any]) -> str:
 
 
 CARRIER_PROVIDER = Provider(CARRIER, client=carrier.default_client, apply_outcome=apply_carrier_outcome)
+
+
+def _line_preview(event: LineEvent) -> Callable[[Session, dict], Preview]:
+    def describe(session: Session, params: dict) -> Preview:
+        line = approvals.get_record(session, Line, params.get("line_id"), "回線")
+        after = LINE.next_state(line.status, event)
+        customer = session.get(Customer, line.customer_id)
+        verb = {LineEvent.SUSPEND: "停止", LineEvent.RESUME: "再開"}[event]
+        final = LINE.next_state(after, LineEvent.CARRIER_CONFIRMED)
+        return Preview(
+            summary=f"回線 {format_msisdn(line.msisdn)}（契約 {contract_code(line.contract_id)}、{customer.name}）を{verb}します。",
+            changes=[("状態", state_label("line", line.status),
+                      f"{state_label('line', after)}（キャリア完了後: {state_label('line', final)}）")],
+            target_key=f"line:{line.id}", customer_id=line.customer_id, contract_id=line.contract_id,
+            line_id=line.id,
+        )
+    return describe
+
+
+def _line_execute(event: LineEvent) -> Callable[[dict, Actor, str], None]:
+    def execute(params: dict, actor: Actor, reason: str) -> None:
+        change_line_status(int(params["line_id"]), actor=actor, event=event, reason=reason)
+    return execute
+
+
+
+
+def _describe_line_termination(session: Session, params: dict) -> Preview:
+    line = approvals.get_record(session, Line, params.get("line_id"), "回線")
+    after = LINE.next_state(line.status, LineEvent.TERMINATE)
+    customer = session.get(Customer, line.customer_id)
+    number = format_msisdn(line.msisdn)
+    return Preview(
+        summary=f"回線 {number}（契約 {contract_code(line.contract_id)}、{customer.name}）を解約します。"
+                "キャリアに解約を依頼し、SIM は返却扱いになります。この操作は取り消せません。",
+        changes=[("状態", state_label("line", line.status), state_label("line", after))],
+        target_key=f"line:{line.id}", customer_id=line.customer_id, contract_id=line.contract_id, line_id=line.id,
+        confirm_word=number,
+    )
+
+
+
+
+# The states a person may confirm for a line in 要確認 / 保留, and the line event that sets each.
+RESOLVE_LINE_EVENTS: dict[str, LineEvent] = {
+    "active": LineEvent.CONFIRM_ACTIVE, "suspended": LineEvent.CONFIRM_SUSPENDED,
+    "terminated": LineEvent.CONFIRM_TERMINATED,
+}
+
+
+# Lines a failed carrier call may be sent again for: still waiting (処理中) or 要確認.
+RETRYABLE_LINE_STATES = frozenset({LineStatus.ACTIVATING, LineStatus.SUSPENDING, LineStatus.RESUMING,
+                                   LineStatus.NEEDS_REVIEW})
+# Lines whose state a person may confirm (with approval) while resolving an item.
+CONFIRMABLE_LINE_STATES = frozenset({LineStatus.NEEDS_REVIEW, LineStatus.PENDING})
+LINE_STATE_CHOICES = tuple(RESOLVE_LINE_EVENTS)  # "active", "suspended", "terminated"
+
+
+def _describe_line_resolve(session: Session, params: dict) -> Preview:
+    line = approvals.get_record(session, Line, params.get("line_id"), "回線")
+    item = approvals.get_record(session, ReviewItem, params.get("review_item_id"), "要確認の項目")
+    event = RESOLVE_LINE_EVENTS.get(params.get("line_state") or "")
+    if event is None:
+        raise ValidationFailed({"line_state": "確定する回線の状態を選んでください。"})
+    if item.line_id != line.id:
+        raise ValidationFailed({"review_item_id": "要確認の項目とこの回線は一致しません。"})
+    if item.status != "open":
+        raise Conflict("この要確認の項目は既に解消されています。")
+    after = LINE.next_state(line.status, event)
+    customer = session.get(Customer, line.customer_id)
+    return Preview(
+        summary=f"回線 {format_msisdn(line.msisdn)}（契約 {contract_code(line.contract_id)}、{customer.name}）の状態を"
+                f"「{state_label('line', after)}」として確定します（要確認の解消）。",
+        changes=[("状態", state_label("line", line.status), state_label("line", after)),
+                 (f"要確認 #{item.id}", "未対応", "解消済")],
+        target_key=f"line:{line.id}", customer_id=line.customer_id, contract_id=line.contract_id,
+        line_id=line.id,
+    )
+
+
+def _execute_line_resolve(params: dict, actor: Actor, reason: str) -> None:
+    change_line_status(int(params["line_id"]), actor=actor, event=RESOLVE_LINE_EVENTS[params["line_state"]],
+                             reason=reason)
+    review.resolve_confirmed_review_item(int(params["review_item_id"]), actor=actor, reason=reason)
+
+
+
+
+# The line's gated operations: suspension, resumption and termination, and settling 要確認 by hand.
+POLICIES = (
+    Policy("line.suspend", "回線の停止", "line.suspend", approvals.SUPPORT_CHECKERS,
+           _line_preview(LineEvent.SUSPEND), _line_execute(LineEvent.SUSPEND), required_params=("line_id",)),
+    Policy("line.resume", "回線の再開", "line.resume", approvals.SUPPORT_CHECKERS,
+           _line_preview(LineEvent.RESUME), _line_execute(LineEvent.RESUME), required_params=("line_id",)),
+    Policy("line.terminate", "回線の解約", "line.terminate", approvals.SUPPORT_CHECKERS,
+           _describe_line_termination, _line_execute(LineEvent.TERMINATE), irreversible=True,
+           required_params=("line_id",)),
+    Policy("line.resolve", "回線状態の確定（要確認の解消）", "review.resolve", approvals.SUPPORT_CHECKERS,
+           _describe_line_resolve, _execute_line_resolve, required_params=("line_id", "review_item_id", "line_state")),
+)
+
+
+def line_operation(event: LineEvent | str) -> str:
+    """The operation name of a line event ("line.suspend"), as the policy table knows it."""
+    return f"line.{LineEvent(event).value}"
+
+
+def preview_line_event(line_id: int, event: LineEvent | str, *, actor: Actor) -> dict | None:
+    """What asking for a line event would do, for its confirmation: a gated event's preview, else None."""
+    return approvals.preview_if_gated(line_operation(event), {"line_id": line_id}, actor=actor)
+
+
+def request_line_event(line_id: int, event: LineEvent | str, *, actor: Actor, reason: str,
+                       confirm_word: str | None = None, confirm_repeat: bool = False) -> approvals.Submitted:
+    """The one call for a line's lifecycle event, whoever asks (a staff page, a CSV row, a customer, an API).
+
+    Suspension, resumption and termination become an approval request for a second person; the other
+    events run at once (change_line_status). Returns what became of it.
+    """
+    return approvals.submit(line_operation(event), {"line_id": line_id}, actor=actor, reason=reason,
+                            confirm_word=confirm_word, confirm_repeat=confirm_repeat,
+                            run_now=lambda: change_line_status(line_id, actor=actor, event=event, reason=reason))

@@ -12,7 +12,7 @@ from services.models.support import TICKET_PRIORITIES, TicketEvent, TicketStatus
 from services.platform.audit import mutating_service, record, snapshot
 from services.platform.db import write_session
 from services.platform.errors import InvalidTransition, NotFound, ValidationFailed
-from services.platform.lifecycle import Lifecycle
+from services.platform.lifecycle import Lifecycle, transition
 from services.platform.permissions import Actor, require
 
 T, TE = TicketStatus, TicketEvent
@@ -157,15 +157,10 @@ def change_ticket_status(
     with write_session() as session:
         ticket = _load_ticket(session, ticket_id)
         require(actor, "ticket.update", ticket)
-        target = _target_state(ev)
+        target = TICKET.target_of(ev)
         if target is not None and ticket.status == target:
             return ticket
-        before = snapshot(ticket)
-        ticket.status = TICKET.next_state(ticket.status, ev).value
-        ticket.updated_at = utcnow()
-        session.add(ticket)
-        record(session, actor, f"ticket.{ev.value}", ticket, before=before,
-               reason=(reason or "").strip() or None)
+        transition(session, ticket, TICKET, ev, actor=actor, reason=(reason or "").strip() or None)
     return ticket
 
 
@@ -194,6 +189,3 @@ def assign_ticket(ticket_id: int, *, actor: Actor, assignee_id: int | None) -> T
     return ticket
 
 
-def _target_state(event: TicketEvent) -> TicketStatus | None:
-    targets = {state for (_, ev), state in TICKET.table.items() if ev is event}
-    return targets.pop() if len(targets) == 1 else None

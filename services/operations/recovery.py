@@ -1,8 +1,8 @@
-"""Manual recovery (要確認キュー): the review queue, retrying external operations, resolving items.
+"""Manual recovery (要確認キュー): retrying external operations, re-asking a provider, resolving review items.
 
-Uncertain outcomes and disagreements with a provider become review items (services.ledger.provisioning,
-services.workflow.reconciliation). Staff read each one here with its evidence and the operation's attempts,
-then retry the operation (same idempotency key: the provider applies it at most once) or resolve the
+Uncertain outcomes and disagreements with a provider become review items (services.workflow.outbox,
+services.workflow.reconciliation). Staff read each one with its evidence and the operation's attempts
+(services.read.staff.review), then retry the operation (same idempotency key: the provider applies it at most once) or resolve the
 item with a reason. Setting a line's state by hand is dangerous, so confirming it goes through the
 approval policy ("line.resolve"): a second person approves, then the line and the item change together.
 """
@@ -11,45 +11,22 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from services.ledger import provisioning
-from services.ledger.customers import customer_code
-from services.models import ApprovalRequest, Customer, ExternalOperation, Line, ReviewItem, StaffUser
+from services.ledger.lines import CONFIRMABLE_LINE_STATES, LINE_STATE_CHOICES, RETRYABLE_LINE_STATES
+from services.models import ApprovalRequest, ExternalOperation, Line, ReviewItem
 from services.models.base import utcnow
-from services.models.line import LineStatus
-from services.models.workflow import ApprovalStatus, ExternalOperationEvent, ExternalOperationStatus
+from services.models.workflow import ExternalOperationEvent, ExternalOperationStatus
 from services.platform.audit import mutating_service, record, snapshot
 from services.platform.db import read_session, write_session
 from services.platform.errors import Conflict, NotFound, ValidationFailed
-from services.platform.formatting import tokyo_time
-from services.platform.identifiers import format_msisdn
 from services.platform.labels import state_label
-from services.platform.permissions import Actor, can, can_handle_external, require, require_external
-from services.read.staff.views import EXTERNAL_OPERATION_LABELS_JA, PROVIDER_LABELS_JA, Page, external_operation_rows
-from services.security.masking import can_see, mask, mask_text
-from services.workflow import approvals, daily_reconciliation, reconciliation
-from services.workflow.approval_gate import require_approval
+from services.platform.permissions import Actor, require_external
+from services.read.staff.views import PROVIDER_LABELS_JA
+from services.workflow import approvals, reconciliation, review
 from services.workflow.outbox import EXTERNAL_OPERATION
 
-REVIEW_STATUS_LABELS_JA = {"open": "未対応", "resolved": "解消済"}
-OUTCOME_LABELS_JA = {"unknown": "結果不明", "failed": "失敗", "mismatch": "不一致", "line_mismatch": "回線状態の不一致",
-                     "missing": "記録なし", "duplicate": "重複",
-                     "approved": "承認（確定待ち）", "rejected": "否認（確定待ち）",  # KYC results (本人確認結果)
-                     # daily report differences (日次突合)
-                     "state_mismatch": "状態の不一致", "amount_mismatch": "金額の不一致",
-                     "missing_in_ledger": "台帳に記録なし", "missing_at_carrier": "キャリアに記録なし",
-                     "missing_in_report": "レポートに記録なし", "missing_in_statement": "明細に記録なし",
-                     "missing_ref": "取引ID不明", "unallocated": "未消込", "invalid": "読み取り不可",
-                     "stock_mismatch": "在庫状態の不一致", "throttle_mismatch": "速度制限の不一致"}
-RUN_STATUS_LABELS_JA = {"queued": "待機中", "running": "実行中", "completed": "完了", "failed": "失敗"}
-# Lines a failed carrier call may be sent again for: still waiting (処理中) or 要確認.
-RETRYABLE_LINE_STATES = frozenset({LineStatus.ACTIVATING, LineStatus.SUSPENDING, LineStatus.RESUMING,
-                                   LineStatus.NEEDS_REVIEW})
-# Lines whose state a person may confirm (with approval) while resolving an item.
-CONFIRMABLE_LINE_STATES = frozenset({LineStatus.NEEDS_REVIEW, LineStatus.PENDING})
-LINE_STATE_CHOICES = tuple(approvals.RESOLVE_LINE_EVENTS)  # "active", "suspended", "terminated"
 RESYNC_LOOKUPS_JA = {  # {provider}: the provider's Japanese name
     "applied": "{provider}で反映済みを確認しました。",
     "not_applied": "{provider}には届いていませんでした。同じ冪等キーで再送します。",
@@ -57,169 +34,6 @@ RESYNC_LOOKUPS_JA = {  # {provider}: the provider's Japanese name
     "skipped": "送信待ちのため照会していません。",
 }
 _EVENTS_BY_CARRIER_OPERATION = {name: event for event, name in provisioning.CARRIER_OPERATIONS.items()}
-
-
-def kind_label(kind: str) -> str:
-    """The on-screen name of a review item's kind: "carrier.suspend.unknown" -> "キャリア停止: 結果不明"."""
-    provider, _, rest = kind.partition(".")
-    operation, _, outcome = rest.rpartition(".") if "." in rest else ("", "", rest)
-    subject = PROVIDER_LABELS_JA.get(provider, provider) + EXTERNAL_OPERATION_LABELS_JA.get(operation, operation)
-    return f"{subject}: {OUTCOME_LABELS_JA.get(outcome, outcome)}" if outcome else subject
-
-
-def _pretty(evidence_json: str | None) -> str:
-    if not evidence_json:
-        return ""
-    try:
-        data = json.loads(evidence_json)
-    except ValueError:
-        return evidence_json
-    if data in ({}, [], None, ""):
-        return ""
-    return json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True, default=str)
-
-
-def _pending_resolutions(session: Session, line_ids: set[int]) -> dict[int, int]:
-    """review item id -> id of its live "line.resolve" approval request."""
-    if not line_ids:
-        return {}
-    requests = session.exec(select(ApprovalRequest).where(
-        ApprovalRequest.operation == "line.resolve", ApprovalRequest.status == ApprovalStatus.PENDING,
-        ApprovalRequest.expires_at > utcnow(), col(ApprovalRequest.line_id).in_(line_ids))).all()
-    return {int(json.loads(r.params_json).get("review_item_id") or 0): r.id for r in requests}
-
-
-def _rows(session: Session, items: list[ReviewItem], actor: Actor) -> list[dict]:
-    shown = (lambda text: text) if can_see("msisdn", actor) else mask_text
-    line_ids = {i.line_id for i in items if i.line_id}
-    lines = {ln.id: ln for ln in session.exec(select(Line).where(col(Line.id).in_(line_ids)))} if line_ids else {}
-    customer_ids = {i.customer_id for i in items if i.customer_id} | {ln.customer_id for ln in lines.values()}
-    customers = ({c.id: c for c in session.exec(select(Customer).where(col(Customer.id).in_(customer_ids)))}
-                 if customer_ids else {})
-    op_ids = {i.external_operation_id for i in items if i.external_operation_id}
-    ops = session.exec(select(ExternalOperation).where(col(ExternalOperation.id).in_(op_ids))).all() if op_ids else []
-    op_rows = {row["id"]: row for row in external_operation_rows(session, list(ops), actor=actor)}
-    staff_ids = {i.resolved_by for i in items if i.resolved_by}
-    staff = ({u.id: u.display_name for u in session.exec(select(StaffUser).where(col(StaffUser.id).in_(staff_ids)))}
-             if staff_ids else {})
-    approvals_by_item = _pending_resolutions(session, set(line_ids))
-    rows = []
-    for item in items:
-        provider = item.kind.partition(".")[0]
-        may_resolve = can_handle_external(actor, "review.resolve", provider)
-        may_retry = can_handle_external(actor, "external.retry", provider)
-        may_resync = can_handle_external(actor, "line.review", provider)  # as reconciliation.resync_operation
-        line = lines.get(item.line_id) if item.line_id else None
-        customer = customers.get(item.customer_id or (line.customer_id if line else 0))
-        op = op_rows.get(item.external_operation_id or 0, {})
-        is_open = item.status == "open"
-        approval_id = approvals_by_item.get(item.id, 0)
-        retryable = op.get("status") == ExternalOperationStatus.UNKNOWN or (
-            op.get("status") == ExternalOperationStatus.FAILED and line is not None
-            and line.status in RETRYABLE_LINE_STATES)
-        rows.append({
-            "id": item.id, "kind": item.kind, "kind_label": kind_label(item.kind),
-            "status": item.status, "status_label": REVIEW_STATUS_LABELS_JA.get(item.status, item.status),
-            "reason": shown(item.reason), "evidence": shown(_pretty(item.evidence_json)),
-            "created_at": tokyo_time(item.created_at),
-            "line_id": line.id if line else 0, "line_url": f"/admin/lines/{line.id}" if line else "",
-            "msisdn": mask("msisdn", format_msisdn(line.msisdn), actor) if line else "",
-            "line_status": line.status if line else "",
-            "line_status_label": state_label("line", line.status) if line else "",
-            "customer_id": customer.id if customer else 0,
-            "customer_url": f"/admin/customers/{customer.id}" if customer else "",
-            "customer_name": customer.name if customer else "",
-            "customer_code": customer_code(customer.id) if customer else "",
-            "operation_id": op.get("id", 0), "operation_label": op.get("label", ""),
-            "operation_status": op.get("status", ""), "operation_status_label": op.get("status_label", ""),
-            "idempotency_key": op.get("idempotency_key", ""), "attempt_count": op.get("attempt_count", 0),
-            "last_error": op.get("last_error", ""), "attempts": op.get("attempts", []),
-            "resolved_by": staff.get(item.resolved_by, "") if item.resolved_by else "",
-            "resolved_at": tokyo_time(item.resolved_at), "resolution_reason": shown(item.resolution_reason or ""),
-            "approval_id": approval_id,
-            "can_resolve": is_open and may_resolve,
-            "can_confirm_line": is_open and may_resolve and line is not None and not approval_id
-            and line.status in CONFIRMABLE_LINE_STATES,
-            "can_retry": is_open and may_retry and retryable,
-            "can_resync": is_open and may_resync and bool(op)
-            and op.get("status") != ExternalOperationStatus.PENDING,
-        })
-    return rows
-
-
-def list_review_items(*, actor: Actor, status: str | None = "open", kind: str | None = None, page: int = 1,
-                      page_size: int = 50) -> Page:
-    """Review items (要確認キュー) for the recovery screen, one server-side page at a time.
-
-    All staff (review.view). Open items come oldest first (the longest waiting on top), others
-    newest first. Each row has the kind in Japanese, reason, pretty-printed evidence, creation
-    time (Asia/Tokyo), the line (number masked per role) and customer with links, the related
-    operation with status, idempotency key and attempts, and which actions `actor` may take.
-    """
-    require(actor, "review.view")
-    page = max(1, page)
-    with read_session() as session:
-        query, count = select(ReviewItem), select(func.count()).select_from(ReviewItem)
-        if status:
-            query, count = query.where(ReviewItem.status == status), count.where(ReviewItem.status == status)
-        if kind:
-            query, count = query.where(ReviewItem.kind == kind), count.where(ReviewItem.kind == kind)
-        order = col(ReviewItem.id).asc() if status == "open" else col(ReviewItem.id).desc()
-        total = session.exec(count).one()
-        items = session.exec(query.order_by(order).offset((page - 1) * page_size).limit(page_size)).all()
-        return Page(_rows(session, list(items), actor), page, page_size, int(total))
-
-
-def review_kinds(*, actor: Actor) -> list[dict[str, str]]:
-    """The kinds of review item that exist, with their Japanese names (for the queue's filter)."""
-    require(actor, "review.view")
-    with read_session() as session:
-        kinds = session.exec(select(ReviewItem.kind).distinct().order_by(ReviewItem.kind)).all()
-    return [{"value": k, "label": kind_label(k)} for k in kinds]
-
-
-def open_review_count(*, actor: Actor) -> int:
-    """How many review items are open (the navigation badge); 0 for people who cannot see the queue."""
-    if not can(actor, "review.view"):
-        return 0
-    with read_session() as session:
-        return int(session.exec(select(func.count()).select_from(ReviewItem)
-                                .where(ReviewItem.status == "open")).one())
-
-
-def daily_run_rows(*, actor: Actor, limit: int = 30) -> list[dict]:
-    """The latest daily reconciliation runs (日次突合) for the review screen, newest day first (review.view)."""
-    return [{"id": run.id, "source": run.source,
-             "source_label": daily_reconciliation.source_label(run.source),
-             "business_date": run.business_date.isoformat(), "status": run.status,
-             "status_label": RUN_STATUS_LABELS_JA.get(run.status, run.status),
-             "rows_checked": run.rows_checked, "differences": run.differences, "error": run.error or "",
-             "ran_at": tokyo_time(run.finished_at or run.started_at)}
-            for run in daily_reconciliation.recent_runs(actor=actor, limit=limit)]
-
-
-def daily_run_sources(*, actor: Actor) -> list[dict[str, str]]:
-    """The sources `actor` may run again (再突合: support and admin), with their Japanese names; else none."""
-    if not can(actor, "review.resolve"):
-        return []
-    return [{"value": source, "label": daily_reconciliation.source_label(source)}
-            for source in daily_reconciliation.SOURCES]
-
-
-def _close(item: ReviewItem, actor: Actor, reason: str) -> None:
-    item.status = "resolved"
-    item.resolved_by = actor.id if actor.is_staff else None
-    item.resolved_at = utcnow()
-    item.resolution_reason = reason
-
-
-def _locked_item(session: Session, item_id: int) -> ReviewItem:
-    item = session.exec(select(ReviewItem).where(ReviewItem.id == item_id).with_for_update()).first()
-    if item is None:
-        raise NotFound("要確認の項目が見つかりません。")
-    if item.status != "open":
-        raise Conflict("この要確認の項目は既に解消されています。")
-    return item
 
 
 def _requeue_failed(session: Session, op: ExternalOperation) -> ExternalOperation:
@@ -338,27 +152,9 @@ def resolve_review_item(item_id: int, *, actor: Actor, reason: str, line_state: 
             "line.resolve", {"line_id": line.id, "review_item_id": item.id, "line_state": line_state},
             actor=actor, reason=reason)
     with write_session() as session:
-        item = _locked_item(session, item_id)
+        item = review.locked_open_item(session, item_id)
         before = snapshot(item)
-        _close(item, actor, reason)
+        review.close_item(item, actor, reason)
         session.add(item)
         record(session, actor, "review.resolve", item, before=before, reason=reason)
     return item
-
-
-@mutating_service
-def resolve_confirmed_review_item(item_id: int, *, actor: Actor, reason: str) -> ReviewItem:
-    """Mark a review item resolved as part of an approved "line.resolve" request (services.workflow.approvals).
-
-    Runs only inside that approved execution (and its transaction); one audit entry "review.resolve".
-    """
-    require(actor, "review.resolve")
-    require_approval("line.resolve")
-    with write_session() as session:  # joins the approval's transaction
-        item = _locked_item(session, item_id)
-        before = snapshot(item)
-        _close(item, actor, reason)
-        session.add(item)
-        record(session, actor, "review.resolve", item, before=before, reason=reason)
-    return item
-

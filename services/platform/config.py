@@ -28,6 +28,7 @@ class Settings:
     sign_in_max_failures: int
     sign_in_window_minutes: int
     sign_in_max_failures_per_network: int
+    approval_expiry_hours: int
     app_url: str
     oidc_issuer: str = ""  # single sign-on for staff (OpenID Connect); off while any of the three is empty
     oidc_client_id: str = ""
@@ -65,6 +66,7 @@ def load_settings() -> Settings:
         sign_in_max_failures=int(os.environ.get("TELECOM_SIGN_IN_MAX_FAILURES", "5")),
         sign_in_window_minutes=int(os.environ.get("TELECOM_SIGN_IN_WINDOW_MINUTES", "15")),
         sign_in_max_failures_per_network=int(os.environ.get("TELECOM_SIGN_IN_MAX_FAILURES_PER_NETWORK", "20")),
+        approval_expiry_hours=int(os.environ.get("TELECOM_APPROVAL_EXPIRY_HOURS", "72")),
         app_url=os.environ.get("TELECOM_APP_URL", "http://localhost:3000"),
         oidc_issuer=os.environ.get("TELECOM_OIDC_ISSUER", "").strip(),
         oidc_client_id=os.environ.get("TELECOM_OIDC_CLIENT_ID", "").strip(),

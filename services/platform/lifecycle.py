@@ -7,11 +7,18 @@ LIFECYCLES under its name.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
+from sqlmodel import Session
+
+from services.models.base import utcnow
+from services.platform.audit import record, snapshot
 from services.platform.errors import InvalidTransition
 from services.platform.labels import EVENT_LABELS_JA, LABELS_JA, STATE_LABELS_JA
+from services.platform.permissions import Actor
 
 LIFECYCLES: dict[str, Lifecycle] = {}
 
@@ -40,6 +47,12 @@ class Lifecycle:
     def __post_init__(self) -> None:
         LIFECYCLES[self.name] = self
 
+    def target_of(self, event: StrEnum | str) -> StrEnum | None:
+        """The one state `event` leads to from anywhere, or None when it depends on where it starts."""
+        ev = self.events(event)
+        targets = {state for (_, e), state in self.table.items() if e is ev}
+        return targets.pop() if len(targets) == 1 else None
+
     def allowed_events(self, state: StrEnum | str) -> list[StrEnum]:
         """Events that the table allows from `state`, in declaration order."""
         current = self.states(state)
@@ -49,3 +62,22 @@ class Lifecycle:
 def next_state(lifecycle: str, state: StrEnum | str, event: StrEnum | str) -> StrEnum:
     """Return the state after `event` in the named lifecycle, or raise InvalidTransition."""
     return LIFECYCLES[lifecycle].next_state(state, event)
+
+
+def transition(session: Session, row: Any, lifecycle: Lifecycle, event: StrEnum | str, *, actor: Actor,
+               reason: str | None = None, follow: Callable[[Any], None] | None = None) -> None:
+    """Move `row` by `event` as its table says, let `follow(row)` move what goes with it, and audit it.
+
+    The one shape of every state change: the caller has locked the row and checked the permission;
+    this takes the before-snapshot, sets the next state (InvalidTransition in words if the table forbids
+    it) and updated_at, runs `follow`, and writes the audit entry "<lifecycle>.<event>" last (it locks the
+    audit chain head), all in the caller's transaction.
+    """
+    before = snapshot(row)
+    row.status = lifecycle.next_state(row.status, event).value
+    if hasattr(row, "updated_at"):
+        row.updated_at = utcnow()
+    if follow is not None:
+        follow(row)
+    session.add(row)
+    record(session, actor, f"{lifecycle.name}.{lifecycle.events(event).value}", row, before=before, reason=reason)

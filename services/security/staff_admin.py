@@ -24,7 +24,9 @@ from services.platform.errors import Conflict, NotFound, PermissionDenied, Valid
 from services.platform.formatting import tokyo_time
 from services.platform.permissions import ROLE_LABELS_JA, Actor, Role, require
 from services.security import auth
+from services.workflow import approvals
 from services.workflow.approval_gate import require_approval
+from services.workflow.approvals import Policy, Preview
 
 EMAIL_TAKEN = "このメールアドレスは既に登録されています。"
 REASON_REQUIRED = "理由を入力してください。"
@@ -254,3 +256,34 @@ def reset_staff_mfa_in(session: Session, staff_user_id: int, *, actor: Actor, re
     _end_sessions(session, user.id, now)
     session.flush()
     return user
+
+
+def _describe_mfa_reset(session: Session, params: dict) -> Preview:
+    user = approvals.get_record(session, StaffUser, params.get("staff_user_id"), "担当者")
+    described = describe_mfa_reset(session, user.id)
+    before, after = described.get("before", {}), described.get("after", {})
+    changes = [(str(k), str(before.get(k, "")), str(after.get(k, ""))) for k in dict.fromkeys([*before, *after])]
+    return Preview(summary=described["summary"], changes=changes, target_key=f"staff:{user.id}")
+
+
+def _execute_mfa_reset(params: dict, actor: Actor, reason: str) -> None:
+    with write_session() as session:  # joins the approval's transaction
+        user = approvals.get_record(session, StaffUser, params["staff_user_id"], "担当者")
+        before = snapshot(user, exclude={"password_hash", "totp_secret"})
+        reset_staff_mfa_in(session, user.id, actor=actor, reason=reason)
+        record(session, actor, "staff.mfa_reset", user, before=before, reason=reason,
+               exclude={"password_hash", "totp_secret"})
+
+
+
+
+POLICIES = (
+    Policy("staff.mfa_reset", "担当者の二要素認証リセット", "staff.manage", approvals.ADMIN_CHECKERS,
+           _describe_mfa_reset, _execute_mfa_reset, required_params=("staff_user_id",)),
+)
+
+
+def request_mfa_reset(staff_user_id: int, *, actor: Actor, reason: str) -> approvals.Submitted:
+    """The one call for resetting a staff member's MFA, whoever asks: an approval request another admin decides."""
+    return approvals.submit("staff.mfa_reset", {"staff_user_id": staff_user_id}, actor=actor, reason=reason,
+                            run_now=lambda: _execute_mfa_reset({"staff_user_id": staff_user_id}, actor, reason))

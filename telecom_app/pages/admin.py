@@ -10,8 +10,15 @@ from components.i18n import t, tr
 from components.shell import admin_shell
 from components.widgets import confirm_dialog, field, kv, link, messages, pager, section, status_badge, table
 from state.records import (
-    ContractState, CustomerListState, CustomerState, DashboardState, InvoiceState, LineListState,
-    LineState, NewCustomerState, TicketState,
+    ContractState,
+    CustomerListState,
+    CustomerState,
+    DashboardState,
+    InvoiceState,
+    LineListState,
+    LineState,
+    NewCustomerState,
+    TicketState,
 )
 from state.search import SearchState
 from telecom_app.pages.recovery import operation_history

@@ -9,7 +9,6 @@ import hmac
 import httpx
 import pytest
 
-
 pytestmark = pytest.mark.integration
 
 PROVIDERS = ["kyc", "logistics", "monitoring"]  # started by the conftest sandbox fixture

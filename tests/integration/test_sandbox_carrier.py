@@ -12,7 +12,6 @@ from datetime import datetime, timedelta, timezone
 import httpx
 import pytest
 
-
 pytestmark = pytest.mark.integration
 
 PROVIDERS = ["carrier"]  # started by the conftest sandbox fixture

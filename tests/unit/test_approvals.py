@@ -20,6 +20,8 @@ from services.platform.errors import (
     PermissionDenied,
     ValidationFailed,
 )
+from services.read.staff import approvals as approvals_queue
+from services.platform.config import load_settings
 from services.workflow import approvals
 from services.workflow.approval_gate import approved
 
@@ -139,6 +141,7 @@ def test_expiry_default_is_72_hours_and_configurable(world, active_line, monkeyp
     request = _ask(world, active_line.id)
     assert request.expires_at - request.created_at == timedelta(hours=72)
     monkeypatch.setenv("TELECOM_APPROVAL_EXPIRY_HOURS", "4")
+    monkeypatch.setattr(approvals, "settings", load_settings())  # as a process started with it reads it
     other = world.line()
     lines.change_line_status(other.id, actor=world.admin, event="activate", reason="開通")
     world.carrier_done(other.id)
@@ -152,7 +155,7 @@ def test_reject_needs_a_reason_and_the_requester_sees_the_outcome(world, active_
     with pytest.raises(ValidationFailed):
         approvals.reject_request(request.id, actor=checker, reason=" ")
     approvals.reject_request(request.id, actor=checker, reason="ご本人確認が取れていません")
-    mine = approvals.list_requests(actor=maker, status=None, mine=True)
+    mine = approvals_queue.list_requests(actor=maker, status=None, mine=True)
     assert mine[0]["status"] == "rejected" and mine[0]["decision_reason"] == "ご本人確認が取れていません"
     assert _status(active_line.id) == "active"
 

@@ -38,7 +38,7 @@ from services.ledger import contracts, customers, inventory, lines, tickets
 from services.models import ExternalOperation, ReviewItem  # noqa: E402
 from services.operations import recovery
 from services.security import masking
-from services.workflow import approvals, outbox
+from services.workflow import approvals, outbox, review
 from services.workflow.approval_gate import approved  # noqa: E402
 from tests.unit.builders import World  # noqa: E402
 
@@ -286,9 +286,9 @@ RECIPES: dict[str, Recipe] = {
     "services.operations.recovery.resolve_review_item": Recipe("review.resolve", "review_item", lambda w: (
         lambda actor, ids=_unknown_activation(w): recovery.resolve_review_item(ids[1], actor=actor,
                                                                               reason="キャリアで確認済み"))),
-    "services.operations.recovery.resolve_confirmed_review_item": Recipe("review.resolve", "review_item", lambda w: (
+    "services.workflow.review.resolve_confirmed_review_item": Recipe("review.resolve", "review_item", lambda w: (
         lambda actor, ids=_unknown_activation(w): _as_approved(
-            "line.resolve", recovery.resolve_confirmed_review_item, ids[1], actor=actor, reason="承認済み"))),
+            "line.resolve", review.resolve_confirmed_review_item, ids[1], actor=actor, reason="承認済み"))),
     "services.workflow.daily_reconciliation.run_again": Recipe("reconciliation.run", "reconciliation_run", _run_again),
     "services.ledger.kyc_checks.request_kyc_check": Recipe("customer.kyc_request", "customer", lambda w: (
         lambda actor, cid=_kyc_ready_customer(w): _kyc().request_kyc_check(cid, actor=actor, reason="来店時の依頼"))),

@@ -11,11 +11,11 @@ from sqlalchemy import event
 from sqlmodel import select
 
 import services.billing.invoices as billing_module
-from services.platform import clock
 from services.billing.allocation import PAYMENT_STATE_LABELS_JA, allocated_amounts, invoice_payment_state
 from services.billing.invoices import create_invoice, end_of_next_month, issue_invoice, void_invoice
 from services.billing.payments import allocate_payment, mark_payment_unmatched, refund_payment
 from services.models import AuditEntry, Invoice, InvoiceItem
+from services.platform import clock
 from services.platform.audit import record as real_record
 from services.platform.db import read_session
 from services.platform.errors import (

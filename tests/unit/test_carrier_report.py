@@ -17,6 +17,7 @@ from services.operations import recovery
 from services.platform.clock import today_in_tokyo
 from services.platform.db import read_session, write_session
 from services.platform.errors import Conflict, PermissionDenied, ValidationFailed
+from services.read.staff import review as review_queue
 from services.tasks.daily import run_reconciliation
 from services.workflow import daily_reconciliation, outbox
 from state.recovery import DailyReconciliationState, ReviewQueueState
@@ -118,7 +119,7 @@ def test_a_speed_limit_the_carrier_applies_and_the_ledger_does_not_know_is_a_dif
     [item] = _items()
     assert (item.kind, item.line_id) == ("carrier.report.throttle_mismatch", differs.id)
     assert "キャリアの速度制限「あり」" in item.reason and "台帳の速度制限「なし」" in item.reason
-    assert recovery.kind_label(item.kind) == "キャリア日次レポート: 速度制限の不一致"
+    assert review_queue.kind_label(item.kind) == "キャリア日次レポート: 速度制限の不一致"
 
 
 def test_line_the_carrier_has_and_the_ledger_does_not_know_is_missing_in_ledger(world, carrier):
@@ -353,14 +354,14 @@ def test_report_differences_read_well_in_the_queue(world, carrier):
     carrier.set(line, "suspended")
     daily_reconciliation.run("carrier_lines", TODAY)
 
-    row = recovery.list_review_items(actor=world.actor("support")).rows[0]
+    row = review_queue.list_review_items(actor=world.actor("support")).rows[0]
 
     assert row["kind_label"] == "キャリア日次レポート: 状態の不一致"
     assert row["line_url"] == f"/admin/lines/{line.id}" and row["can_resolve"] and not row["can_resync"]
-    assert recovery.kind_label("carrier.report.missing_in_ledger") == "キャリア日次レポート: 台帳に記録なし"
-    assert recovery.kind_label("carrier.report.missing_at_carrier") == "キャリア日次レポート: キャリアに記録なし"
-    assert recovery.kind_label("payment.settlement.amount_mismatch") == "決済精算レポート: 金額の不一致"
-    assert recovery.kind_label("bank.statement.missing_in_ledger") == "銀行入金明細: 台帳に記録なし"
+    assert review_queue.kind_label("carrier.report.missing_in_ledger") == "キャリア日次レポート: 台帳に記録なし"
+    assert review_queue.kind_label("carrier.report.missing_at_carrier") == "キャリア日次レポート: キャリアに記録なし"
+    assert review_queue.kind_label("payment.settlement.amount_mismatch") == "決済精算レポート: 金額の不一致"
+    assert review_queue.kind_label("bank.statement.missing_in_ledger") == "銀行入金明細: 台帳に記録なし"
 
 
 # ---- the screen ---------------------------------------------------------------------------------

@@ -23,8 +23,9 @@ from services.models.base import utcnow
 from services.operations import recovery
 from services.platform.db import read_session, write_session
 from services.platform.errors import Conflict, PermissionDenied, ValidationFailed
+from services.read.staff import review as review_queue
 from services.read.staff import views
-from services.workflow import approvals, outbox, reconciliation
+from services.workflow import approvals, outbox, reconciliation, review
 from state.base import UiState
 from state.recovery import ReviewQueueState
 from tests.unit.builders import World
@@ -81,7 +82,7 @@ def test_queue_shows_kind_reason_evidence_links_and_the_operation_with_its_attem
     _add_attempt(op.id)
     support = world.actor("support")
 
-    page = recovery.list_review_items(actor=support)
+    page = review_queue.list_review_items(actor=support)
 
     assert page.total == 1
     row = page.rows[0]
@@ -104,28 +105,28 @@ def test_filters_by_status_and_kind_and_the_badge_counts_open_items(world):
     _activation(world, "unknown")
     failed_line, _ = _activation(world, "failed")
     support = world.actor("support")
-    assert recovery.open_review_count(actor=support) == 2
+    assert review_queue.open_review_count(actor=support) == 2
 
-    kinds = recovery.review_kinds(actor=support)
+    kinds = review_queue.review_kinds(actor=support)
     assert kinds == [{"value": "carrier.activate.failed", "label": "キャリア開通: 失敗"},
                      {"value": "carrier.activate.unknown", "label": "キャリア開通: 結果不明"}]
-    only_failed = recovery.list_review_items(actor=support, kind="carrier.activate.failed")
+    only_failed = review_queue.list_review_items(actor=support, kind="carrier.activate.failed")
     assert [r["line_id"] for r in only_failed.rows] == [failed_line.id]
     assert not only_failed.rows[0]["can_retry"]  # the carrier said no and the line went back to 申請中
 
     recovery.resolve_review_item(only_failed.rows[0]["id"], actor=support, reason="お客様に再申込を依頼")
-    assert recovery.open_review_count(actor=support) == 1
-    resolved = recovery.list_review_items(actor=support, status="resolved")
+    assert review_queue.open_review_count(actor=support) == 1
+    resolved = review_queue.list_review_items(actor=support, status="resolved")
     assert resolved.total == 1 and resolved.rows[0]["resolution_reason"] == "お客様に再申込を依頼"
     assert not resolved.rows[0]["can_resolve"]
-    everything = recovery.list_review_items(actor=support, status=None, page_size=1)
+    everything = review_queue.list_review_items(actor=support, status=None, page_size=1)
     assert (everything.total, everything.pages, len(everything.rows)) == (2, 2, 1)
 
 
 def test_kind_labels_read_in_japanese():
-    assert recovery.kind_label("carrier.suspend.unknown") == "キャリア停止: 結果不明"
-    assert recovery.kind_label("payment.charge.failed") == "決済請求: 失敗"
-    assert recovery.kind_label("carrier.line_mismatch") == "キャリア: 回線状態の不一致"
+    assert review_queue.kind_label("carrier.suspend.unknown") == "キャリア停止: 結果不明"
+    assert review_queue.kind_label("payment.charge.failed") == "決済請求: 失敗"
+    assert review_queue.kind_label("carrier.line_mismatch") == "キャリア: 回線状態の不一致"
 
 
 # ---- retry ------------------------------------------------------------------------------------
@@ -133,7 +134,7 @@ def test_kind_labels_read_in_japanese():
 def test_retry_of_an_unknown_call_requeues_it_with_the_same_idempotency_key(world):
     line, op = _activation(world)
     support = world.actor("support")
-    item_id = recovery.list_review_items(actor=support).rows[0]["id"]
+    item_id = review_queue.list_review_items(actor=support).rows[0]["id"]
     since = _last_audit_id()
 
     queued = recovery.retry_operation(op.id, actor=support, reason="キャリアに確認の上で再送")
@@ -142,7 +143,7 @@ def test_retry_of_an_unknown_call_requeues_it_with_the_same_idempotency_key(worl
     after = _operation_of(line.id)
     assert after.status == "pending" and after.next_attempt_at <= utcnow() + timedelta(seconds=1)
     assert _actions(since) == ["external.retry"]
-    row = recovery.list_review_items(actor=support).rows[0]
+    row = review_queue.list_review_items(actor=support).rows[0]
     assert row["id"] == item_id and row["operation_status_label"] == "保留"  # open until the outcome is known
     assert not (row["can_retry"] or row["can_resync"])
     with pytest.raises(Conflict, match="送信待ち"):
@@ -154,13 +155,13 @@ def test_retry_of_an_unknown_call_requeues_it_with_the_same_idempotency_key(worl
 def test_a_retried_call_that_succeeds_takes_the_line_out_of_review_and_closes_the_item(world):
     line, op = _activation(world)
     support = world.actor("support")
-    item_id = recovery.list_review_items(actor=support).rows[0]["id"]
+    item_id = review_queue.list_review_items(actor=support).rows[0]["id"]
     recovery.retry_operation(op.id, actor=support, reason="再送")
 
     reconciliation.settle_operation(op.id, "succeeded", detail="キャリア受付")
 
     assert _line(line.id).status == "active"
-    assert _item(item_id).status == "resolved" and recovery.open_review_count(actor=support) == 0
+    assert _item(item_id).status == "resolved" and review_queue.open_review_count(actor=support) == 0
 
 
 def test_retry_of_a_failed_call_makes_a_new_call_only_while_the_line_is_still_in_review(world):
@@ -194,7 +195,7 @@ def test_retry_needs_a_reason(world):
 def test_resolve_without_a_line_state_only_closes_the_item(world):
     line, _op = _activation(world)
     support = world.actor("support")
-    item_id = recovery.list_review_items(actor=support).rows[0]["id"]
+    item_id = review_queue.list_review_items(actor=support).rows[0]["id"]
     since = _last_audit_id()
 
     recovery.resolve_review_item(item_id, actor=support, reason="キャリアの管理画面で未開通を確認、経過観察")
@@ -211,7 +212,7 @@ def test_resolve_without_a_line_state_only_closes_the_item(world):
 def test_confirming_the_line_state_needs_a_second_person_then_the_line_leaves_review(world):
     line, _op = _activation(world)
     maker, checker = world.actor("support"), world.actor("support")
-    item_id = recovery.list_review_items(actor=maker).rows[0]["id"]
+    item_id = review_queue.list_review_items(actor=maker).rows[0]["id"]
 
     request = recovery.resolve_review_item(item_id, actor=maker, reason="キャリアの回線照会で開通済みを確認",
                                            line_state="active")
@@ -220,7 +221,7 @@ def test_confirming_the_line_state_needs_a_second_person_then_the_line_leaves_re
     assert "の状態を「利用中」として確定します（要確認の解消）" in request.summary
     assert json.loads(request.preview_json) == [["状態", "要確認", "利用中"], [f"要確認 #{item_id}", "未対応", "解消済"]]
     assert _line(line.id).status == "needs_review" and _item(item_id).status == "open"  # nothing yet
-    row = recovery.list_review_items(actor=maker).rows[0]
+    row = review_queue.list_review_items(actor=maker).rows[0]
     assert row["approval_id"] == request.id and not row["can_confirm_line"]
     with pytest.raises(PermissionDenied):
         approvals.approve_request(request.id, actor=maker, expected_hash=request.params_hash)
@@ -232,13 +233,13 @@ def test_confirming_the_line_state_needs_a_second_person_then_the_line_leaves_re
     item = _item(item_id)
     assert (item.status, item.resolved_by) == ("resolved", checker.id)
     assert _actions(since) == ["line.confirm_active", "review.resolve"]
-    assert recovery.open_review_count(actor=checker) == 0
+    assert review_queue.open_review_count(actor=checker) == 0
 
 
 def test_confirming_a_state_is_refused_for_a_line_that_is_not_in_review(world):
     rejected_line, _op = _activation(world, "failed")  # the line went back to 申請中
     support = world.actor("support")
-    item_id = recovery.list_review_items(actor=support).rows[0]["id"]
+    item_id = review_queue.list_review_items(actor=support).rows[0]["id"]
     with pytest.raises(Conflict, match="申請中"):
         recovery.resolve_review_item(item_id, actor=support, reason="確認済み", line_state="active")
     with pytest.raises(ValidationFailed):
@@ -248,9 +249,9 @@ def test_confirming_a_state_is_refused_for_a_line_that_is_not_in_review(world):
 def test_the_confirmation_runs_only_as_an_approved_request(world):
     _line_, _op = _activation(world)
     support = world.actor("support")
-    item_id = recovery.list_review_items(actor=support).rows[0]["id"]
+    item_id = review_queue.list_review_items(actor=support).rows[0]["id"]
     with pytest.raises(Exception, match="承認が必要"):
-        recovery.resolve_confirmed_review_item(item_id, actor=support, reason="承認なし")
+        review.resolve_confirmed_review_item(item_id, actor=support, reason="承認なし")
     assert _item(item_id).status == "open"
 
 
@@ -260,7 +261,7 @@ def test_the_confirmation_runs_only_as_an_approved_request(world):
 def test_sales_and_accounting_see_the_queue_but_cannot_retry_or_resolve(world, role):
     line, op = _activation(world)
     person = world.actor(role)
-    row = recovery.list_review_items(actor=person).rows[0]
+    row = review_queue.list_review_items(actor=person).rows[0]
     assert not (row["can_retry"] or row["can_resolve"] or row["can_confirm_line"] or row["can_resync"])
 
     with pytest.raises(PermissionDenied):
@@ -275,10 +276,10 @@ def test_sales_and_accounting_see_the_queue_but_cannot_retry_or_resolve(world, r
 def test_accounting_sees_phone_numbers_masked_in_the_queue(world):
     line, op = _activation(world, msisdn="09010000001", note="宛先 090-1000-0001 が応答なし")
     _add_attempt(op.id)
-    full = recovery.list_review_items(actor=world.actor("support")).rows[0]["msisdn"]
+    full = review_queue.list_review_items(actor=world.actor("support")).rows[0]["msisdn"]
     assert "*" not in full and full.startswith("090-1000-")
 
-    row = recovery.list_review_items(actor=world.actor("accounting")).rows[0]
+    row = review_queue.list_review_items(actor=world.actor("accounting")).rows[0]
     assert row["msisdn"] == "090-****-" + full[-4:]
     text = json.dumps(row, ensure_ascii=False)
     for raw in ("09010000001", "090-1000-0001", "819010000001", full):
@@ -288,8 +289,8 @@ def test_accounting_sees_phone_numbers_masked_in_the_queue(world):
 def test_people_without_a_role_see_nothing(world, nobody):
     _activation(world)
     with pytest.raises(PermissionDenied):
-        recovery.list_review_items(actor=nobody)
-    assert recovery.open_review_count(actor=nobody) == 0
+        review_queue.list_review_items(actor=nobody)
+    assert review_queue.open_review_count(actor=nobody) == 0
 
 
 # ---- the line screen --------------------------------------------------------------------------
