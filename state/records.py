@@ -14,6 +14,7 @@ from services.ledger.lines import LINE, LINE_EVENT_PERMISSIONS
 from services.platform.errors import PermissionDenied
 from services.platform.labels import EVENT_LABELS_JA
 from services.platform.lifecycle import Lifecycle
+from services.platform.paging import Page
 from services.platform.permissions import can
 from services.read.staff import views
 from services.security import masking
@@ -472,7 +473,7 @@ class PagedListMixin(MessagesMixin, mixin=True):
         """Show another page."""
         self._fetch(page)
 
-    def _show(self, result: views.Page) -> None:
+    def _show(self, result: Page) -> None:
         self.rows, self.page, self.pages, self.total = result.rows, result.page, result.pages, result.total
 
 

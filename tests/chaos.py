@@ -34,7 +34,6 @@ import services.registry  # noqa: F401  (the webhooks the run receives are appli
 from sandbox.testing import SandboxProcess
 from services.billing import card_payments
 from services.ledger import lines
-from services.ledger.customers import customer_code
 from services.models import (
     ExternalAttempt,
     ExternalOperation,
@@ -49,6 +48,7 @@ from services.platform import installation_secrets
 from services.platform.config import PROJECT_ROOT
 from services.platform.db import make_engine, read_session, use_engine
 from services.platform.errors import DomainError
+from services.platform.identifiers import customer_code
 from services.platform.permissions import Role
 from services.workflow import approvals
 from tests.conftest import make_actor

@@ -18,7 +18,6 @@ from sqlmodel import Session, select
 
 from services.billing.allocation import allocate, allocated_amounts
 from services.integrations import payment
-from services.ledger.customers import customer_code
 from services.models import Customer, ExternalOperation, Invoice, Payment, ReviewItem
 from services.models.base import utcnow
 from services.models.billing import InvoiceStatus
@@ -26,6 +25,7 @@ from services.models.workflow import ExternalOperationStatus
 from services.platform.audit import mutating_service, record, snapshot
 from services.platform.db import write_session
 from services.platform.errors import Conflict, NotFound, ValidationFailed
+from services.platform.identifiers import customer_code
 from services.platform.permissions import SYSTEM, Actor, require
 from services.workflow.outbox import Provider, enqueue
 from services.workflow.webhooks import settle_by_key

@@ -13,7 +13,7 @@ from services.models.line import LineEvent
 from services.platform.audit import mutating_service, record, snapshot
 from services.platform.db import read_session, write_session
 from services.platform.errors import NotFound, ValidationFailed
-from services.platform.identifiers import format_msisdn
+from services.platform.identifiers import contract_code, format_msisdn
 from services.platform.labels import state_label
 from services.platform.lifecycle import Lifecycle, transition
 from services.platform.permissions import Actor, require
@@ -39,11 +39,6 @@ def _date_the_contract(contract: Contract) -> None:
         contract.start_date = date.today()
     if contract.status == ContractStatus.TERMINATED:
         contract.end_date = date.today()
-
-
-def contract_code(contract_id: int) -> str:
-    """The contract number shown to people: C-000123."""
-    return f"C-{contract_id:06d}"
 
 
 @mutating_service

@@ -27,6 +27,7 @@ from services.platform import crypto
 from services.platform.audit import mutating_service, record, seal_before_values, snapshot
 from services.platform.db import write_session
 from services.platform.errors import Conflict, DomainError, NotFound, ValidationFailed
+from services.platform.identifiers import customer_code
 from services.platform.permissions import Actor, get_permitted, require
 from services.platform.text import bigrams
 from services.workflow import approvals
@@ -61,11 +62,6 @@ class _Keep:
 
 
 KEEP: Any = _Keep()
-
-
-def customer_code(customer_id: int) -> str:
-    """The customer number shown to people: K-000123."""
-    return f"K-{customer_id:06d}"
 
 
 def index_customer_name(session: Session, customer: Customer) -> None:

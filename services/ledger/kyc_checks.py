@@ -15,7 +15,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from services.integrations import kyc
-from services.ledger.customers import ID_DOCUMENT_TYPES, customer_code, customer_snapshot
+from services.ledger.customers import ID_DOCUMENT_TYPES, customer_snapshot
 from services.ledger.notifications import notify_customer
 from services.models import Customer, ExternalOperation, ReviewItem
 from services.models.base import utcnow
@@ -23,6 +23,7 @@ from services.models.workflow import ExternalOperationStatus
 from services.platform.audit import mutating_service, record
 from services.platform.db import write_session
 from services.platform.errors import Conflict, NotFound, ValidationFailed
+from services.platform.identifiers import customer_code
 from services.platform.permissions import SYSTEM, Actor, require
 from services.workflow import outbox
 from services.workflow.outbox import Provider

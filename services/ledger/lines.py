@@ -8,7 +8,6 @@ from typing import Any
 from sqlmodel import Session, select
 
 from services.integrations import carrier
-from services.ledger.contracts import contract_code
 from services.ledger.inventory import DEVICE, SIM, follow_sim
 from services.ledger.provisioning import CARRIER, CARRIER_OPERATIONS, THROTTLE_OPERATIONS, enqueue_line_operation
 from services.models import Contract, Customer, Device, ExternalOperation, Line, RatePlan, ReviewItem, SimCard
@@ -19,7 +18,14 @@ from services.models.line import LineEvent, LineStatus
 from services.platform.audit import mutating_service, record, snapshot
 from services.platform.db import write_session
 from services.platform.errors import Conflict, NotFound, ValidationFailed
-from services.platform.identifiers import digits_only, format_msisdn, is_valid_iccid, is_valid_imei, parse_msisdn
+from services.platform.identifiers import (
+    contract_code,
+    digits_only,
+    format_msisdn,
+    is_valid_iccid,
+    is_valid_imei,
+    parse_msisdn,
+)
 from services.platform.labels import state_label
 from services.platform.lifecycle import Lifecycle, transition
 from services.platform.permissions import SYSTEM, Actor, require

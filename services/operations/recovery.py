@@ -23,9 +23,8 @@ from services.platform.db import read_session, write_session
 from services.platform.errors import Conflict, NotFound, ValidationFailed
 from services.platform.labels import state_label
 from services.platform.permissions import Actor, require_external
-from services.read.staff.views import PROVIDER_LABELS_JA
 from services.workflow import approvals, reconciliation, review
-from services.workflow.outbox import EXTERNAL_OPERATION
+from services.workflow.outbox import EXTERNAL_OPERATION, PROVIDER_LABELS_JA
 
 RESYNC_LOOKUPS_JA = {  # {provider}: the provider's Japanese name
     "applied": "{provider}で反映済みを確認しました。",

@@ -74,3 +74,13 @@ def is_valid_imei(text: str) -> bool:
 def luhn_complete(prefix: str) -> str:
     """Append the Luhn check digit to `prefix` (for generating stock numbers)."""
     return prefix + luhn.calc_check_digit(prefix)
+
+
+def customer_code(customer_id: int) -> str:
+    """The customer number shown to people: K-000123."""
+    return f"K-{customer_id:06d}"
+
+
+def contract_code(contract_id: int) -> str:
+    """The contract number shown to people: C-000123."""
+    return f"C-{contract_id:06d}"

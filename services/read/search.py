@@ -29,11 +29,9 @@ from dataclasses import dataclass, field
 from sqlalchemy import select, text
 from sqlmodel import Session
 
-from services.ledger.contracts import contract_code
-from services.ledger.customers import customer_code
 from services.models import Contract, Customer, Device, Invoice, Line, RatePlan, SimCard
 from services.platform.db import read_session
-from services.platform.identifiers import format_msisdn, parse_msisdn
+from services.platform.identifiers import contract_code, customer_code, format_msisdn, parse_msisdn
 from services.platform.labels import state_label
 from services.platform.permissions import Actor, can, require
 from services.platform.text import bigrams, normalize_name

@@ -32,8 +32,8 @@ from services.platform.clock import TOKYO
 from services.platform.db import read_session, write_session
 from services.platform.errors import NotFound, ValidationFailed
 from services.platform.formatting import action_label, changed_fields, tokyo_time
+from services.platform.paging import Page
 from services.platform.permissions import Actor, can, require
-from services.read.staff.views import Page
 from services.security.masking import mask_snapshot
 
 BATCH_SIZE = 2000

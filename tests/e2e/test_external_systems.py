@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from services.ledger.customers import customer_code
 from services.models import Invoice, Line, Payment, PaymentAllocation, ReconciliationRun, Shipment
 from services.platform.clock import today_in_tokyo
 from services.platform.db import make_engine
+from services.platform.identifiers import customer_code
 
 pytestmark = pytest.mark.e2e
 

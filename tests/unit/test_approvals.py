@@ -12,6 +12,7 @@ from sqlmodel import select
 from services.ledger import contracts, lines
 from services.models import ApprovalRequest, AuditEntry, ExternalOperation, Line
 from services.models.base import utcnow
+from services.platform.config import load_settings
 from services.platform.db import read_session, write_session
 from services.platform.errors import (
     ApprovalRequired,
@@ -21,7 +22,6 @@ from services.platform.errors import (
     ValidationFailed,
 )
 from services.read.staff import approvals as approvals_queue
-from services.platform.config import load_settings
 from services.workflow import approvals
 from services.workflow.approval_gate import approved
 

@@ -13,7 +13,6 @@ import telecom_app.telecom_app  # noqa: F401  (registers pages and states)
 from services.integrations.carrier import CarrierClient
 from services.ledger import carrier_report, lines
 from services.models import AuditEntry, ExternalOperation, Line, ReconciliationRun, ReviewItem, UsageRecord
-from services.operations import recovery
 from services.platform.clock import today_in_tokyo
 from services.platform.db import read_session, write_session
 from services.platform.errors import Conflict, PermissionDenied, ValidationFailed

@@ -9,7 +9,7 @@ from datetime import date
 import pytest
 from sqlmodel import select
 
-from services.ledger import contracts, customers, kyc_records
+from services.ledger import customers, kyc_records
 from services.models import AuditEntry, AuditSealedValue, Contract, Customer, KycRecord
 from services.platform import crypto
 from services.platform.db import read_session, write_session

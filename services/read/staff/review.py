@@ -8,17 +8,17 @@ import json
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from services.ledger.customers import customer_code
 from services.ledger.lines import CONFIRMABLE_LINE_STATES, RETRYABLE_LINE_STATES
 from services.models import ApprovalRequest, Customer, ExternalOperation, Line, ReviewItem, StaffUser
 from services.models.base import utcnow
 from services.models.workflow import ApprovalStatus, ExternalOperationStatus
 from services.platform.db import read_session
 from services.platform.formatting import tokyo_time
-from services.platform.identifiers import format_msisdn
+from services.platform.identifiers import customer_code, format_msisdn
 from services.platform.labels import state_label
+from services.platform.paging import Page
 from services.platform.permissions import Actor, can, can_handle_external, require
-from services.read.staff.views import EXTERNAL_OPERATION_LABELS_JA, PROVIDER_LABELS_JA, Page, external_operation_rows
+from services.read.staff.views import EXTERNAL_OPERATION_LABELS_JA, PROVIDER_LABELS_JA, external_operation_rows
 from services.security.masking import can_see, mask, mask_text
 from services.workflow import daily_reconciliation
 

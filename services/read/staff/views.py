@@ -8,9 +8,7 @@ birth, identity-document number and bank account (decrypted, then masked).
 from __future__ import annotations
 
 import logging
-import math
 from collections import defaultdict
-from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import func
@@ -19,8 +17,7 @@ from sqlmodel import Session, col, select
 from services.billing.allocation import PAYMENT_STATE_LABELS_JA, allocated_amounts, invoice_payment_state
 from services.billing.payments import PAYMENT_METHOD_LABELS_JA
 from services.ledger import kyc_records
-from services.ledger.contracts import contract_code
-from services.ledger.customers import ID_DOCUMENT_TYPES, bank_account_display, customer_code
+from services.ledger.customers import ID_DOCUMENT_TYPES, bank_account_display
 from services.models import (
     AuditEntry,
     Contract,
@@ -47,8 +44,9 @@ from services.platform import crypto
 from services.platform.clock import TOKYO
 from services.platform.db import read_session
 from services.platform.formatting import action_label, changed_fields, tokyo_time, yen
-from services.platform.identifiers import format_msisdn
+from services.platform.identifiers import contract_code, customer_code, format_msisdn
 from services.platform.labels import state_label
+from services.platform.paging import Page
 from services.platform.permissions import Actor, can, get_permitted, require
 from services.security.masking import can_see, mask, mask_snapshot, mask_text, revealable
 from services.workflow.outbox import PROVIDER_LABELS_JA
@@ -70,20 +68,6 @@ EXTERNAL_OPERATION_LABELS_JA = {
 }
 ATTEMPT_OUTCOME_LABELS_JA = {"succeeded": "成功", "failed": "失敗", "unknown": "結果不明"}
 BODY_LIMIT = 2000  # characters of a request / response body shown on screen
-
-
-@dataclass
-class Page:
-    """One page of a server-side paged list."""
-
-    rows: list[dict]
-    page: int
-    page_size: int
-    total: int
-    pages: int = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.pages = max(1, math.ceil(self.total / self.page_size))
 
 
 def _customer_row(c: Customer, actor: Actor, *, sensitive: bool = False) -> dict:
