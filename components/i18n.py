@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from state.base import UiState
+from state.preferences import Preferences
 
 TEXTS: dict[str, tuple[str, str]] = {
     "app_name": ("通信サービス管理", "Telecom Service Management"),
@@ -61,7 +61,7 @@ TEXTS: dict[str, tuple[str, str]] = {
 def t(key: str) -> rx.Var:
     """The label for `key` in the current UI language."""
     ja, en = TEXTS[key]
-    return rx.cond(UiState.lang == "en", en, ja)
+    return rx.cond(Preferences.lang == "en", en, ja)
 
 
 # English for labels written in Japanese in the page code (table headers, field and row labels).
@@ -88,4 +88,4 @@ LABELS_EN: dict[str, str] = {
 def tr(ja: str) -> rx.Var | str:
     """A label written in Japanese, in English when the UI is switched (unknown labels stay Japanese)."""
     en = LABELS_EN.get(ja)
-    return rx.cond(UiState.lang == "en", en, ja) if en else ja
+    return rx.cond(Preferences.lang == "en", en, ja) if en else ja

@@ -12,27 +12,15 @@ so its memory is cleared too. Signing out resets the tab at once and replaces it
 from __future__ import annotations
 
 from functools import lru_cache
-from http.cookies import SimpleCookie
 from typing import Any
 
 import reflex as rx
 from reflex.middleware import Middleware
 
 from services.platform.errors import NotAuthenticated
-from services.security import auth
+from state.session import AUDIENCES, resolve
 
-SESSION_COOKIE = "tsm_session"
 APP_STATE_PACKAGE = "state."
-
-
-def session_token(router: Any) -> str | None:
-    """The session token from the Cookie header the browser sent with the websocket."""
-    jar = SimpleCookie()
-    try:
-        jar.load(router.headers.cookie or "")
-    except Exception:  # a malformed Cookie header means: no session
-        return None
-    return jar[SESSION_COOKIE].value if SESSION_COOKIE in jar else None
 
 
 class SessionScope(rx.State):
@@ -42,12 +30,16 @@ class SessionScope(rx.State):
 
 
 def session_key(router: Any) -> str:
-    """The request's live session as "staff:<session id>", or "" when there is none."""
-    try:
-        current = auth.resolve_session(session_token(router))
-    except NotAuthenticated:
-        return ""
-    return f"{current.kind}:{current.session_id}"
+    """The request's live sessions as "staff:<session id>" (one part per audience signed in), or "" when
+    there is none."""
+    keys = []
+    for audience in sorted(AUDIENCES):
+        try:
+            current = resolve(router, audience)
+        except NotAuthenticated:
+            continue
+        keys.append(f"{current.kind}:{current.session_id}")
+    return " ".join(keys)
 
 
 @lru_cache(maxsize=1)

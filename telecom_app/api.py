@@ -20,13 +20,9 @@ from services.platform.config import settings
 from services.platform.errors import DomainError
 from services.security import auth, oidc
 from services.workflow import webhooks
-from state.auth import SSO_CHALLENGE_COOKIE
-from state.session_scope import SESSION_COOKIE
+from telecom_app import routes
 from telecom_app.http_policy import cookie_must_be_secure
-
-OIDC_FLOW_COOKIE = "tsm_oidc_flow"
-OIDC_FLOW_PATH = "/api/auth/oidc"
-SSO_FAILED_URL = "/login?sso_failed=1"
+from telecom_app.routes import OIDC_FLOW_COOKIE, SESSION_COOKIE, SSO_CHALLENGE_COOKIE
 
 
 def _client_ip(request: Request) -> str | None:
@@ -39,8 +35,8 @@ async def complete_sign_in(request: Request) -> RedirectResponse:
     try:
         token = auth.redeem_ticket(ticket, client_ip=_client_ip(request))
     except DomainError:
-        return RedirectResponse("/login?expired=1", status_code=303)
-    response = RedirectResponse("/admin/", status_code=303)
+        return RedirectResponse(routes.LOGIN_EXPIRED, status_code=303)
+    response = RedirectResponse(routes.AFTER_SIGN_IN, status_code=303)
     response.set_cookie(
         SESSION_COOKIE, token, httponly=True, samesite="strict", secure=cookie_must_be_secure(request.scope),
         path="/", max_age=settings.session_absolute_hours * 3600,
@@ -54,15 +50,15 @@ def oidc_login(request: Request) -> RedirectResponse:
     """Send the browser to the OpenID provider, keeping state, nonce and PKCE verifier in a cookie."""
     client = oidc.configured_client()
     if client is None:
-        return RedirectResponse("/login", status_code=303)
+        return RedirectResponse(routes.LOGIN, status_code=303)
     try:
         start = oidc.start_authorization(client)
     except DomainError:
-        return RedirectResponse(SSO_FAILED_URL, status_code=303)
+        return RedirectResponse(routes.LOGIN_SSO_FAILED, status_code=303)
     response = RedirectResponse(start.url, status_code=303)
     # Lax, not Strict: the provider's redirect back to the callback is a cross-site navigation.
     response.set_cookie(OIDC_FLOW_COOKIE, start.flow_cookie, httponly=True, samesite="lax",
-                        secure=cookie_must_be_secure(request.scope), path=OIDC_FLOW_PATH,
+                        secure=cookie_must_be_secure(request.scope), path=routes.API_OIDC,
                         max_age=oidc.FLOW_LIFETIME_SECONDS)
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -80,16 +76,16 @@ def oidc_callback(request: Request) -> RedirectResponse:
             issuer_param=q.get("iss"), flow_cookie=request.cookies.get(OIDC_FLOW_COOKIE))
         step = auth.continue_sso_sign_in(identity.staff_user_id, mfa_asserted=identity.mfa_asserted)
     except DomainError:
-        response = RedirectResponse(SSO_FAILED_URL, status_code=303)
+        response = RedirectResponse(routes.LOGIN_SSO_FAILED, status_code=303)
     else:
         if step.stage == "ticket":
-            response = RedirectResponse(f"/api/auth/complete?ticket={step.challenge_token}", status_code=303)
+            response = RedirectResponse(routes.complete_sign_in(step.challenge_token), status_code=303)
         else:
-            response = RedirectResponse("/login", status_code=303)
+            response = RedirectResponse(routes.LOGIN, status_code=303)
             response.set_cookie(SSO_CHALLENGE_COOKIE, step.challenge_token, httponly=True, samesite="lax",
                                 secure=cookie_must_be_secure(request.scope), path="/",
                                 max_age=int(auth.CHALLENGE_LIFETIME.total_seconds()))
-    response.delete_cookie(OIDC_FLOW_COOKIE, path=OIDC_FLOW_PATH, httponly=True, samesite="lax")
+    response.delete_cookie(OIDC_FLOW_COOKIE, path=routes.API_OIDC, httponly=True, samesite="lax")
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -100,7 +96,7 @@ async def sign_out(request: Request) -> RedirectResponse | PlainTextResponse:
     if origin and urlparse(origin).netloc != request.headers.get("host"):
         return PlainTextResponse("forbidden", status_code=403)
     auth.sign_out(request.cookies.get(SESSION_COOKIE))
-    response = RedirectResponse("/login", status_code=303)
+    response = RedirectResponse(routes.LOGIN, status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
     return response
 
@@ -117,9 +113,9 @@ async def receive_webhook(request: Request) -> JSONResponse:
 def build_api() -> Starlette:
     """The Starlette app Reflex mounts itself under (our routes match first)."""
     return Starlette(routes=[
-        Route("/api/auth/complete", complete_sign_in, methods=["GET"]),
-        Route("/api/auth/signout", sign_out, methods=["POST"]),
-        Route("/api/auth/oidc/login", oidc_login, methods=["GET"]),
-        Route("/api/auth/oidc/callback", oidc_callback, methods=["GET"]),
-        Route("/api/webhooks/{provider}", receive_webhook, methods=["POST"]),
+        Route(routes.API_COMPLETE_SIGN_IN, complete_sign_in, methods=["GET"]),
+        Route(routes.API_SIGN_OUT, sign_out, methods=["POST"]),
+        Route(routes.API_OIDC_LOGIN, oidc_login, methods=["GET"]),
+        Route(routes.API_OIDC_CALLBACK, oidc_callback, methods=["GET"]),
+        Route(routes.API_WEBHOOK, receive_webhook, methods=["POST"]),
     ])

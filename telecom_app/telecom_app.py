@@ -5,27 +5,37 @@ import reflex as rx
 import services.registry  # noqa: F401  (providers, handlers, policies and report sources)
 from services.platform import installation_secrets
 from services.security.masking import install_log_filter
-from state.approvals import ApprovalQueueState
-from state.audit import AuditState
-from state.auth import LoginState
-from state.base import UiState
-from state.records import (
-    ContractState,
-    CustomerListState,
-    CustomerState,
-    DashboardState,
-    InvoiceState,
-    LineListState,
-    LineState,
-    TicketState,
-)
-from state.recovery import ReviewQueueState
-from state.search import SearchState
+from state.admin.approvals import ApprovalQueueState
+from state.admin.audit import AuditState
+from state.admin.contracts import ContractState
+from state.admin.customers import CustomerListState, CustomerState
+from state.admin.dashboard import DashboardState
+from state.admin.invoices import InvoiceState
+from state.admin.lines import LineListState, LineState
+from state.admin.review import ReviewQueueState
+from state.admin.search import SearchState
+from state.admin.shell import UiState
+from state.admin.staff import StaffState
+from state.admin.tickets import TicketState
+from state.auth.login import LoginState
 from state.session_scope import SessionScopeMiddleware
-from state.staff import StaffState
+from telecom_app import routes
 from telecom_app.api import build_api
 from telecom_app.http_policy import HttpPolicy, install_access_log
-from telecom_app.pages import admin, approvals, audit, auth, recovery, staff
+from telecom_app.pages.admin import (
+    approvals,
+    audit,
+    contracts,
+    customers,
+    dashboard,
+    invoices,
+    lines,
+    review,
+    search,
+    staff,
+    tickets,
+)
+from telecom_app.pages.auth import login
 
 installation_secrets.exit_if_unsafe()  # no start with a missing or well-known secret
 install_log_filter()  # no unmasked PII, token or password in any log record of the web process
@@ -33,24 +43,24 @@ install_access_log()
 app = rx.App(api_transformer=[build_api(), HttpPolicy])  # our routes first; headers, limits and the log around all
 app.add_middleware(SessionScopeMiddleware())  # a tab's state is only ever sent under the session that loaded it
 
-app.add_page(auth.login_page, route="/login", title="ログイン | 通信サービス管理", on_load=LoginState.reset_form)
-app.add_page(auth.login_page, route="/", title="通信サービス管理", on_load=LoginState.reset_form)
+app.add_page(login.login_page, route=routes.LOGIN, title="ログイン | 通信サービス管理", on_load=LoginState.reset_form)
+app.add_page(login.login_page, route="/", title="通信サービス管理", on_load=LoginState.reset_form)
 
 _STAFF_PAGES = [
-    (admin.dashboard_page, "/admin", "ホーム", DashboardState.load),
-    (admin.search_page, "/admin/search", "検索", SearchState.load_results),
-    (admin.customers_page, "/admin/customers", "顧客", CustomerListState.load),
-    (admin.new_customer_page, "/admin/customers/new", "顧客登録", None),
-    (admin.customer_page, "/admin/customers/[customer_id]", "顧客", CustomerState.load),
-    (admin.lines_page, "/admin/lines", "回線", LineListState.load),
-    (admin.line_page, "/admin/lines/[line_id]", "回線", LineState.load),
-    (admin.contract_page, "/admin/contracts/[contract_id]", "契約", ContractState.load),
-    (admin.invoice_page, "/admin/invoices/[invoice_id]", "請求書", InvoiceState.load),
-    (admin.ticket_page, "/admin/tickets/[ticket_id]", "問い合わせ", TicketState.load),
-    (approvals.approvals_page, "/admin/approvals", "承認", ApprovalQueueState.load),
-    (recovery.review_page, "/admin/review", "要確認", ReviewQueueState.load),
-    (audit.audit_page, "/admin/audit", "監査ログ", AuditState.load),
-    (staff.staff_page, "/admin/staff", "担当者管理", StaffState.load),
+    (dashboard.dashboard_page, routes.ADMIN_HOME, "ホーム", DashboardState.load),
+    (search.search_page, routes.ADMIN_SEARCH, "検索", SearchState.load_results),
+    (customers.customers_page, routes.ADMIN_CUSTOMERS, "顧客", CustomerListState.load),
+    (customers.new_customer_page, routes.ADMIN_NEW_CUSTOMER, "顧客登録", None),
+    (customers.customer_page, routes.ADMIN_CUSTOMER, "顧客", CustomerState.load),
+    (lines.lines_page, routes.ADMIN_LINES, "回線", LineListState.load),
+    (lines.line_page, routes.ADMIN_LINE, "回線", LineState.load),
+    (contracts.contract_page, routes.ADMIN_CONTRACT, "契約", ContractState.load),
+    (invoices.invoice_page, routes.ADMIN_INVOICE, "請求書", InvoiceState.load),
+    (tickets.ticket_page, routes.ADMIN_TICKET, "問い合わせ", TicketState.load),
+    (approvals.approvals_page, routes.ADMIN_APPROVALS, "承認", ApprovalQueueState.load),
+    (review.review_page, routes.ADMIN_REVIEW, "要確認", ReviewQueueState.load),
+    (audit.audit_page, routes.ADMIN_AUDIT, "監査ログ", AuditState.load),
+    (staff.staff_page, routes.ADMIN_STAFF, "担当者管理", StaffState.load),
 ]
 for component, route, title, loader in _STAFF_PAGES:
     app.add_page(component, route=route, title=f"{title} | 通信サービス管理",

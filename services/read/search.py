@@ -14,8 +14,8 @@ The query is recognised by its shape and answered with exact, indexed look-ups:
   one, candidates are verified against the normalised name and kana, and at most limit + 1
   rows are read to know whether there are more.
 
-Results come back grouped by kind (顧客, 契約, 回線, SIM, 端末, 請求書), each hit with the admin
-URL of the record to open. Phone numbers in titles and subtitles are masked per the searcher's
+Results come back grouped by kind (顧客, 契約, 回線, SIM, 端末, 請求書), each hit naming the record
+it opens (a SIM or device opens its line). Phone numbers in titles and subtitles are masked per the searcher's
 role (services.security.masking); searching by a full number works for every role.
 """
 
@@ -69,14 +69,14 @@ _MAX_NAME_BATCHES = 8
 
 @dataclass(frozen=True)
 class SearchHit:
-    """One record found: what to show and where it opens."""
+    """One record found: what to show and which record it opens (kind and id; None when there is none)."""
 
     kind: str            # customer | contract | line | sim | device | invoice
     id: int
     title: str
     subtitle: str
     status: str | None   # the record's lifecycle state (raw value), if it has one
-    url: str | None
+    opens: tuple[str, int] | None
     customer_id: int | None
 
     @property
@@ -196,7 +196,7 @@ def _search_number(session: Session, raw: str, found: dict[str, tuple[list[Searc
 def _customer_hit(cid: int, name: str, kana: str, kind: str) -> SearchHit:
     kind_ja = "法人" if kind == "corporate" else "個人"
     return SearchHit("customer", cid, name, f"{customer_code(cid)} ・ {kana} ・ {kind_ja}", None,
-                     f"/admin/customers/{cid}", cid)
+                     ("customer", cid), cid)
 
 
 def _customers_by_id(session: Session, customer_id: int) -> list[SearchHit]:
@@ -220,7 +220,7 @@ def _contracts_by_id(session: Session, contract_id: int) -> list[SearchHit]:
         return []
     cid, status, customer_id, customer_name, plan_name = row
     return [SearchHit("contract", cid, contract_code(cid), f"{customer_name} ・ {plan_name}", status,
-                      f"/admin/contracts/{cid}", customer_id)]
+                      ("contract", cid), customer_id)]
 
 
 def _lines_by_msisdn(session: Session, e164: str, show_msisdn: Callable[[str], str]) -> list[SearchHit]:
@@ -235,7 +235,7 @@ def _lines_by_msisdn(session: Session, e164: str, show_msisdn: Callable[[str], s
         return []
     line_id, msisdn, status, customer_id, contract_id, customer_name, plan_name = row
     subtitle = f"{customer_name} ・ {contract_code(contract_id)} ・ {plan_name}"
-    return [SearchHit("line", line_id, show_msisdn(msisdn), subtitle, status, f"/admin/lines/{line_id}",
+    return [SearchHit("line", line_id, show_msisdn(msisdn), subtitle, status, ("line", line_id),
                       customer_id)]
 
 
@@ -257,7 +257,7 @@ def _sims(session: Session, condition, show_msisdn: Callable[[str], str]) -> lis
         return []
     sim_id, iccid, imsi, status, line_id, msisdn, customer_id, customer_name = row
     subtitle = f"IMSI {imsi} ・ {_used_by(msisdn, customer_name, show_msisdn)}"
-    return [SearchHit("sim", sim_id, iccid, subtitle, status, f"/admin/lines/{line_id}" if line_id else None,
+    return [SearchHit("sim", sim_id, iccid, subtitle, status, ("line", line_id) if line_id else None,
                       customer_id)]
 
 
@@ -273,7 +273,7 @@ def _devices(session: Session, condition, show_msisdn: Callable[[str], str]) -> 
         return []
     device_id, imei, model, status, line_id, msisdn, customer_id, customer_name = row
     subtitle = f"{model} ・ {_used_by(msisdn, customer_name, show_msisdn)}"
-    return [SearchHit("device", device_id, imei, subtitle, status, f"/admin/lines/{line_id}" if line_id else None,
+    return [SearchHit("device", device_id, imei, subtitle, status, ("line", line_id) if line_id else None,
                       customer_id)]
 
 
@@ -289,7 +289,7 @@ def _invoice_by_no(session: Session, upper: str, match: re.Match[str]) -> list[S
         return []
     invoice_id, invoice_no, period, total, status, customer_id, customer_name = row
     subtitle = f"{customer_name} ・ {period[:4]}年{int(period[5:7])}月分 ・ ¥{total:,}"
-    return [SearchHit("invoice", invoice_id, invoice_no, subtitle, status, f"/admin/invoices/{invoice_id}",
+    return [SearchHit("invoice", invoice_id, invoice_no, subtitle, status, ("invoice", invoice_id),
                       customer_id)]
 
 

@@ -48,10 +48,6 @@ ENTITY_LABELS_JA = {
     "approval_request": "承認申請", "import_batch": "一括登録", "service_incident": "障害・メンテナンス",
 }
 ACTOR_KIND_LABELS_JA = {"staff": "担当者", "customer": "お客様", "system": "システム"}
-_ENTITY_URLS = {
-    "customer": "/admin/customers/{}", "contract": "/admin/contracts/{}", "line": "/admin/lines/{}",
-    "invoice": "/admin/invoices/{}", "ticket": "/admin/tickets/{}",
-}
 _PROBLEMS_JA = {
     "content": "内容が記録時のハッシュと一致しません",
     "link": "前のエントリとの連結が一致しません",
@@ -196,14 +192,12 @@ def _entry_row(e: AuditEntry, actor: Actor, sealed: list[str] = ()) -> dict[str,
             continue
         old, new = _text((before or {}).get(name)), _text((after or {}).get(name))
         changes.append(f"{name}: {old or '—'} → {new or '—'}" if e.before_json else f"{name}: {new or '—'}")
-    url = _ENTITY_URLS.get(e.entity_type, "")
     return {
         "id": e.id, "at": tokyo_time(e.at, with_seconds=True),
         "actor_kind": e.actor_kind, "actor_kind_label": ACTOR_KIND_LABELS_JA.get(e.actor_kind, e.actor_kind),
         "actor": e.actor_label, "action": e.action, "action_label": action_label(e.action),
         "entity_type": e.entity_type, "entity_label": ENTITY_LABELS_JA.get(e.entity_type, e.entity_type),
         "entity_id": e.entity_id or 0,
-        "entity_url": url.format(e.entity_id) if url and e.entity_id else "",
         "customer_id": e.customer_id or 0, "contract_id": e.contract_id or 0, "line_id": e.line_id or 0,
         "reason": e.reason or "", "request_id": e.request_id or "", "changes": " / ".join(changes),
         "before": json.dumps(before, ensure_ascii=False) if before is not None else "",

@@ -19,9 +19,10 @@ from services.integrations.http import SIGNATURE_HEADER, sign
 from services.models import AuditEntry, InboundEvent, Line
 from services.platform import installation_secrets
 from services.platform.db import make_engine
-from state.base import NOT_OFFERED
-from state.records import CustomerState, LineState
-from state.staff import StaffState
+from state.admin.customers import CustomerState
+from state.admin.lines import LineState
+from state.admin.staff import StaffState
+from state.feedback import NOT_OFFERED
 from tests.e2e.conftest import open_context, sign_in
 from tests.e2e.raw_socket import RawClient, handler_name, text_of
 

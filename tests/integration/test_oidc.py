@@ -293,7 +293,8 @@ def test_routes_sign_in_with_mfa_asserted_and_set_the_session_cookie(browser):
 
 def test_routes_hand_our_totp_step_to_the_sign_in_page_when_mfa_was_not_asserted(browser, provider):
     import telecom_app.telecom_app  # noqa: F401  (registers the states)
-    from state.auth import SSO_CHALLENGE_COOKIE, LoginState
+    from state.auth.login import LoginState
+    from telecom_app.routes import SSO_CHALLENGE_COOKIE
     from tests.unit.test_staff_screen import _state
 
     control(provider, amr=["pwd"])

@@ -9,7 +9,7 @@ from reflex_base import constants
 
 from demo.staff import DEMO_PASSWORD, DEMO_STAFF
 from services.security import auth
-from state.session_scope import SESSION_COOKIE
+from telecom_app.routes import SESSION_COOKIE
 
 
 def signed_in_token(role: str) -> str:

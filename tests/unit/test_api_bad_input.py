@@ -191,7 +191,7 @@ def test_the_sign_in_page_says_so_when_plain_http_would_lose_the_secure_cookie(o
     from reflex_base import constants
 
     import telecom_app.telecom_app  # noqa: F401  (registers the states)
-    from state.auth import PLAIN_HTTP, LoginState
+    from state.auth.login import PLAIN_HTTP, LoginState
 
     root = rx.State(_reflex_internal_init=True)
     root.router = RouterData.from_router_data({

@@ -24,6 +24,7 @@ from services.security.audit_log import (
     read_filter_form,
     verify_chain,
 )
+from telecom_app import routes
 from tests.unit.builders import World
 
 
@@ -242,7 +243,7 @@ def test_list_rows_say_who_did_what_when_and_why(engine, admin, support):
     world.carrier_done(line.id)
     row = list_audit_entries(actor=support, action="line.activate").rows[0]
     assert row["actor"] == "admin@test" and row["action_label"] == "回線: 開通"
-    assert row["reason"] == "開通確認" and row["entity_url"] == f"/admin/lines/{line.id}"
+    assert row["reason"] == "開通確認" and routes.admin_record(row["entity_type"], row["entity_id"]) == f"/admin/lines/{line.id}"
     assert "status: applying → activating" in row["changes"]
 
 

@@ -8,8 +8,8 @@ from reflex_base import constants
 from sqlalchemy import text
 
 import telecom_app.telecom_app  # noqa: F401  (registers pages and states)
-from state.audit import AuditState
-from state.session_scope import SESSION_COOKIE
+from state.admin.audit import AuditState
+from telecom_app.routes import SESSION_COOKIE
 from tests.unit.builders import World
 from tests.unit.screens import signed_in_token
 

@@ -19,7 +19,8 @@ from services.platform.errors import Conflict, PermissionDenied, ValidationFaile
 from services.read.staff import review as review_queue
 from services.tasks.daily import run_reconciliation
 from services.workflow import daily_reconciliation, outbox
-from state.recovery import DailyReconciliationState, ReviewQueueState
+from state.admin.review import DailyReconciliationState, ReviewQueueState
+from telecom_app import routes
 from tests.unit.screens import signed_in_token, state_for
 
 HEADER = "date,msisdn,iccid,plan,state,throttled,usage_mb\n"
@@ -356,7 +357,7 @@ def test_report_differences_read_well_in_the_queue(world, carrier):
     row = review_queue.list_review_items(actor=world.actor("support")).rows[0]
 
     assert row["kind_label"] == "キャリア日次レポート: 状態の不一致"
-    assert row["line_url"] == f"/admin/lines/{line.id}" and row["can_resolve"] and not row["can_resync"]
+    assert routes.admin_line(row["line_id"]) == f"/admin/lines/{line.id}" and row["can_resolve"] and not row["can_resync"]
     assert review_queue.kind_label("carrier.report.missing_in_ledger") == "キャリア日次レポート: 台帳に記録なし"
     assert review_queue.kind_label("carrier.report.missing_at_carrier") == "キャリア日次レポート: キャリアに記録なし"
     assert review_queue.kind_label("payment.settlement.amount_mismatch") == "決済精算レポート: 金額の不一致"

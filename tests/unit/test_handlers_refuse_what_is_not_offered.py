@@ -13,10 +13,13 @@ from reflex_base import constants
 
 import telecom_app.telecom_app  # noqa: F401  (registers pages and states)
 from services.ledger import contracts, customers, lines
-from state.base import NOT_OFFERED
-from state.records import ContractState, CustomerState, InvoiceState, LineState
-from state.session_scope import SESSION_COOKIE
-from state.staff import StaffState
+from state.admin.contracts import ContractState
+from state.admin.customers import CustomerState
+from state.admin.invoices import InvoiceState
+from state.admin.lines import LineState
+from state.admin.staff import StaffState
+from state.feedback import NOT_OFFERED
+from telecom_app.routes import SESSION_COOKIE
 from tests.unit.builders import World
 from tests.unit.screens import signed_in_token
 

@@ -14,7 +14,7 @@ from services.operations import incidents
 from services.platform import installation_secrets
 from services.platform.db import read_session
 from services.workflow import webhooks
-from state.base import UiState
+from state.admin.shell import UiState
 from tests.unit.provider_fakes import deliver
 from tests.unit.screens import signed_in_token, state_for
 

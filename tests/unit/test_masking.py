@@ -26,8 +26,8 @@ from services.platform.errors import DomainError, PermissionDenied, ValidationFa
 from services.read.search import global_search
 from services.read.staff import views
 from services.security import auth, masking
-from state.records import CustomerState
-from state.session_scope import SESSION_COOKIE
+from state.admin.customers import CustomerState
+from telecom_app.routes import SESSION_COOKIE
 
 ADDRESS = "東京都千代田区丸の内1丁目1番1号"
 BANK = {"bank_name": "みずほ銀行", "branch_name": "渋谷支店", "account_type": "普通",

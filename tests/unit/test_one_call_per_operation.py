@@ -14,8 +14,8 @@ from services.billing import invoices
 from services.ledger import lines
 from services.models import ApprovalRequest, Invoice, Line
 from services.platform.db import read_session
-from state.records import LineState
-from state.session_scope import SESSION_COOKIE
+from state.admin.lines import LineState
+from telecom_app.routes import SESSION_COOKIE
 from tests.unit.builders import World
 from tests.unit.screens import signed_in_token
 

@@ -26,8 +26,9 @@ from services.platform.errors import Conflict, PermissionDenied, ValidationFaile
 from services.read.staff import review as review_queue
 from services.read.staff import views
 from services.workflow import approvals, outbox, reconciliation, review
-from state.base import UiState
-from state.recovery import ReviewQueueState
+from state.admin.review import ReviewQueueState
+from state.admin.shell import UiState
+from telecom_app import routes
 from tests.unit.builders import World
 from tests.unit.screens import signed_in_token, state_for
 
@@ -89,9 +90,9 @@ def test_queue_shows_kind_reason_evidence_links_and_the_operation_with_its_attem
     assert row["kind"] == "carrier.activate.unknown" and row["kind_label"] == "キャリア開通: 結果不明"
     assert row["reason"] == "キャリアの応答がタイムアウトしました（504）"
     assert row["evidence"] == '{\n  "carrier_request_id": "req-123",\n  "http_status": 504\n}'
-    assert row["line_url"] == f"/admin/lines/{line.id}" and row["msisdn"].startswith("090-1000-")
+    assert routes.admin_line(row["line_id"]) == f"/admin/lines/{line.id}" and row["msisdn"].startswith("090-1000-")
     assert row["line_status_label"] == "要確認"
-    assert row["customer_url"] == f"/admin/customers/{line.customer_id}" and row["customer_name"] == "山田 太郎"
+    assert routes.admin_customer(row["customer_id"]) == f"/admin/customers/{line.customer_id}" and row["customer_name"] == "山田 太郎"
     assert (row["operation_id"], row["operation_status"], row["operation_status_label"]) == (op.id, "unknown", "要確認")
     assert row["idempotency_key"] == op.idempotency_key
     assert row["attempts"][0] | {"at": ""} == {

@@ -11,6 +11,7 @@ from services.platform.errors import PermissionDenied
 from services.platform.identifiers import luhn_complete
 from services.platform.permissions import Actor, Role
 from services.read.search import HINT_NAME_TOO_SHORT, HINT_NUMBER_INCOMPLETE, global_search
+from telecom_app import routes
 
 ICCID = luhn_complete("898110000000000001")
 SPARE_ICCID = luhn_complete("898110000000000002")
@@ -63,7 +64,7 @@ def test_number_stored_once_is_found_however_it_is_typed(world, support, typed):
     (hit,) = results.group("line").hits
     assert hit.id == world["line"].id
     assert hit.title == "090-1234-5678"
-    assert hit.url == f"/admin/lines/{world['line'].id}"
+    assert routes.admin_record(*hit.opens) == f"/admin/lines/{world['line'].id}"
     assert hit.customer_id == world["yamada"].id
     assert hit.status == "applying"
     assert "山田 太郎" in hit.subtitle
@@ -72,7 +73,7 @@ def test_number_stored_once_is_found_however_it_is_typed(world, support, typed):
 def test_iccid_finds_the_sim_and_links_to_its_line(world, support):
     results = global_search(ICCID, actor=support)
     (hit,) = results.group("sim").hits
-    assert (hit.kind, hit.title, hit.url) == ("sim", ICCID, f"/admin/lines/{world['line'].id}")
+    assert (hit.kind, hit.title, routes.admin_record(*hit.opens)) == ("sim", ICCID, f"/admin/lines/{world['line'].id}")
     assert hit.customer_id == world["yamada"].id
 
 
@@ -86,14 +87,14 @@ def test_imei_finds_the_device_and_links_to_its_line(world, support):
     results = global_search(IMEI, actor=support)
     (hit,) = results.group("device").hits
     assert hit.id == world["device"].id
-    assert hit.url == f"/admin/lines/{world['line'].id}"
+    assert routes.admin_record(*hit.opens) == f"/admin/lines/{world['line'].id}"
     assert "Pixel 8a" in hit.subtitle
 
 
 def test_sim_in_stock_is_found_without_a_link(world, support):
     (hit,) = global_search(SPARE_ICCID, actor=support).group("sim").hits
     assert hit.id == world["spare"].id
-    assert hit.url is None and hit.customer_id is None
+    assert hit.opens is None and hit.customer_id is None
     assert hit.status == "in_stock"
 
 
@@ -110,7 +111,7 @@ def test_hiragana_fragment_finds_the_katakana_customer(world, support):
     assert _kinds(results) == ["customer"]
     (hit,) = results.group("customer").hits
     assert hit.id == world["yamada"].id
-    assert hit.url == f"/admin/customers/{world['yamada'].id}"
+    assert routes.admin_record(*hit.opens) == f"/admin/customers/{world['yamada'].id}"
     assert hit.title == "山田 太郎"
 
 
@@ -155,7 +156,7 @@ def test_contract_code(world, support, typed):
     contract_id = world["contract"].id
     results = global_search(typed.format(id=contract_id), actor=support)
     (hit,) = results.group("contract").hits
-    assert (hit.id, hit.title, hit.url) == (contract_id, f"C-{contract_id:06d}", f"/admin/contracts/{contract_id}")
+    assert (hit.id, hit.title, routes.admin_record(*hit.opens)) == (contract_id, f"C-{contract_id:06d}", f"/admin/contracts/{contract_id}")
     assert hit.customer_id == world["yamada"].id
 
 
@@ -169,7 +170,7 @@ def test_bare_number_finds_customer_and_contract_grouped_in_order(world, support
 def test_invoice_number(world, support, typed):
     (hit,) = global_search(typed, actor=support).group("invoice").hits
     assert hit.id == world["invoice_id"]
-    assert hit.url == f"/admin/invoices/{world['invoice_id']}"
+    assert routes.admin_record(*hit.opens) == f"/admin/invoices/{world['invoice_id']}"
     assert hit.title == "INV-202606-000123"
 
 

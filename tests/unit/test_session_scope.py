@@ -9,9 +9,11 @@ import reflex as rx
 from reflex.istate.data import RouterData
 from reflex_base import constants
 
-from state.base import UiState
-from state.records import CustomerState
-from state.session_scope import SESSION_COOKIE, SessionScope, SessionScopeMiddleware, app_state_classes, reset_tab
+from state.admin.customers import CustomerState
+from state.admin.shell import UiState
+from state.preferences import Preferences
+from state.session_scope import SessionScope, SessionScopeMiddleware, app_state_classes, reset_tab
+from telecom_app.routes import SESSION_COOKIE
 from tests.unit.screens import signed_in_token
 
 importlib.import_module("telecom_app.telecom_app")  # registers every page and state
@@ -30,8 +32,8 @@ def _fill(root) -> None:
     customer = root.get_substate(CustomerState.get_full_name().split("."))
     customer.data = {"customer": {"address": "東京都千代田区1-1", "birth_date": "1980-01-01"}}
     customer.revealed = {"bank_account": "みずほ銀行 渋谷支店 普通 1234567"}
-    ui = root.get_substate(UiState.get_full_name().split("."))
-    ui.user_label, ui.lang = "管理者 三郎 <admin@demo.example>", "en"
+    root.get_substate(UiState.get_full_name().split(".")).user_label = "管理者 三郎 <admin@demo.example>"
+    root.get_substate(Preferences.get_full_name().split(".")).lang = "en"
 
 
 def _customer(root):
@@ -52,7 +54,8 @@ def test_reset_empties_personal_data_and_keeps_the_language_cookie():
 
     assert _customer(root).data == {} and _customer(root).revealed == {}
     ui = root.get_substate(UiState.get_full_name().split("."))
-    assert ui.user_label == "" and ui.lang == "en"
+    preferences = root.get_substate(Preferences.get_full_name().split("."))
+    assert ui.user_label == "" and preferences.lang == "en"
 
 
 def test_an_event_without_a_session_on_a_tab_loaded_under_one_resets_it_first(engine):

@@ -14,9 +14,9 @@ from demo.staff import DEMO_PASSWORD, DEMO_STAFF
 from services.models import ApprovalRequest, StaffUser
 from services.platform.db import read_session
 from services.security import auth, staff_admin
-from state.auth import SSO_CHALLENGE_COOKIE, LoginState
-from state.session_scope import SESSION_COOKIE
-from state.staff import StaffState
+from state.admin.staff import StaffState
+from state.auth.login import LoginState
+from telecom_app.routes import SESSION_COOKIE, SSO_CHALLENGE_COOKIE
 
 
 def _signed_in_token(role: str) -> tuple[str, int]:

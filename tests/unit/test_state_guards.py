@@ -9,19 +9,19 @@ import reflex as rx
 from reflex.istate.data import RouterData
 from reflex_base import constants
 
-import state.base
-from state.base import PUBLIC_HANDLERS
+import state.session
+from state.session import PUBLIC_HANDLERS
 
 importlib.import_module("telecom_app.telecom_app")  # registers every page and state
 
 # Public on purpose: the sign-in steps, signing out (also with an expired session), the language switch.
 EXPECTED_PUBLIC = {
-    "state.auth.LoginState.reset_form",
-    "state.auth.LoginState.submit_password",
-    "state.auth.LoginState.submit_code",
-    "state.auth.LoginState.continue_after_recovery_codes",
-    "state.base.UiState.set_lang",
-    "state.base.UiState.sign_out",
+    "state.auth.login.LoginState.reset_form",
+    "state.auth.login.LoginState.submit_password",
+    "state.auth.login.LoginState.submit_code",
+    "state.auth.login.LoginState.continue_after_recovery_codes",
+    "state.preferences.Preferences.set_lang",
+    "state.admin.shell.UiState.sign_out",
 }
 
 
@@ -97,7 +97,7 @@ def test_guarded_handler_without_a_valid_session_touches_nothing_and_redirects(e
     assert result is not None and "login" in str(result)
     after = st.dict()[cls.get_full_name()]
     assert after == before
-    assert state.base._current_actor.get() is None
+    assert state.session._current_actor.get() is None
 
 
 def _ledger(engine) -> dict:

@@ -11,10 +11,10 @@ import telecom_app.telecom_app  # noqa: F401  (registers pages and states)
 from services.models import Line
 from services.platform.db import read_session
 from services.security import auth
-from state.approvals import ApprovalQueueState
-from state.base import NOT_OFFERED
-from state.records import LineState
-from state.session_scope import SESSION_COOKIE
+from state.admin.approvals import ApprovalQueueState
+from state.admin.lines import LineState
+from state.feedback import NOT_OFFERED
+from telecom_app.routes import SESSION_COOKIE
 from tests.unit.builders import World
 from tests.unit.screens import signed_in_token
 
@@ -97,7 +97,7 @@ def test_signed_out_session_is_sent_to_sign_in(active_line):
 
 def test_accounting_asks_to_cancel_an_issued_invoice_by_typing_its_number(engine, admin):
     from services.models import Invoice
-    from state.records import InvoiceState
+    from state.admin.invoices import InvoiceState
 
     invoice = World(admin).invoice()
     st = _state(InvoiceState, signed_in_token("accounting"), invoice_id=invoice.id)
@@ -114,7 +114,7 @@ def test_accounting_asks_to_cancel_an_issued_invoice_by_typing_its_number(engine
 
 
 def test_support_asks_for_kyc_confirmation_from_the_360_view(engine, admin):
-    from state.records import CustomerState
+    from state.admin.customers import CustomerState
 
     customer_id = World(admin).documented_customer()
     st = _state(CustomerState, signed_in_token("support"), customer_id=customer_id)

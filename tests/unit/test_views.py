@@ -13,6 +13,7 @@ from services.platform.db import write_session
 from services.platform.errors import NotFound, PermissionDenied
 from services.read.staff import views
 from services.workflow import approvals
+from telecom_app import routes
 
 
 def test_line_history_says_who_changed_what_when_and_why(world, admin, support):
@@ -54,8 +55,8 @@ def test_customer_360_links_every_record_and_hides_payments_from_sales(world, ad
     contract = world.contract()
     line = world.line(contract)
     view = views.customer_360(contract.customer_id, actor=admin)
-    assert view["contracts"][0]["url"] == f"/admin/contracts/{contract.id}"
-    assert view["lines"][0]["url"] == f"/admin/lines/{line.id}"
+    assert routes.admin_contract(view["contracts"][0]["id"]) == f"/admin/contracts/{contract.id}"
+    assert routes.admin_line(view["lines"][0]["id"]) == f"/admin/lines/{line.id}"
     assert view["can_view_payments"]
     assert not views.customer_360(contract.customer_id, actor=sales)["can_view_payments"]
 

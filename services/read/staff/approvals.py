@@ -39,9 +39,8 @@ def _row(request: ApprovalRequest, staff: dict[int, StaffUser], actor: Actor) ->
         "result": request.result_message or "", "status": status, "status_label": state_label("approval", status),
         "created_at": tokyo_time(request.created_at), "expires_at": tokyo_time(request.expires_at),
         "age": f"{age_hours}時間前" if age_hours else "1時間以内", "hash": request.params_hash,
-        "customer_url": f"/admin/customers/{request.customer_id}" if request.customer_id else "",
-        "contract_url": f"/admin/contracts/{request.contract_id}" if request.contract_id else "",
-        "line_url": f"/admin/lines/{request.line_id}" if request.line_id else "",
+        "customer_id": request.customer_id or 0, "contract_id": request.contract_id or 0,
+        "line_id": request.line_id or 0,
         "can_decide": can_decide, "mine": request.requested_by == actor.id,
     }
 

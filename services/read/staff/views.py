@@ -78,7 +78,6 @@ def _customer_row(c: Customer, actor: Actor, *, sensitive: bool = False) -> dict
         "phone": mask("phone", c.phone, actor), "postal_code": mask("postal_code", c.postal_code, actor),
         "address": mask("address", c.address, actor), "birth_date": mask("birth_date", c.birth_date, actor),
         "kyc_status": c.kyc_status, "kyc_label": KYC_LABELS_JA.get(c.kyc_status, c.kyc_status),
-        "url": f"/admin/customers/{c.id}",
     }
     if sensitive:
         row["id_document_label"] = ID_DOCUMENT_TYPES.get(c.id_document_type or "", c.id_document_type or "")
@@ -107,8 +106,7 @@ def _line_row(line: Line, sim: SimCard | None, device: Device | None, actor: Act
         "sim_status_label": state_label("sim", sim.status) if sim else "",
         "imei": device.imei if device else "", "device_model": device.model if device else "",
         "device_status_label": state_label("device", device.status) if device else "",
-        "activated_at": tokyo_time(line.activated_at), "url": f"/admin/lines/{line.id}",
-        "contract_url": f"/admin/contracts/{line.contract_id}", "throttled": line.throttled,
+        "activated_at": tokyo_time(line.activated_at), "throttled": line.throttled,
     }
 
 
@@ -119,16 +117,15 @@ def _invoice_row(inv: Invoice, allocated: int) -> dict:
         "status_label": state_label("invoice", inv.status), "total": yen(inv.total),
         "allocated": yen(allocated), "payment_state": state,
         "payment_state_label": PAYMENT_STATE_LABELS_JA.get(state, ""),
-        "due_date": inv.due_date.isoformat() if inv.due_date else "", "url": f"/admin/invoices/{inv.id}",
-        "contract_code": contract_code(inv.contract_id), "contract_url": f"/admin/contracts/{inv.contract_id}",
+        "due_date": inv.due_date.isoformat() if inv.due_date else "",
+        "contract_id": inv.contract_id, "contract_code": contract_code(inv.contract_id),
     }
 
 
 def _ticket_row(t: Ticket) -> dict:
     return {
         "id": t.id, "subject": t.subject, "status": t.status, "status_label": state_label("ticket", t.status),
-        "priority": t.priority, "created_at": tokyo_time(t.created_at), "url": f"/admin/tickets/{t.id}",
-        "line_id": t.line_id or 0, "line_url": f"/admin/lines/{t.line_id}" if t.line_id else "",
+        "priority": t.priority, "created_at": tokyo_time(t.created_at), "line_id": t.line_id or 0,
     }
 
 
@@ -174,12 +171,11 @@ def customer_360(customer_id: int, *, actor: Actor) -> dict:
                 {"id": k.id, "code": contract_code(k.id), "status": k.status,
                  "status_label": state_label("contract", k.status),
                  "plan": plans[k.rate_plan_id].name if k.rate_plan_id in plans else "",
-                 "start_date": k.start_date.isoformat() if k.start_date else "", "url": f"/admin/contracts/{k.id}"}
+                 "start_date": k.start_date.isoformat() if k.start_date else ""}
                 for k in contracts
             ],
             "lines": _lines_with_stock(session, lines, actor),
             "line_total": int(line_total),
-            "lines_url": f"/admin/lines?customer_id={customer_id}",
             "users": [
                 {"id": u.id, "name": u.name, "email": mask("email", u.email, actor),
                  "role_label": "法人管理者" if u.role == "customer_admin" else "利用者", "active": u.is_active}
@@ -236,7 +232,7 @@ def line_detail(line_id: int, *, actor: Actor) -> dict:
             "line": _line_row(line, sim, device, actor),
             "customer": _customer_row(customer, actor),
             "contract": {"id": contract.id, "code": contract_code(contract.id), "status_label":
-                         state_label("contract", contract.status), "url": f"/admin/contracts/{contract.id}"},
+                         state_label("contract", contract.status)},
             "plan": {"name": plan.name, "data_cap_mb": plan.data_cap_mb, "monthly_fee": yen(plan.monthly_fee)},
             "usage": [{"day": u.day.isoformat(), "used_mb": u.used_mb} for u in usage],
             "month": _month_usage(session, line, plan),
@@ -389,7 +385,7 @@ def invoice_detail(invoice_id: int, *, actor: Actor) -> dict:
                         "issue_date": inv.issue_date.isoformat() if inv.issue_date else ""},
             "customer": _customer_row(session.get(Customer, inv.customer_id), actor),
             "items": [{"description": i.description, "quantity": i.quantity, "unit_price": yen(i.unit_price),
-                       "amount": yen(i.amount), "line_url": f"/admin/lines/{i.line_id}" if i.line_id else ""}
+                       "amount": yen(i.amount), "line_id": i.line_id or 0}
                       for i in items],
             "allocations": [{"amount": yen(a.amount), "payer_name": p.payer_name, "received_at":
                              tokyo_time(p.received_at), "method_label": PAYMENT_METHOD_LABELS_JA.get(p.method, p.method)}
@@ -409,7 +405,7 @@ def ticket_detail(ticket_id: int, *, actor: Actor) -> dict:
                                 .order_by(TicketMessage.id)).all()
         line = session.get(Line, t.line_id) if t.line_id else None
         return {
-            "ticket": {**_ticket_row(t), "contract_url": f"/admin/contracts/{t.contract_id}" if t.contract_id else "",
+            "ticket": {**_ticket_row(t), "contract_id": t.contract_id or 0,
                        "contract_code": contract_code(t.contract_id) if t.contract_id else "",
                        "msisdn": mask("msisdn", format_msisdn(line.msisdn), actor) if line else ""},
             "customer": _customer_row(session.get(Customer, t.customer_id), actor),

@@ -1,4 +1,4 @@
-"""The review queue page (要確認キュー) and the external-operation history shown on record pages."""
+"""The review queue (要確認): items to settle by hand, their provider calls, retry and resolve, and the daily reconciliation runs."""
 
 from __future__ import annotations
 
@@ -6,74 +6,16 @@ from typing import Any
 
 import reflex as rx
 
+from components.admin.operations import PRE_STYLE, attempts_list, operation_status_badge
+from components.admin.shell import admin_shell
 from components.i18n import t
-from components.shell import admin_shell
 from components.widgets import link, messages, pager, section, status_badge, table
-from state.recovery import DailyReconciliationState as D
-from state.recovery import ReviewQueueState as Q
+from state.admin.review import DailyReconciliationState as D
+from state.admin.review import ReviewQueueState as Q
+from telecom_app import routes
 
-OPERATION_STATUS_COLORS = {"pending": "amber", "in_flight": "blue", "succeeded": "green", "failed": "red",
-                           "unknown": "red"}
 RUN_STATUS_COLORS = {"queued": "gray", "running": "blue", "completed": "green", "failed": "red"}
-_PRE = {"white_space": "pre-wrap", "word_break": "break-all", "font_size": "12px", "margin": "0",
-        "padding": "0.5em", "background": "var(--gray-3)", "border_radius": "6px", "max_height": "16em",
-        "overflow": "auto", "width": "100%"}
 
-
-def operation_status_badge(status: rx.Var, label: rx.Var) -> rx.Component:
-    """A coloured badge for an external operation's state (保留, 処理中, 成功, 失敗, 要確認)."""
-    return rx.badge(label, color_scheme=rx.match(status, *OPERATION_STATUS_COLORS.items(), "gray"),
-                    variant="soft", data_status=status)
-
-
-def _attempt(a) -> rx.Component:
-    return rx.box(
-        rx.hstack(rx.text("#", a["no"], weight="bold", size="2"), rx.text(a["at"], size="2"),
-                  rx.text(a["duration_ms"], " ms", size="2", color="gray"),
-                  rx.text("HTTP ", a["http_status"], size="2", color="gray"),
-                  operation_status_badge(a["outcome"], a["outcome_label"]),
-                  spacing="2", wrap="wrap", align="center"),
-        rx.cond(a["error"] != "", rx.text(a["error"], size="1", color="red")),
-        rx.el.details(
-            rx.el.summary("送受信の内容", style={"cursor": "pointer", "font_size": "12px"}),
-            rx.text("リクエスト", size="1", color="gray"), rx.el.pre(a["request"], style=_PRE),
-            rx.text("レスポンス", size="1", color="gray"), rx.el.pre(a["response"], style=_PRE),
-        ),
-        padding_y="0.3em", border_bottom="1px dashed var(--gray-5)", width="100%", data_attempt=a["no"],
-    )
-
-
-def attempts_list(attempts: rx.Var) -> rx.Component:
-    """The attempts of one external operation: when, how long, HTTP status, outcome, error, bodies."""
-    return rx.cond(attempts.length() > 0,
-                   rx.vstack(rx.foreach(attempts, _attempt), spacing="0", width="100%"),
-                   rx.text("まだ送信していません。", size="1", color="gray"))
-
-
-def _operation(op) -> rx.Component:
-    return rx.box(
-        rx.hstack(rx.text("#", op["id"], weight="bold"), rx.text(op["label"], weight="medium"),
-                  operation_status_badge(op["status"], op["status_label"]),
-                  rx.text("試行 ", op["attempt_count"], " 回", size="2", color="gray"),
-                  spacing="2", wrap="wrap", align="center"),
-        rx.text("作成 ", op["created_at"], " ・ 更新 ", op["updated_at"],
-                rx.cond(op["next_attempt_at"] != "", " ・ 次回送信 " + op["next_attempt_at"].to(str), ""),
-                size="1", color="gray"),
-        rx.text("冪等キー: ", rx.code(op["idempotency_key"]), size="1", word_break="break-all"),
-        rx.cond(op["last_error"] != "", rx.text("最後のエラー: ", op["last_error"], size="2", color="red")),
-        attempts_list(op["attempts"].to(list[dict[str, Any]])),
-        border_left="3px solid var(--accent-8)", padding_left="0.75em", width="100%", data_operation=op["id"],
-    )
-
-
-def operation_history(operations: rx.Var) -> rx.Component:
-    """A record's external operations (外部連携の履歴), newest first, each with its attempts."""
-    return rx.cond(operations.length() > 0,
-                   rx.vstack(rx.foreach(operations, _operation), spacing="4", width="100%"),
-                   rx.text(t("empty"), size="2", color="gray"))
-
-
-# ---- the queue --------------------------------------------------------------------------------
 
 def _filters() -> rx.Component:
     return rx.form(rx.flex(
@@ -89,11 +31,11 @@ def _filters() -> rx.Component:
 
 def _links(r) -> rx.Component:
     return rx.flex(
-        rx.cond(r["line_url"] != "", rx.hstack(
-            rx.text("回線", size="2", color="gray"), link(r["msisdn"], r["line_url"]),
+        rx.cond(r["line_id"] != 0, rx.hstack(
+            rx.text("回線", size="2", color="gray"), link(r["msisdn"], routes.admin_line(r["line_id"])),
             status_badge(r["line_status"], r["line_status_label"]), spacing="1", align="center")),
-        rx.cond(r["customer_url"] != "", rx.hstack(
-            rx.text("顧客", size="2", color="gray"), link(r["customer_name"], r["customer_url"]),
+        rx.cond(r["customer_id"] != 0, rx.hstack(
+            rx.text("顧客", size="2", color="gray"), link(r["customer_name"], routes.admin_customer(r["customer_id"])),
             rx.text(r["customer_code"], size="1", color="gray"), spacing="1", align="center")),
         spacing="4", wrap="wrap", align="center")
 
@@ -133,11 +75,11 @@ def _item_card(r) -> rx.Component:
         rx.text(r["reason"], weight="medium"),
         _links(r),
         rx.cond(r["evidence"] != "", rx.vstack(rx.text("証拠", size="1", color="gray"),
-                                               rx.el.pre(r["evidence"], style=_PRE), spacing="1", width="100%")),
+                                               rx.el.pre(r["evidence"], style=PRE_STYLE), spacing="1", width="100%")),
         _operation_summary(r),
         rx.cond(r["approval_id"] != 0, rx.callout(
             rx.text("回線状態の確定を承認待ちです（承認申請 #", r["approval_id"], "）。 ",
-                    link("承認の画面を開く", "/admin/approvals")),
+                    link("承認の画面を開く", routes.ADMIN_APPROVALS)),
             icon="clock", color_scheme="amber", size="1")),
         rx.cond(r["status"] == "resolved", rx.text(
             "解消: ", r["resolved_by"], " ・ ", r["resolved_at"], " ・ 理由: ", r["resolution_reason"],
@@ -176,8 +118,6 @@ def _action_dialog() -> rx.Component:
             spacing="3"), on_submit=Q.submit_action, reset_on_submit=False),
     ), open=Q.action != "")
 
-
-# ---- 日次突合 ----------------------------------------------------------------------------------
 
 def _run_row(r) -> rx.Component:
     return rx.table.row(

@@ -1,22 +1,14 @@
-"""Page frames: the staff back-office shell (header, search, navigation) and the sign-in frame."""
+"""The staff back-office shell: header, navigation, global search and incident banner."""
 
 from __future__ import annotations
 
 import reflex as rx
 
+from components.frame import language_switch, usable_once_loaded
 from components.i18n import t, tr
-from state.base import UiState
-from state.search import SearchState
-
-
-def _lang_switch() -> rx.Component:
-    return rx.hstack(
-        rx.button("日本語", size="1", variant=rx.cond(UiState.lang == "ja", "solid", "soft"),
-                  on_click=UiState.set_lang("ja")),
-        rx.button("EN", size="1", variant=rx.cond(UiState.lang == "en", "solid", "soft"),
-                  on_click=UiState.set_lang("en")),
-        spacing="1",
-    )
+from state.admin.search import SearchState
+from state.admin.shell import UiState
+from telecom_app import routes
 
 
 def search_box() -> rx.Component:
@@ -30,17 +22,6 @@ def search_box() -> rx.Component:
         ),
         on_submit=SearchState.submit, reset_on_submit=False, width="100%",
     )
-
-
-def usable_once_loaded(*children) -> rx.Component:
-    """Keep every input and button disabled until the page has loaded its data from the server.
-
-    An action sent before the page's load handler has run would be answered first and then
-    overwritten by that handler (a sign-in clicked while the page is still connecting came back
-    to the password step). Links stay usable.
-    """
-    return rx.el.fieldset(*children, disabled=~rx.State.is_hydrated, aria_busy=~rx.State.is_hydrated,
-                          style={"border": "none", "padding": "0", "margin": "0", "min_width": "0"})
 
 
 INCIDENT_COLORS = {"outage": "red", "maintenance": "amber"}
@@ -72,28 +53,28 @@ def admin_shell(*children, title: rx.Var | str = "") -> rx.Component:
     return usable_once_loaded(rx.box(
         rx.box(
             rx.flex(
-                rx.link(rx.heading(t("app_name"), size="4"), href="/admin/", underline="none"),
+                rx.link(rx.heading(t("app_name"), size="4"), href=routes.AFTER_SIGN_IN, underline="none"),
                 rx.flex(
-                    rx.link(t("home"), href="/admin/"),
-                    rx.link(t("customers"), href="/admin/customers"),
-                    rx.link(t("lines"), href="/admin/lines"),
-                    rx.link(t("new_customer"), href="/admin/customers/new"),
+                    rx.link(t("home"), href=routes.AFTER_SIGN_IN),
+                    rx.link(t("customers"), href=routes.ADMIN_CUSTOMERS),
+                    rx.link(t("lines"), href=routes.ADMIN_LINES),
+                    rx.link(t("new_customer"), href=routes.ADMIN_NEW_CUSTOMER),
                     rx.link(rx.hstack(t("approvals"), rx.cond(UiState.pending_approvals > 0,
                                                               rx.badge(UiState.pending_approvals, color_scheme="red",
                                                                        id="approval-count")),
-                                      spacing="1", align="center"), href="/admin/approvals"),
+                                      spacing="1", align="center"), href=routes.ADMIN_APPROVALS),
                     rx.link(rx.hstack(tr("要確認"), rx.cond(UiState.open_reviews > 0,
                                                           rx.badge(UiState.open_reviews, color_scheme="red",
                                                                    id="review-count")),
-                                      spacing="1", align="center"), href="/admin/review"),
-                    rx.link(t("audit"), href="/admin/audit"),
-                    rx.cond(UiState.role == "admin", rx.link(t("staff"), href="/admin/staff")),
+                                      spacing="1", align="center"), href=routes.ADMIN_REVIEW),
+                    rx.link(t("audit"), href=routes.ADMIN_AUDIT),
+                    rx.cond(UiState.role == "admin", rx.link(t("staff"), href=routes.ADMIN_STAFF)),
                     spacing="4", wrap="wrap",
                 ),
                 rx.spacer(),
                 rx.flex(
                     rx.text(UiState.user_label, " ", rx.badge(UiState.role_label), size="2", id="signed-in-user"),
-                    _lang_switch(),
+                    language_switch(),
                     rx.button(t("sign_out"), size="1", variant="outline", on_click=UiState.sign_out, id="sign-out"),
                     spacing="3", align="center", wrap="wrap",
                 ),
@@ -108,13 +89,4 @@ def admin_shell(*children, title: rx.Var | str = "") -> rx.Component:
             padding="1em", max_width="1200px", margin="0 auto", width="100%",
         ),
         width="100%",
-    ))
-
-
-def auth_frame(*children) -> rx.Component:
-    """A small centred frame for the sign-in steps (usable once the page has loaded)."""
-    return usable_once_loaded(rx.center(
-        rx.card(rx.vstack(rx.heading(t("app_name"), size="5"), *children, spacing="4", width="100%"),
-                width="100%", max_width="420px"),
-        padding="1em", min_height="100vh",
     ))

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import reflex as rx
 
+from components.admin.shell import admin_shell
 from components.i18n import t
-from components.shell import admin_shell
 from components.widgets import field, messages, section, status_badge, table
-from state.base import UiState
-from state.staff import StaffState
+from state.admin.staff import StaffState
+from state.preferences import Preferences
 
 
 def _l(ja: str, en: str) -> rx.Var:
     """A label of this page in the current UI language."""
-    return rx.cond(UiState.lang == "en", en, ja)
+    return rx.cond(Preferences.lang == "en", en, ja)
 
 
 def _error_of(name: str) -> rx.Component:

@@ -8,7 +8,9 @@ import reflex as rx
 
 from services.read.staff import approvals as approvals_queue
 from services.workflow import approvals
-from state.base import MessagesMixin, UiState, actor, guarded
+from state.admin.shell import UiState
+from state.feedback import MessagesMixin
+from state.session import STAFF, actor, guarded
 
 
 class ApprovalQueueState(MessagesMixin, rx.State):
@@ -26,7 +28,7 @@ class ApprovalQueueState(MessagesMixin, rx.State):
     decide_summary: str = ""
 
     @rx.event
-    @guarded
+    @guarded(STAFF)
     def load(self):
         """Expire overdue requests, then load the queue and the person's own requests."""
         approvals.expire_overdue()
@@ -34,7 +36,7 @@ class ApprovalQueueState(MessagesMixin, rx.State):
         self._fetch()
 
     @rx.event
-    @guarded
+    @guarded(STAFF)
     def apply_filters(self, form: dict):
         """Filter the queue by type, requester and age."""
         self.operation = form.get("operation") or ""
@@ -43,7 +45,7 @@ class ApprovalQueueState(MessagesMixin, rx.State):
         self._fetch()
 
     @rx.event
-    @guarded
+    @guarded(STAFF)
     def open_decision(self, request_id: int, kind: str):
         """Open the approve / reject dialog for one request."""
         row = next((r for r in self.rows if r["id"] == request_id), None)
@@ -54,13 +56,13 @@ class ApprovalQueueState(MessagesMixin, rx.State):
         self.decide_summary = row["summary"]
 
     @rx.event
-    @guarded
+    @guarded(STAFF)
     def cancel_decision(self):
         """Close the dialog without deciding."""
         self.decide_id, self.decide_kind = 0, ""
 
     @rx.event
-    @guarded
+    @guarded(STAFF)
     def submit_decision(self, form: dict):
         """Approve (execute) or reject the request in the dialog."""
         row = next((r for r in self.rows if r["id"] == self.decide_id), None)

@@ -8,18 +8,16 @@ import reflex as rx
 
 from services.platform.permissions import can
 from services.security import audit_log
-from state.base import MessagesMixin, actor, guarded, require_offered
+from state.admin.paging import PagedListMixin
+from state.feedback import require_offered
+from state.session import STAFF, actor, guarded
 
 _FILTER_FIELDS = ("actor_label", "entity_type", "entity_id", "action", "since", "until", "up_to_id")
 
 
-class AuditState(MessagesMixin, rx.State):
+class AuditState(PagedListMixin, rx.State):
     """Who changed what, when and why: the filtered list, its export, and the tamper check."""
 
-    rows: list[dict[str, Any]] = []
-    page: int = 1
-    pages: int = 1
-    total: int = 0
     filters: dict[str, str] = {name: "" for name in _FILTER_FIELDS}
     form_key: int = 0
     entity_types: list[dict[str, str]] = []
@@ -34,7 +32,7 @@ class AuditState(MessagesMixin, rx.State):
     revealed: dict[str, str] = {}    # "entry id:field" -> the before-value, until the page is left
 
     @rx.event
-    @guarded
+    @guarded(STAFF)
     def load(self):
         """Open the log with the filters named in the URL (?entity_type=&entity_id=&up_to_id=…).
 
@@ -51,32 +49,26 @@ class AuditState(MessagesMixin, rx.State):
         self._show({name: params.get(name, "") for name in _FILTER_FIELDS})
 
     @rx.event
-    @guarded
+    @guarded(STAFF)
     def apply_filters(self, form: dict):
         """Show the entries matching the filter form (担当者, 対象種別, 対象ID, 操作, 期間)."""
         self._show({name: str(form.get(name) or "") for name in _FILTER_FIELDS})
 
     @rx.event
-    @guarded
+    @guarded(STAFF)
     def clear_filters(self):
         """Show the whole log again."""
         self._show({})
 
     @rx.event
-    @guarded
-    def go(self, page: int):
-        """Show another page of the filtered list."""
-        self._fetch(page)
-
-    @rx.event
-    @guarded
+    @guarded(STAFF)
     def export_csv(self):
         """Download the filtered entries as CSV (masked for the signed-in role)."""
         data = audit_log.export_audit_csv(actor=actor(), **audit_log.read_filter_form(self.filters))
         return rx.download(data=data, filename="audit.csv", mime_type="text/csv;charset=utf-8")
 
     @rx.event
-    @guarded
+    @guarded(STAFF)
     def verify(self):
         """Re-compute the hash chain and show "intact" or the first broken entry."""
         report = audit_log.verify_chain(actor=actor())
@@ -84,7 +76,7 @@ class AuditState(MessagesMixin, rx.State):
         self.verify_message, self.verify_broken_id = report.message_ja, report.first_broken_id or 0
 
     @rx.event
-    @guarded
+    @guarded(STAFF)
     def ask_reveal(self, entry_id: int, field: str):
         """Open the dialog asking why a sealed before-value must be shown (auditors, entries on the page)."""
         row = next((r for r in self.rows if r["id"] == entry_id and r["can_reveal_sealed"]), None)
@@ -93,13 +85,13 @@ class AuditState(MessagesMixin, rx.State):
         self.revealing = {"entry_id": entry_id, "field": field, "label": f"監査ログ #{entry_id}: 変更前の{sealed['label']}"}
 
     @rx.event
-    @guarded
+    @guarded(STAFF)
     def cancel_reveal(self):
         """Close the reveal dialog without showing anything."""
         self.revealing = {}
 
     @rx.event
-    @guarded
+    @guarded(STAFF)
     def confirm_reveal(self, form: dict):
         """Show the sealed before-value (the service checks the role and audits the reason)."""
         require_offered(bool(self.revealing), "AuditState.confirm_reveal without an open dialog")
@@ -118,4 +110,4 @@ class AuditState(MessagesMixin, rx.State):
 
     def _fetch(self, page: int) -> None:
         result = audit_log.list_audit_entries(actor=actor(), page=page, **audit_log.read_filter_form(self.filters))
-        self.rows, self.page, self.pages, self.total = result.rows, result.page, result.pages, result.total
+        self._show_page(result)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 import reflex as rx
 
 from services.read import search
-from state.base import MessagesMixin, actor, guarded
+from state.feedback import MessagesMixin
+from state.session import STAFF, actor, guarded
+from telecom_app import routes
 
 
 class SearchState(MessagesMixin, rx.State):
@@ -20,19 +21,19 @@ class SearchState(MessagesMixin, rx.State):
     searched: bool = False
 
     @rx.event
-    @guarded
+    @guarded(STAFF)
     def load_results(self):
         """Run the search named in the URL (?q=...) when the results page opens."""
         self.query = self.router.url.query_parameters.get("q", "")
         self._run()
 
     @rx.event
-    @guarded
+    @guarded(STAFF)
     def submit(self, form: dict):
         """Search from the box and show the results page."""
         self.query = (form.get("q") or "").strip()
         self._run()
-        return rx.redirect(f"/admin/search?q={quote(self.query)}") if self.query else None
+        return rx.redirect(routes.admin_search(self.query)) if self.query else None
 
     def _run(self) -> None:
         self.groups, self.hint, self.searched = [], "", False
@@ -43,7 +44,7 @@ class SearchState(MessagesMixin, rx.State):
         self.groups = [
             {"kind": g.kind, "label": g.label_ja, "more": g.more,
              "hits": [{"title": h.title, "subtitle": h.subtitle or "", "status": h.status or "", "status_label": h.status_label,
-                       "url": h.url or ""} for h in g.hits]}
+                       "url": routes.admin_record(*h.opens) if h.opens else ""} for h in g.hits]}
             for g in results.groups
         ]
         self.searched = True

@@ -9,7 +9,6 @@ in an HttpOnly cookie, and the page load resumes at that step.
 from __future__ import annotations
 
 import json
-from http.cookies import CookieError, SimpleCookie
 from urllib.parse import urlparse
 
 import reflex as rx
@@ -17,20 +16,12 @@ import reflex as rx
 from services.platform.config import plain_http_allowed
 from services.platform.errors import DomainError
 from services.security import auth, oidc
-from state.base import MessagesMixin, public
+from state.feedback import MessagesMixin
+from state.session import cookie_value, public
+from telecom_app import routes
 
-SSO_CHALLENGE_COOKIE = "tsm_sso_challenge"
 PLAIN_HTTP = ("このアドレスは暗号化されていない http のため、ログインを完了できません。"
               "https のアドレスで開くか、このコンピューター上で http://localhost から開いてください。")
-
-
-def _cookie(router, name: str) -> str | None:
-    jar = SimpleCookie()
-    try:
-        jar.load(router.headers.cookie or "")
-    except CookieError:
-        return None
-    return jar[name].value if name in jar else None
 
 
 class LoginState(MessagesMixin, rx.State):
@@ -64,7 +55,7 @@ class LoginState(MessagesMixin, rx.State):
         if origin.scheme == "http" and not plain_http_allowed("http", origin.hostname or ""):
             self.error = PLAIN_HTTP  # the Secure session cookie would never come back over http
             return
-        token = _cookie(self.router, SSO_CHALLENGE_COOKIE)
+        token = cookie_value(self.router, routes.SSO_CHALLENGE_COOKIE)
         stage = auth.pending_sign_in_stage(token)
         if stage is None:
             return
@@ -124,5 +115,4 @@ class LoginState(MessagesMixin, rx.State):
 
     def _finish(self, ticket: str):
         self._challenge, self._ticket = "", ""
-        url = f"/api/auth/complete?ticket={ticket}"
-        return rx.call_script(f"window.location.assign({json.dumps(url)})")
+        return rx.call_script(f"window.location.assign({json.dumps(routes.complete_sign_in(ticket))})")

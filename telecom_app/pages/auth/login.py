@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import reflex as rx
 
+from components.frame import auth_frame
 from components.i18n import t
-from components.shell import auth_frame
 from components.widgets import messages
-from state.auth import LoginState
-from state.base import UiState
+from state.auth.login import LoginState
+from state.preferences import Preferences
+from telecom_app import routes
 
 
 def _sso_link() -> rx.Component:
@@ -18,8 +19,8 @@ def _sso_link() -> rx.Component:
         rx.vstack(
             rx.separator(size="4"),
             rx.button(
-                rx.el.a(rx.cond(UiState.lang == "en", "Sign in with SSO", "SSOでログイン"),
-                        href="/api/auth/oidc/login", reload_document=True, id="sso-login"),
+                rx.el.a(rx.cond(Preferences.lang == "en", "Sign in with SSO", "SSOでログイン"),
+                        href=routes.API_OIDC_LOGIN, reload_document=True, id="sso-login"),
                 as_child=True, variant="outline", width="100%",
             ),
             spacing="3", width="100%",

@@ -13,28 +13,21 @@ from services.platform.errors import Conflict
 from services.platform.labels import state_label
 from services.read.staff import review as review_queue
 from services.workflow import daily_reconciliation
-from state.base import MessagesMixin, UiState, actor, guarded
+from state.admin.paging import PagedListMixin
+from state.admin.shell import UiState
+from state.feedback import MessagesMixin, int_param
+from state.session import STAFF, actor, guarded
 
 ACTIONS = {"retry": "再試行", "resolve": "解消"}
 
 
-def _int(value: Any) -> int:
-    try:
-        return int(str(value))
-    except (TypeError, ValueError):
-        return 0
 
-
-class ReviewQueueState(MessagesMixin, rx.State):
+class ReviewQueueState(PagedListMixin, rx.State):
     """Review items (open or resolved, by kind), paged on the server, and the action dialog."""
 
-    rows: list[dict[str, Any]] = []
     kinds: list[dict[str, str]] = []
     status: str = "open"
     kind: str = ""
-    page: int = 1
-    pages: int = 1
-    total: int = 0
     loaded: bool = False
     action: str = ""              # the open dialog: "retry" | "resolve" | ""
     action_label: str = ""
@@ -45,7 +38,7 @@ class ReviewQueueState(MessagesMixin, rx.State):
         {"value": s, "label": state_label("line", s)} for s in lines.LINE_STATE_CHOICES]
 
     @rx.event
-    @guarded
+    @guarded(STAFF)
     def load(self):
         """Load the queue as named in the URL (?status=open|resolved|all, ?kind=, ?page=)."""
         params = self.router.url.query_parameters
@@ -53,12 +46,12 @@ class ReviewQueueState(MessagesMixin, rx.State):
         self.status = status if status in ("open", "resolved", "all") else "open"
         self.kind = params.get("kind", "")
         self.action, self.loaded = "", False
-        self._fetch(_int(params.get("page", 1)) or 1)
+        self._fetch(int_param(params.get("page", 1)) or 1)
         self.loaded = True
         return DailyReconciliationState.load
 
     @rx.event
-    @guarded
+    @guarded(STAFF)
     def apply_filters(self, form: dict):
         """Show open or resolved items (or all) of one kind ("" = every kind)."""
         status = form.get("status") or "open"
@@ -67,16 +60,10 @@ class ReviewQueueState(MessagesMixin, rx.State):
         self._fetch(1)
 
     @rx.event
-    @guarded
-    def go(self, page: int):
-        """Show another page."""
-        self._fetch(page)
-
-    @rx.event
-    @guarded
+    @guarded(STAFF)
     def open_action(self, item_id: int, action: str):
         """Open the retry or resolve dialog for one item (the reason is asked there)."""
-        row = self._row(_int(item_id))
+        row = self._row(int_param(item_id))
         if row is None or action not in ACTIONS:
             self.error = "要確認の項目が見つかりません。一覧を更新してください。"
             return
@@ -90,13 +77,13 @@ class ReviewQueueState(MessagesMixin, rx.State):
             self.action_summary = f"要確認 #{row['id']}「{row['kind_label']}」を解消します。{target}。"
 
     @rx.event
-    @guarded
+    @guarded(STAFF)
     def cancel_action(self):
         """Close the dialog without changing anything."""
         self.action, self.action_item_id = "", 0
 
     @rx.event
-    @guarded
+    @guarded(STAFF)
     def submit_action(self, form: dict):
         """Retry the operation, or resolve the item (confirming the line's state asks for approval)."""
         row = self._row(self.action_item_id)
@@ -121,10 +108,10 @@ class ReviewQueueState(MessagesMixin, rx.State):
         return UiState.load_user
 
     @rx.event
-    @guarded
+    @guarded(STAFF)
     def resync(self, item_id: int):
         """Ask the carrier about the item's operation now (再同期) and show what it answered."""
-        row = self._row(_int(item_id))
+        row = self._row(int_param(item_id))
         if row is None or not row["operation_id"]:
             self.error = "要確認の項目が見つかりません。一覧を更新してください。"
             return None
@@ -139,7 +126,7 @@ class ReviewQueueState(MessagesMixin, rx.State):
         current = actor()
         result = review_queue.list_review_items(actor=current, status=None if self.status == "all" else self.status,
                                             kind=self.kind or None, page=page)
-        self.rows, self.page, self.pages, self.total = result.rows, result.page, result.pages, result.total
+        self._show_page(result)
         self.kinds = review_queue.review_kinds(actor=current)
 
 
@@ -154,14 +141,14 @@ class DailyReconciliationState(MessagesMixin, rx.State):
     waiting_run: str = ""         # "source|date" of the 再突合 this person queued, until its outcome is shown
 
     @rx.event
-    @guarded
+    @guarded(STAFF)
     def load(self):
         """Show the latest runs and, for support and admin, the 再突合 form."""
         self.rerun_summary = ""
         self._fetch()
 
     @rx.event
-    @guarded
+    @guarded(STAFF)
     def refresh(self):
         """Show the runs as they are now (a queued 再突合 finishes in the background) and the queue's first page.
 
@@ -180,7 +167,7 @@ class DailyReconciliationState(MessagesMixin, rx.State):
         return [UiState.load_user, ReviewQueueState.go(1)]
 
     @rx.event
-    @guarded
+    @guarded(STAFF)
     def ask_rerun(self, form: dict):
         """Check the chosen source and date, then open the confirmation dialog saying what will happen."""
         source, day = form.get("source") or "", _date(form.get("business_date"))
@@ -196,13 +183,13 @@ class DailyReconciliationState(MessagesMixin, rx.State):
                               "差異は要確認に登録します（登録済みの差異は重複して登録しません）。台帳は変更しません。")
 
     @rx.event
-    @guarded
+    @guarded(STAFF)
     def cancel_rerun(self):
         """Close the dialog without running anything."""
         self.rerun_summary = ""
 
     @rx.event
-    @guarded
+    @guarded(STAFF)
     def confirm_rerun(self, form: dict):
         """Queue the comparison again with the reason given; a worker runs it and the list shows its outcome."""
         day = _date(self.rerun_date)

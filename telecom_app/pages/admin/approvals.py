@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import reflex as rx
 
+from components.admin.shell import admin_shell
 from components.i18n import t, tr
-from components.shell import admin_shell
 from components.widgets import link, messages, section, status_badge
-from state.approvals import ApprovalQueueState as Q
+from state.admin.approvals import ApprovalQueueState as Q
+from telecom_app import routes
 
 
 def _changes(changes) -> rx.Component:
@@ -21,9 +22,9 @@ def _changes(changes) -> rx.Component:
 
 def _links(r) -> rx.Component:
     return rx.flex(
-        rx.cond(r["customer_url"] != "", link("顧客を開く", r["customer_url"])),
-        rx.cond(r["contract_url"] != "", link("契約を開く", r["contract_url"])),
-        rx.cond(r["line_url"] != "", link("回線を開く", r["line_url"])),
+        rx.cond(r["customer_id"] != 0, link("顧客を開く", routes.admin_customer(r["customer_id"]))),
+        rx.cond(r["contract_id"] != 0, link("契約を開く", routes.admin_contract(r["contract_id"]))),
+        rx.cond(r["line_id"] != 0, link("回線を開く", routes.admin_line(r["line_id"]))),
         spacing="3", wrap="wrap")
 
 

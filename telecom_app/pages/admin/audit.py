@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import reflex as rx
 
+from components.admin.records import record_url
+from components.admin.shell import admin_shell
 from components.i18n import tr
-from components.shell import admin_shell
 from components.widgets import field, link, messages, pager, section, table
-from state.audit import AuditState
+from state.admin.audit import AuditState
+from telecom_app import routes
 
 _HEADERS = ["番号", "日時", "担当者", "操作", "対象", "理由", "変更内容"]
 _SELECT_STYLE = {
@@ -79,7 +81,7 @@ def _verifier() -> rx.Component:
                     rx.text(AuditState.verify_message),
                     rx.cond(AuditState.verify_broken_id > 0,
                             link("監査ログ #" + AuditState.verify_broken_id.to(str) + " とそれ以前を表示",
-                                 "/admin/audit?up_to_id=" + AuditState.verify_broken_id.to(str))),
+                                 routes.admin_audit_up_to(AuditState.verify_broken_id))),
                     spacing="1",
                 ),
                 color_scheme="red", icon="shield_alert", role="alert", id="verify-result", width="100%",
@@ -134,7 +136,7 @@ def _entry_row(e) -> rx.Component:
         rx.table.cell(rx.text(e["at"], size="1", white_space="nowrap")),
         rx.table.cell(rx.text(e["actor"], size="1"), rx.text(e["actor_kind_label"], size="1", color="gray")),
         rx.table.cell(rx.text(e["action_label"], size="2"), rx.text(e["action"], size="1", color="gray")),
-        rx.table.cell(rx.cond(e["entity_url"].to(str) != "", link(entity, e["entity_url"]), rx.text(entity, size="2"))),
+        rx.table.cell(rx.cond(e["entity_id"].to(int) != 0, link(entity, record_url(e["entity_type"], e["entity_id"])), rx.text(entity, size="2"))),
         rx.table.cell(rx.text(e["reason"], size="1")),
         rx.table.cell(rx.text(e["changes"], size="1", color="gray", max_width="28em"),
                       rx.foreach(e["sealed"].to(list[dict[str, str]]), lambda f: _sealed(e, f))),

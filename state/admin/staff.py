@@ -8,7 +8,8 @@ import reflex as rx
 
 from services.platform.permissions import ROLE_LABELS_JA, STAFF_ROLES
 from services.security import staff_admin
-from state.base import MessagesMixin, actor, guarded, require_offered
+from state.feedback import MessagesMixin, require_offered
+from state.session import STAFF, actor, guarded
 
 ACTION_LABELS = {
     "role": "役割の変更",
@@ -39,7 +40,7 @@ class StaffState(MessagesMixin, rx.State):
         self.pending_event, self.pending_label, self.target = "", "", {}
 
     @rx.event
-    @guarded
+    @guarded(STAFF)
     def load(self):
         """Load every staff user (admin only)."""
         self.loaded, self.notice = False, ""
@@ -48,7 +49,7 @@ class StaffState(MessagesMixin, rx.State):
         self.loaded = True
 
     @rx.event
-    @guarded
+    @guarded(STAFF)
     def create(self, form: dict):
         """Register a staff user; they set up MFA at their first sign-in."""
         user = staff_admin.create_staff_user(
@@ -59,7 +60,7 @@ class StaffState(MessagesMixin, rx.State):
         return _reset_form("new-staff-form")
 
     @rx.event
-    @guarded
+    @guarded(STAFF)
     def ask(self, event: str, staff_user_id: int):
         """Open the confirmation dialog of an action ("role", "disable", "mfa_reset") for one listed user."""
         row = next((r for r in self.rows if str(r["id"]) == str(staff_user_id)), None)
@@ -69,13 +70,13 @@ class StaffState(MessagesMixin, rx.State):
         self.target = {k: row[k] for k in ("id", "email", "display_name", "role", "role_label")}
 
     @rx.event
-    @guarded
+    @guarded(STAFF)
     def cancel(self):
         """Close the dialog without changing anything."""
         self._close()
 
     @rx.event
-    @guarded
+    @guarded(STAFF)
     def confirm(self, form: dict):
         """Carry out the confirmed action with its reason, then show the list again."""
         require_offered(bool(self.target) and self.pending_event in ACTION_LABELS, "StaffState.confirm without a dialog")
