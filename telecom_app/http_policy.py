@@ -26,7 +26,7 @@ from typing import Any
 
 from starlette.responses import JSONResponse
 
-from services.platform.config import plain_http_allowed
+from services.platform.config import plain_http_allowed, settings
 from services.platform.safe_json import MAX_BODY_BYTES
 
 Scope = MutableMapping[str, Any]
@@ -215,9 +215,7 @@ def _client(scope: Scope) -> str:
 
 def install_access_log() -> None:
     """Write the access log to stdout (once per process), unless TELECOM_ACCESS_LOG=0."""
-    import os
-
-    if os.environ.get("TELECOM_ACCESS_LOG", "1") == "0" or access_log.handlers:
+    if not settings.access_log or access_log.handlers:
         return
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(logging.Formatter("%(asctime)s access %(message)s"))

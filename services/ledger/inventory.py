@@ -8,11 +8,11 @@ from services.models import Device, SimCard
 from services.models.base import utcnow
 from services.models.inventory import DeviceEvent, DeviceStatus, SimEvent, SimStatus
 from services.models.line import LineStatus
-from services.platform.audit import mutating_service, record, snapshot
+from services.platform.audit import mutating_service, record
 from services.platform.db import write_session
 from services.platform.errors import NotFound, ValidationFailed
 from services.platform.identifiers import digits_only, is_valid_iccid, is_valid_imei, is_valid_imsi
-from services.platform.lifecycle import Lifecycle
+from services.platform.lifecycle import Lifecycle, transition
 from services.platform.permissions import Actor, require
 
 S, SE = SimStatus, SimEvent
@@ -106,35 +106,26 @@ def register_device(*, actor: Actor, imei: str, model: str, reason: str | None =
 @mutating_service
 def change_sim_status(sim_id: int, *, actor: Actor, event: SimEvent | str, reason: str) -> SimCard:
     """Apply a lifecycle event (faulty, lost, return, restock...) to a SIM card."""
-    with write_session() as session:
-        sim = session.exec(select(SimCard).where(SimCard.id == sim_id).with_for_update()).first()
-        if sim is None:
-            raise NotFound("SIMが見つかりません。")
-        require(actor, "inventory.manage", sim)
-        ev = SimEvent(event)
-        before = snapshot(sim)
-        sim.status = SIM.next_state(sim.status, ev).value
-        sim.updated_at = utcnow()
-        session.add(sim)
-        record(session, actor, f"sim.{ev.value}", sim, before=before, reason=reason)
-    return sim
+    return _change_stock_status(SimCard, SIM, sim_id, "SIMが見つかりません。", actor=actor, event=event, reason=reason)
 
 
 @mutating_service
 def change_device_status(device_id: int, *, actor: Actor, event: DeviceEvent | str, reason: str) -> Device:
     """Apply a lifecycle event (ship, return, faulty, restock...) to a device."""
+    return _change_stock_status(Device, DEVICE, device_id, "端末が見つかりません。", actor=actor, event=event,
+                                reason=reason)
+
+
+def _change_stock_status(model: type[SimCard] | type[Device], lifecycle: Lifecycle, row_id: int, not_found: str, *,
+                         actor: Actor, event: str, reason: str) -> SimCard | Device:
+    """Lock one SIM or device, check the permission, move it by `event` and audit it (one transaction)."""
     with write_session() as session:
-        device = session.exec(select(Device).where(Device.id == device_id).with_for_update()).first()
-        if device is None:
-            raise NotFound("端末が見つかりません。")
-        require(actor, "inventory.manage", device)
-        ev = DeviceEvent(event)
-        before = snapshot(device)
-        device.status = DEVICE.next_state(device.status, ev).value
-        device.updated_at = utcnow()
-        session.add(device)
-        record(session, actor, f"device.{ev.value}", device, before=before, reason=reason)
-    return device
+        row = session.exec(select(model).where(model.id == row_id).with_for_update()).first()
+        if row is None:
+            raise NotFound(not_found)
+        require(actor, "inventory.manage", row)
+        transition(session, row, lifecycle, event, actor=actor, reason=reason)
+    return row
 
 
 def follow_sim(sim: SimCard, line_status: str) -> None:

@@ -54,10 +54,17 @@ class Settings:
     inbound_stalled_seconds: float = 60.0  # a stored webhook not processed by then is queued again
     relay_interval_seconds: float = 2.0
     reconcile_interval_seconds: float = 15.0
+    # where this installation keeps what it generates for itself (embedded mode)
+    key_file: Path = PROJECT_ROOT / "data" / "encryption.keys"  # data-encryption keys, newest first
+    encryption_keys: tuple[str, ...] = ()  # keys given by the environment instead (then the file is not used)
+    secrets_file: Path = PROJECT_ROOT / "data" / "secrets.json"  # generated webhook secrets and tokens
+    access_log: bool = True  # the web process writes an access log to stdout
 
 
 def load_settings() -> Settings:
-    """Read settings from the environment (TELECOM_* variables)."""
+    """Read settings from the environment (TELECOM_* variables); `settings` is this read once at start.
+    Code that must follow a change made after start (a key file swapped by a rotation or a test) reads
+    them again with this function."""
     default_db = f"sqlite:///{PROJECT_ROOT / 'data' / 'telecom.db'}"
     return Settings(
         database_url=os.environ.get("TELECOM_DATABASE_URL", default_db),
@@ -91,7 +98,16 @@ def load_settings() -> Settings:
         inbound_stalled_seconds=float(os.environ.get("TELECOM_INBOUND_STALLED_SECONDS", "60")),
         relay_interval_seconds=float(os.environ.get("TELECOM_RELAY_INTERVAL_SECONDS", "2")),
         reconcile_interval_seconds=float(os.environ.get("TELECOM_RECONCILE_INTERVAL_SECONDS", "15")),
+        key_file=Path(os.environ.get("TELECOM_KEY_FILE", PROJECT_ROOT / "data" / "encryption.keys")),
+        encryption_keys=tuple(k.strip() for k in os.environ.get("TELECOM_ENCRYPTION_KEYS", "").split(",") if k.strip()),
+        secrets_file=Path(os.environ.get("TELECOM_SECRETS_FILE", PROJECT_ROOT / "data" / "secrets.json")),
+        access_log=os.environ.get("TELECOM_ACCESS_LOG", "1") != "0",
     )
+
+
+def secret_from_environment(variable: str) -> str:
+    """A secret the environment gives (read at each use, never kept in `settings` or printed); "" if unset."""
+    return os.environ.get(variable, "").strip()
 
 
 settings = load_settings()

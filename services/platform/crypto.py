@@ -10,7 +10,6 @@ every encrypted column in one transaction, then retires the old keys.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from functools import lru_cache
 from pathlib import Path
@@ -18,7 +17,7 @@ from pathlib import Path
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from sqlalchemy import select, update
 
-from services.platform.config import PROJECT_ROOT
+from services.platform.config import load_settings
 from services.platform.db import write_session
 from services.platform.errors import DomainError
 
@@ -39,13 +38,13 @@ class EncryptionKeyMismatch(DomainError):
 
 def key_file() -> Path:
     """Where the embedded mode keeps its keys."""
-    return Path(os.environ.get("TELECOM_KEY_FILE", PROJECT_ROOT / "data" / "encryption.keys"))
+    return load_settings().key_file
 
 
 def _read_keys() -> list[str]:
-    configured = os.environ.get("TELECOM_ENCRYPTION_KEYS", "").strip()
+    configured = load_settings().encryption_keys
     if configured:
-        return [k.strip() for k in configured.split(",") if k.strip()]
+        return list(configured)
     path = key_file()
     if not path.exists():
         _write_keys(path, [Fernet.generate_key().decode()])
@@ -99,7 +98,7 @@ def rotate() -> int:
     Runs in one transaction: if anything fails, the data and the key file stay as they were.
     Returns the number of values re-encrypted.
     """
-    if os.environ.get("TELECOM_ENCRYPTION_KEYS"):
+    if load_settings().encryption_keys:
         raise SystemExit("鍵が環境変数で設定されています。新しい鍵を先頭に追加してから `rotate --reencrypt-only` を実行してください。")
     old_keys = _read_keys()
     new_key = Fernet.generate_key().decode()

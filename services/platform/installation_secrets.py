@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import secrets
 import sys
 from functools import lru_cache
 from pathlib import Path
 
-from services.platform.config import PROJECT_ROOT
+from services.platform.config import load_settings, secret_from_environment
 
 WEBHOOK_PROVIDERS = ("carrier", "payment", "bank", "kyc", "logistics", "monitoring")
 LINE_CHANNEL_TOKEN = "line_channel_token"
@@ -46,7 +45,7 @@ def env_name(name: str) -> str:
 
 def secrets_file() -> Path:
     """Where this installation keeps its generated secrets."""
-    return Path(os.environ.get("TELECOM_SECRETS_FILE", PROJECT_ROOT / "data" / "secrets.json"))
+    return load_settings().secrets_file
 
 
 @lru_cache(maxsize=1)
@@ -68,7 +67,7 @@ def reload() -> None:
 
 def value(name: str) -> str:
     """The secret `name` from its environment variable, else from the secrets file ("" when neither has it)."""
-    return os.environ.get(env_name(name), "").strip() or _stored().get(name, "")
+    return secret_from_environment(env_name(name)) or _stored().get(name, "")
 
 
 def webhook_secret(provider: str) -> str:
