@@ -15,6 +15,7 @@ from sqlmodel import Session, select
 from services.models import Invoice, Payment, PaymentAllocation
 from services.models.billing import PaymentEvent, PaymentStatus
 from services.platform.audit import record, snapshot
+from services.platform.labels import labels
 from services.platform.lifecycle import Lifecycle
 from services.platform.permissions import Actor
 
@@ -37,12 +38,7 @@ class InvoicePaymentState(StrEnum):
     OVERPAID = "overpaid"
 
 
-PAYMENT_STATE_LABELS_JA: dict[str, str] = {
-    InvoicePaymentState.UNPAID: "未収",
-    InvoicePaymentState.PARTIALLY_PAID: "一部入金",
-    InvoicePaymentState.PAID: "入金済",
-    InvoicePaymentState.OVERPAID: "過入金",
-}
+PAYMENT_STATE_LABELS_JA = labels("payment_state")  # 未収 / 一部入金 / 入金済 / 過入金
 
 
 def invoice_payment_state(allocated: int, total: int) -> str:

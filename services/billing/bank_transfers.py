@@ -29,6 +29,7 @@ from services.models.billing import InvoiceStatus
 from services.platform.audit import record
 from services.platform.clock import TOKYO, tokyo_day_bounds
 from services.platform.db import write_session
+from services.platform.labels import label
 from services.platform.permissions import SYSTEM
 from services.workflow.daily_reconciliation import ReportSource, ReportUnavailable, open_difference
 
@@ -182,4 +183,5 @@ def _ledger_side(payment: Payment) -> dict[str, Any]:
             "received_at": payment.received_at}
 
 
-SOURCE = ReportSource("bank_statement", label="銀行入出金明細", kind_prefix="bank.statement.", compare=compare)
+SOURCE = ReportSource("bank_statement", label=label("report_source", "bank_statement"), kind_prefix="bank.statement.",
+                      compare=compare)

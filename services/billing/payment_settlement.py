@@ -19,6 +19,7 @@ from services.models import ExternalOperation
 from services.models.workflow import ExternalOperationStatus
 from services.platform.clock import tokyo_day_bounds
 from services.platform.db import write_session
+from services.platform.labels import label
 from services.workflow.daily_reconciliation import ReportSource, ReportUnavailable, open_difference
 from services.workflow.outbox import client_for
 
@@ -105,7 +106,8 @@ def _keys_reported(gateway: PaymentClient, day: date) -> set[str]:
 
 
 def _type_ja(kind: str | None) -> str:
-    return {"charge": "カード請求", "refund": "返金"}.get(kind or "", "取引")
+    return label("settlement_type", kind or "", default=label("settlement_type", "other"))
 
 
-SOURCE = ReportSource("payment_settlement", label="決済精算レポート", kind_prefix="payment.settlement.", compare=compare)
+SOURCE = ReportSource("payment_settlement", label=label("report_source", "payment_settlement"),
+                      kind_prefix="payment.settlement.", compare=compare)

@@ -20,7 +20,6 @@ from services.workflow import approvals
 from services.workflow.approval_gate import require_approval
 from services.workflow.approvals import Policy, Preview
 
-PAYMENT_METHOD_LABELS_JA = {"bank_transfer": "銀行振込", "direct_debit": "口座振替", "card": "クレジットカード"}
 PAYER_NAME_MAX_LENGTH = 200
 REFERENCE_MAX_LENGTH = 64
 

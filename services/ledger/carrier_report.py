@@ -27,7 +27,7 @@ from services.models.line import LineStatus
 from services.platform.clock import TOKYO
 from services.platform.db import read_session, write_session
 from services.platform.identifiers import format_msisdn
-from services.platform.labels import state_label
+from services.platform.labels import label, state_label
 from services.workflow.daily_reconciliation import ReportSource, ReportUnavailable, open_difference
 from services.workflow.reconciliation import FINAL
 
@@ -202,4 +202,5 @@ def _open_differences(business_date: date, differences: list[dict[str, Any]]) ->
     return opened
 
 
-SOURCE = ReportSource("carrier_lines", label="キャリア回線レポート", kind_prefix=PREFIX, compare=compare)
+SOURCE = ReportSource("carrier_lines", label=label("report_source", "carrier_lines"), kind_prefix=PREFIX,
+                      compare=compare)

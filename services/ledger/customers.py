@@ -28,6 +28,7 @@ from services.platform.audit import mutating_service, record, seal_before_values
 from services.platform.db import write_session
 from services.platform.errors import Conflict, DomainError, NotFound, ValidationFailed
 from services.platform.identifiers import customer_code
+from services.platform.labels import label
 from services.platform.permissions import Actor, get_permitted, require
 from services.platform.text import bigrams
 from services.workflow import approvals
@@ -40,11 +41,10 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _POSTAL = re.compile(r"^\d{3}-?\d{4}$")
 _DOCUMENT_NUMBER = re.compile(r"^[A-Z0-9]{4,20}$")
 
-ID_DOCUMENT_TYPES = {
-    "drivers_license": "運転免許証", "passport": "パスポート", "residence_card": "在留カード",
-    "health_insurance": "健康保険証", "my_number_card": "マイナンバーカード",
-    "corporate_registry": "登記事項証明書",  # a corporation's (with its 会社法人等番号)
-}
+# The identity documents the ledger accepts (their names: the labels' "id_document" group);
+# corporate_registry is a corporation's 登記事項証明書 (with its 会社法人等番号).
+ID_DOCUMENT_TYPES = ("drivers_license", "passport", "residence_card", "health_insurance", "my_number_card",
+                     "corporate_registry")
 ACCOUNT_TYPES = ("普通", "当座", "貯蓄")
 BANK_ACCOUNT_KEYS = ("bank_name", "branch_name", "account_type", "account_number", "holder")
 SENSITIVE_CHANGED = "(変更あり)"  # stands for an encrypted field's value in audit snapshots
@@ -343,9 +343,6 @@ def get_customer(session: Session, customer_id: int) -> Customer:
     return customer
 
 
-_KYC_LABELS = {"not_started": "未提出", "submitted": "確認待ち", "verified": "確認済", "rejected": "否認"}
-
-
 def _describe_kyc(session: Session, params: dict) -> Preview:
     customer = approvals.get_record(session, Customer, params.get("customer_id"), "顧客")
     status = params.get("status")
@@ -353,14 +350,15 @@ def _describe_kyc(session: Session, params: dict) -> Preview:
         raise ValidationFailed({"status": "本人確認の結果は「確認済」か「否認」を選んでください。"})
     if customer.kyc_status == status:
         raise Conflict("本人確認は既にその状態です。")
-    changes = [("本人確認", _KYC_LABELS.get(customer.kyc_status, customer.kyc_status), _KYC_LABELS[status])]
-    summary = f"顧客 {customer_code(customer.id)} {customer.name} の本人確認を「{_KYC_LABELS[status]}」として確定します。"
+    changes = [("本人確認", label("kyc_status", customer.kyc_status), label("kyc_status", status))]
+    summary = (f"顧客 {customer_code(customer.id)} {customer.name} の本人確認を「{label('kyc_status', status)}」"
+               "として確定します。")
     if status == "verified":
         summary += "本人確認記録（確認者・承認者・日時・方法・書類）を作成し、契約終了から3年間保存します。"
         if params.get("method"):  # the request names it (_check_kyc_request); the dialog's preview not yet
             method, tracking = kyc_records.check_method(params.get("method"), params.get("tracking_number"))
-            label = kyc_records.METHOD_LABELS_JA[method]
-            changes.append(("確認方法", "", f"{label}（追跡番号 {tracking}）" if tracking else label))
+            method_label = label("kyc_method", method)
+            changes.append(("確認方法", "", f"{method_label}（追跡番号 {tracking}）" if tracking else method_label))
     return Preview(summary=summary, changes=changes, target_key=f"customer:{customer.id}", customer_id=customer.id)
 
 

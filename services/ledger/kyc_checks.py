@@ -24,13 +24,13 @@ from services.platform.audit import mutating_service, record
 from services.platform.db import write_session
 from services.platform.errors import Conflict, NotFound, ValidationFailed
 from services.platform.identifiers import customer_code
+from services.platform.labels import label
 from services.platform.permissions import SYSTEM, Actor, require
 from services.workflow import outbox
 from services.workflow.outbox import Provider
 from services.workflow.reconciliation import FINAL, settle_operation
 
 RESULTS = ("approved", "rejected")
-RESULT_LABELS_JA = {"approved": "承認", "rejected": "否認"}
 LIVE_OPERATION_STATUSES = (ExternalOperationStatus.PENDING.value, ExternalOperationStatus.IN_FLIGHT.value,
                            ExternalOperationStatus.UNKNOWN.value)
 
@@ -155,15 +155,15 @@ def kyc_event(session: Session, event: dict[str, Any]) -> str:
                 "completed_at": data.get("completed_at"), "event_id": event.get("id"),
                 "external_operation_id": op.id if op is not None else None,
                 "kyc_status_at_arrival": customer.kyc_status}
-    label = RESULT_LABELS_JA[result]
+    result_label = label("kyc_result", result)
     # not linked by external_operation_id: settling the submission closes the items linked to it
     item = ReviewItem(kind=f"kyc.check.{result}", customer_id=customer.id, subject_key=subject_key,
-                      reason=f"本人確認の結果（{label}）が届きました。内容を確認し、本人確認の確定を申請してください。",
+                      reason=f"本人確認の結果（{result_label}）が届きました。内容を確認し、本人確認の確定を申請してください。",
                       evidence_json=json.dumps(evidence, ensure_ascii=False, default=str))
     session.add(item)
     session.flush()
     record(session, SYSTEM, "customer.kyc_result", customer, after={**evidence, "review_item_id": item.id},
-           reason=f"本人確認の結果（{label}）を受信しました（確認項目 #{item.id}）。")
+           reason=f"本人確認の結果（{result_label}）を受信しました（確認項目 #{item.id}）。")
     return f"check {check_id} {result}: review item #{item.id}"
 
 

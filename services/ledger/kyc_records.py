@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 from services.models import Contract, Customer, KycRecord, ReviewItem, StaffUser
 from services.models.base import utcnow
 from services.models.contract import ContractStatus
+from services.models.customer import KYC_METHODS
 from services.platform import crypto
 from services.platform.audit import mutating_service, record
 from services.platform.clock import TOKYO
@@ -29,8 +30,6 @@ from services.platform.permissions import SYSTEM, Actor, require
 from services.workflow.approval_gate import executing_request
 
 RETENTION_YEARS = 3
-METHOD_LABELS_JA = {"ekyc": "オンライン本人確認（eKYC）", "in_person": "対面（書類の提示）",
-                    "mail": "郵送（本人限定受取郵便）"}
 DOCUMENTS_WITHOUT_NUMBER = ("my_number_card",)  # 番号法: the individual number is never recorded
 _TRACKING = re.compile(r"^[0-9A-Za-z\-]{8,32}$")
 
@@ -39,7 +38,7 @@ def check_method(method: str | None, tracking_number: str | None) -> tuple[str, 
     """The confirmation method and mail tracking number, or ValidationFailed naming the field."""
     method = (method or "").strip()
     tracking = (tracking_number or "").strip() or None
-    if method not in METHOD_LABELS_JA:
+    if method not in KYC_METHODS:
         raise ValidationFailed({"method": "本人確認の方法を選んでください（eKYC・対面・郵送）。"})
     if method == "mail" and (tracking is None or not _TRACKING.match(tracking)):
         raise ValidationFailed({"tracking_number": "本人限定受取郵便の追跡番号（英数字8〜32文字）を入力してください。"})

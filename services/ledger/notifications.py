@@ -23,14 +23,13 @@ from services.platform.audit import mutating_service, record, snapshot
 from services.platform.db import read_session, write_session
 from services.platform.errors import ValidationFailed
 from services.platform.formatting import tokyo_time
+from services.platform.labels import label
 from services.platform.permissions import SYSTEM, Actor, get_permitted
 from services.workflow import outbox
 from services.workflow.outbox import Provider
 
 # channel -> the messaging operation that delivers it (in_app has none)
 CHANNEL_OPERATIONS = {"mail": "mail", "line": "push"}
-CHANNEL_LABELS_JA = {"mail": "メール", "line": "LINE", "in_app": "アプリ内"}
-DELIVERY_LABELS_JA = {"sent": "送信済", "waiting": "送信待ち", "failed": "送信失敗", "unknown": "要確認"}
 NO_ADDRESS_JA = {"mail": "メールアドレスが登録されていないため、メールは送りません。",
                  "line": "LINE の友だち登録がないため、LINE は送りません。"}
 TITLE_MAX = 200
@@ -121,7 +120,7 @@ def apply_outcome(session: Session, op: ExternalOperation, outcome: str, detail:
     row.sent_at = utcnow()
     session.add(row)
     record(session, SYSTEM, "notification.sent", row, before=before,
-           reason=f"{CHANNEL_LABELS_JA.get(row.channel, row.channel)}送信を確認（外部連携処理 #{op.id}）")
+           reason=f"{label('notification_channel', row.channel)}送信を確認（外部連携処理 #{op.id}）")
 
 
 def customer_notifications(customer_id: int, *, actor: Actor, limit: int = SECTION_LIMIT) -> list[dict[str, Any]]:
@@ -140,10 +139,10 @@ def customer_notifications(customer_id: int, *, actor: Actor, limit: int = SECTI
         delivery = "sent" if r.sent_at else {
             ExternalOperationStatus.FAILED.value: "failed",
             ExternalOperationStatus.UNKNOWN.value: "unknown"}.get(op_status.get(r.id, ""), "waiting")
-        out.append({"id": r.id, "channel": r.channel, "channel_label": CHANNEL_LABELS_JA.get(r.channel, r.channel),
+        out.append({"id": r.id, "channel": r.channel, "channel_label": label("notification_channel", r.channel),
                     "kind": r.kind, "title": r.title, "link": r.link or "", "created_at": tokyo_time(r.created_at),
                     "sent_at": tokyo_time(r.sent_at), "delivery": delivery,
-                    "delivery_label": DELIVERY_LABELS_JA[delivery]})
+                    "delivery_label": label("notification_delivery", delivery)})
     return out
 
 

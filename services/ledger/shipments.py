@@ -29,17 +29,12 @@ from services.platform.config import settings
 from services.platform.db import read_session, write_session
 from services.platform.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
 from services.platform.formatting import tokyo_time
+from services.platform.labels import label
 from services.platform.permissions import SYSTEM, Actor, get_permitted, require
 from services.workflow import outbox
 from services.workflow.outbox import Provider
 from services.workflow.reconciliation import settle_operation
 
-SHIPMENT_STATUS_LABELS_JA = {
-    "requested": "出荷依頼中", "accepted": "出荷受付済", "picked_up": "集荷済", "in_transit": "配送中",
-    "delivered": "配達完了", "return_requested": "返品依頼中", "return_in_transit": "返送中",
-    "returned": "返品受領", "failed": "出荷不可",
-}
-ITEM_LABELS_JA = {"sim": "SIM", "device": "端末"}
 # Shipments that are over: the same item may be sent again.
 CLOSED_STATUSES = ("failed", "returned")
 # Statuses the provider reports by webhook (requested and failed are the ledger's own).
@@ -112,8 +107,8 @@ def ship_to_customer(*, actor: Actor, customer_id: int, line_id: int | None = No
         live = session.exec(select(Shipment).where(item_column == item.id,
                                                    col(Shipment.status).not_in(CLOSED_STATUSES))).first()
         if live is not None:
-            raise Conflict(f"この{ITEM_LABELS_JA[item_type]}はすでに出荷手続き中です"
-                           f"（出荷 #{live.id}、{SHIPMENT_STATUS_LABELS_JA[live.status]}）。")
+            raise Conflict(f"この{label('record', item_type)}はすでに出荷手続き中です"
+                           f"（出荷 #{live.id}、{label('shipment_status', live.status)}）。")
         shipment = Shipment(customer_id=customer_id, line_id=line.id, item_type=item_type,
                             sim_card_id=item.id if item_type == "sim" else None,
                             device_id=item.id if item_type == "device" else None)
@@ -147,7 +142,7 @@ def request_return(shipment_id: int, *, actor: Actor, reason: str) -> Shipment:
         require(actor, "inventory.manage", shipment)
         if shipment.status != "delivered" or not shipment.provider_shipment_id:
             raise InvalidTransition(f"返品は配達完了の出荷だけ依頼できます（現在: "
-                                    f"{SHIPMENT_STATUS_LABELS_JA[shipment.status]}）。")
+                                    f"{label('shipment_status', shipment.status)}）。")
         live = _live_operation(session, shipment.id, "return")
         if live is not None:
             raise Conflict(f"この出荷の返品依頼を処理中です（外部連携処理 #{live}）。")
@@ -222,7 +217,8 @@ def _follow_stock(session: Session, shipment: Shipment, status: str) -> None:
 def _move_device(session: Session, shipment: Shipment, device: Device, expected: DeviceStatus,
                  event: DeviceEvent) -> None:
     if device.status != expected:
-        _report_stock(session, shipment, f"出荷 #{shipment.id} は「{SHIPMENT_STATUS_LABELS_JA[shipment.status]}」ですが、"
+        status = label("shipment_status", shipment.status)
+        _report_stock(session, shipment, f"出荷 #{shipment.id} は「{status}」ですが、"
                       f"端末（{device.imei}）の在庫状態が合わないため変更していません。", {"device_status": device.status})
         return
     before = snapshot(device)
@@ -230,7 +226,7 @@ def _move_device(session: Session, shipment: Shipment, device: Device, expected:
     device.updated_at = utcnow()
     session.add(device)
     record(session, SYSTEM, f"device.{event.value}", device, before=before,
-           reason=f"出荷 #{shipment.id}: {SHIPMENT_STATUS_LABELS_JA[shipment.status]}")
+           reason=f"出荷 #{shipment.id}: {label('shipment_status', shipment.status)}")
 
 
 def _report_stock(session: Session, shipment: Shipment, reason: str, evidence: dict[str, Any]) -> None:
@@ -284,7 +280,7 @@ def apply_outcome(session: Session, op: ExternalOperation, outcome: str, detail:
 
 def _tell_customer(shipment: Shipment) -> None:
     """The customer hears that the item is on its way, with the tracking number (system)."""
-    item = ITEM_LABELS_JA[shipment.item_type]
+    item = label("record", shipment.item_type)
     tracking = shipment.tracking_number or "（追って通知します）"
     link = f"{settings.logistics_url}/shipments/{shipment.provider_shipment_id}" \
         if shipment.provider_shipment_id else None
@@ -345,8 +341,8 @@ def customer_shipments(customer_id: int, *, actor: Actor, limit: int = SECTION_L
         rows = session.exec(select(Shipment).where(Shipment.customer_id == customer_id)
                             .order_by(col(Shipment.id).desc()).limit(limit)).all()
     return [{"id": s.id, "order_ref": order_ref(s.id), "item_type": s.item_type,
-             "item_label": ITEM_LABELS_JA.get(s.item_type, s.item_type), "status": s.status,
-             "status_label": SHIPMENT_STATUS_LABELS_JA.get(s.status, s.status),
+             "item_label": label("record", s.item_type), "status": s.status,
+             "status_label": label("shipment_status", s.status),
              "tracking_number": s.tracking_number or "", "created_at": tokyo_time(s.created_at),
              "delivered_at": tokyo_time(s.delivered_at)}
             for s in rows]

@@ -28,7 +28,6 @@ TICKET = Lifecycle("ticket", T, TE, {
 })
 
 
-PRIORITY_LABELS_JA = {"low": "低", "normal": "通常", "high": "高"}
 SUBJECT_MAX_LENGTH = 200
 
 

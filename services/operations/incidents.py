@@ -22,11 +22,9 @@ from services.platform.audit import record, snapshot
 from services.platform.clock import parse_utc
 from services.platform.db import read_session
 from services.platform.formatting import tokyo_time
+from services.platform.labels import label
 from services.platform.permissions import SYSTEM, Actor, require
 
-KIND_LABELS_JA = {"outage": "障害", "maintenance": "メンテナンス"}
-STATUS_LABELS_JA = {"investigating": "調査中", "identified": "原因特定", "resolved": "復旧",
-                    "scheduled": "予定", "in_progress": "作業中", "completed": "完了"}
 STATUSES = {"outage": ("investigating", "identified", "resolved"),
             "maintenance": ("scheduled", "in_progress", "completed")}
 FINAL_STATUSES = ("resolved", "completed")
@@ -80,6 +78,6 @@ def _row(incident: ServiceIncident) -> dict[str, Any]:
     starts, ends = tokyo_time(incident.starts_at), tokyo_time(incident.ends_at)
     period = f"{starts} 〜 {ends}" if starts and ends else (f"開始 {starts}" if starts else (f"終了予定 {ends}" if ends else ""))
     scope = "・".join(s for s in (incident.services, incident.areas) if s)
-    return {"id": incident.id, "kind": incident.kind, "kind_label": KIND_LABELS_JA[incident.kind],
-            "status": incident.status, "status_label": STATUS_LABELS_JA.get(incident.status, incident.status),
+    return {"id": incident.id, "kind": incident.kind, "kind_label": label("incident_kind", incident.kind),
+            "status": incident.status, "status_label": label("incident_status", incident.status),
             "title": incident.title, "description": incident.description or "", "period": period, "scope": scope}

@@ -21,10 +21,10 @@ from services.models.workflow import ExternalOperationEvent, ExternalOperationSt
 from services.platform.audit import mutating_service, record, snapshot
 from services.platform.db import read_session, write_session
 from services.platform.errors import Conflict, NotFound, ValidationFailed
-from services.platform.labels import state_label
+from services.platform.labels import label, state_label
 from services.platform.permissions import Actor, require_external
 from services.workflow import approvals, reconciliation, review
-from services.workflow.outbox import EXTERNAL_OPERATION, PROVIDER_LABELS_JA
+from services.workflow.outbox import EXTERNAL_OPERATION
 
 RESYNC_LOOKUPS_JA = {  # {provider}: the provider's Japanese name
     "applied": "{provider}で反映済みを確認しました。",
@@ -107,7 +107,7 @@ def resync_from_provider(operation_id: int, *, actor: Actor) -> str:
     result = reconciliation.resync_operation(operation_id, actor=actor)
     with read_session() as session:
         op = session.get(ExternalOperation, operation_id)
-        provider = PROVIDER_LABELS_JA.get(op.provider, op.provider)
+        provider = label("provider", op.provider)
     message = RESYNC_LOOKUPS_JA.get(result["lookup"], result["lookup"]).format(provider=provider)
     message += f"外部連携処理 #{operation_id} は「{state_label('external_operation', result['status'])}」です。"
     if result.get("mismatch"):

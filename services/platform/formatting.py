@@ -8,27 +8,8 @@ from datetime import UTC, datetime
 from babel.numbers import format_currency
 
 from services.platform.clock import TOKYO
-from services.platform.labels import EVENT_LABELS_JA, LABELS_JA
+from services.platform.labels import LIFECYCLE_NAMES, label, labels
 
-_ACTION_LABELS_JA = {
-    "create": "登録", "update": "変更", "register": "登録", "kyc": "本人確認結果の記録",
-    "sign_in": "ログイン", "sign_out": "ログアウト", "disable": "無効化", "allocate": "消込",
-    "record": "入金登録", "message": "メッセージ追加", "assign": "担当者割当",
-    "mfa_enroll": "二要素認証の設定", "request": "申請", "mfa_reset": "二要素認証リセット",
-    "reveal": "表示", "role_change": "権限変更", "recovery_code_use": "リカバリーコード使用",
-    "kyc_request": "本人確認の依頼", "kyc_result": "本人確認結果の受信", "return_request": "返品の依頼",
-    "sent": "送信", "accepted": "出荷受付", "picked_up": "集荷", "in_transit": "配送中", "delivered": "配達完了",
-    "return_requested": "返品受付", "return_in_transit": "返送中", "returned": "返品受領", "failed": "不成立",
-    "charge_card": "カードで請求", "refund_confirmed": "返金完了の確認", "external_ref": "取引IDの記録",
-    "open": "発生・予定の受信", "close": "復旧・完了の受信",
-    "throttle_request": "速度制限の依頼", "throttle_on": "速度制限（キャリア確認）",
-    "throttle_off": "速度制限の解除（キャリア確認）",
-    "network_throttled": "ネットワーク単位のログイン制限",
-    "reveal_sealed": "変更前の値の表示（監査）", "kyc_reopen": "本人確認のやり直し", "purge": "保存期間経過による削除",
-}
-_ENTITY_LABELS_JA = {"auth": "認証", "staff": "担当者", "customer": "顧客", "pii": "個人情報", "shipment": "出荷",
-                     "notification": "通知", "incident": "障害・メンテナンス",
-                     "audit": "監査ログ", "kyc_record": "本人確認記録"}
 _ENTITY_ALIASES = {"sim": "sim", "sim_card": "sim", "auth": None, "staff": None}
 
 
@@ -53,8 +34,9 @@ def action_label(action: str) -> str:
     """Japanese name of an audit action such as 'line.suspend' -> '回線: 停止'."""
     entity, _, verb = action.partition(".")
     lifecycle = _ENTITY_ALIASES.get(entity, entity)
-    entity_label = LABELS_JA.get(lifecycle or "", _ENTITY_LABELS_JA.get(entity, entity))
-    verb_label = EVENT_LABELS_JA.get(lifecycle or "", {}).get(verb) or _ACTION_LABELS_JA.get(verb, verb)
+    entity_label = label("record", lifecycle or entity)
+    events = labels(f"event.{lifecycle}") if lifecycle in LIFECYCLE_NAMES else {}
+    verb_label = events.get(verb) or label("action", verb)
     return f"{entity_label}: {verb_label}"
 
 

@@ -1,65 +1,464 @@
-"""The one catalogue of labels (ja / en) for what services show: names of records, states and events."""
+"""The one catalogue of labels (ja / en) for what services show: names of records, states, events and
+every other code a screen, a message or an audit entry names (roles, statuses, kinds, providers ...).
+
+CATALOGUE maps a group to its keys, each with its Japanese and English label. The services look a label
+up by group and key (label, labels, state_label) and own no table of labels of their own.
+"""
 
 from __future__ import annotations
 
-LABELS_JA = {
-    "contract": "契約", "line": "回線", "sim": "SIM", "device": "端末", "invoice": "請求書",
-    "payment": "入金", "ticket": "問い合わせ", "approval": "承認申請",
-    "external_operation": "外部連携処理", "import_batch": "一括登録",
+LANGUAGES = ("ja", "en")
+
+Label = tuple[str, str]  # (ja, en)
+
+# Names of the records the business knows (a lifecycle's name, the first part of an audit action,
+# a search result's group, a shipped item).
+_RECORD: dict[str, Label] = {
+    "customer": ("顧客", "Customer"),
+    "contract": ("契約", "Contract"),
+    "line": ("回線", "Line"),
+    "sim": ("SIM", "SIM"),
+    "device": ("端末", "Device"),
+    "invoice": ("請求書", "Invoice"),
+    "payment": ("入金", "Payment"),
+    "ticket": ("問い合わせ", "Ticket"),
+    "approval": ("承認申請", "Approval request"),
+    "external_operation": ("外部連携処理", "External operation"),
+    "import_batch": ("一括登録", "Bulk import"),
+    "auth": ("認証", "Authentication"),
+    "staff": ("担当者", "Staff member"),
+    "pii": ("個人情報", "Personal data"),
+    "shipment": ("出荷", "Shipment"),
+    "notification": ("通知", "Notification"),
+    "incident": ("障害・メンテナンス", "Outage or maintenance"),
+    "audit": ("監査ログ", "Audit log"),
+    "kyc_record": ("本人確認記録", "ID verification record"),
 }
 
-STATE_LABELS_JA: dict[str, dict[str, str]] = {
-    "contract": {"draft": "下書き", "applied": "申込済", "active": "契約中",
-                 "cancellation_requested": "解約申請中", "terminated": "解約済"},
-    "line": {"applying": "申請中", "activating": "開通処理中", "active": "利用中", "suspending": "停止処理中",
-             "suspended": "停止中", "resuming": "再開処理中", "terminated": "解約済",
-             "pending": "保留", "needs_review": "要確認"},
-    "sim": {"in_stock": "在庫", "assigned": "割当済", "active": "利用中", "returned": "返却済",
-            "faulty": "故障", "lost": "紛失"},
-    "device": {"in_stock": "在庫", "assigned": "割当済", "shipped": "出荷済", "returned": "返却済",
-               "faulty": "故障"},
-    "invoice": {"draft": "下書き", "issued": "発行済", "void": "無効"},
-    "payment": {"received": "受領", "matched": "消込済", "unmatched": "未消込", "refunded": "返金済"},
-    "ticket": {"open": "未対応", "in_progress": "対応中", "waiting_customer": "お客様回答待ち",
-               "resolved": "解決済", "closed": "クローズ"},
-    "approval": {"pending": "承認待ち", "approved": "承認済", "executed": "実行済", "rejected": "却下",
-                 "expired": "期限切れ", "failed": "実行失敗"},
-    "external_operation": {"pending": "保留", "in_flight": "処理中", "succeeded": "成功",
-                           "failed": "失敗", "unknown": "要確認"},
-    "import_batch": {"uploaded": "アップロード済", "validated": "検証済", "applied": "反映済",
-                     "rolled_back": "取り消し済", "discarded": "破棄"},
+# The audit log's entity types (table names) -> the record they are.
+_TABLE_RECORDS = {
+    "customer": "customer", "contract": "contract", "line": "line", "sim_card": "sim", "device": "device",
+    "invoice": "invoice", "payment": "payment", "ticket": "ticket", "staff_user": "staff", "audit_entry": "audit",
+    "kyc_record": "kyc_record", "approval_request": "approval", "import_batch": "import_batch",
+    "service_incident": "incident",
 }
 
-STATE_LABELS_EN: dict[str, dict[str, str]] = {
-    name: {state: state.replace("_", " ") for state in labels} for name, labels in STATE_LABELS_JA.items()
+CATALOGUE: dict[str, dict[str, Label]] = {
+    "record": _RECORD,
+    "entity_type": {table: _RECORD[name] for table, name in _TABLE_RECORDS.items()} | {
+        "staff_session": ("ログインセッション", "Sign-in session"),
+        "staff_recovery_code": ("リカバリーコード", "Recovery code"),
+        "sign_in_attempt": ("ログイン試行", "Sign-in attempt"),
+    },
+    # the second part of an audit action ("line.suspend" -> 回線: 停止) when it is not a lifecycle event
+    "action": {
+        "create": ("登録", "Create"),
+        "update": ("変更", "Update"),
+        "register": ("登録", "Register"),
+        "kyc": ("本人確認結果の記録", "Record ID verification result"),
+        "sign_in": ("ログイン", "Sign in"),
+        "sign_out": ("ログアウト", "Sign out"),
+        "disable": ("無効化", "Disable"),
+        "allocate": ("消込", "Allocation"),
+        "record": ("入金登録", "Record payment"),
+        "message": ("メッセージ追加", "Add message"),
+        "assign": ("担当者割当", "Assign staff member"),
+        "mfa_enroll": ("二要素認証の設定", "Set up two-factor authentication"),
+        "request": ("申請", "Request"),
+        "mfa_reset": ("二要素認証リセット", "Reset two-factor authentication"),
+        "reveal": ("表示", "Reveal"),
+        "role_change": ("権限変更", "Change role"),
+        "recovery_code_use": ("リカバリーコード使用", "Use recovery code"),
+        "kyc_request": ("本人確認の依頼", "Request ID verification"),
+        "kyc_result": ("本人確認結果の受信", "ID verification result received"),
+        "return_request": ("返品の依頼", "Request return"),
+        "sent": ("送信", "Sent"),
+        "accepted": ("出荷受付", "Shipment accepted"),
+        "picked_up": ("集荷", "Picked up"),
+        "in_transit": ("配送中", "In transit"),
+        "delivered": ("配達完了", "Delivered"),
+        "return_requested": ("返品受付", "Return accepted"),
+        "return_in_transit": ("返送中", "Return in transit"),
+        "returned": ("返品受領", "Return received"),
+        "failed": ("不成立", "Failed"),
+        "charge_card": ("カードで請求", "Charge card"),
+        "refund_confirmed": ("返金完了の確認", "Refund confirmed"),
+        "external_ref": ("取引IDの記録", "Record transaction ID"),
+        "open": ("発生・予定の受信", "Outage or maintenance reported"),
+        "close": ("復旧・完了の受信", "Recovery or completion reported"),
+        "throttle_request": ("速度制限の依頼", "Request throttling"),
+        "throttle_on": ("速度制限（キャリア確認）", "Throttled (confirmed by carrier)"),
+        "throttle_off": ("速度制限の解除（キャリア確認）", "Throttling lifted (confirmed by carrier)"),
+        "network_throttled": ("ネットワーク単位のログイン制限", "Sign-ins limited for a network"),
+        "reveal_sealed": ("変更前の値の表示（監査）", "Reveal previous value (audit)"),
+        "kyc_reopen": ("本人確認のやり直し", "Redo ID verification"),
+        "purge": ("保存期間経過による削除", "Deleted after retention period"),
+    },
+    "role": {
+        "sales": ("営業", "Sales"),
+        "support": ("サポート", "Support"),
+        "accounting": ("経理", "Accounting"),
+        "admin": ("管理者", "Administrator"),
+        "auditor": ("監査担当", "Auditor"),
+        "customer_admin": ("法人管理者", "Corporate administrator"),
+        "user": ("利用者", "User"),
+    },
+    "actor_kind": {
+        "staff": ("担当者", "Staff"),
+        "customer": ("お客様", "Customer"),
+        "system": ("システム", "System"),
+    },
+    "customer_kind": {
+        "individual": ("個人", "Individual"),
+        "corporate": ("法人", "Corporate"),
+    },
+    "kyc_status": {
+        "not_started": ("未提出", "Not submitted"),
+        "submitted": ("確認待ち", "Awaiting verification"),
+        "verified": ("確認済", "Verified"),
+        "rejected": ("否認", "Rejected"),
+    },
+    "kyc_result": {
+        "approved": ("承認", "Approved"),
+        "rejected": ("否認", "Rejected"),
+    },
+    "kyc_method": {
+        "ekyc": ("オンライン本人確認（eKYC）", "Online ID verification (eKYC)"),
+        "in_person": ("対面（書類の提示）", "In person (documents shown)"),
+        "mail": ("郵送（本人限定受取郵便）", "By post (restricted delivery mail)"),
+    },
+    "id_document": {
+        "drivers_license": ("運転免許証", "Driver's license"),
+        "passport": ("パスポート", "Passport"),
+        "residence_card": ("在留カード", "Residence card"),
+        "health_insurance": ("健康保険証", "Health insurance card"),
+        "my_number_card": ("マイナンバーカード", "My Number card"),
+        "corporate_registry": ("登記事項証明書", "Certificate of company registration"),  # with its 会社法人等番号
+    },
+    "sealed_field": {
+        "id_document_number": ("本人確認書類の番号", "ID document number"),
+        "bank_account": ("口座", "Bank account"),
+    },
+    "payment_method": {
+        "bank_transfer": ("銀行振込", "Bank transfer"),
+        "direct_debit": ("口座振替", "Direct debit"),
+        "card": ("クレジットカード", "Credit card"),
+    },
+    # how far an issued invoice is paid (billing.allocation.InvoicePaymentState)
+    "payment_state": {
+        "unpaid": ("未収", "Unpaid"),
+        "partially_paid": ("一部入金", "Partially paid"),
+        "paid": ("入金済", "Paid"),
+        "overpaid": ("過入金", "Overpaid"),
+    },
+    # a row of the payment provider's settlement report ("other": a type the report does not name)
+    "settlement_type": {
+        "charge": ("カード請求", "Card charge"),
+        "refund": ("返金", "Refund"),
+        "other": ("取引", "Transaction"),
+    },
+    "provider": {
+        "carrier": ("キャリア", "Carrier"),
+        "payment": ("決済", "Payment gateway"),
+        "bank": ("銀行", "Bank"),
+        "kyc": ("本人確認", "ID verification"),
+        "logistics": ("配送", "Delivery"),
+        "messaging": ("メッセージ", "Messaging"),
+        "monitoring": ("監視", "Monitoring"),
+    },
+    # what an external operation asks of its provider (キャリア + 停止 = キャリア停止)
+    "external_operation": {
+        "activate": ("開通", "Activation"),
+        "suspend": ("停止", "Suspension"),
+        "resume": ("再開", "Resumption"),
+        "terminate": ("解約", "Termination"),
+        "change_plan": ("プラン変更", "Plan change"),
+        "throttle_on": ("速度制限", "Throttling"),
+        "throttle_off": ("速度制限の解除", "Throttling lifted"),
+        "status": ("状態照会", "Status inquiry"),
+        "report": ("日次レポート", "Daily report"),
+        "charge": ("請求", "Charge"),
+        "refund": ("返金", "Refund"),
+        "settlement": ("精算レポート", "Settlement report"),
+        "statement": ("入金明細", "Payment statement"),
+        "submit": ("本人確認依頼", "ID verification request"),
+        "ship": ("出荷", "Shipment"),
+        "return": ("返品", "Return"),
+        "mail": ("メール送信", "Email"),
+        "push": ("LINE送信", "LINE message"),
+        "transfer": ("振込", "Bank transfer"),
+        "check": ("結果", "Result"),
+    },
+    "attempt_outcome": {
+        "succeeded": ("成功", "Succeeded"),
+        "failed": ("失敗", "Failed"),
+        "unknown": ("結果不明", "Outcome unknown"),
+    },
+    "review_status": {
+        "open": ("未対応", "Open"),
+        "resolved": ("解消済", "Resolved"),
+    },
+    # the last part of a review item's kind ("carrier.suspend.unknown" -> キャリア停止: 結果不明)
+    "review_outcome": {
+        "unknown": ("結果不明", "Outcome unknown"),
+        "failed": ("失敗", "Failed"),
+        "mismatch": ("不一致", "Mismatch"),
+        "line_mismatch": ("回線状態の不一致", "Line status mismatch"),
+        "missing": ("記録なし", "No record"),
+        "duplicate": ("重複", "Duplicate"),
+        # KYC results (本人確認結果)
+        "approved": ("承認（確定待ち）", "Approved (awaiting confirmation)"),
+        "rejected": ("否認（確定待ち）", "Rejected (awaiting confirmation)"),
+        # daily report differences (日次突合)
+        "state_mismatch": ("状態の不一致", "Status mismatch"),
+        "amount_mismatch": ("金額の不一致", "Amount mismatch"),
+        "missing_in_ledger": ("台帳に記録なし", "Not in the ledger"),
+        "missing_at_carrier": ("キャリアに記録なし", "Not at the carrier"),
+        "missing_in_report": ("レポートに記録なし", "Not in the report"),
+        "missing_in_statement": ("明細に記録なし", "Not in the statement"),
+        "missing_ref": ("取引ID不明", "Transaction ID unknown"),
+        "unallocated": ("未消込", "Unallocated"),
+        "invalid": ("読み取り不可", "Unreadable"),
+        "stock_mismatch": ("在庫状態の不一致", "Stock status mismatch"),
+        "throttle_mismatch": ("速度制限の不一致", "Throttling mismatch"),
+    },
+    # the daily comparisons' report sources (workflow.daily_reconciliation.ReportSource)
+    "report_source": {
+        "carrier_lines": ("キャリア回線レポート", "Carrier line report"),
+        "payment_settlement": ("決済精算レポート", "Payment settlement report"),
+        "bank_statement": ("銀行入出金明細", "Bank statement"),
+    },
+    "run_status": {
+        "queued": ("待機中", "Queued"),
+        "running": ("実行中", "Running"),
+        "completed": ("完了", "Completed"),
+        "failed": ("失敗", "Failed"),
+    },
+    "shipment_status": {
+        "requested": ("出荷依頼中", "Shipment requested"),
+        "accepted": ("出荷受付済", "Accepted for shipping"),
+        "picked_up": ("集荷済", "Picked up"),
+        "in_transit": ("配送中", "In transit"),
+        "delivered": ("配達完了", "Delivered"),
+        "return_requested": ("返品依頼中", "Return requested"),
+        "return_in_transit": ("返送中", "Return in transit"),
+        "returned": ("返品受領", "Return received"),
+        "failed": ("出荷不可", "Could not be shipped"),
+    },
+    "ticket_priority": {
+        "low": ("低", "Low"),
+        "normal": ("通常", "Normal"),
+        "high": ("高", "High"),
+    },
+    "notification_channel": {
+        "mail": ("メール", "Email"),
+        "line": ("LINE", "LINE"),
+        "in_app": ("アプリ内", "In-app"),
+    },
+    "notification_delivery": {
+        "sent": ("送信済", "Sent"),
+        "waiting": ("送信待ち", "Waiting to be sent"),
+        "failed": ("送信失敗", "Sending failed"),
+        "unknown": ("要確認", "Needs review"),
+    },
+    "incident_kind": {
+        "outage": ("障害", "Outage"),
+        "maintenance": ("メンテナンス", "Maintenance"),
+    },
+    "incident_status": {
+        "investigating": ("調査中", "Investigating"),
+        "identified": ("原因特定", "Cause identified"),
+        "resolved": ("復旧", "Restored"),
+        "scheduled": ("予定", "Scheduled"),
+        "in_progress": ("作業中", "In progress"),
+        "completed": ("完了", "Completed"),
+    },
+    # Lifecycles (platform.lifecycle): "state.<lifecycle>" and "event.<lifecycle>".
+    "state.contract": {
+        "draft": ("下書き", "Draft"),
+        "applied": ("申込済", "Applied"),
+        "active": ("契約中", "Active"),
+        "cancellation_requested": ("解約申請中", "Cancellation requested"),
+        "terminated": ("解約済", "Terminated"),
+    },
+    "event.contract": {
+        "apply": ("申込", "Apply"),
+        "activate": ("契約開始", "Start contract"),
+        "request_cancellation": ("解約申請", "Request cancellation"),
+        "withdraw_cancellation": ("解約申請の取り下げ", "Withdraw cancellation"),
+        "terminate": ("解約", "Terminate"),
+        "discard": ("破棄", "Discard"),
+    },
+    "state.line": {
+        "applying": ("申請中", "Applying"),
+        "activating": ("開通処理中", "Activating"),
+        "active": ("利用中", "Active"),
+        "suspending": ("停止処理中", "Suspending"),
+        "suspended": ("停止中", "Suspended"),
+        "resuming": ("再開処理中", "Resuming"),
+        "terminated": ("解約済", "Terminated"),
+        "pending": ("保留", "Pending"),
+        "needs_review": ("要確認", "Needs review"),
+    },
+    "event.line": {
+        "activate": ("開通", "Activate"),
+        "suspend": ("停止", "Suspend"),
+        "resume": ("再開", "Resume"),
+        "terminate": ("解約", "Terminate"),
+        "hold": ("保留", "Put on hold"),
+        "flag_for_review": ("要確認にする", "Flag for review"),
+        "confirm_active": ("利用中として確定", "Confirm as active"),
+        "confirm_suspended": ("停止中として確定", "Confirm as suspended"),
+        "confirm_terminated": ("解約済として確定", "Confirm as terminated"),
+        "carrier_confirmed": ("キャリア完了", "Confirmed by carrier"),
+        "carrier_rejected": ("キャリア拒否", "Rejected by carrier"),
+        "outcome_unknown": ("結果不明（要確認）", "Outcome unknown (needs review)"),
+    },
+    "state.sim": {
+        "in_stock": ("在庫", "In stock"),
+        "assigned": ("割当済", "Assigned"),
+        "active": ("利用中", "Active"),
+        "returned": ("返却済", "Returned"),
+        "faulty": ("故障", "Faulty"),
+        "lost": ("紛失", "Lost"),
+    },
+    "event.sim": {
+        "assign": ("割当", "Assign"),
+        "unassign": ("割当解除", "Unassign"),
+        "activate": ("利用開始", "Activate"),
+        "return": ("返却", "Return"),
+        "restock": ("在庫戻し", "Restock"),
+        "report_faulty": ("故障登録", "Report faulty"),
+        "report_lost": ("紛失登録", "Report lost"),
+    },
+    "state.device": {
+        "in_stock": ("在庫", "In stock"),
+        "assigned": ("割当済", "Assigned"),
+        "shipped": ("出荷済", "Shipped"),
+        "returned": ("返却済", "Returned"),
+        "faulty": ("故障", "Faulty"),
+    },
+    "event.device": {
+        "assign": ("割当", "Assign"),
+        "unassign": ("割当解除", "Unassign"),
+        "ship": ("出荷", "Ship"),
+        "return": ("返却", "Return"),
+        "restock": ("在庫戻し", "Restock"),
+        "report_faulty": ("故障登録", "Report faulty"),
+    },
+    "state.invoice": {
+        "draft": ("下書き", "Draft"),
+        "issued": ("発行済", "Issued"),
+        "void": ("無効", "Void"),
+    },
+    "event.invoice": {
+        "issue": ("発行", "Issue"),
+        "void": ("無効化", "Void"),
+    },
+    "state.payment": {
+        "received": ("受領", "Received"),
+        "matched": ("消込済", "Allocated"),
+        "unmatched": ("未消込", "Unallocated"),
+        "refunded": ("返金済", "Refunded"),
+    },
+    "event.payment": {
+        "match": ("消込", "Allocate"),
+        "mark_unmatched": ("未消込にする", "Mark as unallocated"),
+        "refund": ("返金", "Refund"),
+    },
+    "state.ticket": {
+        "open": ("未対応", "Open"),
+        "in_progress": ("対応中", "In progress"),
+        "waiting_customer": ("お客様回答待ち", "Waiting for customer"),
+        "resolved": ("解決済", "Resolved"),
+        "closed": ("クローズ", "Closed"),
+    },
+    "event.ticket": {
+        "start": ("対応開始", "Start handling"),
+        "wait_for_customer": ("お客様回答待ちにする", "Wait for customer"),
+        "customer_replied": ("お客様回答あり", "Customer replied"),
+        "resolve": ("解決", "Resolve"),
+        "reopen": ("再オープン", "Reopen"),
+        "close": ("クローズ", "Close"),
+    },
+    "state.approval": {
+        "pending": ("承認待ち", "Awaiting approval"),
+        "approved": ("承認済", "Approved"),
+        "executed": ("実行済", "Executed"),
+        "rejected": ("却下", "Rejected"),
+        "expired": ("期限切れ", "Expired"),
+        "failed": ("実行失敗", "Execution failed"),
+    },
+    "event.approval": {
+        "approve": ("承認", "Approve"),
+        "execute": ("実行", "Execute"),
+        "fail": ("実行失敗", "Execution failed"),
+        "reject": ("却下", "Reject"),
+        "expire": ("期限切れ", "Expire"),
+    },
+    "state.external_operation": {
+        "pending": ("保留", "Pending"),
+        "in_flight": ("処理中", "In progress"),
+        "succeeded": ("成功", "Succeeded"),
+        "failed": ("失敗", "Failed"),
+        "unknown": ("要確認", "Needs review"),
+    },
+    "event.external_operation": {
+        "dispatch": ("送信", "Send"),
+        "succeed": ("成功", "Succeed"),
+        "fail": ("失敗", "Fail"),
+        "lose_track": ("結果不明", "Outcome unknown"),
+        "retry": ("再試行", "Retry"),
+    },
+    "state.import_batch": {
+        "uploaded": ("アップロード済", "Uploaded"),
+        "validated": ("検証済", "Validated"),
+        "applied": ("反映済", "Applied"),
+        "rolled_back": ("取り消し済", "Rolled back"),
+        "discarded": ("破棄", "Discarded"),
+    },
+    "event.import_batch": {
+        "validate": ("検証", "Validate"),
+        "apply": ("反映", "Apply"),
+        "roll_back": ("取り消し", "Roll back"),
+        "discard": ("破棄", "Discard"),
+    },
 }
 
-EVENT_LABELS_JA: dict[str, dict[str, str]] = {
-    "contract": {"apply": "申込", "activate": "契約開始", "request_cancellation": "解約申請",
-                 "withdraw_cancellation": "解約申請の取り下げ", "terminate": "解約", "discard": "破棄"},
-    "line": {"activate": "開通", "suspend": "停止", "resume": "再開", "terminate": "解約",
-             "hold": "保留", "flag_for_review": "要確認にする", "confirm_active": "利用中として確定",
-             "confirm_suspended": "停止中として確定", "confirm_terminated": "解約済として確定",
-             "carrier_confirmed": "キャリア完了", "carrier_rejected": "キャリア拒否",
-             "outcome_unknown": "結果不明（要確認）"},
-    "sim": {"assign": "割当", "unassign": "割当解除", "activate": "利用開始", "return": "返却",
-            "restock": "在庫戻し", "report_faulty": "故障登録", "report_lost": "紛失登録"},
-    "device": {"assign": "割当", "unassign": "割当解除", "ship": "出荷", "return": "返却",
-               "restock": "在庫戻し", "report_faulty": "故障登録"},
-    "invoice": {"issue": "発行", "void": "無効化"},
-    "payment": {"match": "消込", "mark_unmatched": "未消込にする", "refund": "返金"},
-    "ticket": {"start": "対応開始", "wait_for_customer": "お客様回答待ちにする",
-               "customer_replied": "お客様回答あり", "resolve": "解決", "reopen": "再オープン",
-               "close": "クローズ"},
-    "approval": {"approve": "承認", "execute": "実行", "fail": "実行失敗", "reject": "却下",
-                 "expire": "期限切れ"},
-    "external_operation": {"dispatch": "送信", "succeed": "成功", "fail": "失敗",
-                           "lose_track": "結果不明", "retry": "再試行"},
-    "import_batch": {"validate": "検証", "apply": "反映", "roll_back": "取り消し", "discard": "破棄"},
-}
+
+def _index(lang: str) -> int:
+    if lang not in LANGUAGES:
+        raise ValueError(f"unknown language {lang!r} (one of {', '.join(LANGUAGES)})")
+    return LANGUAGES.index(lang)
+
+
+def label(group: str, key: str, lang: str = "ja", *, default: str | None = None) -> str:
+    """The label of `key` in `group` ("suspended" in "state.line" -> 停止中); an unknown key gives
+    `default`, or the key itself. An unknown group is a KeyError."""
+    entry = CATALOGUE[group].get(key)
+    if entry is None:
+        return key if default is None else default
+    return entry[_index(lang)]
+
+
+def labels(group: str, lang: str = "ja") -> dict[str, str]:
+    """The whole of `group` in one language, key -> label (a new dict, e.g. for a list of choices)."""
+    i = _index(lang)
+    return {key: entry[i] for key, entry in CATALOGUE[group].items()}
 
 
 def state_label(lifecycle: str, state: str, lang: str = "ja") -> str:
-    """The on-screen name of a state ("停止中")."""
-    labels = STATE_LABELS_JA if lang == "ja" else STATE_LABELS_EN
-    return labels[lifecycle].get(state, state)
+    """The on-screen name of a lifecycle's state ("停止中")."""
+    return label(f"state.{lifecycle}", state, lang)
+
+
+def event_label(lifecycle: str, event: str, lang: str = "ja") -> str:
+    """The on-screen name of a lifecycle's event ("停止")."""
+    return label(f"event.{lifecycle}", event, lang)
+
+
+# Views in Japanese derived from the catalogue, for the callers that index them by lifecycle.
+LIFECYCLE_NAMES = tuple(group.removeprefix("state.") for group in CATALOGUE if group.startswith("state."))
+LABELS_JA: dict[str, str] = {name: label("record", name) for name in LIFECYCLE_NAMES}
+STATE_LABELS_JA: dict[str, dict[str, str]] = {name: labels(f"state.{name}") for name in LIFECYCLE_NAMES}
+EVENT_LABELS_JA: dict[str, dict[str, str]] = {name: labels(f"event.{name}") for name in LIFECYCLE_NAMES}

@@ -17,7 +17,7 @@ from sqlmodel import Session
 from services.models.base import utcnow
 from services.platform.audit import record, snapshot
 from services.platform.errors import InvalidTransition
-from services.platform.labels import EVENT_LABELS_JA, LABELS_JA, STATE_LABELS_JA
+from services.platform.labels import event_label, label, state_label
 from services.platform.permissions import Actor
 
 LIFECYCLES: dict[str, Lifecycle] = {}
@@ -40,8 +40,8 @@ class Lifecycle:
             return self.table[(current, ev)]
         except KeyError:
             raise InvalidTransition(
-                f"{LABELS_JA.get(self.name, self.name)}が「{STATE_LABELS_JA[self.name][current]}」の状態では"
-                f"「{EVENT_LABELS_JA[self.name][ev]}」はできません。"
+                f"{label('record', self.name)}が「{state_label(self.name, current)}」の状態では"
+                f"「{event_label(self.name, ev)}」はできません。"
             ) from None
 
     def __post_init__(self) -> None:

@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import Any
 
 from services.platform.errors import NotFound, PermissionDenied
+from services.platform.labels import labels
 
 
 class Role(StrEnum):
@@ -20,10 +21,7 @@ class Role(StrEnum):
 
 
 STAFF_ROLES = (Role.SALES, Role.SUPPORT, Role.ACCOUNTING, Role.ADMIN, Role.AUDITOR)
-ROLE_LABELS_JA = {
-    Role.SALES: "営業", Role.SUPPORT: "サポート", Role.ACCOUNTING: "経理", Role.ADMIN: "管理者", Role.AUDITOR: "監査担当",
-    Role.CUSTOMER_ADMIN: "法人管理者", Role.CUSTOMER_USER: "利用者",
-}
+ROLE_LABELS_JA = labels("role")  # role -> 営業, サポート ... (the labels' "role" group, for the screens)
 
 _S, _P, _A, _M, _U = Role.SALES, Role.SUPPORT, Role.ACCOUNTING, Role.ADMIN, Role.AUDITOR
 _ALL_STAFF = frozenset(STAFF_ROLES)

@@ -32,15 +32,12 @@ from sqlmodel import Session
 from services.models import Contract, Customer, Device, Invoice, Line, RatePlan, SimCard
 from services.platform.db import read_session
 from services.platform.identifiers import contract_code, customer_code, format_msisdn, parse_msisdn
-from services.platform.labels import state_label
+from services.platform.labels import label, state_label
 from services.platform.permissions import Actor, can, require
 from services.platform.text import bigrams, normalize_name
 from services.security.masking import mask
 
 GROUP_ORDER = ("customer", "contract", "line", "sim", "device", "invoice")
-GROUP_LABELS_JA = {
-    "customer": "顧客", "contract": "契約", "line": "回線", "sim": "SIM", "device": "端末", "invoice": "請求書",
-}
 VIEW_PERMISSIONS = {
     "customer": "customer.view", "contract": "contract.view", "line": "line.view",
     "sim": "inventory.view", "device": "inventory.view", "invoice": "invoice.view",
@@ -133,7 +130,7 @@ def global_search(query: str, *, actor: Actor, limit: int = 20) -> SearchResults
     for kind in GROUP_ORDER:
         hits, more = found.get(kind, ([], False))
         if hits and can(actor, VIEW_PERMISSIONS[kind]):
-            results.groups.append(SearchGroup(kind, GROUP_LABELS_JA[kind], hits, more))
+            results.groups.append(SearchGroup(kind, label("record", kind), hits, more))
     return results
 
 
@@ -194,7 +191,7 @@ def _search_number(session: Session, raw: str, found: dict[str, tuple[list[Searc
 
 
 def _customer_hit(cid: int, name: str, kana: str, kind: str) -> SearchHit:
-    kind_ja = "法人" if kind == "corporate" else "個人"
+    kind_ja = label("customer_kind", kind)
     return SearchHit("customer", cid, name, f"{customer_code(cid)} ・ {kana} ・ {kind_ja}", None,
                      ("customer", cid), cid)
 

@@ -32,6 +32,7 @@ from services.platform.clock import TOKYO
 from services.platform.db import read_session, write_session
 from services.platform.errors import NotFound, ValidationFailed
 from services.platform.formatting import action_label, changed_fields, tokyo_time
+from services.platform.labels import label
 from services.platform.paging import Page
 from services.platform.permissions import Actor, can, require
 from services.security.masking import mask_snapshot
@@ -40,14 +41,6 @@ BATCH_SIZE = 2000
 EXPORT_LIMIT = 20_000
 MAX_PAGE_SIZE = 200
 
-ENTITY_LABELS_JA = {
-    "customer": "顧客", "contract": "契約", "line": "回線", "sim_card": "SIM", "device": "端末",
-    "invoice": "請求書", "payment": "入金", "ticket": "問い合わせ", "staff_user": "担当者",
-    "staff_session": "ログインセッション", "staff_recovery_code": "リカバリーコード", "sign_in_attempt": "ログイン試行",
-    "audit_entry": "監査ログ", "kyc_record": "本人確認記録",
-    "approval_request": "承認申請", "import_batch": "一括登録", "service_incident": "障害・メンテナンス",
-}
-ACTOR_KIND_LABELS_JA = {"staff": "担当者", "customer": "お客様", "system": "システム"}
 _PROBLEMS_JA = {
     "content": "内容が記録時のハッシュと一致しません",
     "link": "前のエントリとの連結が一致しません",
@@ -176,9 +169,6 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-SEALED_FIELD_LABELS_JA = {"id_document_number": "本人確認書類の番号", "bank_account": "口座"}
-
-
 def _entry_row(e: AuditEntry, actor: Actor, sealed: list[str] = ()) -> dict[str, Any]:
     """One entry for a screen or a file, with before/after masked for `actor`'s role; `sealed` names the
     fields whose encrypted before-value is kept (revealable by an auditor)."""
@@ -194,16 +184,16 @@ def _entry_row(e: AuditEntry, actor: Actor, sealed: list[str] = ()) -> dict[str,
         changes.append(f"{name}: {old or '—'} → {new or '—'}" if e.before_json else f"{name}: {new or '—'}")
     return {
         "id": e.id, "at": tokyo_time(e.at, with_seconds=True),
-        "actor_kind": e.actor_kind, "actor_kind_label": ACTOR_KIND_LABELS_JA.get(e.actor_kind, e.actor_kind),
+        "actor_kind": e.actor_kind, "actor_kind_label": label("actor_kind", e.actor_kind),
         "actor": e.actor_label, "action": e.action, "action_label": action_label(e.action),
-        "entity_type": e.entity_type, "entity_label": ENTITY_LABELS_JA.get(e.entity_type, e.entity_type),
+        "entity_type": e.entity_type, "entity_label": label("entity_type", e.entity_type),
         "entity_id": e.entity_id or 0,
         "customer_id": e.customer_id or 0, "contract_id": e.contract_id or 0, "line_id": e.line_id or 0,
         "reason": e.reason or "", "request_id": e.request_id or "", "changes": " / ".join(changes),
         "before": json.dumps(before, ensure_ascii=False) if before is not None else "",
         "after": json.dumps(after, ensure_ascii=False) if after is not None else "",
         "entry_hash": e.entry_hash,
-        "sealed": [{"field": name, "label": SEALED_FIELD_LABELS_JA.get(name, name)} for name in sealed],
+        "sealed": [{"field": name, "label": label("sealed_field", name)} for name in sealed],
         "can_reveal_sealed": bool(sealed) and can(actor, "audit.reveal_sealed"),
     }
 
@@ -309,7 +299,7 @@ def audit_filter_choices(*, actor: Actor) -> dict[str, list[dict[str, str]]]:
         types = session.execute(select(AuditEntry.entity_type).distinct()).scalars().all()
         actions = session.execute(select(AuditEntry.action).distinct()).scalars().all()
     return {
-        "entity_types": sorted(({"value": t, "label": ENTITY_LABELS_JA.get(t, t)} for t in types),
+        "entity_types": sorted(({"value": t, "label": label("entity_type", t)} for t in types),
                                key=lambda c: c["value"]),
         "actions": sorted(({"value": a, "label": f"{action_label(a)}（{a}）"} for a in actions),
                           key=lambda c: c["value"]),

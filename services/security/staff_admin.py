@@ -22,7 +22,8 @@ from services.platform.audit import mutating_service, record, snapshot
 from services.platform.db import read_session, write_session
 from services.platform.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from services.platform.formatting import tokyo_time
-from services.platform.permissions import ROLE_LABELS_JA, Actor, Role, require
+from services.platform.labels import label
+from services.platform.permissions import Actor, require
 from services.security import auth
 from services.workflow import approvals
 from services.workflow.approval_gate import require_approval
@@ -99,7 +100,7 @@ def list_staff(*, actor: Actor) -> list[dict[str, Any]]:
         "email": user.email,
         "display_name": user.display_name,
         "role": user.role,
-        "role_label": ROLE_LABELS_JA.get(Role(user.role), user.role),
+        "role_label": label("role", user.role),
         "is_active": user.is_active,
         "active_label": "有効" if user.is_active else "無効",
         "mfa_enrolled": user.mfa_enrolled_at is not None,

@@ -23,8 +23,9 @@ from services.models.base import utcnow
 from services.models.workflow import ExternalOperationEvent, ExternalOperationStatus
 from services.platform.config import settings
 from services.platform.db import write_session
+from services.platform.labels import label
 from services.tasks.celery_app import app, prune_delivered_messages
-from services.workflow.outbox import EXTERNAL_OPERATION, PROVIDER_LABELS_JA, client_for
+from services.workflow.outbox import EXTERNAL_OPERATION, client_for
 from services.workflow.reconciliation import reconcile_unknown, settle_operation
 
 log = logging.getLogger(__name__)
@@ -79,7 +80,7 @@ def run_operation(operation_id: int, *, client: ProviderClient | None = None) ->
         call = {"provider": op.provider, "operation": op.operation, "idempotency_key": op.idempotency_key,
                 "payload": json.loads(op.payload_json)}
         attempt_no = op.attempts
-        label = PROVIDER_LABELS_JA.get(op.provider, op.provider)
+        provider_label = label("provider", op.provider)
     result = (client or client_for(call["provider"])).call(call)
     with write_session() as session:
         session.add(ExternalAttempt(
@@ -92,11 +93,12 @@ def run_operation(operation_id: int, *, client: ProviderClient | None = None) ->
         if result.outcome == "succeeded":
             op = session.get(ExternalOperation, operation_id)
             op.provider_ref = _provider_ref(result) or op.provider_ref
-            settle_operation(operation_id, "succeeded", detail=f"{label}受付 (HTTP {result.status_code})",
+            settle_operation(operation_id, "succeeded", detail=f"{provider_label}受付 (HTTP {result.status_code})",
                              evidence=evidence)
             return "succeeded"
         if result.outcome == "failed":
-            settle_operation(operation_id, "failed", detail=f"{label}拒否: {result.message()}", evidence=evidence)
+            settle_operation(operation_id, "failed", detail=f"{provider_label}拒否: {result.message()}",
+                             evidence=evidence)
             return "failed"
         op = session.exec(select(ExternalOperation).where(ExternalOperation.id == operation_id)
                           .with_for_update()).first()

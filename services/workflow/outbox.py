@@ -63,8 +63,7 @@ def client_for(provider: str) -> ProviderClient:
     """The process-wide client of `provider` (KeyError for a provider nobody registered)."""
     return PROVIDERS[provider].client()
 
-PROVIDER_LABELS_JA = {"carrier": "キャリア", "payment": "決済", "bank": "銀行", "kyc": "本人確認",
-                      "logistics": "配送", "messaging": "メッセージ", "monitoring": "監視"}
+
 SUBJECT_COLUMNS = ("customer_id", "contract_id", "line_id", "invoice_id", "payment_id", "shipment_id",
                    "notification_id")
 

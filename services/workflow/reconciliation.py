@@ -28,9 +28,10 @@ from services.platform.audit import record
 from services.platform.config import settings
 from services.platform.db import read_session, write_session
 from services.platform.errors import NotFound
+from services.platform.labels import label
 from services.platform.permissions import SYSTEM, Actor, require_external
 from services.workflow import outbox
-from services.workflow.outbox import EXTERNAL_OPERATION, PROVIDER_LABELS_JA, client_for
+from services.workflow.outbox import EXTERNAL_OPERATION, client_for
 
 log = logging.getLogger(__name__)
 
@@ -232,7 +233,7 @@ def _tidy_review_items(session: Session, op: ExternalOperation, hooks: SubjectHo
 
 
 def _label(provider: str) -> str:
-    return PROVIDER_LABELS_JA.get(provider, provider)
+    return label("provider", provider)
 
 
 def open_doubt(session: Session, op: ExternalOperation) -> int | None:

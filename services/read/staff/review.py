@@ -15,32 +15,20 @@ from services.models.workflow import ApprovalStatus, ExternalOperationStatus
 from services.platform.db import read_session
 from services.platform.formatting import tokyo_time
 from services.platform.identifiers import customer_code, format_msisdn
-from services.platform.labels import state_label
+from services.platform.labels import label, state_label
 from services.platform.paging import Page
 from services.platform.permissions import Actor, can, can_handle_external, require
-from services.read.staff.views import EXTERNAL_OPERATION_LABELS_JA, PROVIDER_LABELS_JA, external_operation_rows
+from services.read.staff.views import external_operation_label, external_operation_rows
 from services.security.masking import can_see, mask, mask_text
 from services.workflow import daily_reconciliation
-
-REVIEW_STATUS_LABELS_JA = {"open": "未対応", "resolved": "解消済"}
-OUTCOME_LABELS_JA = {"unknown": "結果不明", "failed": "失敗", "mismatch": "不一致", "line_mismatch": "回線状態の不一致",
-                     "missing": "記録なし", "duplicate": "重複",
-                     "approved": "承認（確定待ち）", "rejected": "否認（確定待ち）",  # KYC results (本人確認結果)
-                     # daily report differences (日次突合)
-                     "state_mismatch": "状態の不一致", "amount_mismatch": "金額の不一致",
-                     "missing_in_ledger": "台帳に記録なし", "missing_at_carrier": "キャリアに記録なし",
-                     "missing_in_report": "レポートに記録なし", "missing_in_statement": "明細に記録なし",
-                     "missing_ref": "取引ID不明", "unallocated": "未消込", "invalid": "読み取り不可",
-                     "stock_mismatch": "在庫状態の不一致", "throttle_mismatch": "速度制限の不一致"}
-RUN_STATUS_LABELS_JA = {"queued": "待機中", "running": "実行中", "completed": "完了", "failed": "失敗"}
 
 
 def kind_label(kind: str) -> str:
     """The on-screen name of a review item's kind: "carrier.suspend.unknown" -> "キャリア停止: 結果不明"."""
     provider, _, rest = kind.partition(".")
     operation, _, outcome = rest.rpartition(".") if "." in rest else ("", "", rest)
-    subject = PROVIDER_LABELS_JA.get(provider, provider) + EXTERNAL_OPERATION_LABELS_JA.get(operation, operation)
-    return f"{subject}: {OUTCOME_LABELS_JA.get(outcome, outcome)}" if outcome else subject
+    subject = external_operation_label(provider, operation)
+    return f"{subject}: {label('review_outcome', outcome)}" if outcome else subject
 
 
 def _pretty(evidence_json: str | None) -> str:
@@ -95,7 +83,7 @@ def _rows(session: Session, items: list[ReviewItem], actor: Actor) -> list[dict]
             and line.status in RETRYABLE_LINE_STATES)
         rows.append({
             "id": item.id, "kind": item.kind, "kind_label": kind_label(item.kind),
-            "status": item.status, "status_label": REVIEW_STATUS_LABELS_JA.get(item.status, item.status),
+            "status": item.status, "status_label": label("review_status", item.status),
             "reason": shown(item.reason), "evidence": shown(_pretty(item.evidence_json)),
             "created_at": tokyo_time(item.created_at),
             "line_id": line.id if line else 0,
@@ -167,7 +155,7 @@ def daily_run_rows(*, actor: Actor, limit: int = 30) -> list[dict]:
     return [{"id": run.id, "source": run.source,
              "source_label": daily_reconciliation.source_label(run.source),
              "business_date": run.business_date.isoformat(), "status": run.status,
-             "status_label": RUN_STATUS_LABELS_JA.get(run.status, run.status),
+             "status_label": label("run_status", run.status),
              "rows_checked": run.rows_checked, "differences": run.differences, "error": run.error or "",
              "ran_at": tokyo_time(run.finished_at or run.started_at)}
             for run in daily_reconciliation.recent_runs(actor=actor, limit=limit)]

@@ -14,10 +14,9 @@ from datetime import datetime
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from services.billing.allocation import PAYMENT_STATE_LABELS_JA, allocated_amounts, invoice_payment_state
-from services.billing.payments import PAYMENT_METHOD_LABELS_JA
+from services.billing.allocation import allocated_amounts, invoice_payment_state
 from services.ledger import kyc_records
-from services.ledger.customers import ID_DOCUMENT_TYPES, bank_account_display
+from services.ledger.customers import bank_account_display
 from services.models import (
     AuditEntry,
     Contract,
@@ -45,11 +44,10 @@ from services.platform.clock import TOKYO
 from services.platform.db import read_session
 from services.platform.formatting import action_label, changed_fields, tokyo_time, yen
 from services.platform.identifiers import contract_code, customer_code, format_msisdn
-from services.platform.labels import state_label
+from services.platform.labels import label, state_label
 from services.platform.paging import Page
 from services.platform.permissions import Actor, can, get_permitted, require
 from services.security.masking import can_see, mask, mask_snapshot, mask_text, revealable
-from services.workflow.outbox import PROVIDER_LABELS_JA
 
 log = logging.getLogger(__name__)
 
@@ -57,30 +55,20 @@ SECTION_LIMIT = 20
 UNREADABLE = "（復号できません。暗号鍵の設定を確認してください）"
 # Fields of the 360° view a permitted person may reveal (表示) when they see them masked.
 CUSTOMER_REVEAL_FIELDS = ("phone", "email", "address", "birth_date", "id_document_number", "bank_account")
-KIND_LABELS_JA = {"individual": "個人", "corporate": "法人"}
-KYC_LABELS_JA = {"not_started": "未提出", "submitted": "確認待ち", "verified": "確認済", "rejected": "否認"}
-EXTERNAL_OPERATION_LABELS_JA = {
-    "activate": "開通", "suspend": "停止", "resume": "再開", "terminate": "解約", "change_plan": "プラン変更",
-    "throttle_on": "速度制限", "throttle_off": "速度制限の解除", "status": "状態照会", "report": "日次レポート",
-    "charge": "請求", "refund": "返金", "settlement": "精算レポート", "statement": "入金明細", "submit": "本人確認依頼",
-    "ship": "出荷", "return": "返品", "mail": "メール送信", "push": "LINE送信", "transfer": "振込",
-    "check": "結果",
-}
-ATTEMPT_OUTCOME_LABELS_JA = {"succeeded": "成功", "failed": "失敗", "unknown": "結果不明"}
 BODY_LIMIT = 2000  # characters of a request / response body shown on screen
 
 
 def _customer_row(c: Customer, actor: Actor, *, sensitive: bool = False) -> dict:
     """A customer as `actor` may see it; `sensitive` adds the (decrypted, masked) document and bank account."""
     row = {
-        "id": c.id, "code": customer_code(c.id), "kind": c.kind, "kind_label": KIND_LABELS_JA[c.kind],
+        "id": c.id, "code": customer_code(c.id), "kind": c.kind, "kind_label": label("customer_kind", c.kind),
         "name": c.name, "name_kana": c.name_kana, "email": mask("email", c.email, actor),
         "phone": mask("phone", c.phone, actor), "postal_code": mask("postal_code", c.postal_code, actor),
         "address": mask("address", c.address, actor), "birth_date": mask("birth_date", c.birth_date, actor),
-        "kyc_status": c.kyc_status, "kyc_label": KYC_LABELS_JA.get(c.kyc_status, c.kyc_status),
+        "kyc_status": c.kyc_status, "kyc_label": label("kyc_status", c.kyc_status),
     }
     if sensitive:
-        row["id_document_label"] = ID_DOCUMENT_TYPES.get(c.id_document_type or "", c.id_document_type or "")
+        row["id_document_label"] = label("id_document", c.id_document_type or "")
         row["id_document_number"] = _decrypted(c, "id_document_number", c.id_document_number_enc, crypto.decrypt, actor)
         row["bank_account"] = _decrypted(c, "bank_account", c.bank_account_enc, bank_account_display, actor)
         present = [f for f in CUSTOMER_REVEAL_FIELDS if row[f] and row[f] != UNREADABLE]
@@ -116,7 +104,7 @@ def _invoice_row(inv: Invoice, allocated: int) -> dict:
         "id": inv.id, "invoice_no": inv.invoice_no, "period": inv.period, "status": inv.status,
         "status_label": state_label("invoice", inv.status), "total": yen(inv.total),
         "allocated": yen(allocated), "payment_state": state,
-        "payment_state_label": PAYMENT_STATE_LABELS_JA.get(state, ""),
+        "payment_state_label": label("payment_state", state, default=""),
         "due_date": inv.due_date.isoformat() if inv.due_date else "",
         "contract_id": inv.contract_id, "contract_code": contract_code(inv.contract_id),
     }
@@ -143,10 +131,10 @@ def _kyc_record_rows(session: Session, customer_id: int, actor: Actor) -> list[d
                         .order_by(col(KycRecord.id).desc())).all()
     keep_until = kyc_records.retention_date(session, customer_id) if rows else None
     return [{
-        "id": r.id, "confirmed_at": tokyo_time(r.confirmed_at), "method_label": kyc_records.METHOD_LABELS_JA[r.method],
+        "id": r.id, "confirmed_at": tokyo_time(r.confirmed_at), "method_label": label("kyc_method", r.method),
         "checked_by": r.checked_by_label, "approved_by": r.approved_by_label,
         "approval_request": f"#{r.approval_request_id}" if r.approval_request_id else "",
-        "document_label": ID_DOCUMENT_TYPES.get(r.document_type, r.document_type),
+        "document_label": label("id_document", r.document_type),
         "document_number": _decrypted(r, "id_document_number", r.document_number_enc, crypto.decrypt, actor) or "",
         "tracking_number": r.mail_tracking_number or "",
         "keep_until": "契約中は保存" if keep_until is None else f"{keep_until:%Y/%m/%d} まで保存",
@@ -178,7 +166,7 @@ def customer_360(customer_id: int, *, actor: Actor) -> dict:
             "line_total": int(line_total),
             "users": [
                 {"id": u.id, "name": u.name, "email": mask("email", u.email, actor),
-                 "role_label": "法人管理者" if u.role == "customer_admin" else "利用者", "active": u.is_active}
+                 "role_label": label("role", u.role), "active": u.is_active}
                 for u in session.exec(select(CustomerUser).where(CustomerUser.customer_id == customer_id))
             ],
             "kyc_records": _kyc_record_rows(session, customer_id, actor),
@@ -210,7 +198,7 @@ def customer_360(customer_id: int, *, actor: Actor) -> dict:
 
 def _payment_row(p: Payment) -> dict:
     return {
-        "id": p.id, "amount": yen(p.amount), "method_label": PAYMENT_METHOD_LABELS_JA.get(p.method, p.method),
+        "id": p.id, "amount": yen(p.amount), "method_label": label("payment_method", p.method),
         "payer_name": p.payer_name, "status": p.status, "status_label": state_label("payment", p.status),
         "received_at": tokyo_time(p.received_at), "reference": p.reference or "",
     }
@@ -246,7 +234,7 @@ def line_detail(line_id: int, *, actor: Actor) -> dict:
 
 def external_operation_label(provider: str, operation: str) -> str:
     """The on-screen name of a provider call: ("carrier", "suspend") -> "キャリア停止"."""
-    return PROVIDER_LABELS_JA.get(provider, provider) + EXTERNAL_OPERATION_LABELS_JA.get(operation, operation)
+    return label("provider", provider) + label("external_operation", operation)
 
 
 def external_operation_rows(session: Session, operations: list[ExternalOperation], *, actor: Actor) -> list[dict]:
@@ -282,7 +270,7 @@ def external_operation_rows(session: Session, operations: list[ExternalOperation
         "attempts": [{
             "no": a.attempt_no, "at": tokyo_time(a.started_at, with_seconds=True), "duration_ms": a.duration_ms,
             "http_status": str(a.response_status) if a.response_status is not None else "—",
-            "outcome": a.outcome, "outcome_label": ATTEMPT_OUTCOME_LABELS_JA.get(a.outcome, a.outcome),
+            "outcome": a.outcome, "outcome_label": label("attempt_outcome", a.outcome),
             "error": shown(a.error or ""), "request": body(a.request_json), "response": body(a.response_body),
         } for a in attempts[op.id]],
     } for op in operations]
@@ -388,7 +376,7 @@ def invoice_detail(invoice_id: int, *, actor: Actor) -> dict:
                        "amount": yen(i.amount), "line_id": i.line_id or 0}
                       for i in items],
             "allocations": [{"amount": yen(a.amount), "payer_name": p.payer_name, "received_at":
-                             tokyo_time(p.received_at), "method_label": PAYMENT_METHOD_LABELS_JA.get(p.method, p.method)}
+                             tokyo_time(p.received_at), "method_label": label("payment_method", p.method)}
                             for a, p in allocations] if can(actor, "payment.view", inv) else [],
             "external_operations": external_operation_rows(session, session.exec(
                 select(ExternalOperation).where(ExternalOperation.invoice_id == invoice_id)
@@ -409,7 +397,7 @@ def ticket_detail(ticket_id: int, *, actor: Actor) -> dict:
                        "contract_code": contract_code(t.contract_id) if t.contract_id else "",
                        "msisdn": mask("msisdn", format_msisdn(line.msisdn), actor) if line else ""},
             "customer": _customer_row(session.get(Customer, t.customer_id), actor),
-            "messages": [{"author": "担当者" if m.author_kind == "staff" else "お客様", "body": m.body,
+            "messages": [{"author": label("actor_kind", m.author_kind), "body": m.body,
                           "at": tokyo_time(m.created_at)} for m in messages],
         }
 
