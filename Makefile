@@ -20,10 +20,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-# Debian packages the tests drive: headless Chromium, a PostgreSQL server and a Redis server.
+# Debian packages the tests drive: headless Chromium, a PostgreSQL server, a Redis server and the invoice PDF's
+# Japanese font (IPAexGothic, embedded in every 適格請求書).
 system-deps:
-	@if ! command -v chromium >/dev/null || ! test -x /usr/lib/postgresql/15/bin/initdb || ! test -d /usr/share/fonts/opentype/noto || ! command -v redis-server >/dev/null; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk postgresql redis-server >/dev/null; \
+	@if ! command -v chromium >/dev/null || ! test -x /usr/lib/postgresql/15/bin/initdb || ! test -d /usr/share/fonts/opentype/noto || ! command -v redis-server >/dev/null || ! test -f /usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk fonts-ipaexfont-gothic postgresql redis-server >/dev/null; \
 	fi
 
 migrate: $(STAMP)

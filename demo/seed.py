@@ -36,27 +36,34 @@ from zoneinfo import ZoneInfo
 
 from faker import Faker
 from faker.providers.person.ja_JP import Provider as JaPerson
-from sqlalchemy import DateTime, func, insert, inspect, select
+from sqlalchemy import DateTime, delete, func, insert, inspect, select
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import SQLModel
 
 from demo.staff import DEMO_STAFF
+from services.integrations.direct_debit_file import ZenginValueError, to_zengin_kana
 from services.models import (
     AuditEntry,
+    ChargeRate,
     Contract,
     ContractOption,
+    ContractPlanPeriod,
     Customer,
     CustomerNameGram,
     CustomerUser,
     Device,
+    DirectDebitMandate,
     Invoice,
     InvoiceItem,
+    InvoiceNumberSeries,
     KycRecord,
     Line,
     Payment,
     PaymentAllocation,
     RateOption,
+    RateOptionVersion,
     RatePlan,
+    RatePlanVersion,
     SimCard,
     StaffUser,
     Ticket,
@@ -70,6 +77,7 @@ from services.models.line import LineStatus
 from services.models.support import TicketStatus
 from services.platform import crypto
 from services.platform.audit import chain_bulk_entries
+from services.platform.config import settings
 from services.platform.identifiers import luhn_complete
 from services.platform.text import bigrams
 
@@ -166,6 +174,16 @@ RATE_OPTIONS: tuple[tuple[str, str, int], ...] = (
     ("FIXED_IP", "固定IPアドレス", 1100),
 )
 UNIVERSAL_SERVICE_FEE = ("ユニバーサルサービス料", 2)
+RELAY_SERVICE_FEE = ("電話リレーサービス料", 1)
+# The rate tables (tax excluded), in effect from long ago: (code, name, kind, amount)
+CHARGE_RATES: tuple[tuple[str, str, str, int], ...] = (
+    ("sim_issue", "SIM発行手数料", "one_off", 3000),
+    ("addon_data_1gb", "追加データ 1GB", "one_off", 500),
+    ("universal_service", UNIVERSAL_SERVICE_FEE[0], "levy", UNIVERSAL_SERVICE_FEE[1]),
+    ("relay_service", RELAY_SERVICE_FEE[0], "levy", RELAY_SERVICE_FEE[1]),
+)
+PRICES_FROM = date(2000, 1, 1)  # the catalogue's first versions
+BANK_CODES = ("0001", "0005", "0009", "0010", "0017", "0033", "0036", "0038")
 
 HANDSETS = ("iPhone 15", "iPhone 16", "iPhone SE（第3世代）", "Galaxy A55 5G", "AQUOS sense8",
             "Pixel 8a", "Xperia 10 VI", "arrows We2", "OPPO Reno11 A")
@@ -356,10 +374,6 @@ def imei_for(device_id: int, model_index: int) -> str:
     return luhn_complete(f"35{model_index % 100:02d}{device_id % 10_000_000_000:010d}")
 
 
-def invoice_no_for(period: str, invoice_id: int) -> str:
-    """The invoice number printed on the bill: INV-202606-000123."""
-    return f"INV-{period.replace('-', '')}-{invoice_id:06d}"
-
 
 def _line_snapshot(line: dict[str, Any], state: tuple[LineStatus, datetime, datetime | None]) -> dict[str, Any]:
     """The line's columns as services.platform.audit.snapshot would have written them at that moment."""
@@ -400,8 +414,10 @@ class _Builder:
         if options.today is None:
             self.now = min(self.now, real_now)
         self.counts: Counter[str] = Counter()
-        last_month = _add_months(_month_start(self.today), -1)
-        self.periods = [_add_months(last_month, -i) for i in range(options.months - 1, -1, -1)]
+        # invoices for the months before last; last month is the demo's first billing run
+        billed_through = _add_months(_month_start(self.today), -2)
+        self.periods = [_add_months(billed_through, -i) for i in range(options.months - 1, -1, -1)]
+        self.invoice_numbers: Counter[str] = Counter()
         self._build_pools()
 
     # ---- setup
@@ -417,7 +433,8 @@ class _Builder:
         self.addresses = [(self.fake.postcode(), self.fake.address()) for _ in range(n_pool)]
 
     def _next_ids(self, conn: Connection) -> dict[str, int]:
-        tables = (Customer, CustomerUser, Contract, ContractOption, SimCard, Device, Line, UsageRecord,
+        tables = (Customer, CustomerUser, Contract, ContractOption, ContractPlanPeriod, DirectDebitMandate, SimCard,
+                  Device, Line, UsageRecord,
                   Invoice, InvoiceItem, Payment, PaymentAllocation, Ticket, TicketMessage, AuditEntry)
         return {t.__tablename__: (conn.execute(select(func.max(t.id))).scalar() or 0) + 1 for t in tables}
 
@@ -435,6 +452,24 @@ class _Builder:
             self.counts["rate_option"] += len(rows)
         self.plans = {r.code: r for r in conn.execute(select(RatePlan))}
         self.options = {r.code: r for r in conn.execute(select(RateOption))}
+        priced = set(conn.execute(select(RatePlanVersion.rate_plan_id)).scalars())
+        rows = [dict(rate_plan_id=p.id, effective_from=PRICES_FROM, monthly_fee=p.monthly_fee, data_cap_mb=p.data_cap_mb,
+                     throttled_kbps=p.throttled_kbps, tax_rate_percent=TAX_RATE_PERCENT, price_includes_tax=True,
+                     created_at=self.now) for p in self.plans.values() if p.id not in priced]
+        if rows:
+            conn.execute(insert(RatePlanVersion), rows)
+        priced = set(conn.execute(select(RateOptionVersion.rate_option_id)).scalars())
+        rows = [dict(rate_option_id=o.id, effective_from=PRICES_FROM, monthly_fee=o.monthly_fee,
+                     tax_rate_percent=TAX_RATE_PERCENT, price_includes_tax=True, created_at=self.now)
+                for o in self.options.values() if o.id not in priced]
+        if rows:
+            conn.execute(insert(RateOptionVersion), rows)
+        existing = set(conn.execute(select(ChargeRate.code)).scalars())
+        rows = [dict(code=c, name=n, kind=k, effective_from=PRICES_FROM, amount=a, tax_rate_percent=TAX_RATE_PERCENT,
+                     price_includes_tax=True, created_at=self.now) for c, n, k, a in CHARGE_RATES if c not in existing]
+        if rows:
+            conn.execute(insert(ChargeRate), rows)
+        self.invoice_numbers.update({s.series: s.last_number for s in conn.execute(select(InvoiceNumberSeries))})
 
     def _load_staff(self, conn: Connection) -> None:
         """Staff who appear as actors and assignees: existing accounts, else the demo staff's names."""
@@ -523,6 +558,10 @@ class _Builder:
             self._spare_stock(rows, final=start + step >= len(kinds))
             with conn.begin():  # one transaction per chunk of customers
                 self._write(conn, rows)
+        with conn.begin():  # the numbering continues after the seeded invoices
+            for series, last in self.invoice_numbers.items():
+                conn.execute(delete(InvoiceNumberSeries).where(InvoiceNumberSeries.series == series))
+                conn.execute(insert(InvoiceNumberSeries), [{"series": series, "last_number": last}])
         if conn.dialect.name == "postgresql":
             with conn.begin():
                 _reset_pg_sequences(conn)
@@ -713,9 +752,15 @@ class _Builder:
         rows.add(Contract, id=contract_id, customer_id=cust.id, rate_plan_id=plan.id, status=status.value,
                  start_date=start, end_date=end, created_at=created,
                  updated_at=max(ln["updated_at"] for ln in contract.lines))
+        first_day = start or created.astimezone(TOKYO).date()
+        if start is not None:
+            rows.add(ContractPlanPeriod, id=self._take("contract_plan_period"), contract_id=contract_id,
+                     rate_plan_id=plan.id, valid_from=start, valid_to=end, carrier_told_at=_utc(start),
+                     created_at=created)
         for opt in contract.options:
             rows.add(ContractOption, id=self._take("contract_option"), contract_id=contract_id,
-                     rate_option_id=opt.id, added_at=created)
+                     rate_option_id=opt.id, added_at=created, valid_from=first_day,
+                     valid_to=max(end, first_day) if end else None)
         self._invoices(rows, contract)
         return contract
 
@@ -763,6 +808,7 @@ class _Builder:
                      status=device_status.value, created_at=created - timedelta(days=30), updated_at=changed)
         line = dict(id=line_id, msisdn=msisdn, customer_id=contract.customer.id, contract_id=contract.id,
                     sim_card_id=sim_id, device_id=device_id, status=status.value, activated_at=activated,
+                    terminated_at=changed if status == LineStatus.TERMINATED else None,
                     created_at=created, updated_at=changed)
         month_mb = self._usage(rows, line, contract.plan)
         cap = contract.plan.data_cap_mb
@@ -845,22 +891,29 @@ class _Builder:
             for ln in billable:
                 items.append(dict(line_id=ln["id"], description=f"{contract.plan.name}（"
                                   f"{format_generated_msisdn(ln['msisdn'])}）", quantity=1,
-                                  unit_price=contract.plan.monthly_fee, amount=contract.plan.monthly_fee))
+                                  unit_price=contract.plan.monthly_fee, amount=contract.plan.monthly_fee, kind="plan"))
             n = len(billable)
             for opt in contract.options:
                 items.append(dict(line_id=None, description=opt.name, quantity=n, unit_price=opt.monthly_fee,
-                                  amount=n * opt.monthly_fee))
-            label, fee = UNIVERSAL_SERVICE_FEE
-            items.append(dict(line_id=None, description=label, quantity=n, unit_price=fee, amount=n * fee))
+                                  amount=n * opt.monthly_fee, kind="option"))
+            for label, fee in (UNIVERSAL_SERVICE_FEE, RELAY_SERVICE_FEE):
+                items.append(dict(line_id=None, description=label, quantity=n, unit_price=fee, amount=n * fee,
+                                  kind="levy"))
             subtotal = sum(i["amount"] for i in items)
             tax = subtotal * TAX_RATE_PERCENT // 100
             period = f"{period_start:%Y-%m}"
             issue = _add_months(period_start, 1)
             due = _month_end(issue)
-            rows.add(Invoice, id=invoice_id, invoice_no=invoice_no_for(period, invoice_id),
+            series = f"INV-{period_start:%Y%m}"
+            self.invoice_numbers[series] += 1
+            issuer = settings.issuer
+            rows.add(Invoice, id=invoice_id, invoice_no=f"{series}-{self.invoice_numbers[series]:06d}",
                      customer_id=contract.customer.id, contract_id=contract.id, period=period,
                      status="issued", issue_date=issue, due_date=due, subtotal=subtotal, tax=tax,
-                     total=subtotal + tax, created_at=_utc(issue, 3600))
+                     total=subtotal + tax, created_at=_utc(issue, 3600), kind="invoice",
+                     period_start=period_start, period_end=period_end, issuer_name=issuer.name,
+                     issuer_registration_number=issuer.registration_number, issuer_address=issuer.address,
+                     recipient_name=contract.customer.name)
             for item in items:
                 rows.add(InvoiceItem, id=self._take("invoice_item"), invoice_id=invoice_id,
                          tax_rate_percent=TAX_RATE_PERCENT, **item)
@@ -886,6 +939,8 @@ class _Builder:
         for invoice_id, cust, total, due in rows.invoices:
             s = state[invoice_id]
             method = cust.payment_method(r)
+            if method == "direct_debit":
+                self._mandate(rows, cust)
             if s == "unpaid":
                 if due < self.today and r.random() < 0.25:  # paid under another name: needs matching
                     pid = self._take("payment")
@@ -911,6 +966,23 @@ class _Builder:
                      received_at=received)
             rows.add(PaymentAllocation, id=self._take("payment_allocation"), payment_id=pid,
                      invoice_id=invoice_id, amount=amount, created_at=received + timedelta(hours=2))
+
+    def _mandate(self, rows: _Rows, cust: _Cust) -> None:
+        """A 口座振替 mandate for a customer who pays by direct debit (once; with --no-sensitive none)."""
+        if not self.opt.sensitive or cust.mandate:
+            return
+        r = self.sensitive_rng
+        try:
+            holder = to_zengin_kana(cust.kana)[:30]
+        except ZenginValueError:
+            return
+        mandate_id = self._take("direct_debit_mandate")
+        number = f"{r.randrange(10**7):07d}"
+        rows.add(DirectDebitMandate, id=mandate_id, customer_id=cust.id, bank_code=r.choice(BANK_CODES),
+                 branch_code=f"{r.randrange(1, 999):03d}", account_type=1, account_number_enc=crypto.encrypt(number),
+                 account_number_last4=number[-4:], holder_kana=holder, customer_number=f"{mandate_id:020d}",
+                 status="active", created_at=cust.created + timedelta(days=2))
+        cust.mandate = True
 
     # ---- support
 
@@ -976,6 +1048,7 @@ class _Cust:
     created: datetime
     users: list[int]
     method: str | None = None
+    mandate: bool = False
 
     def payment_method(self, rng: random.Random) -> str:
         if self.method is None:
@@ -999,8 +1072,9 @@ class _Rows:
     """Rows of one chunk, per table, in foreign-key order."""
 
     ORDER: tuple[type[SQLModel], ...] = (
-        Customer, CustomerNameGram, CustomerUser, KycRecord, Contract, ContractOption, SimCard, Device, Line,
-        UsageRecord, Invoice, InvoiceItem, Payment, PaymentAllocation, Ticket, TicketMessage, AuditEntry,
+        Customer, CustomerNameGram, CustomerUser, KycRecord, DirectDebitMandate, Contract, ContractPlanPeriod,
+        ContractOption, SimCard, Device, Line, UsageRecord, Invoice, InvoiceItem, Payment, PaymentAllocation, Ticket,
+        TicketMessage, AuditEntry,
     )
 
     def __init__(self) -> None:

@@ -1,15 +1,22 @@
-"""Writing a Zengin (全銀協) 入出金取引明細 statement: 200-byte records in Shift_JIS (cp932), no line breaks.
+"""The bank's side of Zengin (全銀協) files: it writes 入出金取引明細 statements and reads 口座振替 requests.
 
-Records: header (データ区分 1, 種別コード 03), one data record (2) per transaction of an ordinary
-deposit account, trailer (8) with deposit/withdrawal counts and totals, the closing balance and the
-data record count, end (9). Numeric fields are right-aligned zero-filled; character fields are
-half-width katakana / upper-case alphanumerics, left-aligned and space-filled. Dates are YYMMDD in
-the Japanese era (和暦), as the format requires.
+Statement: 200-byte records in Shift_JIS (cp932), no line breaks. Records: header (データ区分 1, 種別コード
+03), one data record (2) per transaction of an ordinary deposit account, trailer (8) with deposit/withdrawal
+counts and totals, the closing balance and the data record count, end (9). Numeric fields are right-aligned
+zero-filled; character fields are half-width katakana / upper-case alphanumerics, left-aligned and
+space-filled. Dates are YYMMDD in the Japanese era (和暦), as the format requires.
+
+口座振替 (種別コード 91): 120-byte records, header (1) / data (2) / trailer (8) / end (9), without line
+breaks or with CR+LF after each record, optionally ending in 0x1A. The bank checks a request, and answers
+with the same records, each 振替結果コード (byte 112) set and the trailer's 振替済/不能 counts and amounts
+filled, CR+LF after each record as banks deliver downloads.
 """
 
 from __future__ import annotations
 
+import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
@@ -154,3 +161,108 @@ def statement(account: Account, start: date, end: date, created_on: date, openin
     ))
     records.append(_record(b"9", b" " * 199))
     return b"".join(records)
+
+
+DEBIT_LENGTH = 120
+# digits, A-Z, space, the listed symbols (0x5C is ¥), ｢ ｣ ｦ ｰ and ｱ..ﾝ ﾞ ﾟ
+DEBIT_BYTES = frozenset(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ ()+,-./:?'\\") | {0xA2, 0xA3, 0xA6,
+                                                                                 *range(0xB0, 0xE0)}
+DEBIT_RESULT_CODES = frozenset({0, 1, 2, 3, 4, 8, 9})
+
+
+class DebitFileError(ValueError):
+    """A 口座振替 file the bank refuses; the message names the byte (1-based)."""
+
+
+@dataclass(frozen=True)
+class DebitRequest:
+    """A 口座振替 request the bank accepted: its 120-byte records (header, data..., trailer, end) and totals."""
+
+    records: tuple[bytes, ...]
+    withdrawal_date: date
+    count: int
+    amount: int
+
+
+def read_debit_request(content: bytes, today: date) -> DebitRequest:
+    """Check a 口座振替 request file as the bank does; the 引落日 (MMDD) is taken in the year nearest `today`."""
+    body = content[:-1] if content.endswith(b"\x1a") else content
+    size = DEBIT_LENGTH + 2 if body[DEBIT_LENGTH:DEBIT_LENGTH + 2] == b"\r\n" else DEBIT_LENGTH
+    records = []
+    for offset in range(0, len(body), size):
+        record = body[offset:offset + DEBIT_LENGTH]
+        bad = next((i for i, byte in enumerate(record) if byte not in DEBIT_BYTES), None)
+        if bad is not None:
+            raise DebitFileError(f"byte {offset + bad + 1}: 0x{record[bad]:02X} is not a Zengin character")
+        if size > DEBIT_LENGTH and body[offset + DEBIT_LENGTH:offset + size] != b"\r\n":
+            raise DebitFileError(f"byte {offset + DEBIT_LENGTH + 1}: each record must be followed by CR+LF")
+        records.append(record)
+    if not body or len(body) % size:
+        raise DebitFileError(f"{len(body)} bytes is not a whole number of {size}-byte records")
+    kinds = bytes(record[0] for record in records)
+    if not re.fullmatch(rb"12*89", kinds):
+        raise DebitFileError(f"records must be header, data..., trailer, end; found {kinds[:40].decode(ENCODING)}")
+
+    def digits(index: int, start: int, end: int, name: str) -> int:
+        field = records[index][start:end]
+        if not field.isdigit():
+            raise DebitFileError(f"byte {index * size + start + 1}: {name} must be digits")
+        return int(field)
+
+    if records[0][1:4] != b"910":
+        raise DebitFileError("byte 2: not a 口座振替 request (種別コード 91, コード区分 0)")
+    digits(0, 4, 14, "委託者コード")
+    mmdd = digits(0, 54, 58, "引落日")
+    withdrawal = _nearest(mmdd // 100, mmdd % 100, today)
+    if withdrawal is None:
+        raise DebitFileError(f"byte 55: 引落日 {mmdd:04d} is not a date")
+    total = 0
+    for index in range(1, len(records) - 2):
+        record = records[index]
+        for start, end, name in ((1, 5, "引落銀行番号"), (20, 23, "引落支店番号"), (43, 50, "口座番号"),
+                                 (91, 111, "顧客番号")):
+            digits(index, start, end, name)
+        if record[42:43] not in (b"1", b"2", b"3", b"9"):
+            raise DebitFileError(f"byte {index * size + 43}: 預金種目 must be 1, 2, 3 or 9")
+        if record[90:91] not in (b"0", b"1", b"2"):
+            raise DebitFileError(f"byte {index * size + 91}: 新規コード must be 0, 1 or 2")
+        if record[111:112] != b"0":
+            raise DebitFileError(f"byte {index * size + 112}: 振替結果コード must be 0 in a request")
+        amount = digits(index, 80, 90, "引落金額")
+        if amount == 0:
+            raise DebitFileError(f"byte {index * size + 81}: 引落金額 must be more than 0")
+        total += amount
+    trailer = len(records) - 2
+    count = len(records) - 3
+    if (digits(trailer, 1, 7, "合計件数"), digits(trailer, 7, 19, "合計金額")) != (count, total):
+        raise DebitFileError(f"byte {trailer * size + 2}: the trailer does not count {count} records of {total} yen")
+    if records[trailer][19:55] != b"0" * 36:
+        raise DebitFileError(f"byte {trailer * size + 20}: 振替済/振替不能 must be 0 in a request")
+    return DebitRequest(tuple(records), withdrawal, count, total)
+
+
+def debit_result(request: DebitRequest, code_for: Callable[[str, str], int]) -> bytes:
+    """The result file: each record's 振替結果コード from code_for(口座番号, 顧客番号), the trailer filled, CR+LF."""
+    header, *data, trailer, end = request.records
+    answered, done, failed = [], [0, 0], [0, 0]
+    for record in data:
+        code = code_for(record[43:50].decode(), record[91:111].decode())
+        amount = int(record[80:90])
+        tally = done if code == 0 else failed
+        tally[0] += 1
+        tally[1] += amount
+        answered.append(record[:111] + str(code).encode() + record[112:])
+    trailer = (trailer[:19] + f"{done[0]:06d}{done[1]:012d}{failed[0]:06d}{failed[1]:012d}".encode()
+               + trailer[55:])
+    return b"".join(record + b"\r\n" for record in (header, *answered, trailer, end))
+
+
+def _nearest(month: int, day: int, today: date) -> date | None:
+    """The date with this month and day nearest to `today` (last, this or next year)."""
+    found = []
+    for year in (today.year - 1, today.year, today.year + 1):
+        try:
+            found.append(date(year, month, day))
+        except ValueError:
+            continue
+    return min(found, key=lambda candidate: abs(candidate - today)) if found else None

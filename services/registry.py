@@ -8,7 +8,17 @@ module registers them, in one place, so that nothing is found by a string or loa
 
 from __future__ import annotations
 
-from services.billing import bank_transfers, card_payments, invoices, payment_settlement, payments
+from services.billing import (
+    allocation,
+    bank_transfers,
+    card_payments,
+    corrections,
+    direct_debit,
+    dunning,
+    invoices,
+    payment_settlement,
+    payments,
+)
 from services.ledger import (
     carrier_report,
     carrier_sync,
@@ -23,11 +33,12 @@ from services.operations import incidents
 from services.security import staff_admin
 from services.workflow import approvals, daily_reconciliation, outbox, reconciliation, webhooks
 
-approvals.register_policies(*lines.POLICIES, *contracts.POLICIES, *invoices.POLICIES, *payments.POLICIES,
+approvals.register_policies(*lines.POLICIES, *contracts.POLICIES, *invoices.POLICIES, *corrections.POLICIES,
+                            *payments.POLICIES,
                             *customers.POLICIES, *staff_admin.POLICIES)
 
 for provider in (lines.CARRIER_PROVIDER, card_payments.PAYMENT_PROVIDER, kyc_checks.KYC_PROVIDER,
-                 shipments.LOGISTICS_PROVIDER, notifications.MESSAGING_PROVIDER):
+                 shipments.LOGISTICS_PROVIDER, notifications.MESSAGING_PROVIDER, direct_debit.BANK_PROVIDER):
     outbox.register_provider(provider)
 
 reconciliation.register_subject("line_id", carrier_sync.LINE_HOOKS)
@@ -38,6 +49,8 @@ webhooks.register_handler("logistics", shipments.logistics_event)
 webhooks.register_handler("payment", card_payments.payment_event)
 webhooks.register_handler("bank", bank_transfers.bank_event)
 webhooks.register_handler("monitoring", incidents.monitoring_event)
+
+allocation.register_after_allocation(dunning.on_allocation)
 
 for source in (carrier_report.SOURCE, payment_settlement.SOURCE, bank_transfers.SOURCE):
     daily_reconciliation.register_source(source)

@@ -6,7 +6,7 @@ One step for manual 消込 and the automatic ones of bank transfers and card cha
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from enum import StrEnum
 
 from sqlalchemy import func
@@ -73,8 +73,16 @@ def allocated_amounts(session: Session, invoice_ids: Iterable[int]) -> dict[int,
     return result
 
 
+AFTER_ALLOCATION: list[Callable[[Session, Invoice], None]] = []
+
+
+def register_after_allocation(hook: Callable[[Session, Invoice], None]) -> None:
+    """Run `hook(session, invoice)` after each allocation, in its transaction (dunning: a paid invoice's case)."""
+    AFTER_ALLOCATION.append(hook)
+
+
 def allocate(session: Session, payment: Payment, invoice: Invoice, amount: int, *, actor: Actor,
-             reason: str | None = None) -> PaymentAllocation:
+             reason: str | None = None, audited: bool = True) -> PaymentAllocation:
     """Assign `amount` of a payment to an invoice (消込) in the caller's transaction, after its checks.
 
     The payment takes the invoice's customer if it had none and moves to 消込済; writes the
@@ -89,7 +97,10 @@ def allocate(session: Session, payment: Payment, invoice: Invoice, amount: int, 
     session.add(payment)
     session.add(allocation)
     session.flush()
-    record(session, actor, "payment.allocate", payment, before=before,
-           after={**snapshot(payment), "allocation": snapshot(allocation), "invoice_no": invoice.invoice_no},
-           reason=reason)
+    if audited:  # a batch (a result file) writes one entry listing every allocation instead
+        record(session, actor, "payment.allocate", payment, before=before,
+               after={**snapshot(payment), "allocation": snapshot(allocation), "invoice_no": invoice.invoice_no},
+               reason=reason)
+    for hook in AFTER_ALLOCATION:
+        hook(session, invoice)
     return allocation

@@ -22,7 +22,7 @@ from sqlmodel import Session, select
 
 from services.billing.allocation import allocate, allocated_amounts
 from services.integrations.bank import BankClient, BankUnreachable, default_client
-from services.integrations.zengin import DEPOSIT, ENCODING, ZenginFormatError, parse_statement, reiwa_date
+from services.integrations.zengin import DEPOSIT, ENCODING, ZenginFormatError, parse_statement
 from services.models import Invoice, Payment, ReviewItem
 from services.models.base import utcnow
 from services.models.billing import InvoiceStatus
@@ -109,9 +109,9 @@ def compare(business_date: date, *, client: BankClient | None = None) -> int:
     """
     try:
         parsed = parse_statement((client or default_client()).statement(business_date))
-        period = (reiwa_date(parsed["header"]["from"]), reiwa_date(parsed["header"]["to"]))
     except (BankUnreachable, ZenginFormatError) as exc:
         raise ReportUnavailable(f"銀行の入出金明細を読めません: {exc}") from exc
+    period = parsed["period"]
     if period != (business_date, business_date):
         raise ReportUnavailable(f"入出金明細の期間が {period[0]}〜{period[1]} で、{business_date} ではありません。")
     entries = sorted((d for d in parsed["data"] if d["in_out"] == DEPOSIT), key=lambda d: d["inquiry_number"])

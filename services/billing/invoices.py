@@ -1,7 +1,10 @@
-"""Invoices (請求書): creation with consumption tax, issue and void.
+"""Invoices (請求書): creation with consumption tax, numbering, issue and void.
 
-Money is integer yen. Consumption tax (消費税) is computed once per invoice per tax rate on
-the sum of that rate's item amounts and rounded down (切り捨て), as for a qualified invoice.
+Money is integer yen. Consumption tax (消費税) is computed once per invoice per tax rate (10% and the
+reduced 8%) on the sum of that rate's item amounts and rounded down (切り捨て), as a qualified invoice
+(適格請求書) requires. Numbers come from one series per kind and month (INV-202605-000001,
+CN-202605-000001 for credit notes), taken in the invoice's own transaction: no gaps, and a voided
+invoice keeps its number. Issuing fixes the issuer's name and 登録番号 and the recipient on the invoice.
 """
 
 from __future__ import annotations
@@ -11,15 +14,18 @@ import re
 from collections.abc import Iterable
 from datetime import date
 from typing import Any
-from uuid import uuid4
 
+from sqlalchemy.orm import object_session
 from sqlmodel import Session, select
 
 from services.billing.allocation import allocated_amounts
-from services.models import Contract, Customer, Invoice, InvoiceItem, Line
+from services.billing.rating import month_bounds
+from services.models import Contract, Customer, Invoice, InvoiceItem, InvoiceNumberSeries, Line
 from services.models.billing import InvoiceEvent, InvoiceStatus
 from services.platform.audit import mutating_service, record, snapshot
+from services.platform.business_days import next_bank_business_day
 from services.platform.clock import today_in_tokyo
+from services.platform.config import settings
 from services.platform.db import read_session, write_session
 from services.platform.errors import Conflict, NotFound, ValidationFailed
 from services.platform.formatting import yen
@@ -39,14 +45,29 @@ INVOICE = Lifecycle("invoice", I, IE, {
 
 
 STANDARD_TAX_RATE_PERCENT = 10
+REDUCED_TAX_RATE_PERCENT = 8
+TAX_RATES = (STANDARD_TAX_RATE_PERCENT, REDUCED_TAX_RATE_PERCENT)
 DESCRIPTION_MAX_LENGTH = 200
+SERIES_PREFIX = {"invoice": "INV", "credit_note": "CN"}
 _PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
 
 def _date_the_invoice(invoice: Invoice) -> None:
-    """Issued today (Asia/Tokyo), due at the end of next month."""
+    """Issued today (Asia/Tokyo), due at the end of next month (the next bank business day when that is a
+    weekend or holiday); the issuer and the recipient are fixed on it as they are today."""
     invoice.issue_date = today_in_tokyo()
-    invoice.due_date = end_of_next_month(invoice.issue_date)
+    invoice.due_date = None if invoice.kind == "credit_note" else next_bank_business_day(
+        end_of_next_month(invoice.issue_date))
+    stamp_parties(object_session(invoice), invoice)
+
+
+def stamp_parties(session: Session, invoice: Invoice) -> None:
+    """Fix on an invoice being issued who issues it (name, 登録番号, address) and to whom."""
+    issuer = settings.issuer
+    invoice.issuer_name, invoice.issuer_address = issuer.name, issuer.address
+    invoice.issuer_registration_number = issuer.registration_number
+    if invoice.recipient_name is None:
+        invoice.recipient_name = session.get(Customer, invoice.customer_id).name
 
 
 def end_of_next_month(day: date) -> date:
@@ -55,26 +76,46 @@ def end_of_next_month(day: date) -> date:
     return date(year, month, calendar.monthrange(year, month)[1])
 
 
-def invoice_number(invoice_id: int, period: str) -> str:
-    """The invoice number shown to people: INV-202405-000123 (period + invoice id)."""
-    return f"INV-{period.replace('-', '')}-{invoice_id:06d}"
+def take_numbers(session: Session, kind: str, period: str, count: int = 1) -> list[str]:
+    """The next `count` numbers of a series (INV-YYYYMM-000001 …), taken in the caller's transaction: the
+    series row stays locked until it ends, so two runs never share a number and a rollback leaves no gap."""
+    series = f"{SERIES_PREFIX[kind]}-{period.replace('-', '')}"
+    row = session.exec(select(InvoiceNumberSeries).where(InvoiceNumberSeries.series == series).with_for_update()).first()
+    if row is None:
+        row = InvoiceNumberSeries(series=series, last_number=0)
+    first = row.last_number + 1
+    row.last_number += count
+    session.add(row)
+    session.flush()
+    return [f"{series}-{n:06d}" for n in range(first, first + count)]
 
 
 def consumption_tax(amounts_by_rate: dict[int, int]) -> int:
     """Tax of an invoice: per rate, the rate's amount sum times the rate, rounded down once."""
-    tax = 0
+    return sum(tax_by_rate(amounts_by_rate).values())
+
+
+def tax_by_rate(amounts_by_rate: dict[int, int]) -> dict[int, int]:
+    """Per rate, the tax on that rate's amount sum, rounded down once (never per line)."""
+    out = {}
     for rate, amount in amounts_by_rate.items():
         portion = abs(amount) * rate // 100
-        tax += portion if amount >= 0 else -portion
-    return tax
+        out[rate] = portion if amount >= 0 else -portion
+    return out
 
 
-def invoice_totals(items: Iterable[dict[str, Any]]) -> tuple[int, int, int]:
-    """(subtotal, tax, total) of validated items (quantity x unit_price each, 10% tax)."""
+def amounts_by_rate(items: Iterable[dict[str, Any]]) -> dict[int, int]:
+    """Per tax rate, the sum of the items' amounts (quantity × unit price)."""
     by_rate: dict[int, int] = {}
     for item in items:
         rate = item.get("tax_rate_percent", STANDARD_TAX_RATE_PERCENT)
         by_rate[rate] = by_rate.get(rate, 0) + item["quantity"] * item["unit_price"]
+    return by_rate
+
+
+def invoice_totals(items: Iterable[dict[str, Any]]) -> tuple[int, int, int]:
+    """(subtotal, tax, total) of items (quantity × unit price each, tax once per rate: 10% and 8%)."""
+    by_rate = amounts_by_rate(items)
     subtotal = sum(by_rate.values())
     tax = consumption_tax(by_rate)
     return subtotal, tax, subtotal + tax
@@ -84,8 +125,10 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _validate_items(session: Session, contract: Contract | None, items: list[dict[str, Any]],
-                    errors: dict[str, str]) -> list[dict[str, Any]]:
+def validate_items(session: Session, contract: Contract | None, items: list[dict[str, Any]],
+                   errors: dict[str, str]) -> list[dict[str, Any]]:
+    """Check invoice items (description, quantity, unit price, tax rate 10/8, a line of the contract): the clean
+    items, with each problem put in `errors` under "items.<n>.<field>"."""
     clean: list[dict[str, Any]] = []
     if not items:
         errors["items"] = "明細を1行以上入力してください。"
@@ -95,6 +138,7 @@ def _validate_items(session: Session, contract: Contract | None, items: list[dic
         quantity = item.get("quantity", 1)
         unit_price = item.get("unit_price")
         line_id = item.get("line_id")
+        rate = item.get("tax_rate_percent", STANDARD_TAX_RATE_PERCENT)
         if not description:
             errors[f"items.{i}.description"] = "明細の内容を入力してください。"
         elif len(description) > DESCRIPTION_MAX_LENGTH:
@@ -103,12 +147,14 @@ def _validate_items(session: Session, contract: Contract | None, items: list[dic
             errors[f"items.{i}.quantity"] = "数量は1以上の整数で入力してください。"
         if not _is_int(unit_price):
             errors[f"items.{i}.unit_price"] = "単価は円単位の整数で入力してください。"
+        if rate not in TAX_RATES or not _is_int(rate):
+            errors[f"items.{i}.tax_rate_percent"] = "税率は10%または8%（軽減税率）です。"
         if line_id is not None and contract is not None:
             line = session.get(Line, line_id)
             if line is None or line.contract_id != contract.id:
                 errors[f"items.{i}.line_id"] = "この回線は請求先の契約の回線ではありません。"
         clean.append({"description": description, "quantity": quantity, "unit_price": unit_price,
-                      "line_id": line_id, "tax_rate_percent": STANDARD_TAX_RATE_PERCENT})
+                      "line_id": line_id, "tax_rate_percent": rate})
     return clean
 
 
@@ -116,10 +162,11 @@ def _validate_items(session: Session, contract: Contract | None, items: list[dic
 def create_invoice(*, actor: Actor, contract_id: int, period: str, items: list[dict[str, Any]]) -> Invoice:
     """Create a draft invoice for a contract and billing period (accounting, admin).
 
-    Items are dicts of description, quantity, unit_price (yen; negative for a discount) and
-    optionally line_id (a line of that contract). Subtotal is the sum of item amounts; tax
-    is 10%, rounded down once for the invoice. Only one non-void invoice may exist per
-    contract and period. Writes the invoice, its items and one audit entry (invoice.create).
+    Items are dicts of description, quantity, unit_price (yen; negative for a discount),
+    optionally tax_rate_percent (10, the default, or the reduced 8) and line_id (a line of that
+    contract). Subtotal is the sum of item amounts; tax is rounded down once per rate. Only one
+    non-void invoice may exist per contract and period. Writes the invoice, its items and one
+    audit entry (invoice.create).
     """
     require(actor, "invoice.manage")
     with write_session() as session:
@@ -130,7 +177,7 @@ def create_invoice(*, actor: Actor, contract_id: int, period: str, items: list[d
         contract = session.exec(select(Contract).where(Contract.id == contract_id).with_for_update()).first()
         if contract is None:
             errors["contract_id"] = "指定の契約が見つかりません。"
-        clean = _validate_items(session, contract, list(items or []), errors)
+        clean = validate_items(session, contract, list(items or []), errors)
         if errors:
             raise ValidationFailed(errors)
         subtotal, tax, total = invoice_totals(clean)
@@ -143,12 +190,12 @@ def create_invoice(*, actor: Actor, contract_id: int, period: str, items: list[d
         if existing is not None:
             raise Conflict(f"この契約の{period}分の請求書は既にあります（{existing.invoice_no}）。"
                            "作り直す場合は先に無効化してください。")
-        invoice = Invoice(invoice_no=f"new-{uuid4().hex[:24]}", customer_id=contract.customer_id,
-                          contract_id=contract.id, period=period, subtotal=subtotal, tax=tax, total=total)
+        first, last = month_bounds(period)
+        invoice = Invoice(invoice_no=take_numbers(session, "invoice", period)[0], customer_id=contract.customer_id,
+                          contract_id=contract.id, period=period, subtotal=subtotal, tax=tax, total=total,
+                          period_start=first, period_end=last)
         session.add(invoice)
         session.flush()
-        invoice.invoice_no = invoice_number(invoice.id, period)
-        session.add(invoice)
         rows = [InvoiceItem(invoice_id=invoice.id, amount=item["quantity"] * item["unit_price"], **item)
                 for item in clean]
         session.add_all(rows)

@@ -85,7 +85,8 @@ def record_payment(
 
 
 @mutating_service
-def allocate_payment(payment_id: int, *, actor: Actor, invoice_id: int, amount: int) -> PaymentAllocation:
+def allocate_payment(payment_id: int, *, actor: Actor, invoice_id: int, amount: int,
+                     reason: str | None = None) -> PaymentAllocation:
     """Assign part of a payment to an issued invoice (消込) (accounting, admin).
 
     The payment's allocations may not add up to more than its amount; an invoice may receive
@@ -119,7 +120,7 @@ def allocate_payment(payment_id: int, *, actor: Actor, invoice_id: int, amount: 
         remaining = payment.amount - allocated_total(session, payment.id)
         if amount > remaining:
             raise ValidationFailed({"amount": f"入金額を超えて消込できません（消込可能な残額: {remaining:,}円）。"})
-        allocation = allocate(session, payment, invoice, amount, actor=actor)
+        allocation = allocate(session, payment, invoice, amount, actor=actor, reason=(reason or "").strip() or None)
     return allocation
 
 

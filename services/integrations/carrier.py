@@ -20,7 +20,7 @@ from services.platform.config import settings
 
 # The ledger's operation name -> the carrier's path segment (the speed limit's body says {"enabled": ...}).
 OPERATION_PATHS = {"activate": "activate", "suspend": "suspend", "resume": "resume", "terminate": "terminate",
-                   "throttle_on": "throttle", "throttle_off": "throttle"}
+                   "throttle_on": "throttle", "throttle_off": "throttle", "change_plan": "plan"}
 
 
 class CarrierUnreachable(Exception):

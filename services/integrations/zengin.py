@@ -1,20 +1,37 @@
-"""A strict reader of the Zengin (全銀協) 入出金取引明細 file (普通預金) that the bank sends.
+"""Zengin (全銀協) fixed-length files: the character set and record framing they share, and a strict reader
+of the 入出金取引明細 statement (普通預金, 200-byte records) that the bank sends.
 
-The file is 200-byte records in Shift_JIS (cp932) without line breaks: one header (データ区分 1),
-one data record (2) per transaction, a trailer (8) whose counts, totals and closing balance must
-agree with the data records, and an end record (9). Numeric fields are zero-filled digits;
-character fields are half-width katakana / alphanumerics padded with spaces. Anything else is
-refused with ZenginFormatError: a statement we cannot read exactly is not compared at all.
+Framing: records follow each other without line breaks, or each is followed by CR+LF (as banks deliver
+downloads); one 0x1A (EOF) may end the file; a bare CR or LF is refused. Every byte must be a Zengin
+character: digits, A-Z, space, ' ( ) : + , ¥ (0x5C) - . / ?, ｢ ｣ and half-width katakana (付録1 使用文字),
+plus the small kana and ｡ ､ ･ that banks' files carry in practice. Errors name the byte (1-based, like
+the specs' 桁位置).
+
+Statement: per account a header (データ区分 1), one data record (2) per transaction and a trailer (8)
+whose counts, totals and closing balance must agree with the data records; one end record (9) closes
+the file. Numeric fields are zero-filled digits; text fields are padded with spaces. Dates are YYMMDD in
+the Japanese era (wareki_date). Anything else is refused with ZenginFormatError: a statement we cannot
+read exactly is not compared at all.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Any
 
+from services.platform.clock import today_in_tokyo
+
 RECORD_LENGTH = 200
-ENCODING = "cp932"
+ENCODING = "cp932"  # the single-byte part of Shift_JIS is JIS X 0201 (0x5C is ¥)
 DEPOSIT, WITHDRAWAL = 1, 2  # 入払区分
+CRLF, EOF = b"\r\n", b"\x1a"
+# 付録1 使用文字: what the product writes.
+ZENGIN_BYTES = frozenset(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ '()+,-./:?\\") | {0xA2, 0xA3, 0xA6,
+                                                                                   *range(0xB0, 0xE0)}
+# ｡ ､ ･ and small kana: outside 付録1 but seen in banks' files, so read.
+READABLE_BYTES = ZENGIN_BYTES | {0xA1, 0xA4, 0xA5, *range(0xA7, 0xB0)}
+REIWA_START, HEISEI_START = date(2019, 5, 1), date(1989, 1, 8)
 
 # (name, width, numeric) per record type of 入出金取引明細 (普通預金).
 HEADER = [("kind", 1, True), ("type_code", 2, True), ("code_kind", 1, True), ("created", 6, True),
@@ -35,11 +52,39 @@ LAYOUTS = {"1": HEADER, "2": DATA, "8": TRAILER, "9": END}
 
 
 class ZenginFormatError(ValueError):
-    """The file is not a well-formed 入出金取引明細."""
+    """The file is not a well-formed Zengin file of the expected kind."""
+
+
+def split_records(content: bytes, length: int) -> list[bytes]:
+    """The fixed-length records of a Zengin file, every byte checked against the Zengin character set.
+
+    Accepts no line breaks or CR+LF after every record, and one trailing 0x1A; refuses anything else,
+    naming the byte position.
+    """
+    body = content[:-1] if content.endswith(EOF) else content
+    step = length + len(CRLF) if body[length:length + len(CRLF)] == CRLF else length
+    records = []
+    for number, start in enumerate(range(0, len(body), step), 1):
+        record = body[start:start + length]
+        for position, byte in enumerate(record, 1):
+            if byte not in READABLE_BYTES:
+                problem = ("is a line break that is not CR+LF after a record" if byte in CRLF
+                           else "is not a Zengin character")
+                raise ZenginFormatError(f"byte {start + position} (record {number}, position {position}): "
+                                        f"0x{byte:02X} {problem}")
+        if len(record) < length:
+            raise ZenginFormatError(f"the file ends inside record {number}: {len(body)} bytes is not a whole number "
+                                    f"of {length}-byte records" + (" each followed by CR+LF" if step > length else ""))
+        if body[start + length:start + step] != CRLF[:step - length]:
+            raise ZenginFormatError(f"byte {start + length + 1}: record {number} is not followed by CR+LF")
+        records.append(record)
+    if not records:
+        raise ZenginFormatError("the file is empty")
+    return records
 
 
 def parse_record(raw: bytes) -> dict[str, Any]:
-    """Split one 200-byte record by its layout: numeric fields must be digits, text must be cp932."""
+    """Split one 200-byte statement record by its layout: numeric fields must be digits."""
     if len(raw) != RECORD_LENGTH:
         raise ZenginFormatError(f"a record is {len(raw)} bytes, not {RECORD_LENGTH}")
     layout = LAYOUTS.get(chr(raw[0]))
@@ -55,46 +100,75 @@ def parse_record(raw: bytes) -> dict[str, Any]:
                 raise ZenginFormatError(f"{name} is not numeric: {chunk!r}")
             fields[name] = int(chunk)
         else:
-            try:
-                fields[name] = chunk.decode(ENCODING).rstrip(" ")
-            except UnicodeDecodeError as exc:
-                raise ZenginFormatError(f"{name} is not Shift_JIS text: {chunk!r}") from exc
+            fields[name] = chunk.decode(ENCODING).rstrip(" ")
     return fields
 
 
-def parse_statement(content: bytes) -> dict[str, Any]:
-    """Parse a whole 入出金取引明細 file and check its structure and totals.
+def parse_statements(content: bytes, *, today: date | None = None) -> list[dict[str, Any]]:
+    """Parse a 入出金取引明細 file of one or more accounts and check each account's structure and totals.
 
-    Returns {"header": {...}, "data": [{...}, ...], "trailer": {...}}; raises ZenginFormatError.
+    Returns one {"header", "data", "trailer", "period": (from, to)} per account, in file order; header
+    dates are read by wareki_date against `today`. Raises ZenginFormatError.
     """
-    if not content or len(content) % RECORD_LENGTH:
-        raise ZenginFormatError(f"{len(content)} bytes is not a whole number of {RECORD_LENGTH}-byte records")
-    records = [parse_record(content[i:i + RECORD_LENGTH]) for i in range(0, len(content), RECORD_LENGTH)]
+    records = [parse_record(raw) for raw in split_records(content, RECORD_LENGTH)]
     kinds = "".join(str(r["kind"]) for r in records)
-    if len(kinds) < 3 or kinds[0] != "1" or kinds[-2:] != "89" or not set(kinds[1:-2]) <= {"2"}:
-        raise ZenginFormatError(f"records are not header, data..., trailer, end: {kinds}")
-    header, data, trailer = records[0], records[1:-2], records[-2]
+    if not re.fullmatch(r"(12*8)+9", kinds):
+        raise ZenginFormatError("records are not (header, data..., trailer) per account and one end record "
+                                f"at the end: {kinds[:60]}{'...' if len(kinds) > 60 else ''}")
+    return [_statement(records[m.start():m.end()], today) for m in re.finditer(r"12*8", kinds)]
+
+
+def parse_statement(content: bytes, *, today: date | None = None) -> dict[str, Any]:
+    """Parse a 入出金取引明細 file of exactly one account (see parse_statements)."""
+    statements = parse_statements(content, today=today)
+    if len(statements) != 1:
+        raise ZenginFormatError(f"the file holds {len(statements)} accounts, not one")
+    return statements[0]
+
+
+def _statement(records: list[dict[str, Any]], today: date | None) -> dict[str, Any]:
+    header, data, trailer = records[0], records[1:-1], records[-1]
+    account = f"account {header['account_number']}"
     if (header["type_code"], header["code_kind"]) != (3, 0):
-        raise ZenginFormatError("not a 入出金取引明細 (種別コード 03, コード区分 0)")
+        raise ZenginFormatError(f"{account}: not a 入出金取引明細 (種別コード 03, コード区分 0)")
     if any(d["in_out"] not in (DEPOSIT, WITHDRAWAL) for d in data):
-        raise ZenginFormatError("入払区分 must be 1 or 2")
+        raise ZenginFormatError(f"{account}: 入払区分 must be 1 or 2")
     deposits = [d for d in data if d["in_out"] == DEPOSIT]
     withdrawals = [d for d in data if d["in_out"] == WITHDRAWAL]
     if trailer["data_count"] != len(data):
-        raise ZenginFormatError(f"the trailer counts {trailer['data_count']} data records, the file has {len(data)}")
+        raise ZenginFormatError(f"{account}: the trailer counts {trailer['data_count']} data records, "
+                                f"the file has {len(data)}")
     if (trailer["in_count"], trailer["in_total"]) != (len(deposits), sum(d["amount"] for d in deposits)):
-        raise ZenginFormatError("the trailer's deposit count or total does not match the data records")
+        raise ZenginFormatError(f"{account}: the trailer's deposit count or total does not match the data records")
     if (trailer["out_count"], trailer["out_total"]) != (len(withdrawals), sum(d["amount"] for d in withdrawals)):
-        raise ZenginFormatError("the trailer's withdrawal count or total does not match the data records")
+        raise ZenginFormatError(f"{account}: the trailer's withdrawal count or total does not match the data records")
     if trailer["closing_balance"] != header["opening_balance"] + trailer["in_total"] - trailer["out_total"]:
-        raise ZenginFormatError("the closing balance is not the opening balance plus deposits minus withdrawals")
-    return {"header": header, "data": data, "trailer": trailer}
+        raise ZenginFormatError(f"{account}: the closing balance is not the opening balance plus deposits "
+                                "minus withdrawals")
+    wareki_date(header["created"], today=today)
+    period = (wareki_date(header["from"], today=today), wareki_date(header["to"], today=today))
+    return {"header": header, "data": data, "trailer": trailer, "period": period}
 
 
-def reiwa_date(yymmdd: int) -> date:
-    """The date of a YYMMDD field in the Reiwa era (令和, the era of every statement the bank sends now)."""
-    year, month, day = yymmdd // 10000 + 2018, yymmdd // 100 % 100, yymmdd % 100
+def wareki_date(yymmdd: int, *, today: date | None = None) -> date:
+    """The date of a YYMMDD field in the Japanese era (和暦).
+
+    YY is 令和 (2018 + YY) unless that date is after `today` (default: today in Tokyo), then 平成
+    (1988 + YY); a date neither era had (H31 after 04-30, R1 before 05-01, 02-30) is refused.
+    """
+    today = today or today_in_tokyo()
+    year, month, day = yymmdd // 10000, yymmdd // 100 % 100, yymmdd % 100
+    reiwa = _calendar_date(2018 + year, month, day)
+    if reiwa is not None and REIWA_START <= reiwa <= today:
+        return reiwa
+    heisei = _calendar_date(1988 + year, month, day)
+    if heisei is not None and HEISEI_START <= heisei < REIWA_START:
+        return heisei
+    raise ZenginFormatError(f"{yymmdd:06d} is neither a 令和 date up to {today} nor a 平成 date")
+
+
+def _calendar_date(year: int, month: int, day: int) -> date | None:
     try:
         return date(year, month, day)
-    except ValueError as exc:
-        raise ZenginFormatError(f"{yymmdd:06d} is not a date") from exc
+    except ValueError:
+        return None

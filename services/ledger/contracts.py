@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from datetime import date
 
+from sqlalchemy.orm import object_session
 from sqlmodel import Session, select
 
 from services.ledger import lines
-from services.models import Contract, ContractOption, Customer, Line, RateOption, RatePlan
+from services.models import Contract, ContractOption, ContractPlanPeriod, Customer, Line, RateOption, RatePlan
+from services.models.base import utcnow
 from services.models.contract import ContractEvent, ContractStatus
 from services.models.line import LineEvent
 from services.platform.audit import mutating_service, record, snapshot
+from services.platform.clock import today_in_tokyo
 from services.platform.db import read_session, write_session
 from services.platform.errors import NotFound, ValidationFailed
 from services.platform.identifiers import contract_code, format_msisdn
@@ -34,11 +37,37 @@ CONTRACT = Lifecycle("contract", C, CE, {
 
 
 def _date_the_contract(contract: Contract) -> None:
-    """A contract starts the day it becomes active and ends the day it is terminated."""
+    """A contract starts the day (Tokyo) it becomes active and ends the day it is terminated; its plan and
+    options are billed from the first day to the last (the plan span opens and every open span closes)."""
+    session = object_session(contract)
+    today = today_in_tokyo()
     if contract.status == ContractStatus.ACTIVE and contract.start_date is None:
-        contract.start_date = date.today()
+        contract.start_date = today
+        if session.exec(select(ContractPlanPeriod).where(ContractPlanPeriod.contract_id == contract.id)).first() is None:
+            session.add(ContractPlanPeriod(contract_id=contract.id, rate_plan_id=contract.rate_plan_id, valid_from=today,
+                                           carrier_told_at=utcnow()))
+        for option in session.exec(select(ContractOption).where(ContractOption.contract_id == contract.id)):
+            option.valid_from = max(option.valid_from, today)
+            session.add(option)
     if contract.status == ContractStatus.TERMINATED:
-        contract.end_date = date.today()
+        contract.end_date = today
+        close_spans(session, contract.id, today)
+
+
+def close_spans(session: Session, contract_id: int, last_day: date) -> None:
+    """End the contract's plan and option spans on `last_day` (spans that had not begun are dropped)."""
+    for span in session.exec(select(ContractPlanPeriod).where(ContractPlanPeriod.contract_id == contract_id)):
+        if span.valid_from > last_day:
+            session.delete(span)
+        elif span.valid_to is None or span.valid_to > last_day:
+            span.valid_to = last_day
+            session.add(span)
+    for option in session.exec(select(ContractOption).where(ContractOption.contract_id == contract_id)):
+        if option.valid_from > last_day:
+            session.delete(option)
+        elif option.valid_to is None or option.valid_to > last_day:
+            option.valid_to = last_day
+            session.add(option)
 
 
 @mutating_service
@@ -67,7 +96,7 @@ def create_contract(
         session.add(contract)
         session.flush()
         for option_id in options:
-            session.add(ContractOption(contract_id=contract.id, rate_option_id=option_id))
+            session.add(ContractOption(contract_id=contract.id, rate_option_id=option_id, valid_from=today_in_tokyo()))
         record(session, actor, "contract.create", contract,
                after={**snapshot(contract), "option_ids": options}, reason=reason)
     return contract

@@ -58,7 +58,7 @@ def write_record(session: Session, customer: Customer, *, actor: Actor, method: 
     if not customer.id_document_type or (customer.id_document_type not in DOCUMENTS_WITHOUT_NUMBER and not number):
         raise ValidationFailed({"id_document_type": "確認した本人確認書類の種類と番号を顧客情報に登録してから確定してください。"})
     request = executing_request()
-    maker = session.get(StaffUser, request.requested_by) if request else None
+    maker = session.get(StaffUser, request.requested_by) if request and request.requested_by else None
     row = KycRecord(
         customer_id=customer.id, confirmed_at=utcnow(),
         checked_by=maker.id if maker else actor.id,

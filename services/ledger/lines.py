@@ -9,7 +9,13 @@ from sqlmodel import Session, select
 
 from services.integrations import carrier
 from services.ledger.inventory import DEVICE, SIM, follow_sim
-from services.ledger.provisioning import CARRIER, CARRIER_OPERATIONS, THROTTLE_OPERATIONS, enqueue_line_operation
+from services.ledger.provisioning import (
+    CARRIER,
+    CARRIER_OPERATIONS,
+    PLAN_CHANGE_OPERATION,
+    THROTTLE_OPERATIONS,
+    enqueue_line_operation,
+)
 from services.models import Contract, Customer, Device, ExternalOperation, Line, RatePlan, ReviewItem, SimCard
 from services.models.base import utcnow
 from services.models.contract import ContractStatus
@@ -194,6 +200,8 @@ def move_line(session: Session, line: Line, event: LineEvent, *, actor: Actor, r
     answer, and the reconciler's confirmation of a line left in 要確認 all come through here.
     """
     def follow(moved: Line) -> None:
+        if moved.status == LineStatus.TERMINATED and moved.terminated_at is None:
+            moved.terminated_at = utcnow()  # its number is billed (levies) up to this day
         sim = session.get(SimCard, moved.sim_card_id) if moved.sim_card_id else None
         if sim is not None:
             follow_sim(sim, moved.status)
@@ -228,6 +236,11 @@ def apply_carrier_outcome(session: Session, op: ExternalOperation, outcome: str,
             session.add(line)
             record(session, SYSTEM, f"line.{op.operation}", line, before=before,
                    reason=f"キャリア {op.operation}（外部連携処理 #{op.id}）: {detail}"[:500])
+        return
+    if op.operation == PLAN_CHANGE_OPERATION:  # the line's state does not change; a failure waits in review
+        if outcome == "succeeded":
+            record(session, SYSTEM, "line.plan_changed", line,
+                   reason=f"キャリアでプラン変更完了（外部連携処理 #{op.id}）: {detail}"[:500])
         return
     _apply_to_line(session, op, line, outcome, detail)
 

@@ -20,6 +20,7 @@ from services.models import Customer, ExternalOperation, Notification
 from services.models.base import utcnow
 from services.models.workflow import NOTIFICATION_CHANNELS, ExternalOperationStatus
 from services.platform.audit import mutating_service, record, snapshot
+from services.platform.config import settings
 from services.platform.db import read_session, write_session
 from services.platform.errors import ValidationFailed
 from services.platform.formatting import tokyo_time
@@ -73,29 +74,44 @@ def notify_customer(customer_id: int, *, actor: Actor, kind: str, title: str, bo
     _validate(kind, title, body, link, channels)
     with write_session() as session:
         customer = get_permitted(session, Customer, customer_id, "顧客が見つかりません。", actor, "notification.send")
-        addresses = {"mail": customer.email, "line": customer.line_user_id}
-        notes = [NO_ADDRESS_JA[c] for c in dict.fromkeys(channels) if c in addresses and not addresses[c]]
-        usable = [c for c in dict.fromkeys(channels) if c == "in_app" or addresses.get(c)]
-        if not usable:
-            usable = ["in_app"]
-            notes.append("アプリ内通知のみ作成しました。")
-        rows: list[Notification] = []
-        operations: list[int] = []
-        for channel in usable:
-            row = Notification(customer_id=customer.id, channel=channel, kind=kind.strip(), title=title.strip(),
-                               body=body, link=link or None, sent_at=utcnow() if channel == "in_app" else None)
-            session.add(row)
-            session.flush()
-            rows.append(row)
-            if channel in CHANNEL_OPERATIONS:
-                operations.append(outbox.enqueue(
-                    session, provider="messaging", operation=CHANNEL_OPERATIONS[channel],
-                    subject=f"notification{row.id}", payload=_message(channel, addresses[channel], row),
-                    customer_id=customer.id, notification_id=row.id).id)
-        record(session, actor, "notification.create", rows[0], reason=" ".join(notes) or None, after={
-            "kind": rows[0].kind, "title": rows[0].title, "channels": usable,
-            "notification_ids": [r.id for r in rows], "external_operation_ids": operations})
+        return notify_in(session, customer, actor=actor, kind=kind, title=title, body=body, link=link,
+                         channels=channels)
+
+
+def notify_in(session: Session, customer: Customer, *, actor: Actor, kind: str, title: str, body: str,
+              link: str | None = None, channels: Sequence[str] = ("mail",)) -> NotifyResult:
+    """notify_customer inside the caller's transaction (billing and dunning send their notices with the change
+    that causes them)."""
+    _validate(kind, title, body, link, channels)
+    addresses = {"mail": customer.email, "line": customer.line_user_id}
+    notes = [NO_ADDRESS_JA[c] for c in dict.fromkeys(channels) if c in addresses and not addresses[c]]
+    usable = [c for c in dict.fromkeys(channels) if c == "in_app" or addresses.get(c)]
+    if not usable:
+        usable = ["in_app"]
+        notes.append("アプリ内通知のみ作成しました。")
+    rows: list[Notification] = []
+    operations: list[int] = []
+    for channel in usable:
+        row = Notification(customer_id=customer.id, channel=channel, kind=kind.strip(), title=title.strip(),
+                           body=body, link=link or None, sent_at=utcnow() if channel == "in_app" else None)
+        session.add(row)
+        session.flush()
+        rows.append(row)
+        if channel in CHANNEL_OPERATIONS:
+            operations.append(outbox.enqueue(
+                session, provider="messaging", operation=CHANNEL_OPERATIONS[channel],
+                subject=f"notification{row.id}", payload=_message(channel, addresses[channel], row),
+                customer_id=customer.id, notification_id=row.id).id)
+    record(session, actor, "notification.create", rows[0], reason=" ".join(notes) or None, after={
+        "kind": rows[0].kind, "title": rows[0].title, "channels": usable,
+        "notification_ids": [r.id for r in rows], "external_operation_ids": operations})
     return NotifyResult(rows, notes)
+
+
+def permalink(kind: str, record_id: int) -> str:
+    """The link a notice carries to the record it is about: the app's /go/<kind>/<id>, which opens that
+    record's page for whoever follows it (after signing in)."""
+    return f"{settings.app_url.rstrip('/')}/go/{kind}/{record_id}"
 
 
 def _message(channel: str, address: str, row: Notification) -> dict[str, Any]:

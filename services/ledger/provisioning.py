@@ -43,3 +43,13 @@ def enqueue_throttle(session: Session, line: Line, enabled: bool) -> ExternalOpe
     return outbox.enqueue(session, provider=CARRIER, operation=operation, subject=f"line{line.id}",
                           payload={"msisdn": line.msisdn.lstrip("+"), "enabled": enabled},
                           customer_id=line.customer_id, contract_id=line.contract_id, line_id=line.id)
+
+
+PLAN_CHANGE_OPERATION = "change_plan"
+
+
+def enqueue_plan_change(session: Session, line: Line, plan_code: str) -> ExternalOperation:
+    """Add the carrier call that moves the line to another plan, in the caller's transaction."""
+    return outbox.enqueue(session, provider=CARRIER, operation=PLAN_CHANGE_OPERATION, subject=f"line{line.id}",
+                          payload={"msisdn": line.msisdn.lstrip("+"), "plan": plan_code},
+                          customer_id=line.customer_id, contract_id=line.contract_id, line_id=line.id)

@@ -1,9 +1,19 @@
 """All ledger tables; importing this package registers them on SQLModel.metadata."""
 
 from services.models.audit import AuditChainHead, AuditEntry, AuditSealedValue
-from services.models.billing import Invoice, InvoiceItem, Payment, PaymentAllocation
-from services.models.catalog import RateOption, RatePlan
-from services.models.contract import Contract, ContractOption
+from services.models.billing import (
+    BillingAnomaly,
+    BillingRun,
+    Invoice,
+    InvoiceDocument,
+    InvoiceItem,
+    InvoiceNumberSeries,
+    Payment,
+    PaymentAllocation,
+)
+from services.models.catalog import ChargeRate, RateOption, RateOptionVersion, RatePlan, RatePlanVersion
+from services.models.collections import DirectDebitBatch, DirectDebitItem, DirectDebitMandate, DunningCase
+from services.models.contract import Contract, ContractOption, ContractPlanPeriod, InstalmentPlan, PendingCharge
 from services.models.customer import Customer, CustomerUser, KycRecord
 from services.models.inventory import Device, SimCard
 from services.models.line import Line, UsageRecord
@@ -30,6 +40,9 @@ from services.models.workflow import (
 )
 
 __all__ = [
+    "BillingAnomaly", "BillingRun", "ChargeRate", "ContractPlanPeriod", "DirectDebitBatch", "DirectDebitItem",
+    "DirectDebitMandate", "DunningCase", "InstalmentPlan", "InvoiceDocument", "InvoiceNumberSeries", "PendingCharge",
+    "RateOptionVersion", "RatePlanVersion",
     "ApprovalRequest", "AuditChainHead", "AuditEntry", "AuditSealedValue", "Contract", "ContractOption", "Customer", "CustomerNameGram",
     "CustomerUser", "Device", "ExternalAttempt", "ExternalOperation", "InboundEvent", "ImportBatch", "Invoice", "InvoiceItem", "KycRecord", "Line",
     "Notification", "Payment", "PaymentAllocation", "RateOption", "RatePlan", "ReconciliationRun", "ReviewItem", "ServiceIncident", "Shipment",

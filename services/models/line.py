@@ -56,6 +56,7 @@ class Line(SQLModel, table=True):
     status: str = Field(default=LineStatus.APPLYING.value, max_length=16)
     throttled: bool = False  # 速度制限中, as the carrier confirmed it
     activated_at: datetime | None = None
+    terminated_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 

@@ -87,7 +87,10 @@ class ApprovalRequest(SQLModel, table=True):
     params_json: str
     params_hash: str = Field(max_length=64)
     status: str = Field(default=ApprovalStatus.PENDING.value, max_length=16, index=True)
-    requested_by: int = Field(foreign_key="staff_user.id")
+    requested_by: int | None = Field(default=None, foreign_key="staff_user.id")  # None: the system asked
+    # a rule that asked and approved it as the system (督促ポリシー …), shown as the requester and approver
+    policy_rule: str | None = Field(default=None, max_length=100)
+    urgent: bool = False  # first in the queue (a customer's lost or stolen phone)
     reason: str
     customer_id: int | None = Field(default=None, foreign_key="customer.id", index=True)
     contract_id: int | None = Field(default=None, foreign_key="contract.id")

@@ -56,11 +56,12 @@ def _plain(value: Any) -> Any:
 
 
 def snapshot(obj: SQLModel | None, exclude: set[str] | None = None) -> dict[str, Any] | None:
-    """A JSON-ready copy of a record's columns (secrets excluded by the caller)."""
+    """A JSON-ready copy of a record's columns (secrets excluded by the caller; file contents are left out —
+    the records that hold a file keep its SHA-256 beside it)."""
     if obj is None:
         return None
     data = obj.model_dump(exclude=exclude or set())
-    return {k: _plain(v) for k, v in data.items()}
+    return {k: _plain(v) for k, v in data.items() if not isinstance(v, bytes)}
 
 
 def _canonical_time(value: datetime | str) -> str:

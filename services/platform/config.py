@@ -19,6 +19,30 @@ def plain_http_allowed(scheme: str, host: str) -> bool:
 
 
 @dataclass(frozen=True)
+class Issuer:
+    """Who issues the invoices (適格請求書発行事業者): name, 登録番号 (T + 13 digits) and address, configured once."""
+
+    name: str = "デモ通信株式会社"
+    registration_number: str = "T7123456789012"  # a made-up number with a valid check digit (demo only)
+    address: str = "東京都千代田区丸の内1-1-1"
+
+
+@dataclass(frozen=True)
+class Consignor:
+    """The operator as the bank knows it for 口座振替 (委託者): the codes the bank gave and the account the
+    money goes to; names in half-width katakana."""
+
+    code: str = "1234567890"  # 委託者コード (10 digits)
+    name: str = "ﾃﾞﾓﾂｳｼﾝ(ｶ)"  # 委託者名
+    bank_code: str = "0009"
+    bank_name: str = "ﾃﾞﾓｷﾞﾝｺｳ"
+    branch_code: str = "001"
+    branch_name: str = "ﾎﾝﾃﾝ"
+    account_type: int = 1
+    account_number: str = "1234567"
+
+
+@dataclass(frozen=True)
 class Settings:
     """Runtime settings; every value can be overridden by an environment variable."""
 
@@ -59,6 +83,8 @@ class Settings:
     encryption_keys: tuple[str, ...] = ()  # keys given by the environment instead (then the file is not used)
     secrets_file: Path = PROJECT_ROOT / "data" / "secrets.json"  # generated webhook secrets and tokens
     access_log: bool = True  # the web process writes an access log to stdout
+    issuer: Issuer = Issuer()
+    consignor: Consignor = Consignor()
 
 
 def load_settings() -> Settings:
@@ -102,6 +128,21 @@ def load_settings() -> Settings:
         encryption_keys=tuple(k.strip() for k in os.environ.get("TELECOM_ENCRYPTION_KEYS", "").split(",") if k.strip()),
         secrets_file=Path(os.environ.get("TELECOM_SECRETS_FILE", PROJECT_ROOT / "data" / "secrets.json")),
         access_log=os.environ.get("TELECOM_ACCESS_LOG", "1") != "0",
+        issuer=Issuer(
+            name=os.environ.get("TELECOM_ISSUER_NAME", Issuer.name).strip(),
+            registration_number=os.environ.get("TELECOM_ISSUER_REGISTRATION_NUMBER", Issuer.registration_number).strip(),
+            address=os.environ.get("TELECOM_ISSUER_ADDRESS", Issuer.address).strip(),
+        ),
+        consignor=Consignor(
+            code=os.environ.get("TELECOM_DEBIT_CONSIGNOR_CODE", Consignor.code).strip(),
+            name=os.environ.get("TELECOM_DEBIT_CONSIGNOR_NAME", Consignor.name).strip(),
+            bank_code=os.environ.get("TELECOM_DEBIT_BANK_CODE", Consignor.bank_code).strip(),
+            bank_name=os.environ.get("TELECOM_DEBIT_BANK_NAME", Consignor.bank_name).strip(),
+            branch_code=os.environ.get("TELECOM_DEBIT_BRANCH_CODE", Consignor.branch_code).strip(),
+            branch_name=os.environ.get("TELECOM_DEBIT_BRANCH_NAME", Consignor.branch_name).strip(),
+            account_type=int(os.environ.get("TELECOM_DEBIT_ACCOUNT_TYPE", Consignor.account_type)),
+            account_number=os.environ.get("TELECOM_DEBIT_ACCOUNT_NUMBER", Consignor.account_number).strip(),
+        ),
     )
 
 

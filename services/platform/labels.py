@@ -25,6 +25,12 @@ _RECORD: dict[str, Label] = {
     "approval": ("承認申請", "Approval request"),
     "external_operation": ("外部連携処理", "External operation"),
     "import_batch": ("一括登録", "Bulk import"),
+    "billing_run": ("請求締め", "Billing run"),
+    "debit_batch": ("口座振替データ", "Direct debit file"),
+    "dunning": ("督促", "Dunning"),
+    "catalog": ("料金表", "Catalogue"),
+    "charge": ("一時金・値引き", "One-off charge or discount"),
+    "debit_mandate": ("口座振替の登録", "Direct debit mandate"),
     "auth": ("認証", "Authentication"),
     "staff": ("担当者", "Staff member"),
     "pii": ("個人情報", "Personal data"),
@@ -40,7 +46,11 @@ _TABLE_RECORDS = {
     "customer": "customer", "contract": "contract", "line": "line", "sim_card": "sim", "device": "device",
     "invoice": "invoice", "payment": "payment", "ticket": "ticket", "staff_user": "staff", "audit_entry": "audit",
     "kyc_record": "kyc_record", "approval_request": "approval", "import_batch": "import_batch",
-    "service_incident": "incident",
+    "service_incident": "incident", "billing_run": "billing_run", "billing_anomaly": "billing_run",
+    "direct_debit_batch": "debit_batch", "direct_debit_mandate": "debit_mandate", "dunning_case": "dunning",
+    "rate_plan": "catalog", "rate_plan_version": "catalog", "rate_option": "catalog", "rate_option_version": "catalog",
+    "charge_rate": "catalog", "pending_charge": "charge", "contract_plan_period": "contract",
+    "contract_option": "contract", "instalment_plan": "contract",
 }
 
 CATALOGUE: dict[str, dict[str, Label]] = {
@@ -143,6 +153,7 @@ CATALOGUE: dict[str, dict[str, Label]] = {
         "bank_transfer": ("銀行振込", "Bank transfer"),
         "direct_debit": ("口座振替", "Direct debit"),
         "card": ("クレジットカード", "Credit card"),
+        "credit_note": ("適格返還請求書による相殺", "Settled by credit note"),
     },
     # how far an issued invoice is paid (billing.allocation.InvoicePaymentState)
     "payment_state": {
@@ -422,6 +433,76 @@ CATALOGUE: dict[str, dict[str, Label]] = {
         "apply": ("反映", "Apply"),
         "roll_back": ("取り消し", "Roll back"),
         "discard": ("破棄", "Discard"),
+    },
+    "state.billing_run": {
+        "queued": ("開始待ち", "Queued"),
+        "running": ("下書き作成中", "Drafting"),
+        "drafted": ("下書き確認待ち", "Drafts to review"),
+        "reviewed": ("確認済（発行待ち）", "Reviewed, ready to issue"),
+        "issuing": ("発行中", "Issuing"),
+        "issued": ("発行済", "Issued"),
+        "failed": ("中断", "Stopped"),
+    },
+    "event.billing_run": {
+        "start": ("下書き作成の開始", "Start drafting"),
+        "finish_drafts": ("下書きの完了", "Drafts done"),
+        "fail": ("中断", "Stop"),
+        "resume": ("再開", "Resume"),
+        "review": ("確認済にする", "Mark reviewed"),
+        "reopen": ("確認のやり直し", "Reopen review"),
+        "start_issue": ("発行", "Issue"),
+        "finish_issue": ("発行の完了", "Issue done"),
+    },
+    "state.debit_batch": {
+        "created": ("作成済", "Created"),
+        "submitted": ("銀行へ送信済", "Sent to the bank"),
+        "result_imported": ("結果取込済", "Result imported"),
+        "cancelled": ("取消", "Cancelled"),
+    },
+    "event.debit_batch": {
+        "submit": ("銀行へ送信", "Send to the bank"),
+        "import_result": ("結果の取込", "Import the result"),
+        "cancel": ("取消", "Cancel"),
+    },
+    "state.dunning": {
+        "open": ("督促中", "Reminding"),
+        "suspended": ("利用停止中", "Suspended for non-payment"),
+        "paid": ("入金済", "Paid"),
+        "closed": ("終了", "Closed"),
+    },
+    "event.dunning": {
+        "suspend": ("利用停止", "Suspend"),
+        "pay": ("入金", "Pay"),
+        "close": ("終了", "Close"),
+    },
+    "invoice_kind": {
+        "invoice": ("請求書", "Invoice"),
+        "credit_note": ("適格返還請求書", "Credit note"),
+    },
+    "item_kind": {
+        "plan": ("基本料", "Plan"),
+        "option": ("オプション", "Option"),
+        "charge": ("一時金", "One-off charge"),
+        "levy": ("ユニバーサルサービス料等", "Levy"),
+        "instalment": ("分割払い", "Instalment"),
+        "discount": ("値引き", "Discount"),
+        "adjustment": ("調整", "Adjustment"),
+    },
+    # 振替結果コード 0, 1, 2, 3, 4, 8, 9 (services.billing.direct_debit.RESULT_KEYS)
+    "debit_result": {
+        "transferred": ("振替済", "Collected"),
+        "insufficient_funds": ("資金不足", "Insufficient funds"),
+        "no_account": ("取引なし", "No such account"),
+        "stopped_by_payer": ("預金者の都合による振替停止", "Stopped by the account holder"),
+        "no_authority": ("預金口座振替依頼書なし", "No direct debit authority"),
+        "stopped_by_collector": ("委託者の都合による振替停止", "Stopped by the collector"),
+        "other": ("その他", "Other"),
+    },
+    "anomaly_kind": {
+        "change": ("前月から大きく変化", "Large change from last month"),
+        "zero": ("0円の請求", "Zero bill"),
+        "nothing_to_bill": ("明細なし", "Nothing to bill"),
+        "negative": ("値引き超過", "Discounts exceed charges"),
     },
 }
 

@@ -61,6 +61,10 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "audit.reveal_sealed": frozenset({_U}),
     "kyc_record.purge": frozenset({_M}),        # the retention job (runs as the system)    # the encrypted before-value of a sensitive change, with a reason
     "catalog.view": _ALL_STAFF,
+    "catalog.manage": frozenset({_A, _M}),     # plans, options and rate tables with their dates
+    "contract.change_plan": frozenset({_S, _P, _M}),  # plan and option changes (翌月適用 or 日割り)
+    "charge.create": frozenset({_S, _P, _A, _M}),     # a one-off charge or discount for the next bill
+    "billing.run": frozenset({_A, _M}),        # 請求締め: drafts, review and issue
     "staff.manage": frozenset({_M}),
     "approval.view": _ALL_STAFF,
     "review.view": _ALL_STAFF,                 # the 要確認 queue and external-operation history

@@ -23,7 +23,7 @@ from services.workflow.dispatch import app
 TASK_TIME_LIMIT_SECONDS = 60
 TASK_SOFT_TIME_LIMIT_SECONDS = 45
 
-app.conf.include = ["services.tasks.outbox", "services.tasks.inbound", "services.tasks.daily"]
+app.conf.include = ["services.tasks.outbox", "services.tasks.inbound", "services.tasks.daily", "services.tasks.billing"]
 app.conf.update(
     task_acks_late=True,
     task_reject_on_worker_lost=True,
@@ -40,6 +40,9 @@ app.conf.update(
         "daily-reconciliation": {"task": "telecom.daily_reconciliation", "schedule": 3600.0,
                                  "options": {"expires": 1800.0}},
         "kyc-retention": {"task": "telecom.kyc_retention", "schedule": 86400.0, "options": {"expires": 3600.0}},
+        # hourly: each part is idempotent (a run asked for once, a plan change told once)
+        "billing-daily": {"task": "telecom.billing_daily", "schedule": 3600.0, "options": {"expires": 1800.0}},
+        "dunning": {"task": "telecom.dunning", "schedule": 60.0, "options": {"expires": 120.0}},
     },
 )
 

@@ -18,10 +18,11 @@ from services.platform.errors import ApprovalRequired
 
 @dataclass(frozen=True)
 class ExecutingRequest:
-    """The approved request being executed: its number and the staff member who asked for it."""
+    """The approved request being executed: its number and the staff member who asked for it (None when a
+    written rule asked as the system)."""
 
     id: int
-    requested_by: int
+    requested_by: int | None
 
 
 _executing: contextvars.ContextVar[frozenset[str]] = contextvars.ContextVar("approved_operations",

@@ -208,6 +208,37 @@ def request_approval(operation: str, params: dict, *, actor: Actor, reason: str,
     return request
 
 
+def run_by_policy(operation: str, params: dict, *, rule: str, reason: str) -> ApprovalRequest:
+    """Ask for and approve a gated operation as the system under a written rule (e.g. 督促ポリシー), and run it.
+
+    The request is kept like any other — asked and approved by that rule, visible in the queue and the audit
+    trail — and the operation runs through its own policy, as an approved request of a person would. A live
+    request for the same target refuses it (Conflict), as it would refuse a person.
+    """
+    policy = _policy(operation)
+    _check_params(policy, params)
+    params_json = canonical_params(params)
+    with write_session() as session:
+        preview = policy.describe(session, params)
+        blocking, _ = _duplicate_warnings(session, operation, preview.target_key)
+        if blocking:
+            raise Conflict(blocking[0])
+        now = utcnow()
+        request = ApprovalRequest(
+            operation=operation, target_key=preview.target_key, params_json=params_json,
+            params_hash=params_digest(operation, params_json), requested_by=None, policy_rule=rule[:100],
+            reason=reason, customer_id=preview.customer_id, contract_id=preview.contract_id, line_id=preview.line_id,
+            summary=preview.summary[:500], preview_json=json.dumps([list(c) for c in preview.changes], ensure_ascii=False),
+            status=ApprovalStatus.EXECUTED.value, decision_reason=f"自動承認（{rule}）", result_message="実行しました。",
+            created_at=now, expires_at=now, decided_at=now, executed_at=now,
+        )
+        session.add(request)
+        record(session, SYSTEM, "approval.policy_approve", request, reason=f"{rule}: {reason}")
+        with approved(operation, request=ExecutingRequest(request.id, None)):
+            policy.execute(json.loads(params_json), SYSTEM, f"{reason}（承認申請 #{request.id}: {rule}による自動承認）")
+    return request
+
+
 class _Expired(Exception):
     pass
 

@@ -9,7 +9,7 @@ from datetime import date
 from sqlmodel import col, select
 
 from services.billing import invoices, payments
-from services.ledger import contracts, customers, inventory, lines, tickets
+from services.ledger import catalogue, contracts, customers, inventory, lines, tickets
 from services.models import ExternalOperation, RatePlan, StaffUser
 from services.platform.db import write_session
 from services.platform.identifiers import luhn_complete
@@ -50,6 +50,27 @@ class World:
         customer_id = self.documented_customer(number)
         self.approve("customer.kyc", {"customer_id": customer_id, "status": "verified", "method": "in_person"})
         return customer_id
+
+    def priced_plan(self, monthly_fee: int = 2000, *, tax_rate_percent: int = 10) -> int:
+        """A plan on sale through the catalogue (its price a version from today)."""
+        n = self.n()
+        return catalogue.create_plan(actor=self.admin, values={
+            "code": f"P{n}", "name": f"プラン{n}", "monthly_fee": monthly_fee, "data_cap_mb": 3072,
+            "throttled_kbps": 200, "tax_rate_percent": tax_rate_percent}).id
+
+    def priced_option(self, monthly_fee: int = 500) -> int:
+        """An option on sale through the catalogue."""
+        n = self.n()
+        return catalogue.create_option(actor=self.admin, values={
+            "code": f"O{n}", "name": f"オプション{n}", "monthly_fee": monthly_fee}).id
+
+    def active_contract(self, customer_id: int | None = None, plan_id: int | None = None):
+        """A contract applied for and started today (its plan span opens today)."""
+        customer_id = customer_id if customer_id is not None else self.customer()
+        contract = contracts.create_contract(actor=self.admin, customer_id=customer_id,
+                                             rate_plan_id=plan_id or self.priced_plan())
+        contracts.change_contract_status(contract.id, actor=self.admin, event="apply", reason="申込書受領")
+        return contracts.change_contract_status(contract.id, actor=self.admin, event="activate", reason="開始")
 
     def contract(self, customer_id: int | None = None):
         customer_id = customer_id if customer_id is not None else self.customer()

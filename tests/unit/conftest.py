@@ -45,6 +45,17 @@ def queued_runs(monkeypatch) -> list[tuple[str, str]]:
     return sent
 
 
+@pytest.fixture(autouse=True)
+def sent_tasks(monkeypatch) -> list[tuple]:
+    """Unit tests have no broker: a task a service sends by name (a billing run's drafts …) is recorded here;
+    the tests run the task's service function themselves."""
+    from services.workflow import dispatch
+
+    sent: list[tuple] = []
+    monkeypatch.setattr(dispatch, "send", lambda task, *args: sent.append((task, *args)))
+    return sent
+
+
 @pytest.fixture()
 def clock(monkeypatch) -> FakeClock:
     """Replace the sign-in clock with one the test moves."""

@@ -25,7 +25,7 @@ import services
 import services.platform.audit
 from services.models import AuditEntry
 from services.platform.audit import MUTATING_SERVICES
-from services.platform.db import read_session
+from services.platform.db import read_session, write_session
 from services.platform.errors import PermissionDenied
 from services.platform.identifiers import luhn_complete
 from services.platform.permissions import Actor
@@ -33,8 +33,8 @@ from services.platform.permissions import Actor
 for _module in pkgutil.walk_packages(services.__path__, "services."):
     importlib.import_module(_module.name)
 
-from services.billing import card_payments, invoices, payments
-from services.ledger import contracts, customers, inventory, lines, tickets
+from services.billing import billing_runs, card_payments, direct_debit, invoices, payments, plan_changes
+from services.ledger import catalogue, contracts, customers, inventory, lines, tickets
 from services.models import ExternalOperation, ReviewItem  # noqa: E402
 from services.operations import recovery
 from services.security import masking
@@ -80,6 +80,116 @@ def _reveal_sealed(w: World):
         entry_id = session.execute(select(func.max(AuditEntry.id))).scalar_one()
     return lambda actor: audit_log.reveal_sealed_value(entry_id, "id_document_number", actor=actor,
                                                        reason="監査で変更前の番号を確認")
+
+
+def _tomorrow() -> str:
+    from services.platform.clock import today_in_tokyo
+
+    return (today_in_tokyo() + timedelta(days=1)).isoformat()
+
+
+def _last_period() -> str:
+    from services.platform.clock import today_in_tokyo
+
+    return (today_in_tokyo().replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
+
+
+def _drafted_run(w: World, *, anomaly: bool = False):
+    """Last month's run, drafted: one contract billed (and, with `anomaly`, one number in service billed 0 yen)."""
+    from services.billing import billing_runs
+    from services.models import ContractPlanPeriod
+
+    contract = w.active_contract()
+    with write_session() as session:  # started months ago, so last month is billable
+        for span in session.execute(select(ContractPlanPeriod).where(ContractPlanPeriod.contract_id == contract.id)).scalars():
+            span.valid_from = span.valid_from.replace(year=span.valid_from.year - 1)
+            session.add(span)
+    if anomaly:
+        free = w.active_contract(plan_id=w.priced_plan(monthly_fee=0))
+        line = w.line(free)
+        with write_session() as session:
+            for span in session.execute(select(ContractPlanPeriod).where(ContractPlanPeriod.contract_id == free.id)).scalars():
+                span.valid_from = span.valid_from.replace(year=span.valid_from.year - 1)
+                session.add(span)
+        lines.change_line_status(line.id, actor=w.admin, event="activate", reason="開通")
+        w.carrier_done(line.id)
+        from services.models import Line as _Line
+        with write_session() as session:
+            row = session.get(_Line, line.id)
+            row.activated_at = row.activated_at.replace(year=row.activated_at.year - 1)
+            session.add(row)
+    run, _ = billing_runs.request_run(_last_period(), actor=w.admin)
+    return billing_runs.draft_run(run.id)
+
+
+def _anomaly(w: World):
+    from services.billing import billing_runs
+    from services.models import BillingAnomaly
+
+    run = _drafted_run(w, anomaly=True)
+    with read_session() as session:
+        anomaly_id = session.execute(select(BillingAnomaly.id).where(BillingAnomaly.billing_run_id == run.id)).scalar()
+    return lambda actor: billing_runs.acknowledge_anomaly(anomaly_id, actor=actor, note="0円プランの回線で正しい")
+
+
+def _reviewed_run(w: World):
+    from services.billing import billing_runs
+
+    run = _drafted_run(w)
+    billing_runs.review_run(run.id, actor=w.admin, reason="前月と比較して確認")
+    return run
+
+
+def _mandate(w: World) -> int:
+    from services.billing import direct_debit
+
+    customer_id = w.customer()
+    return direct_debit.register_mandate(customer_id, actor=w.admin, bank_code="0009", branch_code="123",
+                                         account_type=1, account_number="1234567", holder_name="ヤマダ タロウ").id
+
+
+def _debit_batch(w: World):
+    """A 口座振替 file for one issued invoice of a customer with a mandate."""
+    from services.billing import direct_debit
+    from services.models import DirectDebitMandate
+
+    mandate_id = _mandate(w)
+    with read_session() as session:
+        customer_id = session.get(DirectDebitMandate, mandate_id).customer_id
+    w.invoice(w.contract(customer_id))
+    return direct_debit.create_batch(actor=w.admin, withdrawal_date=_tomorrow())
+
+
+def _debit_result(w: World):
+    from services.billing import direct_debit
+    from services.integrations import direct_debit_file
+    from services.models import DirectDebitBatch, ExternalOperation
+
+    batch = _debit_batch(w)
+    direct_debit.submit_batch(batch.id, actor=w.admin)
+    with read_session() as session:
+        op_id = session.execute(select(ExternalOperation.id).where(ExternalOperation.provider == "bank")
+                                .order_by(ExternalOperation.id.desc())).scalar()
+        content = session.get(DirectDebitBatch, batch.id).request_file
+    outbox.settle(op_id, "succeeded", detail="受付", evidence={"id": "dd_test"})
+    header, items = direct_debit_file.read_request(content)
+    result = direct_debit_file.write_result(header, items)
+    return lambda actor: direct_debit.import_result(batch.id, actor=actor, content=result)
+
+
+def _mandate_customer(mandate_id: int) -> int:
+    from services.models import DirectDebitMandate
+
+    with read_session() as session:
+        return session.get(DirectDebitMandate, mandate_id).customer_id
+
+
+def _submitted_option(w: World):
+    from services.billing import plan_changes
+
+    contract = w.active_contract()
+    return plan_changes.add_option(contract.id, actor=w.admin, option_id=w.priced_option(), when="now", reason="申込")
+
 
 
 def _allocate(w: World):
@@ -301,6 +411,50 @@ RECIPES: dict[str, Recipe] = {
         lambda actor, cid=w.customer(): _notifications().notify_customer(
             cid, actor=actor, kind="billing.notice", title="ご請求のお知らせ", body="請求書を発行しました。",
             channels=("in_app",)))),
+    "services.ledger.catalogue.create_plan": Recipe("catalog.plan_create", "rate_plan", lambda w: (
+        lambda actor, n=w.n(): catalogue.create_plan(actor=actor, values={
+            "code": f"NEW{n}", "name": "新プラン", "monthly_fee": 1500, "data_cap_mb": 5120}))),
+    "services.ledger.catalogue.add_plan_version": Recipe("catalog.plan_version", "rate_plan_version", lambda w: (
+        lambda actor, p=w.priced_plan(): catalogue.add_plan_version(p, actor=actor, reason="値下げ", values={
+            "monthly_fee": 1800, "data_cap_mb": 3072, "effective_from": _tomorrow()}))),
+    "services.ledger.catalogue.create_option": Recipe("catalog.option_create", "rate_option", lambda w: (
+        lambda actor, n=w.n(): catalogue.create_option(actor=actor, values={
+            "code": f"OPT{n}", "name": "新オプション", "monthly_fee": 300}))),
+    "services.ledger.catalogue.add_option_version": Recipe("catalog.option_version", "rate_option_version", lambda w: (
+        lambda actor, o=w.priced_option(): catalogue.add_option_version(o, actor=actor, reason="改定", values={
+            "monthly_fee": 330, "effective_from": _tomorrow()}))),
+    "services.ledger.catalogue.set_charge_rate": Recipe("catalog.charge_rate", "charge_rate", lambda w: (
+        lambda actor: catalogue.set_charge_rate(actor=actor, reason="総務省告示の改定", values={
+            "code": "universal_service", "name": "ユニバーサルサービス料", "kind": "levy", "amount": 3,
+            "effective_from": _tomorrow()}))),
+    "services.billing.plan_changes.change_plan": Recipe("contract.change_plan", "contract", lambda w: (
+        lambda actor, c=w.active_contract(), p=w.priced_plan(3000): plan_changes.change_plan(
+            c.id, actor=actor, plan_id=p, when="next_month", reason="容量不足"))),
+    "services.billing.plan_changes.add_option": Recipe("contract.add_option", "contract_option", lambda w: (
+        lambda actor, c=w.active_contract(), o=w.priced_option(): plan_changes.add_option(
+            c.id, actor=actor, option_id=o, when="next_month", reason="申込"))),
+    "services.billing.plan_changes.remove_option": Recipe("contract.remove_option", "contract_option", lambda w: (
+        lambda actor, row=_submitted_option(w): plan_changes.remove_option(row.id, actor=actor, when="next_month",
+                                                                          reason="解約"))),
+    "services.billing.billing_runs.request_run": Recipe("billing_run.request", "billing_run", lambda w: (
+        lambda actor: billing_runs.request_run(_last_period(), actor=actor))),
+    "services.billing.billing_runs.acknowledge_anomaly": Recipe("billing_run.acknowledge", "billing_anomaly", _anomaly),
+    "services.billing.billing_runs.review_run": Recipe("billing_run.review", "billing_run", lambda w: (
+        lambda actor, r=_drafted_run(w): billing_runs.review_run(r.id, actor=actor, reason="確認済"))),
+    "services.billing.billing_runs.issue_run": Recipe("billing_run.start_issue", "billing_run", lambda w: (
+        lambda actor, r=_reviewed_run(w): billing_runs.issue_run(r.id, actor=actor))),
+    "services.billing.direct_debit.register_mandate": Recipe("debit_mandate.register", "direct_debit_mandate", lambda w: (
+        lambda actor, cid=w.customer(): direct_debit.register_mandate(
+            cid, actor=actor, bank_code="0005", branch_code="001", account_type="1", account_number="7654321",
+            holder_name="やまだ たろう"))),
+    "services.billing.direct_debit.revoke_mandate": Recipe("debit_mandate.revoke", "direct_debit_mandate", lambda w: (
+        lambda actor, m=_mandate(w): direct_debit.revoke_mandate(m, actor=actor, reason="解約"))),
+    "services.billing.direct_debit.create_batch": Recipe("debit_batch.create", "direct_debit_batch", lambda w: (
+        lambda actor, i=w.invoice(w.contract(_mandate_customer(_mandate(w)))): direct_debit.create_batch(
+            actor=actor, withdrawal_date=_tomorrow()))),
+    "services.billing.direct_debit.submit_batch": Recipe("debit_batch.send", "direct_debit_batch", lambda w: (
+        lambda actor, b=_debit_batch(w): direct_debit.submit_batch(b.id, actor=actor))),
+    "services.billing.direct_debit.import_result": Recipe("debit_batch.import_result", "direct_debit_batch", _debit_result),
 }
 
 if "services.security.staff_admin" in sys.modules:

@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+import services.billing.billing_runs  # noqa: F401  (its lifecycle)
 import services.registry  # noqa: F401  (registers the providers and the daily report sources)
 from services.billing.allocation import InvoicePaymentState
 from services.ledger.customers import ID_DOCUMENT_TYPES
@@ -114,11 +115,12 @@ def test_look_ups():
     assert state_label("line", "suspended") == "停止中"
     assert state_label("line", "suspended", lang="en") == "Suspended"
     ja = labels("payment_method")
-    assert ja == {"bank_transfer": "銀行振込", "direct_debit": "口座振替", "card": "クレジットカード"}
+    assert ja == {"bank_transfer": "銀行振込", "direct_debit": "口座振替", "card": "クレジットカード",
+                  "credit_note": "適格返還請求書による相殺"}
     ja["card"] = "changed"  # a copy: the catalogue stays as it is
     assert label("payment_method", "card") == "クレジットカード"
     assert labels("payment_method", "en") == {"bank_transfer": "Bank transfer", "direct_debit": "Direct debit",
-                                              "card": "Credit card"}
+                                              "card": "Credit card", "credit_note": "Settled by credit note"}
 
 
 def test_japanese_views_are_built_from_the_catalogue():

@@ -34,8 +34,12 @@ def _row(request: ApprovalRequest, staff: dict[int, StaffUser], actor: Actor) ->
         "id": request.id, "operation": request.operation, "label": policy.label_ja if policy else request.operation,
         "summary": shown(request.summary), "reason": shown(request.reason),
         "changes": [{"field": shown(f), "before": b, "after": a} for f, b, a in changes],
-        "requester": requester.display_name if requester else "", "requester_id": request.requested_by,
-        "decider": decider.display_name if decider else "", "decision_reason": request.decision_reason or "",
+        "requester": requester.display_name if requester else (f"システム（{request.policy_rule}）"
+                                                               if request.policy_rule else ""),
+        "requester_id": request.requested_by or 0, "urgent": request.urgent,
+        "decider": decider.display_name if decider else (f"システム（{request.policy_rule}）"
+                                                         if request.policy_rule and request.decided_at else ""),
+        "decision_reason": request.decision_reason or "",
         "result": request.result_message or "", "status": status, "status_label": state_label("approval", status),
         "created_at": tokyo_time(request.created_at), "expires_at": tokyo_time(request.expires_at),
         "age": f"{age_hours}時間前" if age_hours else "1時間以内", "hash": request.params_hash,
@@ -62,8 +66,9 @@ def list_requests(*, actor: Actor, status: str | None = "pending", operation: st
             query = query.where(ApprovalRequest.requested_by == actor.id)
         if min_age_hours:
             query = query.where(ApprovalRequest.created_at <= utcnow() - timedelta(hours=min_age_hours))
-        requests = session.exec(query.order_by(col(ApprovalRequest.id).desc()).limit(limit)).all()
-        ids = {r.requested_by for r in requests} | {r.decided_by for r in requests if r.decided_by}
+        requests = session.exec(query.order_by(col(ApprovalRequest.urgent).desc(), col(ApprovalRequest.id).desc())
+                                .limit(limit)).all()
+        ids = {r.requested_by for r in requests if r.requested_by} | {r.decided_by for r in requests if r.decided_by}
         staff = {u.id: u for u in session.exec(select(StaffUser).where(col(StaffUser.id).in_(ids)))} if ids else {}
         return [_row(r, staff, actor) for r in requests]
 
