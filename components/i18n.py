@@ -7,6 +7,12 @@ import reflex as rx
 from state.preferences import Preferences
 
 TEXTS: dict[str, tuple[str, str]] = {
+    "billing": ("請求締め", "Billing runs"),
+    "payments_nav": ("入金・消込", "Payments"),
+    "receivables": ("売掛金", "Receivables"),
+    "direct_debit": ("口座振替", "Direct debit"),
+    "dunning": ("督促", "Dunning"),
+    "catalogue": ("料金表", "Catalogue"),
     "app_name": ("通信サービス管理", "Telecom Service Management"),
     "home": ("ホーム", "Home"),
     "customers": ("顧客", "Customers"),

@@ -8,16 +8,18 @@ our own TOTP step to the sign-in page through a short-lived HttpOnly challenge c
 
 from __future__ import annotations
 
-from urllib.parse import urlparse
+from urllib.parse import quote, urlparse
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from services.billing import direct_debit, invoice_documents
 from services.platform.config import settings
-from services.platform.errors import DomainError
+from services.platform.errors import DomainError, NotFound, PermissionDenied
+from services.read.staff import receivables
 from services.security import auth, oidc
 from services.workflow import webhooks
 from telecom_app import routes
@@ -101,6 +103,48 @@ async def sign_out(request: Request) -> RedirectResponse | PlainTextResponse:
     return response
 
 
+def _download(request: Request, make) -> Response:
+    """A file for the signed-in staff member: make(actor) -> (file name, bytes, media type). No session: 401;
+    a record they may not see or that does not exist: 404 (the same answer, so ids cannot be probed)."""
+    try:
+        current = auth.resolve_session(request.cookies.get(SESSION_COOKIE))
+    except DomainError:
+        return PlainTextResponse("ログインしてください。", status_code=401)
+    try:
+        name, content, media_type = make(current)
+    except (PermissionDenied, NotFound):
+        return PlainTextResponse("見つかりません。", status_code=404)
+    except DomainError as exc:
+        return PlainTextResponse(exc.message, status_code=409)
+    return Response(content, media_type=media_type, headers={
+        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}", "Cache-Control": "no-store"})
+
+
+def _id(request: Request, name: str) -> int:
+    value = request.path_params[name]
+    return int(value) if str(value).isdigit() else 0
+
+
+async def invoice_pdf(request: Request) -> Response:
+    """The stored PDF of an issued invoice or credit note (the same bytes every time)."""
+    invoice_id = _id(request, "invoice_id")
+    return await run_in_threadpool(_download, request, lambda actor: (
+        *invoice_documents.invoice_pdf_bytes(invoice_id, actor=actor), "application/pdf"))
+
+
+async def debit_file(request: Request) -> Response:
+    """The 口座振替 request file of a batch, as the bank takes it."""
+    batch_id = _id(request, "batch_id")
+    return await run_in_threadpool(_download, request, lambda actor: (
+        *direct_debit.request_file(batch_id, actor=actor), "application/octet-stream"))
+
+
+async def aging_csv(request: Request) -> Response:
+    """The accounts-receivable aging table as CSV."""
+    return await run_in_threadpool(_download, request, lambda actor: (
+        *receivables.aging_csv(actor=actor), "text/csv; charset=utf-8"))
+
+
 async def receive_webhook(request: Request) -> JSONResponse:
     """A provider's webhook: verified, stored once and answered at once; a task processes it."""
     body = await request.body()
@@ -118,4 +162,7 @@ def build_api() -> Starlette:
         Route(routes.API_OIDC_LOGIN, oidc_login, methods=["GET"]),
         Route(routes.API_OIDC_CALLBACK, oidc_callback, methods=["GET"]),
         Route(routes.API_WEBHOOK, receive_webhook, methods=["POST"]),
+        Route(routes.API_INVOICE_PDF, invoice_pdf, methods=["GET"]),
+        Route(routes.API_DEBIT_FILE, debit_file, methods=["GET"]),
+        Route(routes.API_AGING_CSV, aging_csv, methods=["GET"]),
     ])

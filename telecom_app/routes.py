@@ -23,6 +23,9 @@ API_OIDC = "/api/auth/oidc"  # the path of the single sign-on flow cookie
 API_OIDC_LOGIN = "/api/auth/oidc/login"
 API_OIDC_CALLBACK = "/api/auth/oidc/callback"
 API_WEBHOOK = "/api/webhooks/{provider}"
+API_INVOICE_PDF = "/api/invoices/{invoice_id}/pdf"
+API_DEBIT_FILE = "/api/debits/{batch_id}/file"
+API_AGING_CSV = "/api/receivables/aging.csv"
 
 # --------------------------------------------------------------------------- cookies
 SESSION_COOKIE = "tsm_session"  # the staff session token (HttpOnly, SameSite=Strict)
@@ -44,6 +47,13 @@ ADMIN_APPROVALS = "/admin/approvals"
 ADMIN_REVIEW = "/admin/review"
 ADMIN_AUDIT = "/admin/audit"
 ADMIN_STAFF = "/admin/staff"
+ADMIN_CATALOGUE = "/admin/catalogue"
+ADMIN_BILLING = "/admin/billing"
+ADMIN_BILLING_RUN = "/admin/billing/[run_id]"
+ADMIN_PAYMENTS = "/admin/payments"
+ADMIN_RECEIVABLES = "/admin/receivables"
+ADMIN_DIRECT_DEBIT = "/admin/direct-debit"
+ADMIN_DUNNING = "/admin/dunning"
 
 # --------------------------------------------------------------------------- the customer tree
 MY_HOME = "/my"
@@ -77,6 +87,21 @@ def admin_invoice(invoice_id: Any) -> str:
 def admin_ticket(ticket_id: Any) -> str:
     """The support ticket screen."""
     return f"/admin/tickets/{ticket_id}"
+
+
+def admin_billing_run(run_id: Any) -> str:
+    """One billing run's progress and review."""
+    return f"{ADMIN_BILLING}/{run_id}"
+
+
+def invoice_pdf(invoice_id: Any) -> str:
+    """The PDF download of an issued invoice or credit note."""
+    return f"/api/invoices/{invoice_id}/pdf"
+
+
+def debit_file(batch_id: Any) -> str:
+    """The download of a 口座振替 request file."""
+    return f"/api/debits/{batch_id}/file"
 
 
 def admin_lines_of(customer_id: Any) -> str:

@@ -25,7 +25,7 @@ from services.platform.clock import today_in_tokyo
 from services.platform.db import read_session, write_session
 from services.platform.errors import Conflict, ValidationFailed
 from services.platform.formatting import yen
-from services.platform.permissions import Actor, require
+from services.platform.permissions import Actor, get_permitted, require
 from services.workflow import approvals
 from services.workflow.approval_gate import require_approval
 from services.workflow.approvals import Policy, Preview
@@ -166,6 +166,15 @@ POLICIES = (
     Policy(OPERATION, "請求の訂正（適格返還請求書と再発行）", "invoice.manage", approvals.ACCOUNTING_CHECKERS,
            _describe, _execute, required_params=("invoice_id", "items")),
 )
+
+
+def editable_items(invoice_id: int, *, actor: Actor) -> list[dict[str, Any]]:
+    """An issued invoice's items as the correction form starts from them."""
+    with read_session() as session:
+        invoice = get_permitted(session, Invoice, invoice_id, "請求書が見つかりません。", actor, "invoice.manage")
+        return [{"description": i.description, "quantity": i.quantity, "unit_price": i.unit_price,
+                 "tax_rate_percent": i.tax_rate_percent, "line_id": i.line_id}
+                for i in invoice_items(session, invoice.id)]
 
 
 def preview_correction(invoice_id: int, items: list[dict[str, Any]], *, actor: Actor) -> dict:

@@ -30,6 +30,7 @@ from services.platform.clock import TOKYO, today_in_tokyo
 from services.platform.db import read_session, write_session
 from services.platform.errors import DomainError
 from services.platform.formatting import yen
+from services.platform.labels import state_label
 from services.platform.lifecycle import Lifecycle, transition
 from services.platform.permissions import SYSTEM, Actor, require
 from services.workflow import approvals
@@ -250,6 +251,7 @@ def dunning_cases(*, actor: Actor, status: str | None = None, limit: int = 200) 
         return [{
             "id": case.id, "invoice_id": invoice.id, "invoice_no": invoice.invoice_no, "customer_id": customer.id,
             "customer_name": customer.name, "reason": REASONS.get(case.reason, case.reason), "status": case.status,
+            "status_label": state_label("dunning", case.status),
             "step": case.step, "steps": len(STEPS), "last_step": STEPS[case.step - 1].title.split("（")[0] if case.step else "",
             "outstanding": yen(invoice.total - paid[invoice.id]), "started_on": case.started_on.isoformat(),
             "next_step_at": case.next_step_at.astimezone(TOKYO).strftime("%Y-%m-%d %H:%M") if case.next_step_at else "",

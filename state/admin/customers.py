@@ -6,7 +6,7 @@ from typing import Any
 
 import reflex as rx
 
-from services.billing import payments
+from services.billing import direct_debit, payments
 from services.ledger import contracts, customers, kyc_checks, notifications, shipments
 from services.platform.errors import PermissionDenied
 from services.platform.permissions import can
@@ -233,3 +233,55 @@ class NewCustomerState(MessagesMixin, rx.State):
             address=form.get("address") or None,
         )
         return rx.redirect(routes.admin_customer(customer.id))
+
+
+class CustomerMandateState(MessagesMixin, rx.State):
+    """The customer's 口座振替 mandates: registering the account (codes, number, holder in kana) and ending one."""
+
+    rows: list[dict[str, Any]] = []
+    can_manage: bool = False
+    registering: bool = False
+    form_key: int = 0
+
+    def _customer_id(self) -> int:
+        return int_param(self.router._page.params.get("customer_id"))
+
+    @rx.event
+    @guarded(STAFF)
+    def load(self):
+        """Read the mandates of the customer in the URL."""
+        current = actor()
+        self.registering = False
+        self.can_manage = can(current, "payment.manage")
+        self.rows = direct_debit.customer_mandates(self._customer_id(), actor=current) \
+            if can(current, "payment.view") else []
+
+    @rx.event
+    @guarded(STAFF)
+    def toggle(self):
+        """Show or hide the registration form."""
+        require_offered(self.can_manage, "CustomerMandateState.toggle")
+        self.registering = not self.registering
+        self.form_key += 1
+
+    @rx.event
+    @guarded(STAFF)
+    def register(self, form: dict):
+        """Register the account for 口座振替 (it replaces an active one)."""
+        require_offered(self.can_manage and self.registering, "CustomerMandateState.register")
+        direct_debit.register_mandate(self._customer_id(), actor=actor(), bank_code=form.get("bank_code") or "",
+                                      branch_code=form.get("branch_code") or "", account_type=form.get("account_type") or "",
+                                      account_number=form.get("account_number") or "",
+                                      holder_name=form.get("holder_name") or "", reason=form.get("reason") or None)
+        self.notice, self.registering = "口座振替の口座を登録しました。", False
+        self.rows = direct_debit.customer_mandates(self._customer_id(), actor=actor())
+
+    @rx.event
+    @guarded(STAFF)
+    def revoke(self, mandate_id: int):
+        """End an active mandate."""
+        offered = any(r["id"] == mandate_id and r["status"] == "有効" for r in self.rows)
+        require_offered(self.can_manage and offered, "CustomerMandateState.revoke")
+        direct_debit.revoke_mandate(mandate_id, actor=actor(), reason="担当者が解除")
+        self.notice = "口座振替の登録を解除しました。"
+        self.rows = direct_debit.customer_mandates(self._customer_id(), actor=actor())

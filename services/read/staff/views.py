@@ -15,6 +15,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from services.billing.allocation import allocated_amounts, invoice_payment_state
+from services.billing.invoices import tax_by_rate
 from services.ledger import kyc_records
 from services.ledger.customers import bank_account_display
 from services.models import (
@@ -368,12 +369,39 @@ def invoice_detail(invoice_id: int, *, actor: Actor) -> dict:
             .where(PaymentAllocation.invoice_id == invoice_id)
         ).all()
         allocated = allocated_amounts(session, [invoice_id]).get(invoice_id, 0)
+        linked = {i.id: i for i in session.exec(select(Invoice).where(
+            (Invoice.id == inv.corrects_invoice_id) | (Invoice.id == inv.replaces_invoice_id)
+            | (Invoice.corrects_invoice_id == inv.id) | (Invoice.replaces_invoice_id == inv.id)))}
+        credit_note = next((i for i in linked.values() if i.corrects_invoice_id == inv.id), None)
+        reissue = next((i for i in linked.values() if i.replaces_invoice_id == inv.id), None)
+        original = linked.get(inv.corrects_invoice_id or inv.replaces_invoice_id or 0)
+        rates = defaultdict(int)
+        for item in items:
+            rates[item.tax_rate_percent] += item.amount
+        taxes = tax_by_rate(dict(rates))
         return {
             "invoice": {**_invoice_row(inv, allocated), "subtotal": yen(inv.subtotal), "tax": yen(inv.tax),
-                        "issue_date": inv.issue_date.isoformat() if inv.issue_date else ""},
+                        "issue_date": inv.issue_date.isoformat() if inv.issue_date else "",
+                        "kind": inv.kind, "kind_label": label("invoice_kind", inv.kind),
+                        "period_span": f"{inv.period_start:%Y/%m/%d} 〜 {inv.period_end:%Y/%m/%d}"
+                        if inv.period_start and inv.period_end else inv.period,
+                        "issuer": f"{inv.issuer_name}（登録番号 {inv.issuer_registration_number}）"
+                        if inv.issuer_registration_number else "",
+                        "has_pdf": inv.status != "draft" and inv.issue_date is not None,
+                        "original_id": original.id if original else 0,
+                        "original_no": original.invoice_no if original else "",
+                        "credit_note_id": credit_note.id if credit_note else 0,
+                        "credit_note_no": credit_note.invoice_no if credit_note else "",
+                        "reissue_id": reissue.id if reissue else 0, "reissue_no": reissue.invoice_no if reissue else "",
+                        "correction_reason": inv.correction_reason or "",
+                        "correctable": inv.kind == "invoice" and inv.status == "issued" and credit_note is None},
+            "taxes": [{"rate": f"{rate}%対象", "taxable": yen(rates[rate]), "tax": yen(tax)}
+                      for rate, tax in sorted(taxes.items(), reverse=True)],
             "customer": _customer_row(session.get(Customer, inv.customer_id), actor),
             "items": [{"description": i.description, "quantity": i.quantity, "unit_price": yen(i.unit_price),
-                       "amount": yen(i.amount), "line_id": i.line_id or 0}
+                       "amount": yen(i.amount), "line_id": i.line_id or 0,
+                       "tax_rate": f"{i.tax_rate_percent}%" + ("※" if i.tax_rate_percent == 8 else ""),
+                       "note": i.note or "", "kind_label": label("item_kind", i.kind)}
                       for i in items],
             "allocations": [{"amount": yen(a.amount), "payer_name": p.payer_name, "received_at":
                              tokyo_time(p.received_at), "method_label": label("payment_method", p.method)}

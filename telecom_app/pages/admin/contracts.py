@@ -10,7 +10,7 @@ from components.admin.records import LINE_HEADERS, history, invoice_row, line_ro
 from components.admin.shell import admin_shell
 from components.i18n import t
 from components.widgets import confirm_dialog, field, kv, link, messages, section, status_badge, table
-from state.admin.contracts import ContractState
+from state.admin.contracts import ContractPlanState, ContractState
 from telecom_app import routes
 
 
@@ -33,6 +33,7 @@ def contract_page() -> rx.Component:
                     a["label"], on_click=ContractState.ask(a["event"]), variant="outline")), spacing="2", wrap="wrap"),
             ),
             confirm_dialog(ContractState, ContractState.confirm),
+            _plan_section(),
             section(t("lines"), table(LINE_HEADERS, d["lines"].to(list[dict[str, Any]]), line_row)),
             rx.cond(ContractState.can_add_line, section(t("add_line"), rx.form(
                 rx.vstack(
@@ -51,3 +52,62 @@ def contract_page() -> rx.Component:
         )),
         title=rx.cond(ContractState.loaded, "契約 " + k["code"].to(str), ""),
     )
+
+
+def _when(name: str = "when") -> rx.Component:
+    return rx.radio_group.root(rx.vstack(
+        rx.radio_group.item("翌月1日から（翌月適用）", value="next_month"),
+        rx.radio_group.item("今日から（今月分は日割り）", value="now")), name=name, default_value="next_month")
+
+
+def _plan_dialog() -> rx.Component:
+    s = ContractPlanState
+    e = s.field_errors
+    plans = s.data["plan_choices"].to(list[dict[str, Any]])
+    options = s.data["option_choices"].to(list[dict[str, Any]])
+    return rx.dialog.root(rx.dialog.content(
+        rx.dialog.title(rx.match(s.dialog, ("plan", "プランの変更"), ("add_option", "オプションの追加"), "オプションの解約")),
+        rx.cond(s.dialog == "plan", rx.form(rx.vstack(
+            rx.text("変更先のプラン", size="2", weight="medium"),
+            rx.select.root(rx.select.trigger(placeholder="プランを選ぶ", id="plan-choice"), rx.select.content(
+                rx.foreach(plans, lambda p: rx.select.item(p["label"], value=p["id"].to(str)))), name="plan_id"),
+            rx.cond(e.contains("plan_id"), rx.text(e["plan_id"], color="red", size="2")),
+            _when(), rx.button("変更内容を確認", type="submit", variant="soft", id="plan-check"),
+            spacing="3", width="100%"), on_submit=s.check, reset_on_submit=False)),
+        rx.cond(s.dialog == "add_option", rx.vstack(
+            rx.text("追加するオプション", size="2", weight="medium"),
+            width="100%")),
+        rx.cond(s.preview.length() > 0, rx.callout(rx.vstack(rx.foreach(s.preview, lambda ln: rx.text(ln, size="2")),
+                                                            spacing="1"), icon="info", id="plan-preview")),
+        rx.cond((s.dialog != "plan") | (s.preview.length() > 0), rx.form(rx.vstack(
+            rx.cond(s.dialog == "add_option", rx.vstack(
+                rx.select.root(rx.select.trigger(placeholder="オプションを選ぶ"), rx.select.content(
+                    rx.foreach(options, lambda o: rx.select.item(o["label"], value=o["id"].to(str)))), name="option_id"),
+                rx.cond(e.contains("option_id"), rx.text(e["option_id"], color="red", size="2")), width="100%")),
+            rx.cond(s.dialog != "plan", _when()),
+            rx.text("理由", size="2", weight="medium"),
+            rx.text_area(name="reason", required=True, width="100%", id="plan-reason"),
+            rx.cond(e.contains("reason"), rx.text(e["reason"], color="red", size="2")),
+            rx.cond(s.error != "", rx.text(s.error, color="red", size="2", role="alert")),
+            rx.hstack(rx.button("取消", type="button", variant="soft", color_scheme="gray", on_click=s.cancel),
+                      rx.button("変更する", type="submit", id="plan-confirm"), justify="end", width="100%"),
+            spacing="3", width="100%"), on_submit=s.confirm, reset_on_submit=False)),
+        rx.cond((s.dialog == "plan") & (s.preview.length() == 0),
+                rx.button("取消", variant="soft", color_scheme="gray", on_click=s.cancel)),
+    ), open=s.dialog != "")
+
+
+def _plan_section() -> rx.Component:
+    s = ContractPlanState
+    return section("プランとオプションの履歴", rx.vstack(
+        table(["プラン", "期間", ""], s.data["timeline"].to(list[dict[str, Any]]), lambda r: rx.table.row(
+            rx.table.cell(r["plan"]), rx.table.cell(r["span"]), rx.table.cell(rx.badge(r["state"])))),
+        table(["オプション", "期間", ""], s.data["options"].to(list[dict[str, Any]]), lambda o: rx.table.row(
+            rx.table.cell(o["name"]), rx.table.cell(o["span"]),
+            rx.table.cell(rx.cond(o["removable"].to(bool) & s.data["changeable"].to(bool),
+                                  rx.button("外す", size="1", variant="outline", on_click=s.ask_remove(o["id"])))))),
+        rx.cond(s.data["changeable"].to(bool), rx.hstack(
+            rx.button("プランを変更", variant="outline", on_click=s.open("plan"), id="change-plan"),
+            rx.button("オプションを追加", variant="outline", on_click=s.open("add_option"), id="add-option"),
+            spacing="2")),
+        _plan_dialog(), spacing="3", width="100%"), id="contract-plan")

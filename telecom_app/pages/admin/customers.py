@@ -10,7 +10,7 @@ from components.admin.records import LINE_HEADERS, invoice_row, line_row, loadin
 from components.admin.shell import admin_shell
 from components.i18n import t, tr
 from components.widgets import confirm_dialog, field, kv, link, messages, pager, section, status_badge, table
-from state.admin.customers import CustomerListState, CustomerState, NewCustomerState
+from state.admin.customers import CustomerListState, CustomerMandateState, CustomerState, NewCustomerState
 from telecom_app import routes
 
 
@@ -251,6 +251,7 @@ def customer_page() -> rx.Component:
                     rx.table.cell(rx.cond(CustomerState.offered.contains("refund_" + p["id"].to(str)),
                                           rx.button("返金を申請", size="1", variant="outline",
                                                     on_click=CustomerState.ask("refund_" + p["id"].to(str))))))))),
+            rx.cond(d["can_view_payments"].to(bool), _mandates()),
             section(t("tickets"), table(["件名", "状態", "受付日時"], d["tickets"].to(list[dict[str, Any]]), ticket_row)),
             section(t("users"), table(["氏名", "メール", "権限"], d["users"].to(list[dict[str, Any]]), lambda u: rx.table.row(
                 rx.table.cell(u["name"]), rx.table.cell(u["email"]), rx.table.cell(u["role_label"])))),
@@ -258,3 +259,29 @@ def customer_page() -> rx.Component:
         )),
         title=rx.cond(CustomerState.loaded, c["name"].to(str), ""),
     )
+
+
+def _mandates() -> rx.Component:
+    m = CustomerMandateState
+    e = m.field_errors
+    return section("口座振替", rx.vstack(
+        messages(m),
+        table(["金融機関-支店", "口座", "名義（カナ）", "状態", "登録日時", ""], m.rows, lambda r: rx.table.row(
+            rx.table.cell(r["bank"]), rx.table.cell(r["account"]), rx.table.cell(r["holder"]), rx.table.cell(r["status"]),
+            rx.table.cell(r["created_at"]),
+            rx.table.cell(rx.cond((r["status"] == "有効") & m.can_manage,
+                                  rx.button("解除", size="1", variant="outline", on_click=m.revoke(r["id"])))))),
+        rx.cond(m.can_manage, rx.button(rx.cond(m.registering, "閉じる", "口座を登録"), size="1", variant="soft",
+                                        on_click=m.toggle, id="mandate-toggle")),
+        rx.cond(m.registering, rx.form(rx.vstack(
+            field("bank_code", "金融機関コード（4桁）", e, required=True, input_mode="numeric"),
+            field("branch_code", "支店コード（3桁）", e, required=True, input_mode="numeric"),
+            rx.text("預金種目", size="2", weight="medium"),
+            rx.select.root(rx.select.trigger(), rx.select.content(
+                rx.select.item("普通", value="1"), rx.select.item("当座", value="2"), rx.select.item("その他", value="9")),
+                name="account_type", default_value="1"),
+            field("account_number", "口座番号（7桁まで）", e, required=True, input_mode="numeric"),
+            field("holder_name", "口座名義（カタカナ、銀行に届け出た表記）", e, required=True),
+            rx.button("登録", type="submit", id="mandate-submit"), spacing="3", width="100%", max_width="480px"),
+            on_submit=m.register, reset_on_submit=False, key=m.form_key)),
+        spacing="3", width="100%"), id="customer-mandates")
