@@ -51,7 +51,7 @@ export TELECOM_SMTP_PORT ?= $(shell expr $(SANDBOX_PORT) + 7)
 
 # Embedded mode: the provider sandbox, one Celery worker (with beat; broker in data/broker.db,
 # no server) and the app on one port; Ctrl+C stops all three.
-run: seed
+run: system-deps seed
 	@echo ""
 	@echo "  通信サービス管理: http://localhost:$(PORT)/login   (Ctrl+C で停止)"
 	@echo "  外部連携サンドボックス: http://localhost:$(SANDBOX_PORT)/ (キャリア) ほか"
