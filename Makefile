@@ -71,4 +71,6 @@ test: $(STAMP) system-deps
 bench: $(STAMP) system-deps secrets
 	$(BIN)/python scripts/bench_search.py
 	$(BIN)/python scripts/bench_carrier_report.py
+	$(BIN)/python scripts/bench_billing.py
+	$(BIN)/python scripts/bench_invoice_pdf.py
 	$(BIN)/python scripts/bench_chaos.py

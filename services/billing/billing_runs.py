@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from datetime import date, datetime, timedelta
-from typing import Any
+from functools import lru_cache
 
 from sqlalchemy import bindparam, func, insert, or_, update
 from sqlmodel import Session, col, select
@@ -150,53 +150,104 @@ def _billable_contract_ids(session: Session, period: str) -> list[int]:
     return sorted(ids)
 
 
+def _covering(column, ids: list[int]):
+    """Conditions that together select at least the rows whose `column` is one of `ids` (sorted): one range when
+    the ids are dense (nothing long to compile, send and look up one by one), else IN lists of 5,000. The caller
+    keeps only the ids it asked for."""
+    if not ids:
+        return []
+    if ids[-1] - ids[0] < 2 * len(ids) + 1000:
+        return [column.between(ids[0], ids[-1])]
+    return [col(column).in_(ids[i:i + 5000]) for i in range(0, len(ids), 5000)]
+
+
 def _invoiced(session: Session, period: str, contract_ids: list[int]) -> set[int]:
+    wanted = set(contract_ids)
     done: set[int] = set()
-    for i in range(0, len(contract_ids), 5000):
-        chunk = contract_ids[i:i + 5000]
-        done |= set(session.exec(select(Invoice.contract_id).where(
-            Invoice.period == period, Invoice.kind == "invoice", Invoice.status != InvoiceStatus.VOID.value,
-            col(Invoice.contract_id).in_(chunk))).all())
+    for where in _covering(Invoice.contract_id, sorted(wanted)):
+        done.update(cid for cid in session.exec(select(Invoice.contract_id).where(
+            where, Invoice.period == period, Invoice.kind == "invoice", Invoice.status != InvoiceStatus.VOID.value))
+            if cid in wanted)
     return done
 
 
 def load_facts(session: Session, contract_ids: list[int], period: str) -> dict[int, ContractFacts]:
     """What rating needs about these contracts for `period`, in a few queries."""
     first, last = month_bounds(period)
-    contracts = {c.id: c for c in session.exec(select(Contract).where(col(Contract.id).in_(contract_ids)))}
+    wanted = set(contract_ids)
+    ids = sorted(wanted)
+    if not ids:
+        return {}
+    plan_names = dict(session.execute(select(RatePlan.id, RatePlan.name)).all())
+    option_names = dict(session.execute(select(RateOption.id, RateOption.name)).all())
+    contracts: dict[int, tuple] = {}
     plans: dict[int, list] = defaultdict(list)
-    for span, name in session.exec(
-            select(ContractPlanPeriod, RatePlan.name).join(RatePlan, RatePlan.id == ContractPlanPeriod.rate_plan_id)
-            .where(col(ContractPlanPeriod.contract_id).in_(contract_ids), ContractPlanPeriod.valid_from <= last)):
-        plans[span.contract_id].append(rating.Span(span.rate_plan_id, name, span.valid_from, span.valid_to))
     options: dict[int, list] = defaultdict(list)
-    for opt, name in session.exec(
-            select(ContractOption, RateOption.name).join(RateOption, RateOption.id == ContractOption.rate_option_id)
-            .where(col(ContractOption.contract_id).in_(contract_ids), ContractOption.valid_from <= last)):
-        options[opt.contract_id].append(rating.Span(opt.rate_option_id, name, opt.valid_from, opt.valid_to))
     lines: dict[int, list] = defaultdict(list)
-    for line_id, contract_id, activated, terminated in session.exec(
-            select(Line.id, Line.contract_id, Line.activated_at, Line.terminated_at)
-            .where(col(Line.contract_id).in_(contract_ids), col(Line.activated_at).is_not(None))):
-        lines[contract_id].append(rating.LineInService(line_id, _tokyo_day(activated), _tokyo_day(terminated)))
     charges: dict[int, list] = defaultdict(list)
-    for c in session.exec(select(PendingCharge).where(col(PendingCharge.contract_id).in_(contract_ids),
-                                                      col(PendingCharge.invoice_item_id).is_(None),
-                                                      PendingCharge.occurred_on <= last)):
-        charges[c.contract_id].append(rating.Charge(c.id, c.code, c.description, c.quantity, c.unit_price,
-                                                    c.tax_rate_percent, c.occurred_on, c.line_id))
     instalments: dict[int, list] = defaultdict(list)
-    for i in session.exec(select(InstalmentPlan).where(col(InstalmentPlan.contract_id).in_(contract_ids))):
-        instalments[i.contract_id].append(rating.Instalment(i.id, i.description, i.total, i.months, i.first_period,
-                                                            i.tax_rate_percent, i.line_id))
-    return {cid: ContractFacts(cid, c.customer_id, c.start_date, c.end_date, plans[cid], options[cid], lines[cid],
-                               charges[cid], instalments[cid]) for cid, c in contracts.items()}
+    Span, LineInService, Charge, Instalment = rating.Span, rating.LineInService, rating.Charge, rating.Instalment
+    for where in _covering(Contract.id, ids):
+        for cid, customer_id, start, end in session.execute(
+                select(Contract.id, Contract.customer_id, Contract.start_date, Contract.end_date).where(where)
+                .order_by(Contract.id)):
+            if cid in wanted:
+                contracts[cid] = (customer_id, start, end)
+    for where in _covering(ContractPlanPeriod.contract_id, ids):
+        for cid, plan_id, valid_from, valid_to in session.execute(
+                select(ContractPlanPeriod.contract_id, ContractPlanPeriod.rate_plan_id, ContractPlanPeriod.valid_from,
+                       ContractPlanPeriod.valid_to)
+                .where(where, ContractPlanPeriod.valid_from <= last)
+                .order_by(ContractPlanPeriod.contract_id, ContractPlanPeriod.valid_from)):
+            if cid in wanted:
+                plans[cid].append(Span(plan_id, plan_names[plan_id], valid_from, valid_to))
+    for where in _covering(ContractOption.contract_id, ids):
+        for cid, option_id, valid_from, valid_to in session.execute(
+                select(ContractOption.contract_id, ContractOption.rate_option_id, ContractOption.valid_from,
+                       ContractOption.valid_to)
+                .where(where, ContractOption.valid_from <= last)
+                .order_by(ContractOption.contract_id, ContractOption.id)):
+            if cid in wanted:
+                options[cid].append(Span(option_id, option_names[option_id], valid_from, valid_to))
+    for where in _covering(Line.contract_id, ids):
+        for line_id, cid, activated, terminated in session.execute(
+                select(Line.id, Line.contract_id, Line.activated_at, Line.terminated_at)
+                .where(where, col(Line.activated_at).is_not(None))):
+            if cid in wanted:
+                lines[cid].append(LineInService(line_id, _tokyo_day(activated), _tokyo_day(terminated)))
+    for where in _covering(PendingCharge.contract_id, ids):
+        for c in session.execute(
+                select(PendingCharge.contract_id, PendingCharge.id, PendingCharge.code, PendingCharge.description,
+                       PendingCharge.quantity, PendingCharge.unit_price, PendingCharge.tax_rate_percent,
+                       PendingCharge.occurred_on, PendingCharge.line_id)
+                .where(where, col(PendingCharge.invoice_item_id).is_(None), PendingCharge.occurred_on <= last)):
+            if c[0] in wanted:
+                charges[c[0]].append(Charge(*c[1:]))
+    for where in _covering(InstalmentPlan.contract_id, ids):
+        for i in session.execute(
+                select(InstalmentPlan.contract_id, InstalmentPlan.id, InstalmentPlan.description, InstalmentPlan.total,
+                       InstalmentPlan.months, InstalmentPlan.first_period, InstalmentPlan.tax_rate_percent,
+                       InstalmentPlan.line_id)
+                .where(where).order_by(InstalmentPlan.contract_id, InstalmentPlan.id)):
+            if i[0] in wanted:
+                instalments[i[0]].append(Instalment(*i[1:]))
+    return {cid: ContractFacts(cid, customer_id, start, end, plans[cid], options[cid], lines[cid], charges[cid],
+                               instalments[cid]) for cid, (customer_id, start, end) in contracts.items()}
 
 
 def _previous_totals(session: Session, period: str, contract_ids: list[int]) -> dict[int, int]:
-    return dict(session.exec(select(Invoice.contract_id, Invoice.total).where(
-        Invoice.period == previous_period(period), Invoice.kind == "invoice",
-        Invoice.status != InvoiceStatus.VOID.value, col(Invoice.contract_id).in_(contract_ids))).all())
+    wanted = set(contract_ids)
+    totals: dict[int, int] = {}
+    for where in _covering(Invoice.contract_id, sorted(wanted)):
+        for cid, total in session.execute(select(Invoice.contract_id, Invoice.total).where(
+                where, Invoice.period == previous_period(period), Invoice.kind == "invoice",
+                Invoice.status != InvoiceStatus.VOID.value).order_by(Invoice.contract_id, Invoice.id)):
+            if cid in wanted:
+                totals[cid] = total
+    return totals
+
+
+_yen = lru_cache(maxsize=8192)(yen)  # the same amounts come back on many bills; formatting one takes a while
 
 
 def _anomalies(facts: ContractFacts, total: int | None, previous: int | None, period: str) -> list[tuple[str, str]]:
@@ -211,8 +262,15 @@ def _anomalies(facts: ContractFacts, total: int | None, previous: int | None, pe
         found.append(("zero", "利用中の番号があるのに請求額が0円です。"))
     if previous and abs(total - previous) > previous * CHANGE_LIMIT:
         change = (total - previous) * 100 // previous
-        found.append(("change", f"前月の請求額 {yen(previous)} から {change:+d}% 変わっています（今月 {yen(total)}）。"))
+        found.append(("change", f"前月の請求額 {_yen(previous)} から {change:+d}% 変わっています（今月 {_yen(total)}）。"))
     return found
+
+
+_INVOICE_COLUMNS = ("invoice_no", "customer_id", "contract_id", "period", "status", "subtotal", "tax", "total",
+                    "created_at", "kind", "billing_run_id", "period_start", "period_end")
+_ITEM_COLUMNS = ("invoice_id", "line_id", "description", "quantity", "unit_price", "amount", "tax_rate_percent",
+                 "kind", "service_from", "service_to", "note")
+_ANOMALY_COLUMNS = ("billing_run_id", "invoice_id", "contract_id", "kind", "message")
 
 
 def _draft_chunk(run_id: int, period: str, contract_ids: list[int], book: PriceBook) -> int:
@@ -220,70 +278,132 @@ def _draft_chunk(run_id: int, period: str, contract_ids: list[int], book: PriceB
     first, last = month_bounds(period)
     with write_session() as session:
         run = session.exec(select(BillingRun).where(BillingRun.id == run_id).with_for_update()).first()
-        todo = [cid for cid in contract_ids if cid not in _invoiced(session, period, contract_ids)]
+        done = _invoiced(session, period, contract_ids)  # drafted meanwhile (a second delivery): never twice
+        todo = [cid for cid in contract_ids if cid not in done]
         facts = load_facts(session, todo, period)
         previous = _previous_totals(session, period, todo)
         drafts: list[tuple[ContractFacts, list[rating.Item], int, int]] = []
-        anomalies: list[dict[str, Any]] = []
+        anomalies: list[tuple] = []
         for cid in todo:
-            items = rating.rate_contract(facts[cid], period, book)
+            f = facts[cid]
+            items = rating.rate_contract(f, period, book)
             if not items:
-                anomalies += [{"billing_run_id": run_id, "contract_id": cid, "kind": k, "message": m}
-                              for k, m in _anomalies(facts[cid], None, None, period)]
+                anomalies += [(run_id, None, cid, k, m) for k, m in _anomalies(f, None, None, period)]
                 continue
             by_rate = amounts_by_rate({"quantity": i.quantity, "unit_price": i.unit_price,
                                        "tax_rate_percent": i.tax_rate_percent} for i in items)
             subtotal = sum(by_rate.values())
             if subtotal < 0:
-                anomalies.append({"billing_run_id": run_id, "contract_id": cid, "kind": "negative",
-                                  "message": f"値引きが請求額を上回ります（{yen(subtotal)}）。請求書は作っていません。"})
+                anomalies.append((run_id, None, cid, "negative",
+                                  f"値引きが請求額を上回ります（{_yen(subtotal)}）。請求書は作っていません。"))
                 continue
-            drafts.append((facts[cid], items, subtotal, consumption_tax(by_rate)))
+            drafts.append((f, items, subtotal, consumption_tax(by_rate)))
         numbers = take_numbers(session, "invoice", period, len(drafts)) if drafts else []
         now = utcnow()
-        invoice_rows = [{
-            "invoice_no": numbers[n], "customer_id": f.customer_id, "contract_id": f.contract_id, "period": period,
-            "status": InvoiceStatus.DRAFT.value, "subtotal": subtotal, "tax": tax, "total": subtotal + tax,
-            "created_at": now, "kind": "invoice", "billing_run_id": run_id, "period_start": first, "period_end": last,
-        } for n, (f, _, subtotal, tax) in enumerate(drafts)]
-        ids = _insert_returning_ids(session, Invoice, invoice_rows)
-        item_rows, charge_links = [], []
+        draft = InvoiceStatus.DRAFT.value
+        invoice_rows = [(numbers[n], f.customer_id, f.contract_id, period, draft, subtotal, tax, subtotal + tax, now,
+                         "invoice", run_id, first, last) for n, (f, _, subtotal, tax) in enumerate(drafts)]
+        ids = _insert_invoices(session, invoice_rows)
+        items_out = _RowWriter(session, InvoiceItem.__table__, _ITEM_COLUMNS)
+        service_day = items_out.converter("service_from")
+        item_rows, linked = [], []
         for invoice_id, (_, items, _, _) in zip(ids, drafts, strict=True):
-            for item in items:
-                item_rows.append({
-                    "invoice_id": invoice_id, "line_id": item.line_id, "description": item.description[:200],
-                    "quantity": item.quantity, "unit_price": item.unit_price, "amount": item.amount,
-                    "tax_rate_percent": item.tax_rate_percent, "kind": item.kind, "service_from": item.service_from,
-                    "service_to": item.service_to, "note": item.note})
-                charge_links.append(item.pending_charge_id)
-        item_ids = _insert_returning_ids(session, InvoiceItem, item_rows) if item_rows else []
-        links = [{"pid": pid, "iid": iid} for pid, iid in zip(charge_links, item_ids, strict=True) if pid]
-        if links:
-            session.execute(update(PendingCharge.__table__).where(PendingCharge.__table__.c.id == bindparam("pid"))
-                            .values(invoice_item_id=bindparam("iid")), links)
+            for position, item in enumerate(items):
+                item_rows.append((invoice_id, item.line_id, item.description[:200], item.quantity, item.unit_price,
+                                  item.amount, item.tax_rate_percent, item.kind, service_day[item.service_from],
+                                  service_day[item.service_to], item.note))
+                if item.pending_charge_id:
+                    linked.append((invoice_id, position, item.pending_charge_id))
+        items_out.write(item_rows)
+        if linked:
+            _link_charges(session, linked)
         for invoice_id, (f, _, subtotal, tax) in zip(ids, drafts, strict=True):
-            anomalies += [{"billing_run_id": run_id, "invoice_id": invoice_id, "contract_id": f.contract_id,
-                           "kind": k, "message": m}
+            anomalies += [(run_id, invoice_id, f.contract_id, k, m)
                           for k, m in _anomalies(f, subtotal + tax, previous.get(f.contract_id), period)]
-        if anomalies:
-            session.execute(insert(BillingAnomaly.__table__), anomalies)
+        _RowWriter(session, BillingAnomaly.__table__, _ANOMALY_COLUMNS).write(anomalies)
         run.done_contracts += len(contract_ids)
         run.updated_at = now
         session.add(run)
         if ids:
             record(session, SYSTEM, "billing_run.draft", run, after={
                 "period": period, "invoices": len(ids), "first_invoice_id": ids[0], "last_invoice_id": ids[-1],
-                "total": sum(r["total"] for r in invoice_rows), "anomalies": len(anomalies)})
+                "total": sum(r[7] for r in invoice_rows), "anomalies": len(anomalies)})
         return len(ids)
 
 
-def _insert_returning_ids(session: Session, model, rows: list[dict[str, Any]]) -> list[int]:
-    """Insert many rows at once and return their ids in the rows' order."""
+class _Converted(dict):
+    """Values as the database driver takes them, each converted once (a month has few distinct days)."""
+
+    def __init__(self, process):
+        super().__init__()
+        self.process = process
+
+    def __missing__(self, value):
+        converted = self[value] = self.process(value)
+        return converted
+
+
+class _RowWriter:
+    """Many rows into one table in one executemany, without RETURNING. On SQLite the rows go to the driver as they
+    are (a column SQLAlchemy converts, such as a date, through `converter`); elsewhere through SQLAlchemy Core."""
+
+    def __init__(self, session: Session, table, columns: tuple[str, ...]):
+        self.conn, self.table, self.columns = session.connection(), table, columns
+        self.direct = self.conn.dialect.name == "sqlite"
+
+    def converter(self, column: str) -> dict:
+        """A mapping from a value of `column` to what goes into a row for write()."""
+        dialect = self.conn.dialect
+        process = self.table.c[column].type.dialect_impl(dialect).bind_processor(dialect) if self.direct else None
+        return _Converted(process or (lambda value: value))
+
+    def write(self, rows: list[tuple]) -> None:
+        if not rows:
+            return
+        if not self.direct:
+            self.conn.execute(insert(self.table), [dict(zip(self.columns, row, strict=True)) for row in rows])
+            return
+        quote = self.conn.dialect.identifier_preparer.quote
+        self.conn.exec_driver_sql(
+            f"INSERT INTO {quote(self.table.name)} ({', '.join(quote(c) for c in self.columns)}) "
+            f"VALUES ({', '.join('?' * len(self.columns))})", rows)
+
+
+def _insert_invoices(session: Session, rows: list[tuple]) -> list[int]:
+    """Insert the drafts (rows in _INVOICE_COLUMNS order) and return their ids in the rows' order, read back by
+    invoice number (one executemany and one range read instead of a RETURNING per row)."""
     if not rows:
         return []
-    table = model.__table__
-    result = session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
-    return [row[0] for row in result]
+    table = Invoice.__table__
+    before = session.execute(select(func.max(table.c.id))).scalar() or 0
+    writer = _RowWriter(session, table, _INVOICE_COLUMNS)
+    convert = [writer.converter(c) for c in ("created_at", "period_start", "period_end")]
+    writer.write([(*row[:8], convert[0][row[8]], *row[9:11], convert[1][row[11]], convert[2][row[12]])
+                  for row in rows])
+    position = {row[0]: n for n, row in enumerate(rows)}
+    ids = [0] * len(rows)
+    for invoice_id, number in session.execute(select(table.c.id, table.c.invoice_no).where(table.c.id > before)):
+        n = position.get(number)
+        if n is not None:
+            ids[n] = invoice_id
+    if not all(ids):
+        raise RuntimeError("drafts written but not all read back by number")
+    return ids
+
+
+def _link_charges(session: Session, linked: list[tuple[int, int, int]]) -> None:
+    """Point each billed pending charge at its invoice item: (invoice id, the item's place on it, charge id). An
+    invoice's items were inserted in order, so its n-th item by id is the n-th it was given."""
+    table = InvoiceItem.__table__
+    invoice_ids = sorted({invoice_id for invoice_id, _, _ in linked})
+    items: dict[int, list[int]] = defaultdict(list)
+    for where in _covering(table.c.invoice_id, invoice_ids):
+        for item_id, invoice_id in session.execute(select(table.c.id, table.c.invoice_id).where(where)
+                                                   .order_by(table.c.id)):
+            items[invoice_id].append(item_id)
+    session.execute(update(PendingCharge.__table__).where(PendingCharge.__table__.c.id == bindparam("pid"))
+                    .values(invoice_item_id=bindparam("iid")),
+                    [{"pid": pid, "iid": items[invoice_id][position]} for invoice_id, position, pid in linked])
 
 
 def draft_run(run_id: int) -> BillingRun:

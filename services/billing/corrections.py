@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 
 from services.billing.allocation import allocate
 from services.billing.invoices import invoice_totals, take_numbers, validate_items
-from services.models import Contract, Customer, Invoice, InvoiceItem, Payment, PaymentAllocation
+from services.models import ApprovalRequest, Contract, Customer, Invoice, InvoiceItem, Payment, PaymentAllocation
 from services.models.billing import InvoiceStatus, PaymentStatus
 from services.platform.audit import record, snapshot
 from services.platform.clock import today_in_tokyo
@@ -27,7 +27,7 @@ from services.platform.errors import Conflict, ValidationFailed
 from services.platform.formatting import yen
 from services.platform.permissions import Actor, get_permitted, require
 from services.workflow import approvals
-from services.workflow.approval_gate import require_approval
+from services.workflow.approval_gate import executing_request, require_approval
 from services.workflow.approvals import Policy, Preview
 
 OPERATION = "invoice.correct"
@@ -102,6 +102,15 @@ def _copy(session: Session, invoice: Invoice, number: str, kind: str, items: lis
     return row
 
 
+def _stated_reason(session: Session, reason: str) -> str:
+    """The reason as the customer reads it on the credit note and the reissue: the one the requester wrote. The
+    approval's bookkeeping the execution appends (request number, who asked, who approved) stays in the audit
+    trail, off the customer's documents."""
+    executing = executing_request()
+    request = session.get(ApprovalRequest, executing.id) if executing is not None else None
+    return (request.reason if request is not None and (request.reason or "").strip() else reason).strip()
+
+
 def correct_invoice(invoice_id: int, *, actor: Actor, items: list[dict[str, Any]], reason: str) -> tuple[Invoice, Invoice]:
     """Carry out an approved correction (runs only as an approved request of invoice.correct): the credit note,
     the reissued invoice, the original settled by the credit note and its payments moved to the reissue.
@@ -112,14 +121,15 @@ def correct_invoice(invoice_id: int, *, actor: Actor, items: list[dict[str, Any]
         original = _original(session, invoice_id)
         session.exec(select(Invoice).where(Invoice.id == original.id).with_for_update()).one()
         clean = _checked_items(session, original, {"items": items})
+        stated = _stated_reason(session, reason)
         returned = [{"description": i.description, "quantity": i.quantity, "unit_price": i.unit_price,
                      "tax_rate_percent": i.tax_rate_percent, "line_id": i.line_id, "kind": i.kind,
                      "service_from": i.service_from, "service_to": i.service_to, "note": i.note}
                     for i in invoice_items(session, original.id)]
         credit = _copy(session, original, take_numbers(session, "credit_note", original.period)[0], "credit_note",
-                       returned, reason, corrects_invoice_id=original.id)
+                       returned, stated, corrects_invoice_id=original.id)
         reissue = _copy(session, original, take_numbers(session, "invoice", original.period)[0], "invoice", clean,
-                        reason, replaces_invoice_id=original.id)
+                        stated, replaces_invoice_id=original.id)
         moved = _move_payments(session, original, reissue, actor)
         settle = Payment(customer_id=original.customer_id, amount=original.total, method="credit_note",
                          payer_name=f"適格返還請求書 {credit.invoice_no}", reference=credit.invoice_no,

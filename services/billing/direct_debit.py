@@ -265,17 +265,25 @@ def import_result(batch_id: int, *, actor: Actor, content: bytes | None = None) 
             return batch
         if batch.status != B.SUBMITTED:
             raise Conflict("銀行へ送信済の口座振替データだけ結果を取り込めます。")
-        items = {i.mandate_id: i for i in session.exec(select(DirectDebitItem).where(DirectDebitItem.batch_id == batch.id))}
-        by_number = {m.customer_number: m.id for m in session.exec(select(DirectDebitMandate).where(
-            col(DirectDebitMandate.id).in_(list(items))))}
+        batch_items = session.exec(select(DirectDebitItem).where(DirectDebitItem.batch_id == batch.id)
+                                   .order_by(DirectDebitItem.id)).all()
+        numbers = {m.id: m.customer_number for m in session.exec(select(DirectDebitMandate).where(
+            col(DirectDebitMandate.id).in_({i.mandate_id for i in batch_items})))}
+        # a customer with several unpaid invoices has several lines under one 顧客番号: each line takes the
+        # first unanswered item of that number and amount, in the file's order
+        waiting: dict[str, list[DirectDebitItem]] = {}
+        for i in batch_items:
+            waiting.setdefault(numbers[i.mandate_id], []).append(i)
         if result.total_count != batch.item_count or result.total_amount != batch.total_amount:
             raise ValidationFailed({"file": f"この結果は口座振替データ #{batch.id} のものではありません"
                                             f"（件数・金額が一致しません: {result.total_count}件 {yen(result.total_amount)}）。"})
         collected, failed = [], []
         for line in result.items:
-            item = items.get(by_number.get(line.customer_number.zfill(20), -1))
-            if item is None or item.amount != line.amount:
+            same_number = waiting.get(line.customer_number.zfill(20), [])
+            item = next((i for i in same_number if i.amount == line.amount), None)
+            if item is None:
                 raise ValidationFailed({"file": f"顧客番号 {line.customer_number} の行がこのデータにありません。"})
+            same_number.remove(item)
             item.result_code = line.result_code
             session.add(item)
             invoice = session.get(Invoice, item.invoice_id)

@@ -194,8 +194,12 @@ def _resume(case_id: int) -> str:
         if case is None or case.status != D.PAID:
             return "skipped"
         invoice = session.get(Invoice, case.invoice_id)
+        line_ids = [int(x) for x in (case.suspended_line_ids or "").split(",") if x]
+        if any(line.status == LineStatus.SUSPENDING for line in session.exec(select(Line).where(
+                col(Line.id).in_(line_ids)))):
+            return "waiting"  # paid while the carrier still carries out the suspension: resume once it is done
         resumed = []
-        for line_id in [int(x) for x in (case.suspended_line_ids or "").split(",") if x]:
+        for line_id in line_ids:
             line = session.get(Line, line_id)
             if line is None or line.status != LineStatus.SUSPENDED:
                 continue

@@ -31,9 +31,9 @@ def payer_key(name: str) -> str:
     text = text.translate(_SMALL).replace("ヰ", "イ").replace("ヱ", "エ").replace("ヲ", "オ")
     text = _LONG.sub("", text)
     text = re.sub(r"[\s・.,、。　]", "", text)
+    for form in _FORMS:  # written out first: "(カブシキガイシヤ)" must not lose "(カ" to the abbreviations
+        text = text.replace(f"({form})", "").replace(form, "")
     text = _ABBREVIATED.sub("", text)
-    for form in _FORMS:
-        text = text.replace(form, "")
     return text.strip("()")
 
 

@@ -3,15 +3,18 @@
 The rules, written once here and nowhere else:
 
 - The billing month is the calendar month (period YYYY-MM), days counted in Tokyo dates.
+- Plan and option fees are per number (回線): every number of the contract pays them for the days it is in
+  service (開通 to 解約) within the contract's days; numbers with the same days share one invoice line
+  whose quantity is the count of numbers (the line says 「N回線」).
 - 日割り (proration): a plan or option billed for part of a month costs monthly fee × days ÷ days in the
-  month, rounded down to the yen; the line says 「日割り d日/n日」. A whole month costs the monthly fee.
-  Days are split where the plan changes, where an option starts or ends, where the contract starts or
-  ends, and where the catalogue's price changes: each day is billed on exactly one plan at one price,
-  so a same-day plan change never bills twice.
+  calendar month, rounded down to the yen; the line says 「日割り d日/n日」. A whole month costs the monthly
+  fee. Days are split where the plan changes, where an option starts or ends, where the contract or a
+  number starts or ends, and where the catalogue's price changes: each day of a number is billed on
+  exactly one plan at one price, so a same-day plan change never bills twice.
 - Levies (ユニバーサルサービス料, 電話リレーサービス料) are per number and month, for each number in service
   on any day of the month, at the rate in effect on the 1st; not prorated.
 - Instalments (分割): total ÷ months each month from the first, the remainder on the first bill; when the
-  contract ends before the last month, what is left is billed at once on the final bill.
+  contract ends before the last month, what is left is billed at once on the final bill and never again.
 - One-off charges, add-on data and discounts waiting for the bill (PendingCharge) up to the month's last
   day are billed once.
 - 初期契約解除 (a contract ended within 8 days of its start, counting the first day): only the days of
@@ -136,10 +139,10 @@ def _clip(span_start: date, span_end: date | None, first: date, last: date) -> t
     return (start, end) if start <= end else None
 
 
-def _recurring(kind: str, spans: list[Span], first: date, last: date, terms_on, changes_within, label: str,
-               note_suffix: str) -> list[Item]:
+def _recurring(kind: str, spans: list[Span], lines: list[LineInService], first: date, last: date,
+               days_in_month: int, terms_on, changes_within, label: str, note_suffix: str) -> list[Item]:
+    """One item per plan (or option) price piece and per set of numbers sharing the same days in it."""
     items: list[Item] = []
-    days_in_month = (last - first).days + 1
     for span in spans:
         clipped = _clip(span.start, span.end, first, last)
         if clipped is None:
@@ -148,12 +151,21 @@ def _recurring(kind: str, spans: list[Span], first: date, last: date, terms_on, 
             terms = terms_on(span.ref_id, start)
             if terms is None:
                 continue
-            days = (end - start).days + 1
-            whole = days == days_in_month
-            amount = terms.amount if whole else prorate(terms.amount, days, days_in_month)
-            note = None if whole else f"日割り {days}日/{days_in_month}日（月額{terms.amount:,}円）{note_suffix}"
-            items.append(Item(kind, label.format(name=span.name), 1, amount, amount, terms.tax_rate_percent,
-                              service_from=start, service_to=end, note=note))
+            served: dict[tuple[date, date], list[int]] = {}
+            for line in lines:
+                days = _clip(line.start, line.end, start, end)
+                if days is not None:
+                    served.setdefault(days, []).append(line.line_id)
+            for (day_from, day_to), line_ids in sorted(served.items()):
+                days = (day_to - day_from).days + 1
+                whole = days == days_in_month
+                unit = terms.amount if whole else prorate(terms.amount, days, days_in_month)
+                notes = [] if whole else [f"日割り {days}日/{days_in_month}日（月額{terms.amount:,}円）{note_suffix}"]
+                if len(line_ids) > 1:
+                    notes.append(f"{len(line_ids)}回線")
+                items.append(Item(kind, label.format(name=span.name), len(line_ids), unit, unit * len(line_ids),
+                                  terms.tax_rate_percent, line_id=line_ids[0] if len(line_ids) == 1 else None,
+                                  service_from=day_from, service_to=day_to, note="・".join(notes) or None))
     return items
 
 
@@ -162,7 +174,9 @@ def _months_between(first_period: str, period: str) -> int:
 
 
 def _instalment_items(facts: ContractFacts, period: str, last: date) -> list[Item]:
-    items = []
+    items: list[Item] = []
+    if facts.end is not None and facts.end < last.replace(day=1):
+        return items  # the final bill took what was left
     final_bill = facts.end is not None and facts.end <= last
     for plan in facts.instalments:
         k = _months_between(plan.first_period, period)
@@ -184,20 +198,21 @@ def _instalment_items(facts: ContractFacts, period: str, last: date) -> list[Ite
 def rate_contract(facts: ContractFacts, period: str, book: PriceBook) -> list[Item]:
     """The invoice lines of one contract for `period`, in a stable order (plan, options, levies, instalments,
     charges). An empty list means nothing to bill this month."""
-    first, last = month_bounds(period)
+    month_first, month_last = month_bounds(period)
+    first, last = month_first, month_last
     if facts.start is not None:
         first = max(first, facts.start) if facts.start <= last else last + timedelta(days=1)
     if facts.end is not None:
         last = min(last, facts.end)
-    month_first, month_last = month_bounds(period)
+    days_in_month = month_last.day
     items: list[Item] = []
     if first <= last:
         initial = is_initial_cancellation(facts.start, facts.end)
         suffix = "・初期契約解除（ご利用日数分のみ）" if initial else ""
-        items += _recurring("plan", facts.plans, first, last, book.plan, book.plan_changes_within,
-                            "{name} 月額基本料", suffix)
-        items += _recurring("option", facts.options, first, last, book.option, book.option_changes_within,
-                            "オプション {name}", suffix)
+        items += _recurring("plan", facts.plans, facts.lines, first, last, days_in_month, book.plan,
+                            book.plan_changes_within, "{name} 月額基本料", suffix)
+        items += _recurring("option", facts.options, facts.lines, first, last, days_in_month, book.option,
+                            book.option_changes_within, "オプション {name}", suffix)
         numbers = sum(1 for ln in facts.lines if _clip(ln.start, ln.end, first, last) is not None)
         for code in LEVIES if numbers else ():
             terms = book.charge(code, month_first)

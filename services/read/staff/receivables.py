@@ -49,7 +49,8 @@ def unmatched_payments(*, actor: Actor, limit: int = 100) -> list[dict[str, Any]
                 .group_by(PaymentAllocation.payment_id).subquery())
         rows = session.exec(
             select(Payment, func.coalesce(used.c.used, 0)).outerjoin(used, used.c.payment_id == Payment.id)
-            .where(col(Payment.status).in_([PaymentStatus.RECEIVED.value, PaymentStatus.UNMATCHED.value]),
+            .where(col(Payment.status).in_([PaymentStatus.RECEIVED.value, PaymentStatus.UNMATCHED.value,
+                                            PaymentStatus.MATCHED.value]),  # matched in part: the rest waits too
                    Payment.method != "credit_note", Payment.amount > func.coalesce(used.c.used, 0))
             .order_by(col(Payment.received_at).desc()).limit(limit)).all()
         owed = _outstanding_invoices(session)[:CANDIDATE_LIMIT]
