@@ -15,6 +15,14 @@ from services.models.catalog import ChargeRate, RateOption, RateOptionVersion, R
 from services.models.collections import DirectDebitBatch, DirectDebitItem, DirectDebitMandate, DunningCase
 from services.models.contract import Contract, ContractOption, ContractPlanPeriod, InstalmentPlan, PendingCharge
 from services.models.customer import Customer, CustomerUser, KycRecord
+from services.models.customer_access import (
+    CustomerInvitation,
+    CustomerPasswordReset,
+    CustomerRecoveryCode,
+    CustomerSession,
+    CustomerSignInChallenge,
+    CustomerUserLine,
+)
 from services.models.inventory import Device, SimCard
 from services.models.line import Line, UsageRecord
 from services.models.search import CustomerNameGram
@@ -43,6 +51,8 @@ __all__ = [
     "BillingAnomaly", "BillingRun", "ChargeRate", "ContractPlanPeriod", "DirectDebitBatch", "DirectDebitItem",
     "DirectDebitMandate", "DunningCase", "InstalmentPlan", "InvoiceDocument", "InvoiceNumberSeries", "PendingCharge",
     "RateOptionVersion", "RatePlanVersion",
+    "CustomerInvitation", "CustomerPasswordReset", "CustomerRecoveryCode", "CustomerSession", "CustomerSignInChallenge",
+    "CustomerUserLine",
     "ApprovalRequest", "AuditChainHead", "AuditEntry", "AuditSealedValue", "Contract", "ContractOption", "Customer", "CustomerNameGram",
     "CustomerUser", "Device", "ExternalAttempt", "ExternalOperation", "InboundEvent", "ImportBatch", "Invoice", "InvoiceItem", "KycRecord", "Line",
     "Notification", "Payment", "PaymentAllocation", "RateOption", "RatePlan", "ReconciliationRun", "ReviewItem", "ServiceIncident", "Shipment",

@@ -55,8 +55,14 @@ class CustomerUser(SQLModel, table=True):
     name: str = Field(max_length=200)
     role: str = Field(default="user", max_length=16)
     password_hash: str | None = Field(default=None, max_length=255)
+    totp_secret: str | None = Field(default=None, max_length=512)  # encrypted at rest
+    mfa_enrolled_at: datetime | None = None
+    last_totp_step: int | None = None
+    can_view_bills: bool = False  # a 利用者 sees bills only when the 法人管理者 allows it
+    can_request: bool = False  # a 利用者 asks for suspension or plan changes only when allowed
     is_active: bool = True
     created_at: datetime = Field(default_factory=utcnow)
+    disabled_at: datetime | None = None
 
 
 KYC_METHODS = ("ekyc", "in_person", "mail")
