@@ -17,11 +17,13 @@ from services.models.contract import Contract, ContractOption, ContractPlanPerio
 from services.models.customer import Customer, CustomerUser, KycRecord
 from services.models.customer_access import (
     CustomerInvitation,
+    CustomerPasskey,
     CustomerPasswordReset,
     CustomerRecoveryCode,
     CustomerSession,
     CustomerSignInChallenge,
     CustomerUserLine,
+    CustomerWebAuthnChallenge,
 )
 from services.models.inventory import Device, SimCard
 from services.models.line import Line, UsageRecord
@@ -52,7 +54,7 @@ __all__ = [
     "DirectDebitMandate", "DunningCase", "InstalmentPlan", "InvoiceDocument", "InvoiceNumberSeries", "PendingCharge",
     "RateOptionVersion", "RatePlanVersion",
     "CustomerInvitation", "CustomerPasswordReset", "CustomerRecoveryCode", "CustomerSession", "CustomerSignInChallenge",
-    "CustomerUserLine",
+    "CustomerUserLine", "CustomerPasskey", "CustomerWebAuthnChallenge",
     "ApprovalRequest", "AuditChainHead", "AuditEntry", "AuditSealedValue", "Contract", "ContractOption", "Customer", "CustomerNameGram",
     "CustomerUser", "Device", "ExternalAttempt", "ExternalOperation", "InboundEvent", "ImportBatch", "Invoice", "InvoiceItem", "KycRecord", "Line",
     "Notification", "Payment", "PaymentAllocation", "RateOption", "RatePlan", "ReconciliationRun", "ReviewItem", "ServiceIncident", "Shipment",

@@ -102,3 +102,36 @@ class CustomerPasswordReset(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     expires_at: datetime
     used_at: datetime | None = None
+
+
+class CustomerPasskey(SQLModel, table=True):
+    """A passkey (WebAuthn credential) a customer registered: signing in with it is both factors at once."""
+
+    __tablename__ = "customer_passkey"
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_user_id: int = Field(foreign_key="customer_user.id", index=True)
+    credential_id: str = Field(max_length=1400, unique=True)  # base64url
+    public_key: str = Field(max_length=4000)  # base64url COSE key
+    sign_count: int = 0
+    transports: str = Field(default="", max_length=200)  # comma-separated, as the browser reported them
+    name: str = Field(default="", max_length=100)  # what the person called it ("iPhone")
+    created_at: datetime = Field(default_factory=utcnow)
+    last_used_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+
+class CustomerWebAuthnChallenge(SQLModel, table=True):
+    """A WebAuthn ceremony's challenge, single use and short-lived (registration or sign-in)."""
+
+    __tablename__ = "customer_webauthn_challenge"
+    __table_args__ = (values_check("purpose", ("register", "sign_in"), "ck_customer_webauthn_challenge_purpose"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)  # the handle the page holds
+    challenge: str = Field(max_length=200)  # base64url of the random challenge sent to the browser
+    purpose: str = Field(max_length=8)
+    customer_user_id: int | None = Field(default=None, foreign_key="customer_user.id")
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    used_at: datetime | None = None
