@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
+from services.billing import dunning
 from services.billing.allocation import allocate, allocated_amounts
 from services.integrations import payment
 from services.models import Customer, ExternalOperation, Invoice, Payment, ReviewItem
@@ -106,9 +107,15 @@ def apply_outcome(session: Session, op: ExternalOperation, outcome: str, detail:
     """Apply a settled gateway operation to the ledger (called by services.workflow.outbox.settle, same transaction).
 
     A succeeded charge becomes a card payment allocated to its invoice, once (audited as system);
-    a succeeded refund is noted in the payment's history. Failed and unknown outcomes change nothing
-    here: the outbox's review item asks a person to look.
+    a succeeded refund is noted in the payment's history. A declined charge (failed) opens the invoice's
+    dunning case, so the customer is told at once what to do and by when (the outbox's review item asks
+    staff to look too); an unknown outcome changes nothing until the reconciler knows.
     """
+    if outcome == "failed" and op.operation == "charge" and op.invoice_id is not None:
+        invoice = session.get(Invoice, op.invoice_id)
+        if invoice is not None and invoice.status == InvoiceStatus.ISSUED.value:
+            dunning.open_case(session, invoice, "card_failed")
+        return
     if outcome != "succeeded":
         return
     if op.operation == "charge":

@@ -205,6 +205,25 @@ def test_a_failed_withdrawal_opens_a_case_whose_first_notice_says_why(world, ove
     assert "2026年04月26日 までに" in notice.body  # 2026-04-06 + 20 days
 
 
+def test_a_declined_card_charge_opens_a_case_whose_first_notice_says_why_and_by_when(world, overdue, clock,
+                                                                                     monkeypatch):
+    invoice, _ = overdue
+    op = card_payments.charge_invoice(invoice.id, actor=world.admin)
+    event = {"id": "evt_card_no", "type": "charge.failed", "sequence": 1,
+             "data": {"id": "ch_no", "status": "failed", "idempotency_key": op.idempotency_key, "amount": 11000,
+                      "failure_code": "card_declined"}}
+
+    _deliver(monkeypatch, "payment", event, event)  # the gateway's webhook, delivered twice
+
+    case = _case(invoice.id)
+    assert (case.reason, case.status) == ("card_failed", "open")
+    assert _advance(clock, _tokyo(date(2026, 4, 6), 10, 5)) == {"opened": 0, "payment_failed": 1}
+    [notice] = [n for n in _notices(invoice.customer_id) if n.channel == "in_app"]
+    assert "クレジットカードでの決済ができなかったため、￥11,000 のお支払いが確認できていません。" in notice.body
+    assert "2026年04月26日 までに" in notice.body  # 2026-04-06 + 20 days
+    assert notice.link.endswith(f"/go/invoice/{invoice.id}")
+
+
 # ---- a payment delivered twice ---------------------------------------------------------------------------
 
 def _deliver(monkeypatch, provider: str, *events: dict) -> list[str]:
