@@ -39,6 +39,7 @@ secrets: $(STAMP)
 seed: migrate secrets
 	$(BIN)/python -m demo.staff provision
 	$(BIN)/python -m demo.seed --if-empty
+	$(BIN)/python -m demo.customers provision
 
 SANDBOX_PORT ?= 9100
 export TELECOM_CARRIER_URL ?= http://127.0.0.1:$(SANDBOX_PORT)
@@ -54,6 +55,7 @@ export TELECOM_SMTP_PORT ?= $(shell expr $(SANDBOX_PORT) + 7)
 run: system-deps seed
 	@echo ""
 	@echo "  通信サービス管理: http://localhost:$(PORT)/login   (Ctrl+C で停止)"
+	@echo "  マイページ（お客様用）: http://localhost:$(PORT)/my/login"
 	@echo "  外部連携サンドボックス: http://localhost:$(SANDBOX_PORT)/ (キャリア) ほか"
 	@echo ""
 	trap 'kill 0' EXIT; \

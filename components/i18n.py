@@ -7,6 +7,100 @@ import reflex as rx
 from state.preferences import Preferences
 
 TEXTS: dict[str, tuple[str, str]] = {
+    # the customer app (/my)
+    "my_app_name": ("マイページ", "My account"),
+    "my_home": ("ホーム", "Home"),
+    "my_bills": ("請求", "Bills"),
+    "my_notices": ("お知らせ", "Notices"),
+    "my_security": ("設定", "Settings"),
+    "my_sign_in_title": ("マイページにログイン", "Sign in to your account"),
+    "my_forgot": ("パスワードを忘れた方", "Forgot your password?"),
+    "my_forgot_title": ("パスワードの再設定", "Reset your password"),
+    "my_forgot_help": ("登録しているメールアドレスを入力してください。再設定用のリンクをお送りします。",
+                       "Enter the address you signed up with. We will mail you a link to choose a new password."),
+    "my_send_link": ("再設定用のリンクを送る", "Send the link"),
+    "my_new_password": ("新しいパスワード", "New password"),
+    "my_password_again": ("新しいパスワード（確認）", "New password (again)"),
+    "my_password_rules": ("10文字以上。よく使われるパスワードやメールアドレスと同じものは使えません。記号や大文字の指定はありません。",
+                          "At least 10 characters. Common passwords and your e-mail address are refused. "
+                          "No rules about symbols or capitals."),
+    "my_set_password": ("パスワードを設定", "Set password"),
+    "my_back_to_sign_in": ("ログイン画面へ", "Back to sign-in"),
+    "my_invite_title": ("マイページへの招待", "Your invitation"),
+    "my_usage": ("今月のデータ通信量", "Data used this month"),
+    "my_days_left": ("締め日まで", "Days left in the month"),
+    "my_throttled": ("速度制限中", "Speed limited"),
+    "my_no_lines": ("表示できる回線がありません。", "No lines to show."),
+    "my_no_bills": ("表示できる請求はありません。", "No bills to show."),
+    "my_download_pdf": ("PDFをダウンロード", "Download PDF"),
+    "my_no_notices": ("お知らせはありません。", "No notices."),
+    "my_unread": ("未読", "Unread"),
+    "my_devices": ("ログイン中の端末", "Signed-in devices"),
+    "my_this_device": ("この端末", "This device"),
+    "my_sign_out_others": ("ほかの端末をすべてログアウト", "Sign out everywhere else"),
+    "my_owed": ("お支払いいただく金額", "Amount to pay"),
+    "my_due": ("お支払期限", "Due"),
+    # paying a bill by card and the payment method (components.my.payment)
+    "my_pay_by_card": ("カードで支払う", "Pay by card"),
+    "my_card_note": ("カード番号は決済代行会社のお支払いページで入力します。当社には保存されません。",
+                     "You enter the card number on the payment company's page. We never store it."),
+    "my_card_payment": ("カードでのお支払い", "Card payment"),
+    "my_payment_method": ("お支払い方法", "Payment method"),
+    "my_apply_direct_debit": ("口座振替を申し込む", "Apply for direct debit"),
+    "my_what_to_do": ("お願いしたいこと", "What to do"),
+    "my_pay_by": ("お支払い期限", "Pay by"),
+    "my_tickets": ("問い合わせ", "Support"),  # the customer's tickets (/my/tickets)
+    "my_shipment": ("配送状況", "Delivery status"),  # /my/shipments/[shipment_id]
+    "my_notice_settings": ("通知の設定", "Notification settings"),  # /my/security
+    "my_tracking_number": ("お問い合わせ番号（追跡番号）", "Tracking number"),
+    # the contract in /my (plan, options, history, changes) and add-on data on the home page
+    "my_contracts": ("契約内容", "Contracts"),
+    "my_no_contracts": ("表示できる契約はありません。", "No contracts to show."),
+    "my_change_plan": ("プランを変更", "Change plan"),
+    "my_add_option": ("オプションを追加", "Add option"),
+    "my_check_change": ("適用日と料金を確認", "Check date and price"),
+    "my_confirm_change": ("この内容で変更する", "Confirm this change"),
+    "my_add_data": ("データを追加", "Add data"),
+    "my_buy_data": ("購入する", "Buy"),
+    # one line in /my/lines/[line_id]: requests (停止・再開・解約・MNP・SIM再発行) and their timelines
+    "my_line": ("回線の手続き", "Line requests"),
+    "my_line_open": ("手続き・お申し込み", "Requests for this line"),
+    "my_line_requests": ("お申し込み", "Make a request"),
+    "my_line_history": ("お申し込みの状況", "Your requests"),
+    "my_line_no_requests": ("この回線のお申し込みはまだありません。", "No requests for this line yet."),
+    "my_line_staff_note": ("お申し込みは担当者が確認してから手続きします。この画面ですぐには変わりません。",
+                           "Staff check each request before carrying it out; nothing changes at once."),
+    "my_line_urgent_note": ("紛失・盗難による利用停止は至急で対応します。", "A suspension for a lost or stolen phone is "
+                            "handled first."),
+    "my_line_reason": ("理由", "Reason"),
+    "my_line_details": ("詳しい内容（「その他」のときは必須）", "Details (required for Other)"),
+    "my_line_send": ("申し込む", "Send request"),
+    "my_line_close": ("やめる", "Cancel"),
+    "my_line_terms": ("解約の前にご確認ください", "Before you terminate"),
+    "my_line_confirm_number": ("確認のため、この回線の電話番号を入力してください", "Type this line's phone number to confirm"),
+    "my_line_mnp_help": ("MNP予約番号（10桁）は発行日を含めて15日間有効です。転入先の会社で手続きが終わると、この回線は"
+                         "解約になります。料金表にMNP転出の手数料はありません。",
+                         "The 10-digit number is valid for 15 days including the day of issue. When the new company "
+                         "completes the move, this line ends. The rate table has no fee for moving out."),
+    "my_line_mnp_number": ("MNP予約番号", "MNP reservation number"),
+    "my_line_valid_until": ("有効期限", "Valid until"),
+    "my_line_sim_fee": ("SIM再発行の手数料", "SIM re-issue fee"),
+    "my_line_sim_help": ("新しいSIMカードをお送りします。手数料は次回のご請求に含まれます。紛失・盗難のときは、先に利用停止も"
+                         "お申し込みください。", "We send you a new SIM card; the fee comes with your next bill. For a "
+                         "lost or stolen phone, ask for a suspension first."),
+    "my_line_cannot": ("この画面でできないこと", "What this page cannot do"),
+    "my_line_cannot_holder": ("契約者（名義）の変更・承継", "Changing or handing over the contract holder"),
+    "my_line_cannot_number": ("電話番号の変更", "Changing the phone number"),
+    "my_line_cannot_initial": ("契約全体の初期契約解除（開始日から8日以内）", "Cancelling the whole contract within 8 "
+                               "days of its start"),
+    "my_line_cannot_undo": ("承認された解約の取り消し（解約した番号は戻せません）", "Undoing an approved termination "
+                            "(the number cannot come back)"),
+    "my_line_cannot_how": ("これらは問い合わせからご依頼ください。担当者が手続きをご案内します。",
+                           "Ask for these through Support; staff will guide you."),
+    "my_line_ask": ("問い合わせる", "Contact support"),
+    "my_line_plan_change": ("料金プラン・オプションの変更は契約内容のページから行えます。",
+                            "Plans and options are changed on the contract page."),
+    "my_line_urgent": ("至急", "Urgent"),
     "billing": ("請求締め", "Billing runs"),
     "payments_nav": ("入金・消込", "Payments"),
     "receivables": ("売掛金", "Receivables"),
@@ -61,6 +155,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "staff": ("担当者管理", "Staff"),
     "empty": ("該当するデータはありません。", "Nothing to show."),
     "month_usage": ("今月の通信量", "Data used this month"),
+    "ticket_queue": ("問い合わせ一覧", "Ticket queue"),
 }
 
 
@@ -88,6 +183,30 @@ LABELS_EN: dict[str, str] = {
     "顧客": "Customer", "顧客番号": "Customer no.", "SIM（ICCID）": "SIM (ICCID)", "個人": "Individual",
     "法人": "Corporate", "利用中": "Active", "停止中": "Suspended", "申請中": "Applying", "保留": "Pending",
     "要確認": "Needs review", "解約済": "Terminated",
+    # the ticket queue and a ticket's page
+    "優先度": "Priority", "担当者": "Assignee", "未割当": "Unassigned", "自分": "Me", "最終更新": "Last updated",
+    "顧客名・顧客番号": "Customer name or number", "絞り込み": "Filters", "絞り込む": "Filter",
+    "条件をクリア": "Clear filters", "自分に割り当て": "Assign to me", "担当者を変更": "Change assignee",
+    "お客様への返信": "Reply to the customer", "返信する": "Send reply",
+    "返信はお客様とのやりとりとして記録されます。社内向けのメモは書かないでください。":
+        "A reply is kept as part of the conversation with the customer. Do not write internal notes here.",
+    "該当する問い合わせはありません。": "No tickets match.",
+    "クローズ済みの問い合わせには返信や担当者の変更はできません。":
+        "A closed ticket takes no replies and no change of assignee.",
+    # tickets in the customer app, internal notes and attachments on the staff ticket page
+    "新しい問い合わせ": "New question", "これまでの問い合わせ": "Your questions", "お問い合わせの対象": "About",
+    "選んでください": "Choose one", "お問い合わせ内容": "Your message", "添付ファイル（任意）": "Attachments (optional)",
+    "送信する": "Send", "返信を送信する": "Send reply", "返信": "Reply", "問い合わせ一覧へ": "All questions",
+    "問い合わせはまだありません。": "No questions yet.", "添付ファイル": "Attachments",
+    "お問い合わせの対象となる回線・請求書がありません。": "There is no line or bill to ask about.",
+    "この問い合わせは終了しています。別のご用件は新しい問い合わせでお送りください。":
+        "This question is closed. Please send anything else as a new question.",
+    "社内メモ": "Internal note", "社内メモとして保存（お客様には表示されません）":
+        "Save as an internal note (never shown to the customer)",
+    "返信はお客様に表示されます。社内向けのメモは「社内メモとして保存」を選んでください。":
+        "A reply is shown to the customer. For a note for staff only, choose \"Save as an internal note\".",
+    "ファイルを添付して送る": "Send files", "ファイルと一緒に送るメッセージ": "Message sent with the files",
+    "ファイルを送信": "Send files", "請求書": "Invoice",
 }
 
 

@@ -29,11 +29,16 @@ def status_badge(status: rx.Var | str, label: rx.Var | str) -> rx.Component:
     )
 
 
+def form_label(text: rx.Var | str | rx.Component, target: str | rx.Var) -> rx.Component:
+    """A label tied to the input with id `target` (tapping it focuses the input; screen readers name the input)."""
+    return rx.el.label(rx.text(text, size="2", weight="medium"), html_for=target)
+
+
 def field(name: str, label: rx.Var | str, errors: rx.Var, **props) -> rx.Component:
     """A labelled input with its error message right below it."""
     label = tr(label) if isinstance(label, str) else label
     return rx.vstack(
-        rx.text(label, as_="label", size="2", weight="medium", html_for=name),
+        form_label(label, name),
         rx.input(name=name, id=name, width="100%", **props),
         rx.cond(errors.contains(name), rx.text(errors[name], color="red", size="2", data_error=name)),
         spacing="1", width="100%",
@@ -121,12 +126,12 @@ def confirm_dialog(state, on_submit, *fields: rx.Component) -> rx.Component:
             rx.form(
                 rx.vstack(
                     *fields,
-                    rx.text(t("reason"), size="2", weight="medium"),
+                    form_label(t("reason"), "confirm-reason"),
                     rx.text_area(name="reason", required=True, width="100%", id="confirm-reason"),
                     rx.cond(state.field_errors.contains("reason"),
                             rx.text(state.field_errors["reason"], color="red", size="2")),
                     rx.cond(state.confirm_word != "", rx.vstack(
-                        rx.text("確認のため「", state.confirm_word, "」と入力してください。", size="2", weight="medium"),
+                        form_label(rx.fragment("確認のため「", state.confirm_word, "」と入力してください。"), "confirm-word"),
                         rx.input(name="confirm_word", id="confirm-word", width="100%", autocomplete="off"),
                         rx.cond(state.field_errors.contains("confirm_word"),
                                 rx.text(state.field_errors["confirm_word"], color="red", size="2")),

@@ -678,7 +678,7 @@ class _Builder:
             uid = self._take("customer_user")
             # The holder of an individual account manages it: role customer_admin.
             rows.add(CustomerUser, id=uid, customer_id=cid, email=f"member{uid}@example.jp",
-                     name=name, role="customer_admin", is_active=True,
+                     name=name, role="customer_admin", is_active=True, can_view_bills=False, can_request=False,
                      created_at=created + timedelta(days=1))
             return [uid]
         ids = []
@@ -688,7 +688,8 @@ class _Builder:
             rows.add(CustomerUser, id=uid, customer_id=cid,
                      email=f"{first[2]}.{last[2]}.{uid}@{slug}.example.co.jp".lower(),
                      name=f"{last[0]} {first[0]}", role="customer_admin" if k == 0 else "user",
-                     is_active=r.random() > 0.05 or k == 0, created_at=created + timedelta(days=1 + k))
+                     is_active=r.random() > 0.05 or k == 0, can_view_bills=False, can_request=False,
+                     created_at=created + timedelta(days=1 + k))
             ids.append(uid)
         return ids
 
@@ -1012,7 +1013,7 @@ class _Builder:
                  created_at=opened, updated_at=opened + step * len(messages))
         for k, (kind, author_id, body) in enumerate(messages):
             rows.add(TicketMessage, id=self._take("ticket_message"), ticket_id=ticket_id, author_kind=kind,
-                     author_id=author_id if kind == "customer" else assignee, body=body,
+                     author_id=author_id if kind == "customer" else assignee, body=body, internal=False,
                      created_at=opened + step * k)
 
     # ---- stock

@@ -6,6 +6,9 @@
     POST /lines/{msisdn}/terminate   {"callback_url"?}
     POST /lines/{msisdn}/plan        {"plan", "callback_url"?}
     POST /lines/{msisdn}/throttle    {"enabled": true|false, "callback_url"?}
+    POST /lines/{msisdn}/mnp         {"callback_url"?}: an MNP 転出 予約番号 (10 digits), valid 15 days counting the
+                                     day of issue (Tokyo): `reservation_number`, `expires_on` (the last valid day);
+                                     a line with a valid one gets the same number again
     GET  /lines/{msisdn}             the line as the carrier sees it (404 if unknown)
     GET  /lines                      every line
     GET  /operations/{operation_id}  one accepted operation; GET /operations?idempotency_key=K finds it by key
@@ -54,7 +57,8 @@ from sandbox.webhooks import utc_now
 MSISDN = re.compile(r"^\+?\d{10,15}$")
 STATE_LABELS = {"active": "利用中", "suspended": "停止中", "terminated": "解約済"}
 OPERATION_LABELS = {"activate": "開通", "suspend": "停止", "resume": "再開", "terminate": "解約",
-                    "change_plan": "プラン変更", "throttle_on": "速度制限 開始", "throttle_off": "速度制限 解除"}
+                    "change_plan": "プラン変更", "throttle_on": "速度制限 開始", "throttle_off": "速度制限 解除",
+                    "mnp_reserve": "MNP予約番号発行"}
 # operation -> states it may start from (None = the line does not exist yet)
 ALLOWED_FROM: dict[str, set[str | None]] = {
     "activate": {None},
@@ -64,7 +68,9 @@ ALLOWED_FROM: dict[str, set[str | None]] = {
     "change_plan": {"active", "suspended"},
     "throttle_on": {"active", "suspended"},
     "throttle_off": {"active", "suspended"},
+    "mnp_reserve": {"active", "suspended"},
 }
+MNP_VALID_DAYS = 15  # a 予約番号 is valid for 15 days, the day of issue counted as the first
 
 
 @dataclass
@@ -117,6 +123,7 @@ class CarrierSandbox(SandboxProvider):
         self.lines: dict[str, Line] = {}
         self.operations: dict[str, dict[str, Any]] = {}
         self.usage: dict[tuple[str, date], float] = {}
+        self.reservations: dict[str, dict[str, str]] = {}  # msisdn -> its MNP 予約番号 and last valid day
 
     def routes(self) -> list[Route]:
         """The carrier API."""
@@ -137,7 +144,7 @@ class CarrierSandbox(SandboxProvider):
     async def mutate(self, request: Request) -> Response:
         """Apply one line operation once per Idempotency-Key."""
         msisdn, action = request.path_params["msisdn"], request.path_params["action"]
-        if action not in ("activate", "suspend", "resume", "terminate", "plan", "throttle"):
+        if action not in ("activate", "suspend", "resume", "terminate", "plan", "throttle", "mnp"):
             return JSONResponse({"error": "not_found", "message": f"unknown operation {action}"}, status_code=404)
         return await self.idempotent(request, lambda body, key: self._apply(msisdn, action, body, key))
 
@@ -154,6 +161,8 @@ class CarrierSandbox(SandboxProvider):
                 raise ApiError(400, "plan_required", "plan is required")
         if action == "plan":
             operation = "change_plan"
+        if action == "mnp":
+            operation = "mnp_reserve"
         if action == "throttle":
             enabled = body.get("enabled")
             if not isinstance(enabled, bool):
@@ -177,8 +186,11 @@ class CarrierSandbox(SandboxProvider):
                          "message": f"{operation} is not allowed for a line in state {current}"}
 
         now = datetime.now(UTC)
+        reservation: dict[str, str] = {}
         if line is None:
             line = self.lines[msisdn] = Line(msisdn=msisdn, iccid=body.get("iccid"), plan=body["plan"].strip())
+        elif operation == "mnp_reserve":
+            reservation = self._reserve(msisdn, now)
         elif operation == "change_plan":
             line.plan = body["plan"].strip()
         elif operation in ("throttle_on", "throttle_off"):
@@ -190,12 +202,24 @@ class CarrierSandbox(SandboxProvider):
 
         operation_id = "op_" + secrets.token_hex(10)
         record = {"operation_id": operation_id, "operation": operation, "msisdn": msisdn, "idempotency_key": key,
-                  "status": "accepted", "accepted_at": utc_now(), "completed_at": None, "line": line.as_dict()}
+                  "status": "accepted", "accepted_at": utc_now(), "completed_at": None, "line": line.as_dict(),
+                  **reservation}
         self.operations[operation_id] = record
         self.record_effect(operation, key, msisdn, msisdn=msisdn, operation_id=operation_id,
                            state_after=line.state, plan=line.plan, throttled=line.throttled)
         self.later(self.config.completion_delay_ms / 1000, lambda: self._complete(operation_id, callback_url))
         return 202, dict(record)
+
+    def _reserve(self, msisdn: str, now: datetime) -> dict[str, str]:
+        """The line's MNP 予約番号: the valid one it has, else a new 10-digit number valid 15 days from today."""
+        today = now.astimezone(JST).date()
+        held = self.reservations.get(msisdn)
+        if held is not None and date.fromisoformat(held["expires_on"]) >= today:
+            return dict(held)
+        number = str(secrets.randbelow(9 * 10**9) + 10**9)  # 10 digits, never a leading zero
+        held = self.reservations[msisdn] = {
+            "reservation_number": number, "expires_on": (today + timedelta(days=MNP_VALID_DAYS - 1)).isoformat()}
+        return dict(held)
 
     def _complete(self, operation_id: str, callback_url: str | None) -> None:
         record = self.operations[operation_id]
@@ -205,6 +229,7 @@ class CarrierSandbox(SandboxProvider):
         self.emit("line.operation.completed", record["msisdn"], {
             "operation_id": operation_id, "operation": record["operation"], "msisdn": record["msisdn"],
             "idempotency_key": record["idempotency_key"], "result": "succeeded", "line": line.as_dict(),
+            **{k: record[k] for k in ("reservation_number", "expires_on") if k in record},
         }, callback_url)
 
     # -- queries --

@@ -10,9 +10,27 @@
     GET  /refunds/{id}            one refund
     GET  /reports/settlement?date=YYYY-MM-DD   CSV of the Tokyo day's succeeded charges and refunds with fees
 
-Every POST needs an `Idempotency-Key`. Webhooks: charge.succeeded, charge.failed, refund.succeeded
-(`webhook_delay_ms` after the call; sequence per charge). The fee is 3.6 % of a charge, rounded down;
-refunds carry no fee. Run-time config: webhook_url, webhook_delay_ms.
+Hosted checkout (決済ページ: the customer types the card on the gateway's page, never in the product):
+
+    POST /checkout/sessions       {"amount", "currency"?: "JPY", "description"?, "customer_ref"?,
+                                   "client_reference_id"?, "success_url", "cancel_url"}  201 {"id", "url", ...}
+    GET  /checkout/sessions/{id}  one session (status open | complete | expired)
+    GET  /checkout/sessions?idempotency_key=K   the session created under that key (also ?client_reference_id=)
+    POST /checkout/sessions/{id}/expire          close an open session (nothing can be paid on it any more)
+    GET  /checkout/pay/{id}       the page (Japanese, phone first): a card number and 「支払う」
+    POST /checkout/pay/{id}       pay: 4242 4242 4242 4242 succeeds, 4000 0000 0000 0002 is declined
+                                  (4000 0000 0000 9995: insufficient funds); success takes the money as a
+                                  charge, sends `checkout.completed` and answers 303 to the success URL
+
+A session is open for `checkout_lifetime_seconds` (then expired); paying a completed session again only
+returns to the success URL. The page and its form are faulted like every API path (a gateway outage takes
+its payment page down too). A paid session's charge is in the settlement report as type "checkout" under
+the session's idempotency key, and can be refunded like any charge.
+
+Every POST to the API needs an `Idempotency-Key`. Webhooks: charge.succeeded, charge.failed, refund.succeeded,
+checkout.completed (`webhook_delay_ms` after the call; sequence per charge / session). The fee is 3.6 % of a
+charge, rounded down; refunds carry no fee. Run-time config: webhook_url, webhook_delay_ms,
+checkout_lifetime_seconds.
 """
 
 from __future__ import annotations
@@ -22,13 +40,15 @@ import csv
 import io
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qs, urlparse
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from sandbox import checkout_page
 from sandbox.base import ApiError, ProviderConfig, SandboxProvider, jst_day, report_date
 from sandbox.webhooks import utc_now
 
@@ -42,6 +62,7 @@ class PaymentConfig(ProviderConfig):
     """Payment gateway run-time settings."""
 
     webhook_delay_ms: int = 50
+    checkout_lifetime_seconds: int = 1800
 
 
 def _amount(value: Any, name: str = "amount") -> int:
@@ -60,6 +81,7 @@ class PaymentSandbox(SandboxProvider):
         """No charges, no refunds."""
         self.charges: dict[str, dict[str, Any]] = {}
         self.refunds: dict[str, dict[str, Any]] = {}
+        self.checkouts: dict[str, dict[str, Any]] = {}
 
     def routes(self) -> list[Route]:
         """The gateway API."""
@@ -71,6 +93,12 @@ class PaymentSandbox(SandboxProvider):
             Route("/refunds", self.find_refunds, methods=["GET"]),
             Route("/refunds/{refund_id}", self.get_refund, methods=["GET"]),
             Route("/reports/settlement", self.settlement_report, methods=["GET"]),
+            Route("/checkout/sessions", self.create_checkout, methods=["POST"]),
+            Route("/checkout/sessions", self.find_checkouts, methods=["GET"]),
+            Route("/checkout/sessions/{session_id}", self.get_checkout, methods=["GET"]),
+            Route("/checkout/sessions/{session_id}/expire", self.expire_checkout, methods=["POST"]),
+            Route("/checkout/pay/{session_id}", self.checkout_page, methods=["GET"]),
+            Route("/checkout/pay/{session_id}", self.pay_checkout, methods=["POST"]),
         ]
 
     def _notify(self, event_type: str, charge_id: str, data: dict[str, Any], callback_url: str | None) -> None:
@@ -176,7 +204,8 @@ class PaymentSandbox(SandboxProvider):
         for charge in self.charges.values():
             if charge["status"] == "succeeded" and jst_day(datetime.fromisoformat(charge["created_at"])) == day:
                 fee = charge["amount"] * FEE_PER_MILLE // 1000
-                rows.append([day.isoformat(), "charge", charge["id"], charge["id"], charge["customer_ref"],
+                kind = "checkout" if charge.get("checkout_session_id") else "charge"
+                rows.append([day.isoformat(), kind, charge["id"], charge["id"], charge["customer_ref"],
                              charge["idempotency_key"], charge["amount"], fee, charge["amount"] - fee,
                              charge["created_at"]])
         for refund in self.refunds.values():
@@ -187,3 +216,129 @@ class PaymentSandbox(SandboxProvider):
         writer.writerows(sorted(rows, key=lambda row: row[-1]))
         return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="settlement-{day.isoformat()}.csv"'})
+
+    # -- hosted checkout --
+
+    async def create_checkout(self, request: Request) -> Response:
+        """Open a checkout session once per Idempotency-Key; its `url` is the page the customer pays on."""
+        base = self.settings.public_url or str(request.base_url).rstrip("/")
+        return await self.idempotent(request, lambda body, key: self._open_checkout(body, key, base))
+
+    def _open_checkout(self, body: dict[str, Any], key: str, base: str) -> tuple[int, dict[str, Any]]:
+        amount = _amount(body.get("amount"))
+        if body.get("currency", "JPY") != "JPY":
+            raise ApiError(400, "unsupported_currency", "only JPY is supported")
+        urls = {name: body.get(name) for name in ("success_url", "cancel_url")}
+        for name, url in urls.items():
+            parsed = urlparse(url) if isinstance(url, str) and len(url) <= 2000 else None
+            if parsed is None or parsed.scheme not in ("http", "https") or not parsed.netloc:
+                raise ApiError(400, f"invalid_{name}", f"{name} must be an absolute http(s) URL")
+        texts = {name: body.get(name) for name in ("description", "customer_ref", "client_reference_id")}
+        for name, text in texts.items():
+            if text is not None and (not isinstance(text, str) or len(text) > 200):
+                raise ApiError(400, f"invalid_{name}", f"{name} must be text of at most 200 characters")
+        session_id = "cs_" + secrets.token_hex(10)
+        expires = datetime.now(UTC) + timedelta(seconds=self.config.checkout_lifetime_seconds)
+        session = {
+            "id": session_id, "object": "checkout_session", "url": f"{base}/checkout/pay/{session_id}",
+            "status": "open", "amount": amount, "currency": "JPY", **texts, "charge_id": None,
+            "expires_at": expires.isoformat(timespec="milliseconds"), "completed_at": None,
+            "idempotency_key": key, "created_at": utc_now(), **urls,
+        }
+        self.checkouts[session_id] = session
+        self.record_effect("checkout.open", key, session_id, session_id=session_id, amount=amount,
+                           client_reference_id=texts["client_reference_id"])
+        return 201, dict(session)
+
+    def _checkout(self, session_id: str) -> dict[str, Any] | None:
+        """The session, expired first if its time is up."""
+        session = self.checkouts.get(session_id)
+        if session is not None and session["status"] == "open" \
+                and datetime.fromisoformat(session["expires_at"]) <= datetime.now(UTC):
+            session["status"] = "expired"
+        return session
+
+    async def get_checkout(self, request: Request) -> JSONResponse:
+        """One checkout session (404 if unknown)."""
+        session = self._checkout(request.path_params["session_id"])
+        if session is None:
+            return JSONResponse({"error": "checkout_not_found", "message": "no such checkout session"},
+                                status_code=404)
+        return JSONResponse(session)
+
+    async def find_checkouts(self, request: Request) -> JSONResponse:
+        """Sessions filtered by ?idempotency_key= and/or ?client_reference_id=."""
+        key, ref = request.query_params.get("idempotency_key"), request.query_params.get("client_reference_id")
+        found = [self._checkout(sid) for sid, s in list(self.checkouts.items())
+                 if (key is None or s["idempotency_key"] == key) and (ref is None or s["client_reference_id"] == ref)]
+        return JSONResponse({"data": found})
+
+    async def expire_checkout(self, request: Request) -> Response:
+        """Close an open session so that nothing can be paid on it (a completed one stays complete: 409)."""
+        session_id = request.path_params["session_id"]
+        return await self.idempotent(request, lambda body, key: self._expire(session_id, key))
+
+    def _expire(self, session_id: str, key: str) -> tuple[int, dict[str, Any]]:
+        session = self._checkout(session_id)
+        if session is None:
+            raise ApiError(404, "checkout_not_found", "no such checkout session")
+        if session["status"] == "complete":
+            return 409, {"error": "checkout_complete", "message": "the session is already paid", **session}
+        if session["status"] == "open":
+            session["status"] = "expired"
+            self.record_effect("checkout.expire", key, session_id, session_id=session_id)
+        return 200, dict(session)
+
+    async def checkout_page(self, request: Request) -> Response:
+        """The hosted page: pay this session's amount by card."""
+        session = self._checkout(request.path_params["session_id"])
+        if session is None:
+            return checkout_page.not_found_page()
+        return self._page_for(session, request)
+
+    def _page_for(self, session: dict[str, Any], request: Request, **form) -> Response:
+        if session["status"] == "complete":
+            return RedirectResponse(session["success_url"], status_code=303) if session.get("success_url") \
+                else checkout_page.done_page(session)
+        if session["status"] == "expired":
+            return checkout_page.closed_page(session, "お支払いの有効期限が切れました。最初からやり直してください。")
+        return checkout_page.pay_page(session, request.url.path, **form)
+
+    async def pay_checkout(self, request: Request) -> Response:
+        """The page's form: a test card pays the session once (the money becomes a charge), else says why not."""
+        session = self._checkout(request.path_params["session_id"])
+        if session is None:
+            return checkout_page.not_found_page()
+        if session["status"] != "open":
+            return self._page_for(session, request)  # paid already (a second tap): back to the success URL
+        raw = (await request.body()).decode("utf-8", errors="replace")
+        number = (parse_qs(raw).get("card_number") or [""])[0]
+        digits = "".join(ch for ch in number if ch.isdigit())
+        if len(digits) != 16 or any(ch not in "0123456789 -" for ch in number):
+            problem = "invalid_number"
+        elif digits not in checkout_page.TEST_CARDS:
+            problem = "not_a_test_card"
+        else:
+            problem = checkout_page.TEST_CARDS[digits]
+        if problem is not None:
+            if problem in DECLINING_METHODS.values():
+                self.record_effect("checkout.declined", session["idempotency_key"], session["id"],
+                                   session_id=session["id"], failure_code=problem)
+            return checkout_page.pay_page(session, request.url.path, error=checkout_page.DECLINE_WORDS[problem],
+                                          number=number[:23], status=402 if problem in DECLINING_METHODS.values() else 400)
+        self._complete(session)
+        return RedirectResponse(session["success_url"], status_code=303)
+
+    def _complete(self, session: dict[str, Any]) -> None:
+        key = session["idempotency_key"]
+        charge = {
+            "id": "ch_" + secrets.token_hex(10), "object": "charge", "amount": session["amount"], "currency": "JPY",
+            "customer_ref": session.get("customer_ref"), "description": session.get("description"),
+            "status": "succeeded", "failure_code": None, "amount_refunded": 0, "refunds": [], "idempotency_key": key,
+            "checkout_session_id": session["id"], "created_at": utc_now(),
+        }
+        self.charges[charge["id"]] = charge
+        session.update(status="complete", charge_id=charge["id"], completed_at=charge["created_at"])
+        self.record_effect("checkout.paid", key, session["id"], session_id=session["id"], charge_id=charge["id"],
+                           amount=session["amount"], client_reference_id=session.get("client_reference_id"))
+        self._notify("checkout.completed", session["id"], dict(session), None)

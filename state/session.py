@@ -18,12 +18,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
 from typing import Any
+from urllib.parse import urlencode
 
 import reflex as rx
 
 from services.platform.errors import DomainError, NotAuthenticated, ValidationFailed
 from services.platform.permissions import Actor
-from services.security import auth
+from services.security import auth, customer_auth
 from telecom_app import routes
 
 logger = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ class Audience:
     cookie: str
     resolve: Callable[..., Actor]  # (token, *, request_id) -> Actor, or NotAuthenticated
     sign_in: str
+    returns_after_sign_in: bool = False  # sign-in takes ?next= and brings the person back to the page
 
 
 AUDIENCES: dict[str, Audience] = {}
@@ -54,6 +56,8 @@ def register_audience(audience: Audience) -> None:
 
 
 register_audience(Audience(STAFF, routes.SESSION_COOKIE, auth.resolve_session, routes.LOGIN))
+register_audience(Audience(CUSTOMER, routes.MY_SESSION_COOKIE, customer_auth.resolve_session, routes.MY_LOGIN,
+                           returns_after_sign_in=True))
 
 # Handlers that may run without a session (signing in, switching language).
 PUBLIC_HANDLERS: set[str] = set()
@@ -107,9 +111,15 @@ def guarded(audience: str) -> Callable[[Callable], Callable]:
     person to sign in. Domain errors become messages on the page (`error`, `field_errors`), never a
     stack trace. The audience is looked up when the handler runs (the customer app declares its own)."""
 
-    def sign_in() -> str:
+    def sign_in(router: Any) -> str:
         spec = AUDIENCES.get(audience)
-        return spec.sign_in if spec else routes.LOGIN
+        if spec is None:
+            return routes.LOGIN
+        url = router.url
+        here = (url.path.rstrip("/") or "/") + (f"?{url.query}" if url.query else "")
+        if spec.returns_after_sign_in and here and here != spec.sign_in:
+            return f"{spec.sign_in}?{urlencode({'next': here})}"
+        return spec.sign_in
 
     def decorate(fn: Callable) -> Callable:
         @functools.wraps(fn)
@@ -117,7 +127,7 @@ def guarded(audience: str) -> Callable[[Callable], Callable]:
             try:
                 current = resolve(self.router, audience, request_id=uuid.uuid4().hex)
             except NotAuthenticated:
-                return rx.redirect(sign_in())
+                return rx.redirect(sign_in(self.router))
             token = _current_actor.set(current)
             try:
                 self.error = ""
@@ -127,7 +137,7 @@ def guarded(audience: str) -> Callable[[Callable], Callable]:
                 self.field_errors = dict(exc.fields)
                 self.error = exc.message
             except NotAuthenticated:
-                return rx.redirect(sign_in())
+                return rx.redirect(sign_in(self.router))
             except DomainError as exc:
                 self.error = exc.message
             except Exception:  # a bug or a stale page: log it, show words, never a stack trace

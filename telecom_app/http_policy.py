@@ -6,7 +6,10 @@
   Referrer-Policy, nosniff, and HSTS when the request came over https.
 - Limits on API requests (/api/...): the query string (414) and the body size (413, also for a chunked
   body that never said its length); JSON bodies are checked by services.platform.safe_json where they are read.
-- Reflex's file-upload endpoint is closed: the app has no upload.
+  Only the ticket-message routes that take files (UPLOAD_PATHS, POST) may send more: 3 files of 5 MB and the text,
+  still read to that hard limit and refused beyond it with words about the files.
+- Reflex's file-upload endpoint is closed: it takes files from anyone, with no session, no type check and no
+  owner. Files come only through the ticket routes (telecom_app.ticket_uploads), which check all three.
 - An access log line per request without any query string that could carry a secret (the websocket's
   per-tab token, a sign-in ticket, an SSO code).
 """
@@ -26,6 +29,7 @@ from typing import Any
 
 from starlette.responses import JSONResponse
 
+from services.ledger.ticket_files import MAX_FILE_BYTES, MAX_FILES_PER_MESSAGE
 from services.platform.config import plain_http_allowed, settings
 from services.platform.safe_json import MAX_BODY_BYTES
 
@@ -37,6 +41,10 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 MAX_QUERY_BYTES = 4096
 CLOSED_PATHS = ("/_upload",)
+UPLOAD_PATHS = re.compile(r"/api/(?:my/tickets|my/tickets/[^/]+/messages|tickets/[^/]+/messages)")
+UPLOAD_MAX_BODY_BYTES = MAX_FILES_PER_MESSAGE * MAX_FILE_BYTES + 256 * 1024  # the files, the text, the multipart
+TOO_LARGE = "リクエストが大きすぎます。"
+UPLOAD_TOO_LARGE = "添付ファイルが大きすぎます。1つ5MBまで、1回に3つまでです。"
 _LOGGED_QUERY_PATHS = ("/admin", "/login")  # page paths whose query strings hold nothing secret (?page=, ?kind=)
 _UNLOGGED_PATHS = ("/assets/", "/ping")  # the build's static files and the health check
 
@@ -154,9 +162,10 @@ class HttpPolicy:
         try:
             refusal = _refusal(scope)
             if refusal is None and scope.get("path", "").startswith("/api/"):
-                receive, too_large = await _buffered(receive)
+                limit, words = body_limit(scope)
+                receive, too_large = await _buffered(receive, limit)
                 if too_large:
-                    refusal = _refuse(413, "too_large", "リクエストが大きすぎます。")
+                    refusal = _refuse(413, "too_large", words)
             if refusal is not None:
                 await refusal(scope, receive, send_with_headers)
             else:
@@ -165,6 +174,13 @@ class HttpPolicy:
             if not scope.get("path", "").startswith(_UNLOGGED_PATHS):
                 access_log.info("%s %s %s %s %.0fms", _client(scope), scope.get("method", ""),
                                 loggable_target(scope), status["code"], (time.monotonic() - started) * 1000)
+
+
+def body_limit(scope: Scope) -> tuple[int, str]:
+    """The most an API request's body may hold, and the words used when it holds more."""
+    if scope.get("method") == "POST" and UPLOAD_PATHS.fullmatch(scope.get("path", "")):
+        return UPLOAD_MAX_BODY_BYTES, UPLOAD_TOO_LARGE
+    return MAX_BODY_BYTES, TOO_LARGE
 
 
 def _refusal(scope: Scope) -> JSONResponse | None:
@@ -179,13 +195,14 @@ def _refusal(scope: Scope) -> JSONResponse | None:
         if name == b"content-length":
             if not value.isdigit():
                 return _refuse(400, "bad_length", "Content-Length が正しくありません。")
-            if int(value) > MAX_BODY_BYTES:
-                return _refuse(413, "too_large", "リクエストが大きすぎます。")
+            limit, words = body_limit(scope)
+            if int(value) > limit:
+                return _refuse(413, "too_large", words)
     return None
 
 
-async def _buffered(receive: Receive) -> tuple[Receive, bool]:
-    """Read an API request's whole body first (at most MAX_BODY_BYTES), whatever its Content-Length said.
+async def _buffered(receive: Receive, limit: int = MAX_BODY_BYTES) -> tuple[Receive, bool]:
+    """Read an API request's whole body first (at most `limit` bytes), whatever its Content-Length said.
 
     Returns a `receive` that replays it, and whether the body went past the limit.
     """
@@ -196,7 +213,7 @@ async def _buffered(receive: Receive) -> tuple[Receive, bool]:
             return receive, False
         chunks.append(message.get("body", b""))
         size += len(chunks[-1])
-        if size > MAX_BODY_BYTES:
+        if size > limit:
             return receive, True
         if not message.get("more_body", False):
             break

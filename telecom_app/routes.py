@@ -26,9 +26,21 @@ API_WEBHOOK = "/api/webhooks/{provider}"
 API_INVOICE_PDF = "/api/invoices/{invoice_id}/pdf"
 API_DEBIT_FILE = "/api/debits/{batch_id}/file"
 API_AGING_CSV = "/api/receivables/aging.csv"
+API_TICKET_MESSAGES = "/api/tickets/{ticket_id}/messages"  # POST multipart: a staff reply or 社内メモ with files
+API_ATTACHMENT = "/api/attachments/{attachment_id}"  # a ticket's attached file, for staff
+
+API_MY_COMPLETE_SIGN_IN = "/api/my/auth/complete"  # ?ticket=&next=: a customer's ticket becomes their cookie
+API_MY_SIGN_OUT = "/api/my/auth/signout"
+API_MY_INVOICE_PDF = "/api/my/invoices/{invoice_id}/pdf"
+API_MY_TICKETS = "/api/my/tickets"  # POST multipart: a customer's new ticket with its files
+API_MY_TICKET_MESSAGES = "/api/my/tickets/{ticket_id}/messages"  # POST multipart: a customer's reply with files
+API_MY_ATTACHMENT = "/api/my/attachments/{attachment_id}"  # a ticket's attached file, for its customer
+MANIFEST = "/manifest.webmanifest"  # the customer app as a home-screen web app
+GO = "/go/{kind}/{key}"  # a notice's link: opens the record's page for whoever follows it
 
 # --------------------------------------------------------------------------- cookies
 SESSION_COOKIE = "tsm_session"  # the staff session token (HttpOnly, SameSite=Strict)
+MY_SESSION_COOKIE = "tsm_my_session"  # a customer's session token (HttpOnly, SameSite=Lax: links from mail)
 SSO_CHALLENGE_COOKIE = "tsm_sso_challenge"  # an SSO sign-in waiting for its second factor
 OIDC_FLOW_COOKIE = "tsm_oidc_flow"  # state, nonce and PKCE verifier of one single sign-on round trip
 
@@ -42,6 +54,7 @@ ADMIN_LINES = "/admin/lines"
 ADMIN_LINE = "/admin/lines/[line_id]"
 ADMIN_CONTRACT = "/admin/contracts/[contract_id]"
 ADMIN_INVOICE = "/admin/invoices/[invoice_id]"
+ADMIN_TICKETS = "/admin/tickets"
 ADMIN_TICKET = "/admin/tickets/[ticket_id]"
 ADMIN_APPROVALS = "/admin/approvals"
 ADMIN_REVIEW = "/admin/review"
@@ -57,11 +70,110 @@ ADMIN_DUNNING = "/admin/dunning"
 
 # --------------------------------------------------------------------------- the customer tree
 MY_HOME = "/my"
+MY_LOGIN = "/my/login"
+MY_FORGOT = "/my/forgot"
+MY_RESET = "/my/reset/[token]"
+MY_INVITE = "/my/invite/[token]"
+MY_BILLS = "/my/bills"
+MY_BILL = "/my/bills/[invoice_id]"
+MY_NOTIFICATIONS = "/my/notifications"
+MY_SECURITY = "/my/security"
+MY_USERS = "/my/users"
+MY_TICKETS = "/my/tickets"
+MY_TICKET = "/my/tickets/[ticket_id]"
+MY_CONTRACTS = "/my/contracts"
+MY_CONTRACT = "/my/contracts/[contract_id]"
+MY_SHIPMENT = "/my/shipments/[shipment_id]"  # a SIM or device on its way: the tracking timeline
+MY_LINE = "/my/lines/[line_id]"  # one line: its requests (停止・再開・解約・MNP・SIM再発行) and their timelines
+MY_PAYMENT = "/my/payment"  # お支払い方法: 口座振替 or paying each bill (card, transfer); applying for 口座振替
 
 
 def complete_sign_in(ticket: str) -> str:
     """The full page load that exchanges a one-time sign-in ticket for the session cookie."""
     return f"{API_COMPLETE_SIGN_IN}?{urlencode({'ticket': ticket})}"
+
+
+def my_login(next_path: str = "") -> str:
+    """The customer sign-in page; after signing in the person lands on `next_path` (a /my page)."""
+    return f"{MY_LOGIN}?{urlencode({'next': next_path})}" if next_path else MY_LOGIN
+
+
+def my_complete_sign_in(ticket: str, next_path: str = "") -> str:
+    """The full page load that exchanges a customer's one-time ticket for their session cookie."""
+    query = {"ticket": ticket} | ({"next": next_path} if next_path else {})
+    return f"{API_MY_COMPLETE_SIGN_IN}?{urlencode(query)}"
+
+
+def my_bill(invoice_id: Any) -> str:
+    """One bill in the customer app."""
+    return f"{MY_BILLS}/{invoice_id}"
+
+
+def my_bill_after_card(invoice_id: Any, outcome: str) -> str:
+    """Where the gateway's card page sends the customer back to: the bill, saying whether they paid ("done") or
+    went back without paying ("back")."""
+    return f"{MY_BILLS}/{invoice_id}?{urlencode({'card': outcome})}"
+
+
+def my_invoice_pdf(invoice_id: Any) -> str:
+    """The customer's download of their issued bill."""
+    return f"/api/my/invoices/{invoice_id}/pdf"
+
+
+def my_invite(token: Any) -> str:
+    """Accepting an invitation to the customer app."""
+    return f"/my/invite/{token}"
+
+
+def my_reset(token: Any) -> str:
+    """Choosing a new password from a reset link."""
+    return f"/my/reset/{token}"
+
+
+def my_contract(contract_id: Any) -> str:
+    """One contract (契約) in the customer app: plan, options, history and changes."""
+    return f"{MY_CONTRACTS}/{contract_id}"
+
+
+def my_ticket(ticket_id: Any) -> str:
+    """One ticket (問い合わせ) in the customer app."""
+    return f"{MY_TICKETS}/{ticket_id}"
+
+
+def my_ticket_messages(ticket_id: Any) -> str:
+    """Where the customer app posts a reply (with files) to a ticket."""
+    return f"/api/my/tickets/{ticket_id}/messages"
+
+
+def my_attachment(attachment_id: Any) -> str:
+    """The customer's download of a file attached to one of their tickets."""
+    return f"/api/my/attachments/{attachment_id}"
+
+
+def my_shipment(shipment_id: Any) -> str:
+    """One shipment's tracking page (配送状況) in the customer app."""
+    return f"/my/shipments/{shipment_id}"
+
+
+def my_line(line_id: Any) -> str:
+    """One line in the customer app: what may be asked for it, and its requests as timelines."""
+    return f"/my/lines/{line_id}"
+
+
+MY_RECORDS = {"invoice": my_bill, "invitation": my_invite, "password_reset": my_reset, "ticket": my_ticket,
+              "contract": my_contract, "shipment": my_shipment, "line": my_line}
+
+
+def my_record(kind: str, key: Any) -> str:
+    """Where a customer's notice link (/go/<kind>/<key>) opens in /my; the home page for kinds without a page."""
+    build = MY_RECORDS.get(kind)
+    return build(key) if build and key else MY_HOME
+
+
+def is_my_path(path: str) -> bool:
+    """True for a path inside the customer tree (the only places a sign-in may send a customer back to)."""
+    inside = path == MY_HOME or path.startswith(MY_HOME + "/")
+    return inside and "\\" not in path and not any(part in ("", ".", "..") for part in path.split("/")[1:])
 
 
 def admin_customer(customer_id: Any) -> str:
@@ -97,6 +209,16 @@ def admin_billing_run(run_id: Any) -> str:
 def invoice_pdf(invoice_id: Any) -> str:
     """The PDF download of an issued invoice or credit note."""
     return f"/api/invoices/{invoice_id}/pdf"
+
+
+def ticket_messages(ticket_id: Any) -> str:
+    """Where the staff ticket screen posts a message with files."""
+    return f"/api/tickets/{ticket_id}/messages"
+
+
+def attachment(attachment_id: Any) -> str:
+    """Staff's download of a file attached to a ticket."""
+    return f"/api/attachments/{attachment_id}"
 
 
 def debit_file(batch_id: Any) -> str:

@@ -58,6 +58,7 @@ def admin_shell(*children, title: rx.Var | str = "") -> rx.Component:
                     rx.link(t("home"), href=routes.AFTER_SIGN_IN),
                     rx.link(t("customers"), href=routes.ADMIN_CUSTOMERS),
                     rx.link(t("lines"), href=routes.ADMIN_LINES),
+                    rx.link(t("ticket_queue"), href=routes.ADMIN_TICKETS, id="nav-tickets"),
                     rx.link(t("new_customer"), href=routes.ADMIN_NEW_CUSTOMER),
                     rx.link(rx.hstack(t("approvals"), rx.cond(UiState.pending_approvals > 0,
                                                               rx.badge(UiState.pending_approvals, color_scheme="red",

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from services.billing import dunning
+from services.billing import card_checkout, dunning
 from services.billing.allocation import allocate, allocated_amounts
 from services.integrations import payment
 from services.models import Customer, ExternalOperation, Invoice, Payment, ReviewItem
@@ -93,7 +93,8 @@ def enqueue_gateway_refund(session: Session, payment: Payment, reason: str) -> E
     if payment.method != "card" or not payment.external_ref:
         return None
     charged = session.exec(select(ExternalOperation.id).where(
-        ExternalOperation.provider == PROVIDER, ExternalOperation.operation == "charge",
+        ExternalOperation.provider == PROVIDER,
+        ExternalOperation.operation.in_(("charge", card_checkout.OPEN_PAGE)),  # staff's charge, customer's card page
         ExternalOperation.payment_id == payment.id)).first()
     if charged is None:
         return None
@@ -109,8 +110,12 @@ def apply_outcome(session: Session, op: ExternalOperation, outcome: str, detail:
     A succeeded charge becomes a card payment allocated to its invoice, once (audited as system);
     a succeeded refund is noted in the payment's history. A declined charge (failed) opens the invoice's
     dunning case, so the customer is told at once what to do and by when (the outbox's review item asks
-    staff to look too); an unknown outcome changes nothing until the reconciler knows.
+    staff to look too); an unknown outcome changes nothing until the reconciler knows. Opening and closing a
+    customer's card page (カードで支払う) is services.billing.card_checkout's.
     """
+    if op.operation in card_checkout.OPERATIONS:
+        card_checkout.apply_outcome(session, op, outcome, detail, evidence)
+        return
     if outcome == "failed" and op.operation == "charge" and op.invoice_id is not None:
         invoice = session.get(Invoice, op.invoice_id)
         if invoice is not None and invoice.status == InvoiceStatus.ISSUED.value:
@@ -207,8 +212,11 @@ def _fill_missing_charge_ref(session: Session, event: dict[str, Any]) -> None:
 
 def payment_event(session: Session, event: dict[str, Any]) -> str:
     """Apply one gateway webhook: charge.succeeded, charge.failed and refund.succeeded settle the operation
-    sent under the event's idempotency key (duplicates and late events change nothing more)."""
+    sent under the event's idempotency key (duplicates and late events change nothing more); checkout.* events
+    are a customer's card page (services.billing.card_checkout.checkout_event)."""
     kind, data = event.get("type"), event.get("data") or {}
+    if str(kind).startswith("checkout."):
+        return card_checkout.checkout_event(session, event)
     key = data.get("idempotency_key")
     if kind == "charge.succeeded":
         result = settle_by_key(session, PROVIDER, event, key, "succeeded", f"決済完了通知（{event.get('id')}）")

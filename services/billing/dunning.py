@@ -122,8 +122,13 @@ def open_overdue(today: date | None = None) -> int:
     return opened
 
 
+def pay_by(case: DunningCase) -> date:
+    """The pay-by date the customer is told (the day before suspension): PAY_WITHIN_DAYS after the case opened."""
+    return case.started_on + timedelta(days=PAY_WITHIN_DAYS)
+
+
 def _words(step: Step, case: DunningCase, invoice: Invoice, amount: int) -> tuple[str, str]:
-    deadline = case.started_on + timedelta(days=PAY_WITHIN_DAYS)
+    deadline = pay_by(case)
     values = {"invoice_no": invoice.invoice_no, "amount": yen(amount), "deadline": f"{deadline:%Y年%m月%d日}",
               "why": REASONS.get(case.reason, "")}
     return step.title.format(**values), step.words.format(**values)

@@ -1,9 +1,11 @@
 """The payment gateway's daily settlement report (決済精算レポート) compared with the ledger (日次突合).
 
-Each report row (a succeeded charge or refund of one Tokyo day) is matched with the ledger's
-gateway operation sent under the same idempotency key. A row whose operation the ledger does not
-hold as succeeded, a ledger success of that day the report lacks, and a different amount each open
-one review item (payment.settlement.*) with both sides as evidence; nothing is corrected silently.
+Each report row (a succeeded charge or refund of one Tokyo day; a customer's payment on the gateway's card page
+is a "checkout" row under the key that opened the page) is matched with the ledger's gateway operation sent
+under the same idempotency key. A row whose operation the ledger does not hold as succeeded (for a checkout
+row: whose payment the ledger never recorded), a ledger success of that day the report lacks, and a different
+amount each open one review item (payment.settlement.*) with both sides as evidence; nothing is corrected
+silently.
 """
 
 from __future__ import annotations
@@ -54,7 +56,9 @@ def compare(business_date: date, *, client: PaymentClient | None = None) -> int:
             op = in_report.get(key)
             subject = f"{business_date.isoformat()}:{key}"[:128]
             evidence = {"report": row, "ledger": _ledger_side(op)}
-            if op is None or op.status != ExternalOperationStatus.SUCCEEDED or op.operation != row.get("type"):
+            unpaid_page = op is not None and op.operation == "checkout" and op.payment_id is None  # webhook lost
+            if op is None or op.status != ExternalOperationStatus.SUCCEEDED or op.operation != row.get("type") \
+                    or unpaid_page:
                 open_difference(session, kind="payment.settlement.missing_in_ledger", subject_key=subject,
                                 reason=f"決済代行の精算レポートにある{_type_ja(row.get('type'))}"
                                        f"（{row.get('id')}、{report[key]:,}円）が台帳で完了になっていません。",

@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 
 from services.billing.rating import month_bounds, prorate
 from services.ledger.catalogue import PriceBook, shown_price
+from services.ledger.customer_contracts import customer_contract
 from services.ledger.provisioning import enqueue_plan_change
 from services.models import Contract, ContractOption, ContractPlanPeriod, Line, RateOption, RatePlan
 from services.models.base import utcnow
@@ -45,8 +46,17 @@ def effective_day(when: str, today: date | None = None) -> date:
     raise ValidationFailed({"when": "適用日（翌月から・今日から）を選んでください。"})
 
 
+def _may_change(actor: Actor) -> None:
+    """Staff by the permission matrix; a customer actor is checked against the contract itself (`_contract`)."""
+    if actor is None or actor.kind != "customer":
+        require(actor, "contract.change_plan")
+
+
 def _contract(session: Session, contract_id: int, actor: Actor, *, lock: bool = False) -> Contract:
-    contract = get_permitted(session, Contract, contract_id, "契約が見つかりません。", actor, "contract.view")
+    if actor.kind == "customer":  # their company's, a 利用者's only with can_request and a line of theirs on it
+        contract = customer_contract(session, actor, contract_id, to_change=True)
+    else:
+        contract = get_permitted(session, Contract, contract_id, "契約が見つかりません。", actor, "contract.view")
     if lock:
         session.exec(select(Contract).where(Contract.id == contract.id).with_for_update()).one()
     if contract.status not in CHANGEABLE:
@@ -70,8 +80,9 @@ def _month_cost(book: PriceBook, plan_id: int, start: date, end: date, days_in_m
 
 def preview_plan_change(contract_id: int, plan_id: int, when: str, *, actor: Actor) -> dict[str, Any]:
     """What changing the plan would do: from when, the monthly fees before and after (as shown with or without
-    tax), the difference per month, and for a change at once this month's 日割り of both plans."""
-    require(actor, "contract.change_plan")
+    tax), the difference per month, and for a change at once this month's 日割り of both plans.
+    Who: as `change_plan`."""
+    _may_change(actor)
     day = effective_day(when)
     with read_session() as session:
         contract = _contract(session, contract_id, actor)
@@ -106,9 +117,11 @@ def preview_plan_change(contract_id: int, plan_id: int, when: str, *, actor: Act
 
 @mutating_service
 def change_plan(contract_id: int, *, actor: Actor, plan_id: int, when: str = "next_month", reason: str) -> ContractPlanPeriod:
-    """Move a contract to another plan from next month or from today (sales, support, admin; the customer later).
-    Writes the new span, tells the carrier (now, or on the 1st) and one audit entry (contract.change_plan)."""
-    require(actor, "contract.change_plan")
+    """Move a contract to another plan from next month or from today. Who: sales, support, admin; a customer for
+    their company's contract (a 利用者 only with can_request, for a contract holding a line of theirs; another
+    company's contract is NotFound). Writes the new span, tells the carrier (now, or on the 1st) and one audit
+    entry (contract.change_plan)."""
+    _may_change(actor)
     if not (reason or "").strip():
         raise ValidationFailed({"reason": "変更の理由を入力してください。"})
     day = effective_day(when)
@@ -183,8 +196,8 @@ def apply_due_plan_changes(today: date | None = None) -> int:
 
 @mutating_service
 def add_option(contract_id: int, *, actor: Actor, option_id: int, when: str = "next_month", reason: str) -> ContractOption:
-    """Add an option from next month or today (日割り); one audit entry (contract.add_option)."""
-    require(actor, "contract.change_plan")
+    """Add an option from next month or today (日割り); who as `change_plan`; one audit entry (contract.add_option)."""
+    _may_change(actor)
     if not (reason or "").strip():
         raise ValidationFailed({"reason": "理由を入力してください。"})
     day = effective_day(when)
@@ -208,8 +221,9 @@ def add_option(contract_id: int, *, actor: Actor, option_id: int, when: str = "n
 
 @mutating_service
 def remove_option(contract_option_id: int, *, actor: Actor, when: str = "next_month", reason: str) -> ContractOption:
-    """Remove an option: its last day is the end of this month (翌月適用) or yesterday (at once, 日割り)."""
-    require(actor, "contract.change_plan")
+    """Remove an option: its last day is the end of this month (翌月適用) or yesterday (at once, 日割り); who as
+    `change_plan`; one audit entry (contract.remove_option)."""
+    _may_change(actor)
     if not (reason or "").strip():
         raise ValidationFailed({"reason": "理由を入力してください。"})
     day = effective_day(when)
@@ -217,7 +231,10 @@ def remove_option(contract_option_id: int, *, actor: Actor, when: str = "next_mo
         row = session.exec(select(ContractOption).where(ContractOption.id == contract_option_id).with_for_update()).first()
         if row is None:
             raise NotFound("オプションが見つかりません。")
-        _contract(session, row.contract_id, actor, lock=True)
+        try:
+            _contract(session, row.contract_id, actor, lock=True)
+        except NotFound:  # another company's option: the same words as one that does not exist
+            raise NotFound("オプションが見つかりません。") from None
         if row.valid_to is not None and row.valid_to < day:
             raise Conflict("このオプションは既に外れています（または外れる予定です）。")
         before = snapshot(row)
@@ -229,6 +246,54 @@ def remove_option(contract_option_id: int, *, actor: Actor, when: str = "next_mo
         session.add(row)
         record(session, actor, "contract.remove_option", row, before=before, reason=reason.strip())
     return row
+
+
+def preview_option_change(contract_id: int, *, actor: Actor, when: str, option_id: int | None = None,
+                          contract_option_id: int | None = None) -> dict[str, Any]:
+    """What adding an option (`option_id`) or removing one (`contract_option_id`) would do: from when it applies
+    (the first day billed, or the last), its monthly fee, the difference per month, and for a change at once this
+    month's 日割り. Who: as `add_option` / `remove_option`. Writes nothing."""
+    _may_change(actor)
+    day = effective_day(when)
+    with read_session() as session:
+        if contract_option_id is not None:
+            row = session.get(ContractOption, contract_option_id)
+            if row is None:
+                raise NotFound("オプションが見つかりません。")
+            try:
+                contract = _contract(session, row.contract_id, actor)
+            except NotFound:
+                raise NotFound("オプションが見つかりません。") from None
+            if row.valid_to is not None and row.valid_to < day:
+                raise Conflict("このオプションは既に外れています（または外れる予定です）。")
+            option = session.get(RateOption, row.rate_option_id)
+        else:
+            contract = _contract(session, contract_id, actor)
+            option = session.get(RateOption, option_id) if option_id is not None else None
+            if option is None or not option.is_active:
+                raise ValidationFailed({"option_id": "選んだオプションは見つからないか販売終了です。"})
+            row = None
+        terms = PriceBook(session).option(option.id, day)
+        fee = terms.amount if terms else 0
+        first, last = month_bounds(day.strftime("%Y-%m"))
+        n = (last - first).days + 1
+        if row is None:
+            lines = [f"追加: {option.name}", f"適用日: {day:%Y年%m月%d日}（{WHEN[when]}）",
+                     f"月額: {shown_price(fee, terms.tax_rate_percent, True) if terms else '—'}",
+                     f"月額の差: +{yen(fee)}（税抜）"]
+            if when == "now":
+                days = (last - day).days + 1
+                lines.append(f"今月分（日割り・税抜）: {option.name} {days}日 {yen(prorate(fee, days, n))}")
+        else:
+            lines = [f"削除: {option.name}", f"最終日: {day - timedelta(days=1):%Y年%m月%d日}（{WHEN[when]}）",
+                     f"月額: {shown_price(fee, terms.tax_rate_percent, True) if terms else '—'}",
+                     f"月額の差: −{yen(fee)}（税抜）"]
+            start = max(first, row.valid_from)
+            if when == "now" and day > start:
+                days = (day - start).days
+                lines.append(f"今月分（日割り・税抜）: {option.name} {days}日 {yen(prorate(fee, days, n))}")
+        return {"effective_from": day.isoformat(), "summary": "\n".join(lines), "lines": lines, "fee": fee,
+                "difference": fee if row is None else -fee, "contract_id": contract.id}
 
 
 def contract_plan_view(contract_id: int, *, actor: Actor) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""The carrier's API: line operations under an idempotency key, operation look-up, line state, daily report.
+"""The carrier's API: line operations under an idempotency key (with MNP 転出 reservations), operation look-up,
+line state, daily report.
 
 Answers are classified as for every provider (services.integrations.http): 2xx succeeded, 4xx the
 carrier said no (invalid transition, unknown line), 5xx / timeout / broken connection unknown.
@@ -19,8 +20,11 @@ from services.integrations.http import CallResult, HttpProvider, unsupported
 from services.platform.config import settings
 
 # The ledger's operation name -> the carrier's path segment (the speed limit's body says {"enabled": ...}).
+# An MNP 転出 reservation (mnp_reserve) answers with the 予約番号 and its last valid day:
+# {"reservation_number": "1234567890", "expires_on": "YYYY-MM-DD"}.
 OPERATION_PATHS = {"activate": "activate", "suspend": "suspend", "resume": "resume", "terminate": "terminate",
-                   "throttle_on": "throttle", "throttle_off": "throttle", "change_plan": "plan"}
+                   "throttle_on": "throttle", "throttle_off": "throttle", "change_plan": "plan",
+                   "mnp_reserve": "mnp"}
 
 
 class CarrierUnreachable(Exception):

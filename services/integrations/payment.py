@@ -41,7 +41,9 @@ class PaymentClient(HttpProvider):
         """Send one charge or refund (provider, operation, idempotency_key, payload) and classify the answer.
 
         charge: POST /charges with the payload as stored (a decline's error names its failure code). refund: POST /charges/{charge_id}/refunds,
-        the payload's `charge_id` naming the charge and the rest (amount, reason) as the body.
+        the payload's `charge_id` naming the charge and the rest (amount, reason) as the body. checkout: POST
+        /checkout/sessions (the answer names the hosted page's url); expire_checkout: POST
+        /checkout/sessions/{session_id}/expire.
         """
         payload = dict(operation.get("payload") or {})
         key = operation["idempotency_key"]
@@ -54,6 +56,13 @@ class PaymentClient(HttpProvider):
             if not charge_id:
                 return unsupported(operation, "a refund needs the charge_id")
             return self.post(f"/charges/{charge_id}/refunds", payload, key)
+        if operation.get("operation") == "checkout":
+            return self.post("/checkout/sessions", payload, key)
+        if operation.get("operation") == "expire_checkout":
+            session_id = str(payload.pop("session_id", "") or "")
+            if not session_id:
+                return unsupported(operation, "closing a checkout needs the session_id")
+            return self.post(f"/checkout/sessions/{session_id}/expire", payload, key)
         return unsupported(operation, "unsupported payment operation")
 
     def lookup(self, idempotency_key: str) -> str:
@@ -62,7 +71,8 @@ class PaymentClient(HttpProvider):
         A charge the gateway declined is "not_applied": sending it again under the same key replays
         the decline, which settles the operation as failed.
         """
-        path = "/refunds" if idempotency_key.startswith("payment-refund-") else "/charges"
+        path = "/refunds" if idempotency_key.startswith("payment-refund-") else (
+            "/checkout/sessions" if idempotency_key.startswith("payment-checkout-") else "/charges")
         try:
             response = self.http.get(path, params={"idempotency_key": idempotency_key})
             if response.status_code != 200:
@@ -71,6 +81,8 @@ class PaymentClient(HttpProvider):
                      if isinstance(row, dict) and row.get("idempotency_key") == idempotency_key]
         except (httpx.HTTPError, ValueError, AttributeError):
             return "unreachable"
+        if path == "/checkout/sessions":  # a checkout page the gateway opened (whatever became of it since)
+            return "applied" if found else "not_applied"
         return "applied" if any(row.get("status") == "succeeded" for row in found) else "not_applied"
 
     def settlement_report(self, day: date) -> list[dict[str, str]]:

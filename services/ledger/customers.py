@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import delete
 from sqlmodel import Session, select
 
-from services.ledger import kyc_records
+from services.ledger import kyc_notices, kyc_records
 from services.models import Customer, CustomerNameGram
 from services.models.base import utcnow
 from services.models.customer import CUSTOMER_KINDS, KYC_STATUSES
@@ -291,6 +291,7 @@ def set_kyc_status(customer_id: int, *, actor: Actor, status: str, reason: str, 
     Confirming a result (verified / rejected) runs only as an approved request. "verified" needs how
     the identity was checked (`method`: ekyc / in_person / mail with `tracking_number`) and writes the
     本人確認記録 (services.ledger.kyc_records) in the same transaction as the status and the audit entry.
+    A confirmed result is told to the customer (services.ledger.kyc_notices, named in the audit entry).
     """
     if status not in KYC_STATUSES:
         raise ValidationFailed({"kyc_status": "本人確認の状態が正しくありません。"})
@@ -309,6 +310,9 @@ def set_kyc_status(customer_id: int, *, actor: Actor, status: str, reason: str, 
             kept = kyc_records.write_record(session, customer, actor=actor, method=method,
                                             tracking_number=tracking_number)
             after["kyc_record_id"] = kept.id
+        told = kyc_notices.tell_result(session, customer, status, actor=actor)  # the customer hears the result
+        if told:
+            after["notification_ids"] = told
         record(session, actor, "customer.kyc", customer, before=before, after=after, reason=reason)
     return customer
 

@@ -15,8 +15,8 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from services.integrations import kyc
+from services.ledger import kyc_notices
 from services.ledger.customers import ID_DOCUMENT_TYPES, customer_snapshot
-from services.ledger.notifications import notify_customer
 from services.models import Customer, ExternalOperation, ReviewItem
 from services.models.base import utcnow
 from services.models.workflow import ExternalOperationStatus
@@ -92,7 +92,7 @@ def apply_outcome(session: Session, op: ExternalOperation, outcome: str, detail:
                   ) -> None:
     """Apply a settled KYC submission (called by services.workflow.outbox.settle, same transaction).
 
-    succeeded -> the customer is told by mail that the check was received; failed -> the KYC
+    succeeded -> the customer is told that the documents were received (mail, LINE, in-app); failed -> the KYC
     status goes back to what it was before the request (audited as system), unless staff changed
     it meanwhile; unknown changes nothing (the outbox opens the review item).
     """
@@ -100,10 +100,7 @@ def apply_outcome(session: Session, op: ExternalOperation, outcome: str, detail:
     if customer is None or op.operation != "submit":
         return
     if outcome == "succeeded":
-        notify_customer(customer.id, actor=SYSTEM, kind="kyc.submitted", title="本人確認のお申し込みを受け付けました",
-                        body="ご提出いただいた本人確認書類の確認を開始しました。\n"
-                             "確認の結果は担当者が確認のうえ、あらためてお知らせします。",
-                        channels=("mail",))
+        kyc_notices.tell_received(session, customer)
     elif outcome == "failed" and customer.kyc_status == "submitted":
         before = customer_snapshot(customer)
         customer.kyc_status = json.loads(op.payload_json).get("previous_kyc_status") or "not_started"

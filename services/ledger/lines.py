@@ -8,15 +8,27 @@ from typing import Any
 from sqlmodel import Session, select
 
 from services.integrations import carrier
+from services.ledger.customer_contracts import customer_line
 from services.ledger.inventory import DEVICE, SIM, follow_sim
 from services.ledger.provisioning import (
     CARRIER,
     CARRIER_OPERATIONS,
+    CARRIER_OUTCOMES,
     PLAN_CHANGE_OPERATION,
     THROTTLE_OPERATIONS,
     enqueue_line_operation,
 )
-from services.models import Contract, Customer, Device, ExternalOperation, Line, RatePlan, ReviewItem, SimCard
+from services.models import (
+    ApprovalRequest,
+    Contract,
+    Customer,
+    Device,
+    ExternalOperation,
+    Line,
+    RatePlan,
+    ReviewItem,
+    SimCard,
+)
 from services.models.base import utcnow
 from services.models.contract import ContractStatus
 from services.models.inventory import DeviceEvent, DeviceStatus, SimEvent, SimStatus
@@ -229,6 +241,9 @@ def apply_carrier_outcome(session: Session, op: ExternalOperation, outcome: str,
     line = session.get(Line, op.line_id) if op.line_id else None
     if line is None:
         return
+    if op.operation in CARRIER_OUTCOMES:  # not a line event (an MNP 予約番号): its own domain applies it
+        CARRIER_OUTCOMES[op.operation](session, op, outcome, detail, evidence)
+        return
     if op.operation in THROTTLE_OPERATIONS:
         if outcome == "succeeded" and line.throttled != THROTTLE_OPERATIONS[op.operation]:
             before = snapshot(line)
@@ -361,15 +376,40 @@ def _execute_line_resolve(params: dict, actor: Actor, reason: str) -> None:
 
 
 
-# The line's gated operations: suspension, resumption and termination, and settling 要確認 by hand.
+def open_line_request(session: Session, line_id: int) -> ApprovalRequest | None:
+    """The line's live approval request (承認待ち, not past its deadline), whoever asked, if any."""
+    return session.exec(select(ApprovalRequest).where(
+        ApprovalRequest.line_id == line_id, ApprovalRequest.status == "pending",
+        ApprovalRequest.expires_at > utcnow()).order_by(ApprovalRequest.id)).first()
+
+
+def customer_may_ask(session: Session, params: dict, actor: Actor) -> None:
+    """A customer's own request for a line's suspension, resumption or termination (the policies' customer_request).
+
+    The line must be theirs to act on (customer_contracts.customer_line: in their scope — NotFound in the same words
+    otherwise — and, for a 利用者, with the right to ask, can_request) and have no live request already (a second one
+    is refused: "already requested")."""
+    line = customer_line(session, actor, params.get("line_id"), to_change=True)
+    pending = open_line_request(session, line.id)
+    if pending is not None:
+        policy = approvals.POLICIES.get(pending.operation)
+        what = policy.label_ja if policy else pending.operation
+        raise Conflict(f"この回線には受付中のお申し込みがあります（受付番号 #{pending.id}「{what}」）。"
+                       "担当者の確認が終わるまでお待ちください。")
+
+
+# The line's gated operations: suspension, resumption and termination, and settling 要確認 by hand. A customer may
+# ask for the first three from the customer app (customer_may_ask); a person of staff approves each.
 POLICIES = (
     Policy("line.suspend", "回線の停止", "line.suspend", approvals.SUPPORT_CHECKERS,
-           _line_preview(LineEvent.SUSPEND), _line_execute(LineEvent.SUSPEND), required_params=("line_id",)),
+           _line_preview(LineEvent.SUSPEND), _line_execute(LineEvent.SUSPEND), required_params=("line_id",),
+           customer_request=customer_may_ask),
     Policy("line.resume", "回線の再開", "line.resume", approvals.SUPPORT_CHECKERS,
-           _line_preview(LineEvent.RESUME), _line_execute(LineEvent.RESUME), required_params=("line_id",)),
+           _line_preview(LineEvent.RESUME), _line_execute(LineEvent.RESUME), required_params=("line_id",),
+           customer_request=customer_may_ask),
     Policy("line.terminate", "回線の解約", "line.terminate", approvals.SUPPORT_CHECKERS,
            _describe_line_termination, _line_execute(LineEvent.TERMINATE), irreversible=True,
-           required_params=("line_id",)),
+           required_params=("line_id",), customer_request=customer_may_ask),
     Policy("line.resolve", "回線状態の確定（要確認の解消）", "review.resolve", approvals.SUPPORT_CHECKERS,
            _describe_line_resolve, _execute_line_resolve, required_params=("line_id", "review_item_id", "line_state")),
 )
@@ -386,12 +426,14 @@ def preview_line_event(line_id: int, event: LineEvent | str, *, actor: Actor) ->
 
 
 def request_line_event(line_id: int, event: LineEvent | str, *, actor: Actor, reason: str,
-                       confirm_word: str | None = None, confirm_repeat: bool = False) -> approvals.Submitted:
+                       confirm_word: str | None = None, confirm_repeat: bool = False,
+                       urgent: bool = False) -> approvals.Submitted:
     """The one call for a line's lifecycle event, whoever asks (a staff page, a CSV row, a customer, an API).
 
-    Suspension, resumption and termination become an approval request for a second person; the other
-    events run at once (change_line_status). Returns what became of it.
+    Suspension, resumption and termination become an approval request for a second person (a customer may ask
+    for these only, within their scope: customer_may_ask); the other events run at once (change_line_status).
+    `urgent` puts the request first in the staff queue (a lost or stolen phone). Returns what became of it.
     """
     return approvals.submit(line_operation(event), {"line_id": line_id}, actor=actor, reason=reason,
-                            confirm_word=confirm_word, confirm_repeat=confirm_repeat,
+                            confirm_word=confirm_word, confirm_repeat=confirm_repeat, urgent=urgent,
                             run_now=lambda: change_line_status(line_id, actor=actor, event=event, reason=reason))

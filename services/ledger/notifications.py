@@ -16,8 +16,9 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from services.integrations import messaging
-from services.models import Customer, ExternalOperation, Notification
+from services.models import Customer, CustomerUser, ExternalOperation, Notification, NotificationPreference
 from services.models.base import utcnow
+from services.models.self_service import NOTICE_TOPICS
 from services.models.workflow import NOTIFICATION_CHANNELS, ExternalOperationStatus
 from services.platform.audit import mutating_service, record, snapshot
 from services.platform.config import settings
@@ -33,6 +34,8 @@ from services.workflow.outbox import Provider
 CHANNEL_OPERATIONS = {"mail": "mail", "line": "push"}
 NO_ADDRESS_JA = {"mail": "メールアドレスが登録されていないため、メールは送りません。",
                  "line": "LINE の友だち登録がないため、LINE は送りません。"}
+SWITCHED_OFF_JA = {"mail": "お客様の通知設定により、メールは送りません。",
+                   "line": "お客様の通知設定により、LINE は送りません。"}
 TITLE_MAX = 200
 LINK_MAX = 300
 SECTION_LIMIT = 20
@@ -79,12 +82,30 @@ def notify_customer(customer_id: int, *, actor: Actor, kind: str, title: str, bo
 
 
 def notify_in(session: Session, customer: Customer, *, actor: Actor, kind: str, title: str, body: str,
-              link: str | None = None, channels: Sequence[str] = ("mail",)) -> NotifyResult:
+              link: str | None = None, channels: Sequence[str] = ("mail",), topic: str | None = None,
+              customer_user_id: int | None = None, audit: bool = True) -> NotifyResult:
     """notify_customer inside the caller's transaction (billing and dunning send their notices with the change
-    that causes them)."""
+    that causes them).
+
+    `topic` (services.models.self_service.NOTICE_TOPICS: usage, maintenance, request, shipment) makes the notice
+    optional: mail and LINE the customer switched off for that topic (NotificationPreference; no row = on) are not
+    sent, and the in-app notice is always kept. Without a topic — bills, dunning, security, legal and service
+    notices — every channel asked for goes out. `customer_user_id` addresses the notice to one person of the
+    company (the in-app notice is theirs alone, mail goes to their address). `audit=False`: the caller names the
+    notification ids in the one audit entry of its own change."""
     _validate(kind, title, body, link, channels)
-    addresses = {"mail": customer.email, "line": customer.line_user_id}
-    notes = [NO_ADDRESS_JA[c] for c in dict.fromkeys(channels) if c in addresses and not addresses[c]]
+    notes: list[str] = []
+    if topic is not None:
+        if topic not in NOTICE_TOPICS:
+            raise ValueError(f"unknown notice topic {topic!r}")
+        off = set(session.exec(select(NotificationPreference.channel).where(
+            NotificationPreference.customer_id == customer.id, NotificationPreference.topic == topic,
+            col(NotificationPreference.enabled).is_(False))).all())
+        notes += [SWITCHED_OFF_JA[c] for c in dict.fromkeys(channels) if c in off]
+        channels = [c for c in dict.fromkeys(channels) if c not in off and c != "in_app"] + ["in_app"]
+    person = session.get(CustomerUser, customer_user_id) if customer_user_id else None
+    addresses = {"mail": person.email if person is not None else customer.email, "line": customer.line_user_id}
+    notes += [NO_ADDRESS_JA[c] for c in dict.fromkeys(channels) if c in addresses and not addresses[c]]
     usable = [c for c in dict.fromkeys(channels) if c == "in_app" or addresses.get(c)]
     if not usable:
         usable = ["in_app"]
@@ -92,7 +113,8 @@ def notify_in(session: Session, customer: Customer, *, actor: Actor, kind: str, 
     rows: list[Notification] = []
     operations: list[int] = []
     for channel in usable:
-        row = Notification(customer_id=customer.id, channel=channel, kind=kind.strip(), title=title.strip(),
+        row = Notification(customer_id=customer.id, customer_user_id=person.id if person is not None else None,
+                           channel=channel, kind=kind.strip(), title=title.strip(),
                            body=body, link=link or None, sent_at=utcnow() if channel == "in_app" else None)
         session.add(row)
         session.flush()
@@ -102,16 +124,28 @@ def notify_in(session: Session, customer: Customer, *, actor: Actor, kind: str, 
                 session, provider="messaging", operation=CHANNEL_OPERATIONS[channel],
                 subject=f"notification{row.id}", payload=_message(channel, addresses[channel], row),
                 customer_id=customer.id, notification_id=row.id).id)
-    record(session, actor, "notification.create", rows[0], reason=" ".join(notes) or None, after={
-        "kind": rows[0].kind, "title": rows[0].title, "channels": usable,
-        "notification_ids": [r.id for r in rows], "external_operation_ids": operations})
+    if audit:
+        record(session, actor, "notification.create", rows[0], reason=" ".join(notes) or None, after={
+            "kind": rows[0].kind, "title": rows[0].title, "channels": usable,
+            "notification_ids": [r.id for r in rows], "external_operation_ids": operations})
     return NotifyResult(rows, notes)
 
 
-def permalink(kind: str, record_id: int) -> str:
+def permalink(kind: str, record_id: int | str) -> str:
     """The link a notice carries to the record it is about: the app's /go/<kind>/<id>, which opens that
-    record's page for whoever follows it (after signing in)."""
+    record's page for whoever follows it (after signing in); a one-time key (an invitation's token) in
+    place of the id for records found by their key."""
     return f"{settings.app_url.rstrip('/')}/go/{kind}/{record_id}"
+
+
+def mail_in(session: Session, *, to: str, subject: str, text: str, key: str,
+            customer_id: int | None = None) -> ExternalOperation:
+    """Mail one address that is not the customer's own (a person the company invites) through the outbox, in the
+    caller's transaction: one messaging "mail" operation, no Notification row (the text may hold a one-time
+    link that the company's in-app notices must not show). `key` names what the mail is about (the subject
+    of the idempotency key, e.g. "invitation12"). The caller audits it in its own entry."""
+    return outbox.enqueue(session, provider="messaging", operation=CHANNEL_OPERATIONS["mail"], subject=key,
+                          payload={"to": to, "subject": subject, "text": text}, customer_id=customer_id)
 
 
 def _message(channel: str, address: str, row: Notification) -> dict[str, Any]:

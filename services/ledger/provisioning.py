@@ -7,6 +7,7 @@ The speed limit (速度制限, throttle_on / throttle_off) does not change the l
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlmodel import Session
@@ -23,6 +24,18 @@ CARRIER_OPERATIONS: dict[LineEvent, str] = {
     LineEvent.RESUME: "resume",
     LineEvent.TERMINATE: "terminate",
 }
+
+
+# Carrier operations about a line that are not line events (an MNP 転出 予約番号): operation -> what its settled
+# outcome does, registered by the domain that sends it (services.registry); the line's own handler defers to it.
+CARRIER_OUTCOMES: dict[str, Callable[[Session, ExternalOperation, str, str, dict[str, Any]], None]] = {}
+
+
+def register_carrier_outcome(operation: str,
+                             apply_outcome: Callable[[Session, ExternalOperation, str, str, dict[str, Any]], None]
+                             ) -> None:
+    """Let a domain settle its own carrier operation about a line (services.registry, once per operation)."""
+    CARRIER_OUTCOMES[operation] = apply_outcome
 
 
 def enqueue_line_operation(session: Session, line: Line, event: LineEvent, payload: dict[str, Any] | None = None

@@ -2,7 +2,8 @@
 
 `ship_to_customer` records the shipment (requested) and the "ship" outbox operation in one
 transaction; the provider's acceptance makes it accepted with its shipment id and tracking number,
-and the customer is told the tracking number. Tracking webhooks (`logistics_event`) only ever move
+and the customer is told the tracking number (and again on delivery), with a link to the shipment's tracking
+page in the customer app (`tracking_steps` is its timeline). Tracking webhooks (`logistics_event`) only ever move
 a shipment forward in SHIPMENT_STATUSES order: a late, older event or a repeated one changes nothing.
 `request_return` asks the provider to collect a delivered item.
 """
@@ -17,15 +18,14 @@ from sqlmodel import Session, col, select
 
 from services.integrations import logistics
 from services.ledger.inventory import DEVICE
-from services.ledger.notifications import notify_customer
-from services.models import Customer, Device, ExternalOperation, Line, Shipment, SimCard
+from services.ledger.notifications import notify_in, permalink
+from services.models import AuditEntry, Customer, Device, ExternalOperation, Line, Shipment, SimCard
 from services.models.base import utcnow
 from services.models.inventory import DeviceEvent, DeviceStatus, SimStatus
 from services.models.line import LineStatus
 from services.models.workflow import SHIPMENT_STATUSES, ExternalOperationStatus, ReviewItem
 from services.platform.audit import mutating_service, record, snapshot
 from services.platform.clock import parse_utc
-from services.platform.config import settings
 from services.platform.db import read_session, write_session
 from services.platform.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
 from services.platform.formatting import tokyo_time
@@ -275,19 +275,24 @@ def apply_outcome(session: Session, op: ExternalOperation, outcome: str, detail:
     _fill_provider_ids(shipment, op.provider_ref or answer.get("shipment_id") or answer.get("id"),
                        answer.get("tracking_number"))
     if _move(session, shipment, "accepted", why):
-        _tell_customer(shipment)
+        _tell_customer(session, shipment)
 
 
-def _tell_customer(shipment: Shipment) -> None:
-    """The customer hears that the item is on its way, with the tracking number (system)."""
+def _tell_customer(session: Session, shipment: Shipment) -> None:
+    """The customer hears that the item is on its way (with the tracking number) or was delivered (system;
+    optional notices of the topic "shipment", linked to the shipment's tracking page in the customer app)."""
     item = label("record", shipment.item_type)
-    tracking = shipment.tracking_number or "（追って通知します）"
-    link = f"{settings.logistics_url}/shipments/{shipment.provider_shipment_id}" \
-        if shipment.provider_shipment_id else None
-    notify_customer(shipment.customer_id, actor=SYSTEM, kind="shipment.accepted", title=f"{item}を発送しました",
-                    body=f"ご契約の{item}の発送手続きが完了しました。\nお問い合わせ番号（追跡番号）: {tracking}\n"
-                         "配送状況は下記のリンクからご確認いただけます。",
-                    link=link, channels=("mail", "line"))
+    tracking = shipment.tracking_number or "（追ってお知らせします）"
+    if shipment.status == "delivered":
+        kind, title = "shipment.delivered", f"{item}のお届けが完了しました"
+        body = (f"ご契約の{item}をお届けしました（お問い合わせ番号: {tracking}）。\n"
+                f"次にすること: 同封の案内に沿って{item}をご利用ください。お心当たりのない場合はお問い合わせください。")
+    else:
+        kind, title = "shipment.accepted", f"{item}を発送しました"
+        body = (f"ご契約の{item}の発送手続きが完了しました。\nお問い合わせ番号（追跡番号）: {tracking}\n"
+                "次にすること: お届けまでお待ちください。配送状況は下記のリンクからご確認いただけます。")
+    notify_in(session, session.get(Customer, shipment.customer_id), actor=SYSTEM, kind=kind, title=title, body=body,
+              link=permalink("shipment", shipment.id), channels=("mail", "line", "in_app"), topic="shipment")
 
 
 def logistics_event(session: Session, event: dict[str, Any]) -> str:
@@ -314,6 +319,8 @@ def logistics_event(session: Session, event: dict[str, Any]) -> str:
     session.add(shipment)
     moved = _move(session, shipment, status, f"配送状況の通知（{event.get('id')}、#{event.get('sequence')}）",
                   at=parse_utc(data.get("at")))
+    if moved and status == "delivered":
+        _tell_customer(session, shipment)
     return f"shipment #{shipment.id} {status}" if moved else f"shipment #{shipment.id} stays {shipment.status}"
 
 
@@ -332,6 +339,30 @@ def _find_shipment(session: Session, data: dict[str, Any]) -> Shipment | None:
     if found is None or (found.provider_shipment_id and provider_id and found.provider_shipment_id != provider_id):
         return None
     return found
+
+
+FORWARD_STEPS = ("requested", "accepted", "picked_up", "in_transit", "delivered")
+RETURN_STEPS = ("return_requested", "return_in_transit", "returned")
+
+
+def tracking_steps(session: Session, shipment: Shipment) -> list[dict[str, Any]]:
+    """The shipment's tracking timeline, first step first: status, label, reached (bool), current (bool) and when
+    it was recorded (Asia/Tokyo, "" for a step the provider skipped or that is still ahead). The times are those of
+    the shipment's audit entries (shipment.request, shipment.<status>); delivery is the provider's own time."""
+    times: dict[str, Any] = {}
+    for action, at in session.exec(select(AuditEntry.action, AuditEntry.at).where(
+            AuditEntry.entity_type == "shipment", AuditEntry.entity_id == shipment.id).order_by(AuditEntry.id)):
+        times.setdefault("requested" if action == "shipment.request" else action.removeprefix("shipment."), at)
+    if shipment.delivered_at is not None:
+        times["delivered"] = shipment.delivered_at
+    if shipment.status == "failed":
+        steps: tuple[str, ...] = ("requested", "failed")
+    else:
+        steps = FORWARD_STEPS + (RETURN_STEPS if shipment.status in RETURN_STEPS else ())
+    failed = shipment.status == "failed"
+    return [{"status": step, "label": label("shipment_status", step), "current": step == shipment.status,
+             "reached": step in ("requested", "failed") if failed else _rank(step) <= _rank(shipment.status),
+             "at": tokyo_time(times.get(step))} for step in steps]
 
 
 def customer_shipments(customer_id: int, *, actor: Actor, limit: int = SECTION_LIMIT) -> list[dict[str, Any]]:

@@ -1,12 +1,13 @@
 """Data caps (上限) and the speed limit (速度制限): the ledger asks the carrier, the carrier confirms.
 
 Usage arrives with the carrier's daily line report (services.ledger.carrier_report). After each report
-`enforce` compares every active line's usage this month (Asia/Tokyo) with its plan's cap: a line
-that reached the cap gets a throttle_on call through the outbox, and a throttled line that no
-longer exceeds it (a new month, a bigger plan) gets throttle_off. The line shows 速度制限中 only once
-the carrier confirmed (services.ledger.lines.apply_carrier_outcome). A line with a call of its speed limit
-still under way, or refused by the carrier this month (the refusal waits in the review queue), is
-left alone; every request is audited as the system with the usage that caused it.
+`enforce` compares every active line's usage this month (Asia/Tokyo) with its plan's cap plus the add-on
+data bought for it this month (services.ledger.addon_data): a line that reached the cap gets a throttle_on
+call through the outbox, and a throttled line that no longer exceeds it (a new month, a bigger plan, add-on
+data) gets throttle_off. The line shows 速度制限中 only once the carrier confirmed
+(services.ledger.lines.apply_carrier_outcome). A line with a call of its speed limit still under way, or
+refused by the carrier this month (the refusal waits in the review queue), is left alone; every request is
+audited as the system with the usage that caused it.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from datetime import date, datetime, time
 from sqlalchemy import and_, func, or_
 from sqlmodel import col, select
 
+from services.ledger.addon_data import extra_mb
 from services.ledger.provisioning import CARRIER, THROTTLE_OPERATIONS, enqueue_throttle
 from services.models import Contract, ExternalOperation, Line, RatePlan, UsageRecord
 from services.models.line import LineStatus
@@ -39,15 +41,18 @@ def enforce(today: date | None = None) -> dict[str, int]:
     used = (select(UsageRecord.line_id, func.sum(UsageRecord.used_mb).label("mb"))
             .where(UsageRecord.day >= month_start).group_by(UsageRecord.line_id).subquery())
     month_mb = func.coalesce(used.c.mb, 0)
-    over = and_(RatePlan.data_cap_mb > 0, month_mb >= RatePlan.data_cap_mb)
+    over = and_(RatePlan.data_cap_mb > 0, month_mb >= RatePlan.data_cap_mb)  # the plan's cap, before add-ons
     with read_session() as session:  # the month's usage is read without holding up other writers
-        candidates = session.exec(
-            select(Line.id, RatePlan.data_cap_mb, month_mb)
+        rows = session.exec(
+            select(Line.id, RatePlan.data_cap_mb, month_mb, Line.throttled)
             .join(Contract, Contract.id == Line.contract_id).join(RatePlan, RatePlan.id == Contract.rate_plan_id)
             .outerjoin(used, used.c.line_id == Line.id)
             .where(Line.status == LineStatus.ACTIVE.value,
-                   or_(and_(Line.throttled.is_(False), over), and_(Line.throttled.is_(True), ~over)))
+                   or_(and_(Line.throttled.is_(False), over), Line.throttled.is_(True)))
             .order_by(Line.id)).all()
+        extra = extra_mb(session, month_start, today)  # add-on data bought this month, per line
+    candidates = [(line_id, cap + extra.get(line_id, 0) if cap else 0, mb) for line_id, cap, mb, throttled in rows
+                  if throttled != (bool(cap) and mb >= cap + extra.get(line_id, 0))]
     queued = {"throttle_on": 0, "throttle_off": 0}
     for start in range(0, len(candidates), BATCH):
         with write_session() as session:

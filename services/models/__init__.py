@@ -28,6 +28,7 @@ from services.models.customer_access import (
 from services.models.inventory import Device, SimCard
 from services.models.line import Line, UsageRecord
 from services.models.search import CustomerNameGram
+from services.models.self_service import CardCheckout, MnpReservation, NotificationPreference, UsageNotice
 from services.models.staff import (
     SignInAttempt,
     SignInChallenge,
@@ -35,7 +36,7 @@ from services.models.staff import (
     StaffSession,
     StaffUser,
 )
-from services.models.support import Ticket, TicketMessage
+from services.models.support import Ticket, TicketAttachment, TicketMessage
 from services.models.workflow import (
     ApprovalRequest,
     ExternalAttempt,
@@ -55,6 +56,7 @@ __all__ = [
     "RateOptionVersion", "RatePlanVersion",
     "CustomerInvitation", "CustomerPasswordReset", "CustomerRecoveryCode", "CustomerSession", "CustomerSignInChallenge",
     "CustomerUserLine", "CustomerPasskey", "CustomerWebAuthnChallenge",
+    "CardCheckout", "MnpReservation", "NotificationPreference", "UsageNotice", "TicketAttachment",
     "ApprovalRequest", "AuditChainHead", "AuditEntry", "AuditSealedValue", "Contract", "ContractOption", "Customer", "CustomerNameGram",
     "CustomerUser", "Device", "ExternalAttempt", "ExternalOperation", "InboundEvent", "ImportBatch", "Invoice", "InvoiceItem", "KycRecord", "Line",
     "Notification", "Payment", "PaymentAllocation", "RateOption", "RatePlan", "ReconciliationRun", "ReviewItem", "ServiceIncident", "Shipment",

@@ -122,4 +122,6 @@ class PendingCharge(SQLModel, table=True):
     occurred_on: date
     invoice_item_id: int | None = Field(default=None, foreign_key="invoice_item.id", index=True)
     created_by: int | None = Field(default=None, foreign_key="staff_user.id")
+    # the key the page sent with a customer's purchase (add-on data): a double submit buys once
+    request_key: str | None = Field(default=None, max_length=64, unique=True, index=True)
     created_at: datetime = Field(default_factory=utcnow)

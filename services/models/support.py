@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
+from sqlalchemy import CheckConstraint
 from sqlmodel import Field, SQLModel
 
 from services.models.base import status_check, utcnow, values_check
@@ -44,6 +45,7 @@ class Ticket(SQLModel, table=True):
     customer_id: int = Field(foreign_key="customer.id", index=True)
     contract_id: int | None = Field(default=None, foreign_key="contract.id", index=True)
     line_id: int | None = Field(default=None, foreign_key="line.id", index=True)
+    invoice_id: int | None = Field(default=None, foreign_key="invoice.id", index=True)  # a question about a bill
     subject: str = Field(max_length=200)
     status: str = Field(default=TicketStatus.OPEN.value, max_length=20)
     priority: str = Field(default="normal", max_length=8)
@@ -63,4 +65,24 @@ class TicketMessage(SQLModel, table=True):
     author_kind: str = Field(max_length=8)
     author_id: int | None = None
     body: str
+    internal: bool = False  # 社内メモ: staff only, never shown to the customer
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class TicketAttachment(SQLModel, table=True):
+    """A file attached to a ticket message, stored privately (under data/, by its SHA-256), served only to
+    the ticket's customer and to staff."""
+
+    __tablename__ = "ticket_attachment"
+    __table_args__ = (CheckConstraint("size_bytes > 0", name="ck_ticket_attachment_size"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    message_id: int | None = Field(default=None, foreign_key="ticket_message.id", index=True)
+    file_name: str = Field(max_length=200)
+    content_type: str = Field(max_length=100)
+    size_bytes: int
+    sha256: str = Field(max_length=64)
+    uploaded_by_kind: str = Field(max_length=8)  # staff | customer
+    uploaded_by_id: int | None = None
     created_at: datetime = Field(default_factory=utcnow)

@@ -87,7 +87,9 @@ class ApprovalRequest(SQLModel, table=True):
     params_json: str
     params_hash: str = Field(max_length=64)
     status: str = Field(default=ApprovalStatus.PENDING.value, max_length=16, index=True)
-    requested_by: int | None = Field(default=None, foreign_key="staff_user.id")  # None: the system asked
+    requested_by: int | None = Field(default=None, foreign_key="staff_user.id")  # None: the system or a customer asked
+    # a customer's own request from the customer app (申請 by a 法人管理者 or a 利用者 with the right to ask)
+    requested_by_customer_user_id: int | None = Field(default=None, foreign_key="customer_user.id")
     # a rule that asked and approved it as the system (督促ポリシー …), shown as the requester and approver
     policy_rule: str | None = Field(default=None, max_length=100)
     urgent: bool = False  # first in the queue (a customer's lost or stolen phone)

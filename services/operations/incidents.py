@@ -5,7 +5,8 @@ services.workflow.webhooks like every other provider's: `monitoring_event` keeps
 provider event id and applies an event only when its sequence is newer than the last one applied,
 so duplicated and re-ordered deliveries leave the latest report in place. Each change is audited as
 the system. `current_incidents` lists what staff should know now: outages not yet resolved and
-maintenance not yet completed (announced or in progress).
+maintenance not yet completed (announced or in progress). When an incident is first opened, the customers whose
+lines it affects are told in the same transaction (services.operations.incident_notices).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sqlmodel import Session, col, select
 from services.models import ReviewItem, ServiceIncident
 from services.models.base import utcnow
 from services.models.workflow import INCIDENT_KINDS
+from services.operations import incident_notices
 from services.platform.audit import record, snapshot
 from services.platform.clock import parse_utc
 from services.platform.db import read_session
@@ -62,6 +64,9 @@ def monitoring_event(session: Session, event: dict[str, Any]) -> str:
                                                      else "incident.update")
     record(session, SYSTEM, action, incident, before=before,
            reason=f"監視基盤の通知（{event.get('id')}、#{sequence}）")
+    if before is None:  # announced: the customers whose lines it affects are told once, with the incident
+        told = incident_notices.notify_affected(session, incident)
+        return f"incident #{incident.id} {status}, {told} customers told"
     return f"incident #{incident.id} {status}"
 
 

@@ -54,6 +54,8 @@ class Settings:
     sign_in_max_failures_per_network: int
     approval_expiry_hours: int
     app_url: str
+    customer_session_idle_minutes: int = 60  # a customer's session ends after this long without a request
+    customer_session_absolute_hours: int = 12  # ... and this long after signing in, whatever happens
     oidc_issuer: str = ""  # single sign-on for staff (OpenID Connect); off while any of the three is empty
     oidc_client_id: str = ""
     oidc_client_secret: str = ""
@@ -82,6 +84,8 @@ class Settings:
     key_file: Path = PROJECT_ROOT / "data" / "encryption.keys"  # data-encryption keys, newest first
     encryption_keys: tuple[str, ...] = ()  # keys given by the environment instead (then the file is not used)
     secrets_file: Path = PROJECT_ROOT / "data" / "secrets.json"  # generated webhook secrets and tokens
+    # files customers and staff attach to tickets (by SHA-256, owner-only); None: beside a SQLite ledger, else data/
+    attachments_dir: Path | None = None
     access_log: bool = True  # the web process writes an access log to stdout
     issuer: Issuer = Issuer()
     consignor: Consignor = Consignor()
@@ -101,6 +105,8 @@ def load_settings() -> Settings:
         sign_in_max_failures_per_network=int(os.environ.get("TELECOM_SIGN_IN_MAX_FAILURES_PER_NETWORK", "20")),
         approval_expiry_hours=int(os.environ.get("TELECOM_APPROVAL_EXPIRY_HOURS", "72")),
         app_url=os.environ.get("TELECOM_APP_URL", "http://localhost:3000"),
+        customer_session_idle_minutes=int(os.environ.get("TELECOM_CUSTOMER_SESSION_IDLE_MINUTES", "60")),
+        customer_session_absolute_hours=int(os.environ.get("TELECOM_CUSTOMER_SESSION_ABSOLUTE_HOURS", "12")),
         oidc_issuer=os.environ.get("TELECOM_OIDC_ISSUER", "").strip(),
         oidc_client_id=os.environ.get("TELECOM_OIDC_CLIENT_ID", "").strip(),
         oidc_client_secret=os.environ.get("TELECOM_OIDC_CLIENT_SECRET", "").strip(),
@@ -127,6 +133,7 @@ def load_settings() -> Settings:
         key_file=Path(os.environ.get("TELECOM_KEY_FILE", PROJECT_ROOT / "data" / "encryption.keys")),
         encryption_keys=tuple(k.strip() for k in os.environ.get("TELECOM_ENCRYPTION_KEYS", "").split(",") if k.strip()),
         secrets_file=Path(os.environ.get("TELECOM_SECRETS_FILE", PROJECT_ROOT / "data" / "secrets.json")),
+        attachments_dir=Path(os.environ["TELECOM_ATTACHMENTS_DIR"]) if os.environ.get("TELECOM_ATTACHMENTS_DIR") else None,
         access_log=os.environ.get("TELECOM_ACCESS_LOG", "1") != "0",
         issuer=Issuer(
             name=os.environ.get("TELECOM_ISSUER_NAME", Issuer.name).strip(),

@@ -39,6 +39,9 @@ _RECORD: dict[str, Label] = {
     "incident": ("障害・メンテナンス", "Outage or maintenance"),
     "audit": ("監査ログ", "Audit log"),
     "kyc_record": ("本人確認記録", "ID verification record"),
+    "customer_user": ("利用者", "Customer user"),
+    "customer_invitation": ("利用者の招待", "Customer user invitation"),
+    "mnp_reservation": ("MNP予約番号", "MNP reservation number"),  # services.ledger.customer_requests
 }
 
 # The audit log's entity types (table names) -> the record they are.
@@ -51,6 +54,9 @@ _TABLE_RECORDS = {
     "rate_plan": "catalog", "rate_plan_version": "catalog", "rate_option": "catalog", "rate_option_version": "catalog",
     "charge_rate": "catalog", "pending_charge": "charge", "contract_plan_period": "contract",
     "contract_option": "contract", "instalment_plan": "contract",
+    "customer_user": "customer_user", "customer_invitation": "customer_invitation", "notification": "notification",
+    "mnp_reservation": "mnp_reservation",
+    "notification_preference": "notification",  # services.ledger.notification_preferences
 }
 
 CATALOGUE: dict[str, dict[str, Label]] = {
@@ -59,6 +65,11 @@ CATALOGUE: dict[str, dict[str, Label]] = {
         "staff_session": ("ログインセッション", "Sign-in session"),
         "staff_recovery_code": ("リカバリーコード", "Recovery code"),
         "sign_in_attempt": ("ログイン試行", "Sign-in attempt"),
+        # customers' sign-in (services.security.customer_auth)
+        "customer_session": ("お客様のログインセッション", "Customer sign-in session"),
+        "customer_recovery_code": ("お客様のリカバリーコード", "Customer recovery code"),
+        "customer_password_reset": ("パスワード再設定", "Password reset"),
+        "customer_passkey": ("お客様のパスキー", "Customer passkey"),  # services.security.passkeys
     },
     # the second part of an audit action ("line.suspend" -> 回線: 停止) when it is not a lifecycle event
     "action": {
@@ -75,6 +86,10 @@ CATALOGUE: dict[str, dict[str, Label]] = {
         "assign": ("担当者割当", "Assign staff member"),
         "mfa_enroll": ("二要素認証の設定", "Set up two-factor authentication"),
         "request": ("申請", "Request"),
+        # a customer's requests from the customer app (services.ledger.customer_requests)
+        "sim_reissue_request": ("SIM再発行の申し込み", "SIM re-issue request"),
+        "issue": ("発行", "Issue"),
+        "fail": ("失敗", "Failed"),
         "mfa_reset": ("二要素認証リセット", "Reset two-factor authentication"),
         "reveal": ("表示", "Reveal"),
         "role_change": ("権限変更", "Change role"),
@@ -92,6 +107,7 @@ CATALOGUE: dict[str, dict[str, Label]] = {
         "returned": ("返品受領", "Return received"),
         "failed": ("不成立", "Failed"),
         "charge_card": ("カードで請求", "Charge card"),
+        "card_checkout": ("カード払いの開始（お客様）", "Card payment started by the customer"),  # billing.card_checkout
         "refund_confirmed": ("返金完了の確認", "Refund confirmed"),
         "external_ref": ("取引IDの記録", "Record transaction ID"),
         "open": ("発生・予定の受信", "Outage or maintenance reported"),
@@ -103,6 +119,20 @@ CATALOGUE: dict[str, dict[str, Label]] = {
         "reveal_sealed": ("変更前の値の表示（監査）", "Reveal previous value (audit)"),
         "kyc_reopen": ("本人確認のやり直し", "Redo ID verification"),
         "purge": ("保存期間経過による削除", "Deleted after retention period"),
+        # customers' sign-in (services.security.customer_auth)
+        "sign_out_others": ("ほかの端末からのログアウト", "Sign out other devices"),
+        "accept_invitation": ("招待の受諾", "Accept invitation"),
+        "password_reset_request": ("パスワード再設定の申し込み", "Request password reset"),
+        "password_reset": ("パスワード再設定", "Reset password"),
+        "passkey_register": ("パスキーの登録", "Register passkey"),  # services.security.passkeys
+        "passkey_remove": ("パスキーの削除", "Remove passkey"),
+        "invite": ("招待", "Invite"),
+        "assign_lines": ("回線の割当", "Assign lines"),
+        "set_rights": ("権限の設定", "Set rights"),
+        "read": ("既読", "Mark as read"),
+        "note": ("社内メモの追加", "Add internal note"),  # services.ledger.tickets: staff only, never shown to customers
+        "preference": ("通知の設定", "Notification settings"),  # services.ledger.notification_preferences
+        "buy_addon_data": ("追加データの購入", "Buy add-on data"),  # services.billing.addons
     },
     "role": {
         "sales": ("営業", "Sales"),
@@ -112,6 +142,11 @@ CATALOGUE: dict[str, dict[str, Label]] = {
         "auditor": ("監査担当", "Auditor"),
         "customer_admin": ("法人管理者", "Corporate administrator"),
         "user": ("利用者", "User"),
+    },
+    "customer_user_status": {  # a person of a customer on the company's user screen
+        "active": ("利用中", "Active"),
+        "disabled": ("削除済", "Removed"),
+        "invited": ("招待中", "Invited"),
     },
     "actor_kind": {
         "staff": ("担当者", "Staff"),
@@ -166,6 +201,7 @@ CATALOGUE: dict[str, dict[str, Label]] = {
     "settlement_type": {
         "charge": ("カード請求", "Card charge"),
         "refund": ("返金", "Refund"),
+        "checkout": ("カード払い（決済ページ）", "Card payment on the payment page"),
         "other": ("取引", "Transaction"),
     },
     "provider": {
@@ -199,6 +235,9 @@ CATALOGUE: dict[str, dict[str, Label]] = {
         "push": ("LINE送信", "LINE message"),
         "transfer": ("振込", "Bank transfer"),
         "check": ("結果", "Result"),
+        "checkout": ("決済ページの作成", "Payment page"),  # services.billing.card_checkout
+        "expire_checkout": ("決済ページの終了", "Payment page closed"),
+        "mnp_reserve": ("MNP予約番号の発行", "MNP reservation number"),
     },
     "attempt_outcome": {
         "succeeded": ("成功", "Succeeded"),
@@ -256,6 +295,24 @@ CATALOGUE: dict[str, dict[str, Label]] = {
         "returned": ("返品受領", "Return received"),
         "failed": ("出荷不可", "Could not be shipped"),
     },
+    "customer_ticket_status": {  # a ticket's state as the customer app names it (services.read.customer.tickets)
+        "open": ("受付済み", "Received"),
+        "in_progress": ("対応中", "In progress"),
+        "waiting_customer": ("ご返信待ち", "Awaiting your reply"),
+        "resolved": ("解決済み", "Resolved"),
+        "closed": ("終了", "Closed"),
+    },
+    "ticket_author": {  # who wrote a ticket message, as the customer app shows it
+        "staff": ("サポート担当", "Support"),
+        "customer": ("お客様", "Customer"),
+    },
+    "attachment_type": {  # what may be attached to a ticket message (services.ledger.ticket_files)
+        "pdf": ("PDF", "PDF"),
+        "png": ("PNG画像", "PNG image"),
+        "jpeg": ("JPEG画像", "JPEG image"),
+        "heic": ("HEIC画像（iPhoneの写真）", "HEIC image (iPhone photo)"),
+        "text": ("テキスト", "Plain text"),
+    },
     "ticket_priority": {
         "low": ("低", "Low"),
         "normal": ("通常", "Normal"),
@@ -266,11 +323,67 @@ CATALOGUE: dict[str, dict[str, Label]] = {
         "line": ("LINE", "LINE"),
         "in_app": ("アプリ内", "In-app"),
     },
+    # the optional notices a customer may switch off per channel (services.models.self_service.NOTICE_TOPICS)
+    "notice_topic": {
+        "usage": ("データ通信量（80%・100%）", "Data use (80% and 100%)"),
+        "maintenance": ("障害・メンテナンス", "Outages and maintenance"),
+        "request": ("お申し込みの結果", "Request outcomes"),
+        "shipment": ("SIM・端末の配送状況", "SIM and device delivery"),
+    },
+    # a notice's next action, the label of its button in the customer app (services.read.customer.notices)
+    "notice_action": {
+        "view_bill": ("請求を見る", "View the bill"),
+        "add_data": ("データを追加", "Add data"),
+        "check_usage": ("利用量を見る", "Check data use"),
+        "check_lines": ("回線の状況を見る", "Check your lines"),
+        "track": ("配送状況を見る", "Track the delivery"),
+        "open": ("開く", "Open"),
+    },
     "notification_delivery": {
         "sent": ("送信済", "Sent"),
         "waiting": ("送信待ち", "Waiting to be sent"),
         "failed": ("送信失敗", "Sending failed"),
         "unknown": ("要確認", "Needs review"),
+    },
+    # what a customer asks for about a line in the customer app (services.ledger.customer_requests)
+    "request_kind": {
+        "suspend": ("利用停止", "Suspension"),
+        "resume": ("利用再開", "Resumption"),
+        "terminate": ("解約", "Termination"),
+        "mnp": ("MNP予約番号の発行", "MNP reservation number"),
+        "sim_reissue": ("SIM再発行", "SIM re-issue"),
+    },
+    "request_reason": {
+        "lost": ("紛失", "Lost"),
+        "stolen": ("盗難", "Stolen"),
+        "found": ("見つかった", "Found again"),
+        "not_needed": ("使わなくなった", "No longer needed"),
+        "damaged": ("故障・破損", "Damaged"),
+        "other": ("その他", "Other"),
+    },
+    # a request's timeline in the customer app (services.read.customer.requests): its steps and where it stands
+    "request_step": {
+        "requested": ("お申し込み", "Requested"),
+        "approval": ("承認", "Approval"),
+        "approved": ("承認", "Approved"),
+        "rejected": ("却下", "Rejected"),
+        "expired": ("期限切れ", "Expired"),
+        "execution": ("手続き", "Carrying out"),
+        "pending": ("承認待ち", "Awaiting approval"),
+        "in_progress": ("手続き中", "In progress"),
+        "handling": ("対応", "Handling"),
+        "issue": ("発行", "Issue"),
+        "issued": ("発行", "Issued"),
+        "done": ("完了", "Done"),
+        "failed": ("失敗", "Failed"),
+    },
+    "mnp_status": {  # services.models.self_service.MNP_STATUSES
+        "requested": ("発行手続き中", "Being issued"),
+        "issued": ("発行済", "Issued"),
+        "used": ("転出済", "Ported out"),
+        "expired": ("期限切れ", "Expired"),
+        "cancelled": ("取消", "Cancelled"),
+        "failed": ("発行できませんでした", "Not issued"),
     },
     "incident_kind": {
         "outage": ("障害", "Outage"),
@@ -489,6 +602,19 @@ CATALOGUE: dict[str, dict[str, Label]] = {
         "adjustment": ("調整", "Adjustment"),
     },
     # 振替結果コード 0, 1, 2, 3, 4, 8, 9 (services.billing.direct_debit.RESULT_KEYS)
+    # a customer paying a bill by card on the gateway's page (services.billing.card_checkout; CHECKOUT_STATUSES)
+    "checkout_status": {
+        "open": ("お支払い待ち", "Waiting for payment"),
+        "paid": ("お支払い済み", "Paid"),
+        "expired": ("期限切れ", "Expired"),
+        "cancelled": ("取消", "Cancelled"),
+    },
+    # why a bill's payment is late, as the customer's bill page says it (services.read.customer.payments)
+    "payment_problem": {
+        "unpaid": ("お支払期限を過ぎています", "The payment is overdue"),
+        "debit_failed": ("口座振替ができませんでした（振替不能）", "The direct debit failed"),
+        "card_failed": ("カードでのお支払いができませんでした（カード決済失敗）", "The card payment failed"),
+    },
     "debit_result": {
         "transferred": ("振替済", "Collected"),
         "insufficient_funds": ("資金不足", "Insufficient funds"),

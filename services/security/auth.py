@@ -23,32 +23,26 @@ cause says the same thing, and failed attempts per login name are throttled
 network (an IPv4 address, an IPv6 /64) are throttled as well, so one address cannot try many
 accounts: past settings.sign_in_max_failures_per_network in the window every attempt from it is
 refused with a message that says so, logged, and the first refusal is audited.
+
+The pieces every sign-in shares (password hashing, tokens, TOTP steps, recovery codes, throttling
+on SignInAttempt) live in services.security.credentials; customers sign in through
+services.security.customer_auth on their own tables.
 """
 
 from __future__ import annotations
 
-import hashlib
-import ipaddress
-import logging
 import re
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import lru_cache
 from typing import Literal
 
 import pyotp
-import segno
 from pwdlib import PasswordHash
-from pwdlib.exceptions import UnknownHashError
-from pwdlib.hashers.argon2 import Argon2Hasher
-from pyotp.exceptions import OTPVerificationError
 from sqlalchemy import func, update
 from sqlmodel import Session, select
 
 from services.models import (
-    SignInAttempt,
     SignInChallenge,
     StaffRecoveryCode,
     StaffSession,
@@ -60,26 +54,30 @@ from services.platform.audit import record, snapshot
 from services.platform.config import settings
 from services.platform.crypto import decrypt, encrypt
 from services.platform.db import read_session, write_session
-from services.platform.errors import DomainError, NotAuthenticated, ValidationFailed
+from services.platform.errors import NotAuthenticated, ValidationFailed
 from services.platform.permissions import SYSTEM, Actor, Role
+from services.security import credentials
+from services.security.credentials import (  # noqa: F401  (part of this module's interface)
+    NETWORK_THROTTLED,
+    RECOVERY_CODE_COUNT,
+    SIGN_IN_FAILED,
+    TOTP_VALID_WINDOW,
+    AuthenticationFailed,
+    NetworkThrottled,
+    client_network,
+    normalise_login,
+)
 
 ISSUER = "通信サービス管理"
 CHALLENGE_LIFETIME = timedelta(minutes=10)
 TICKET_LIFETIME = timedelta(seconds=60)
 SESSION_TOUCH_INTERVAL = timedelta(minutes=1)
-RECOVERY_CODE_COUNT = 10
 MIN_PASSWORD_LENGTH = 12
-TOTP_VALID_WINDOW = 1  # accept the previous and the next 30-second step (clock drift)
 
-SIGN_IN_FAILED = "メールアドレスまたはパスワードが正しくありません。"
 CODE_INVALID = "確認コードが正しくありません。"
 CHALLENGE_INVALID = "ログインの有効期限が切れました。最初からやり直してください。"
 TICKET_INVALID = "ログインの有効期限が切れました。もう一度ログインしてください。"
 SSO_FAILED = "シングルサインオンでログインできませんでした。もう一度お試しいただくか、管理者にお問い合わせください。"
-NETWORK_THROTTLED = ("このネットワークからのログインの失敗が続いたため、しばらくログインを受け付けません。"
-                     "{minutes}分ほど待ってからもう一度お試しください。")
-
-log = logging.getLogger(__name__)
 
 SSO_TOKEN_PREFIX = "oidc."  # marks the challenge tokens and tickets of a flow begun with SSO
 
@@ -87,19 +85,9 @@ SSO_TOKEN_PREFIX = "oidc."  # marks the challenge tokens and tickets of a flow b
 clock: Callable[[], datetime] = utcnow
 
 # argon2id with the library's recommended cost (tests may swap in a cheaper argon2id hasher).
-_password_hash = PasswordHash((Argon2Hasher(),))
+_password_hash: PasswordHash = credentials.DEFAULT_PASSWORD_HASH
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_TOTP_CODE = re.compile(r"^\d{6}$")
-_RECOVERY_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"  # 32 symbols, no l/o/0/1: 60 bits per code
-_RECOVERY_CODE = re.compile(rf"^[{_RECOVERY_ALPHABET}]{{12}}$")
-
-
-class AuthenticationFailed(DomainError):
-    """Sign-in did not succeed; the message never says which part was wrong."""
-
-    def __init__(self, message: str = SIGN_IN_FAILED):
-        super().__init__(message)
 
 
 @dataclass(frozen=True)
@@ -134,23 +122,17 @@ class EnrollmentResult:
 
 # --- small helpers ---------------------------------------------------------------------------
 
-def _digest(value: str) -> str:
-    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+_digest = credentials.digest
 
 
 def _new_token(method: str = "password") -> str:
-    token = secrets.token_urlsafe(32)  # 256 bits
+    token = credentials.new_token()
     return SSO_TOKEN_PREFIX + token if method == "oidc" else token
 
 
 def _method_of(token: str) -> str:
     """"oidc" for the tokens of a flow begun with SSO, else "password" (the digest covers the prefix)."""
     return "oidc" if token.startswith(SSO_TOKEN_PREFIX) else "password"
-
-
-def normalise_login(email: str) -> str:
-    """The throttling key and stored form of a login name: stripped and lower-cased."""
-    return (email or "").strip().lower()[:254]
 
 
 def _staff_actor(user: StaffUser, *, session_id: int | None = None,
@@ -167,88 +149,9 @@ def _find_user_by_login(session: Session, login_key: str) -> StaffUser | None:
     return session.exec(select(StaffUser).where(func.lower(StaffUser.email) == login_key)).first()
 
 
-def client_network(client_ip: str | None) -> str | None:
-    """The network an address belongs to for throttling: the IPv4 address itself, or its IPv6 /64."""
-    try:
-        address = ipaddress.ip_address((client_ip or "").strip())
-    except ValueError:
-        return None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    prefix = 32 if address.version == 4 else 64
-    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
-
-
-def _recent_failures(session: Session, login_key: str, now: datetime) -> int:
-    since = now - timedelta(minutes=settings.sign_in_window_minutes)
-    stmt = select(func.count()).select_from(SignInAttempt).where(
-        SignInAttempt.login_key == login_key,
-        SignInAttempt.succeeded == False,  # noqa: E712  (SQL expression)
-        SignInAttempt.attempted_at >= since,
-    )
-    return session.exec(stmt).one()
-
-
-def _network_failures(session: Session, network: str | None, now: datetime) -> int:
-    if network is None:
-        return 0
-    since = now - timedelta(minutes=settings.sign_in_window_minutes)
-    return session.exec(select(func.count()).select_from(SignInAttempt).where(
-        SignInAttempt.client_network == network,
-        SignInAttempt.succeeded == False,  # noqa: E712  (SQL expression)
-        SignInAttempt.attempted_at >= since,
-    )).one()
-
-
-class NetworkThrottled(AuthenticationFailed):
-    """Too many failed sign-ins from one network: every attempt from it waits for the window to pass."""
-
-    def __init__(self) -> None:
-        super().__init__(NETWORK_THROTTLED.format(minutes=settings.sign_in_window_minutes))
-
-
-def _network_throttled(session: Session, login_key: str, client_ip: str | None, now: datetime) -> bool:
-    """True (with the refused attempt recorded, logged, and audited once per window) when the network of
-    `client_ip` is over its limit; the caller raises NetworkThrottled after its transaction commits."""
-    network = client_network(client_ip)
-    failures = _network_failures(session, network, now)
-    if failures < settings.sign_in_max_failures_per_network:
-        return False
-    attempt = _record_attempt(session, login_key, False, now, client_ip)
-    log.warning("sign-in refused: %s failed attempts from network %s in %s minutes",
-                failures, network, settings.sign_in_window_minutes)
-    if failures == settings.sign_in_max_failures_per_network:  # the first refusal of this window
-        record(session, SYSTEM, "auth.network_throttled", attempt,
-               after={"client_network": network, "failures": failures,
-                      "window_minutes": settings.sign_in_window_minutes},
-               reason="同じネットワークからのログイン失敗が上限を超えたため、受け付けを一時停止しました。")
-    return True
-
-
-def _record_attempt(session: Session, login_key: str, succeeded: bool, now: datetime,
-                    client_ip: str | None = None) -> SignInAttempt:
-    attempt = SignInAttempt(login_key=login_key, client_ip=(client_ip or None) and client_ip[:64],
-                            client_network=client_network(client_ip), succeeded=succeeded, attempted_at=now)
-    session.add(attempt)
-    return attempt
-
-
-@lru_cache(maxsize=4)
-def _dummy_hash(hasher: PasswordHash) -> str:
-    """A hash of a random password with the current cost, verified for unknown logins."""
-    return hasher.hash(secrets.token_urlsafe(16))
-
-
 def _verify_password(password: str, stored_hash: str | None) -> tuple[bool, str | None]:
     """(matches, new hash if the cost settings changed). Unknown logins verify a dummy hash."""
-    try:
-        if stored_hash is None:
-            _password_hash.verify(password or "", _dummy_hash(_password_hash))
-            return False, None
-        return _password_hash.verify_and_update(password or "", stored_hash)
-    except UnknownHashError:
-        _password_hash.verify(password or "", _dummy_hash(_password_hash))
-        return False, None
+    return credentials.verify_password(password, stored_hash, _password_hash)
 
 
 def _new_challenge(session: Session, user: StaffUser, stage: str, lifetime: timedelta,
@@ -276,24 +179,6 @@ def _open_challenge(session: Session, token: str | None, stage: str, now: dateti
     return challenge, user
 
 
-def _totp_step(secret: str, code: str, now: datetime, after_step: int | None) -> int | None:
-    """The time step `code` belongs to (within ±1 step of now), if it is newer than `after_step`."""
-    if not _TOTP_CODE.match(code):
-        return None
-    try:
-        step = pyotp.TOTP(secret).verify_and_get_timecode(code, for_time=now,
-                                                          valid_window=TOTP_VALID_WINDOW)
-    except OTPVerificationError:
-        return None
-    if after_step is not None and step <= after_step:
-        return None  # this code (or an older one) was already used: replay
-    return step
-
-
-def _canonical_recovery_code(code: str) -> str:
-    return re.sub(r"[\s\-]", "", code or "").lower()
-
-
 def _new_recovery_codes(session: Session, user: StaffUser, now: datetime) -> list[str]:
     """Replace the user's recovery codes with 10 new ones; returns them as shown (abcd-efgh-ijkl)."""
     session.exec(update(StaffRecoveryCode)
@@ -301,22 +186,17 @@ def _new_recovery_codes(session: Session, user: StaffUser, now: datetime) -> lis
                         StaffRecoveryCode.used_at.is_(None))
                  .values(used_at=now))
     codes = []
-    for _ in range(RECOVERY_CODE_COUNT):
-        raw = "".join(secrets.choice(_RECOVERY_ALPHABET) for _ in range(12))
+    for raw, shown in credentials.new_recovery_codes(RECOVERY_CODE_COUNT):
         session.add(StaffRecoveryCode(staff_user_id=user.id, code_hash=_digest(raw)))
-        codes.append(f"{raw[0:4]}-{raw[4:8]}-{raw[8:12]}")
+        codes.append(shown)
     return codes
-
-
-def _qr_data_uri(uri: str) -> str:
-    return segno.make(uri, error="m").svg_data_uri(scale=4, border=2)
 
 
 # --- sign-in ---------------------------------------------------------------------------------
 
 def hash_password(password: str) -> str:
     """Hash a password with argon2id (pwdlib); the result carries its own salt and cost."""
-    return _password_hash.hash(password)
+    return credentials.hash_password(password, _password_hash)
 
 
 def begin_sign_in(email: str, password: str, *, client_ip: str | None = None) -> SignInStep:
@@ -330,7 +210,7 @@ def begin_sign_in(email: str, password: str, *, client_ip: str | None = None) ->
     """
     login_key = normalise_login(email)
     with write_session() as session:
-        network_throttled = _network_throttled(session, login_key, client_ip, clock())
+        network_throttled = credentials.network_throttled(session, login_key, client_ip, clock())
     if network_throttled:
         raise NetworkThrottled()
     with read_session() as session:
@@ -339,10 +219,10 @@ def begin_sign_in(email: str, password: str, *, client_ip: str | None = None) ->
 
     now = clock()
     with write_session() as session:
-        throttled = _recent_failures(session, login_key, now) >= settings.sign_in_max_failures
+        throttled = credentials.recent_failures(session, login_key, now) >= settings.sign_in_max_failures
         user = session.get(StaffUser, user.id) if user is not None else None
         ok = password_ok and not throttled and user is not None and user.is_active
-        _record_attempt(session, login_key, ok, now, client_ip)
+        credentials.record_attempt(session, login_key, ok, now, client_ip)
         step = None
         if ok:
             if new_hash:
@@ -373,8 +253,8 @@ def start_enrollment(challenge_token: str) -> Enrollment:
             challenge.pending_totp_secret = encrypt(pyotp.random_base32())
             session.add(challenge)
         secret, email = decrypt(challenge.pending_totp_secret), user.email
-    uri = pyotp.TOTP(secret).provisioning_uri(name=email, issuer_name=ISSUER)
-    return Enrollment(secret=secret, provisioning_uri=uri, qr_svg_data_uri=_qr_data_uri(uri))
+    uri = credentials.provisioning_uri(secret, email, ISSUER)
+    return Enrollment(secret=secret, provisioning_uri=uri, qr_svg_data_uri=credentials.qr_data_uri(uri))
 
 
 def complete_enrollment(challenge_token: str, code: str) -> EnrollmentResult:
@@ -391,7 +271,7 @@ def complete_enrollment(challenge_token: str, code: str) -> EnrollmentResult:
         if user.mfa_enrolled_at is not None or challenge.pending_totp_secret is None:
             raise AuthenticationFailed(CHALLENGE_INVALID)
         secret = decrypt(challenge.pending_totp_secret)
-        step = _totp_step(secret, (code or "").strip(), now, None)
+        step = credentials.totp_step(secret, (code or "").strip(), now, None)
         if step is None:
             raise AuthenticationFailed(CODE_INVALID)
         before = snapshot(user, USER_SECRET_FIELDS)
@@ -423,35 +303,35 @@ def verify_mfa(challenge_token: str, code: str, *, client_ip: str | None = None)
     with write_session() as session:
         challenge, user = _open_challenge(session, challenge_token, "mfa", now)
         login_key = normalise_login(user.email)
-        failures = _recent_failures(session, login_key, now)
-        if _network_throttled(session, login_key, client_ip, now):
+        failures = credentials.recent_failures(session, login_key, now)
+        if credentials.network_throttled(session, login_key, client_ip, now):
             failure = NetworkThrottled()
         elif failures >= settings.sign_in_max_failures:
-            _record_attempt(session, login_key, False, now, client_ip)
+            credentials.record_attempt(session, login_key, False, now, client_ip)
             challenge.used_at = now
             session.add(challenge)
             failure = AuthenticationFailed(CHALLENGE_INVALID)
         else:
             typed = (code or "").strip().replace(" ", "")
-            step = _totp_step(decrypt(user.totp_secret), typed, now, user.last_totp_step) \
+            step = credentials.totp_step(decrypt(user.totp_secret), typed, now, user.last_totp_step) \
                 if user.totp_secret else None
             recovery = None
             if step is None:
-                canonical = _canonical_recovery_code(typed)
-                if _RECOVERY_CODE.match(canonical):
+                canonical = credentials.canonical_recovery_code(typed)
+                if credentials.looks_like_recovery_code(canonical):
                     recovery = session.exec(select(StaffRecoveryCode).where(
                         StaffRecoveryCode.staff_user_id == user.id,
                         StaffRecoveryCode.code_hash == _digest(canonical),
                         StaffRecoveryCode.used_at.is_(None),
                     )).first()
             if step is None and recovery is None:
-                _record_attempt(session, login_key, False, now, client_ip)
+                credentials.record_attempt(session, login_key, False, now, client_ip)
                 if failures + 1 >= settings.sign_in_max_failures:
                     challenge.used_at = now
                     session.add(challenge)
                 failure = AuthenticationFailed(CODE_INVALID)
             else:
-                _record_attempt(session, login_key, True, now, client_ip)
+                credentials.record_attempt(session, login_key, True, now, client_ip)
                 if step is not None:
                     user.last_totp_step = step
                     session.add(user)

@@ -3,7 +3,8 @@
 Beat runs it hourly (a completed day is skipped); a worker also queues one round when it starts, so
 a machine that was off catches up at once instead of an hour later. A comparison a person queues
 from the review screen (再突合) runs as its own task. After a carrier line report is read, the data
-caps are enforced on its usage (services.ledger.usage_caps). Once a day the 本人確認記録 past their retention
+caps are enforced on its usage (services.ledger.usage_caps) and the lines at 80% or 100% of their cap are told
+(services.ledger.usage_notices). Once a day the 本人確認記録 past their retention
 date are deleted (services.ledger.kyc_records).
 """
 
@@ -14,7 +15,7 @@ from datetime import date
 
 from celery.signals import worker_ready
 
-from services.ledger import kyc_records, usage_caps
+from services.ledger import kyc_records, usage_caps, usage_notices
 from services.tasks.celery_app import app
 from services.workflow import daily_reconciliation
 
@@ -51,6 +52,7 @@ def _enforce_caps_after(results: dict[str, str]) -> None:
     """New usage came with a completed carrier line report: throttle (or release) the lines it concerns."""
     if any(key.startswith("carrier_lines:") and status == "completed" for key, status in results.items()):
         log.info("data caps: %s", usage_caps.enforce())
+        log.info("data-use notices (80%% / 100%% of the cap): %s", usage_notices.send_due())
 
 
 @worker_ready.connect

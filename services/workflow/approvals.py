@@ -23,6 +23,7 @@ from sqlmodel import Session, col, select
 
 from services.models import (
     ApprovalRequest,
+    CustomerUser,
     StaffUser,
 )
 from services.models.base import utcnow
@@ -75,6 +76,10 @@ class Policy:
     irreversible: bool = False
     required_params: tuple[str, ...] = field(default=())
     check_request: Callable[[dict], None] | None = None  # what a request needs beyond the preview's params
+    # How a customer's own request (from the customer app) is checked in the request's transaction — their scope,
+    # their right to ask, nothing else open — raising NotFound / PermissionDenied / Conflict; None: customers cannot
+    # ask for this operation. A customer only ever asks: a person of staff approves, as for any request.
+    customer_request: Callable[[Session, dict, Actor], None] | None = None
 
 
 SUPPORT_CHECKERS = frozenset({Role.SUPPORT, Role.ADMIN})
@@ -90,6 +95,22 @@ def register_policies(*policies: Policy) -> None:
     """Add rows to the policy table (services.registry, once per row)."""
     for policy in policies:
         POLICIES[policy.operation] = policy
+
+
+# Told of a request's outcome (executed, rejected, failed, expired) inside the transaction that decides it; a domain
+# registers one (services.registry), e.g. to tell the customer who asked.
+OUTCOME_LISTENERS: list[Callable[[Session, ApprovalRequest], None]] = []
+
+
+def register_outcome_listener(listener: Callable[[Session, ApprovalRequest], None]) -> None:
+    """Call `listener(session, request)` whenever a request is decided or ends (services.registry, once)."""
+    if listener not in OUTCOME_LISTENERS:
+        OUTCOME_LISTENERS.append(listener)
+
+
+def _tell_outcome(session: Session, request: ApprovalRequest) -> None:
+    for listener in OUTCOME_LISTENERS:
+        listener(session, request)
 
 
 def operation_choices() -> list[dict[str, str]]:
@@ -152,12 +173,28 @@ def _duplicate_warnings(session: Session, operation: str, target_key: str) -> tu
     return blocking, warnings
 
 
+def _require_requester(policy: Policy, actor: Actor | None) -> None:
+    """Who may ask: staff holding the policy's permission; a customer only for operations open to customers (their
+    scope is checked by the policy's customer_request in the request's transaction)."""
+    if actor is not None and actor.kind == "customer":
+        if policy.customer_request is None:
+            raise PermissionDenied()
+        return
+    require(actor, policy.request_permission)
+
+
+def _check_customer(session: Session, policy: Policy, params: dict, actor: Actor) -> None:
+    if actor.kind == "customer":
+        policy.customer_request(session, params, actor)
+
+
 def preview_operation(operation: str, params: dict, *, actor: Actor) -> dict:
     """What a request would change, and any duplicate warnings, for the confirmation dialog."""
     policy = _policy(operation)
-    require(actor, policy.request_permission)
+    _require_requester(policy, actor)
     _check_params(policy, params)
     with read_session() as session:
+        _check_customer(session, policy, params, actor)
         preview = policy.describe(session, params)
         blocking, warnings = _duplicate_warnings(session, operation, preview.target_key)
     return {"operation": operation, "label": policy.label_ja, "summary": preview.summary,
@@ -167,16 +204,17 @@ def preview_operation(operation: str, params: dict, *, actor: Actor) -> dict:
 
 @mutating_service
 def request_approval(operation: str, params: dict, *, actor: Actor, reason: str, confirm_word: str | None = None,
-                     confirm_repeat: bool = False) -> ApprovalRequest:
+                     confirm_repeat: bool = False, urgent: bool = False) -> ApprovalRequest:
     """Ask a second person to approve a dangerous operation (the maker step).
 
-    Checks the requester's permission, that the operation is possible now, that the typed
-    confirmation word matches for irreversible operations, and refuses a duplicate of a pending
-    request (a repeat of one executed in the last minutes needs `confirm_repeat`).
+    Checks the requester's permission (a customer: the policy's customer_request, their scope), that the
+    operation is possible now, that the typed confirmation word matches for irreversible operations, and
+    refuses a duplicate of a pending request (a repeat of one executed in the last minutes needs
+    `confirm_repeat`). `urgent` puts it first in the queue (a customer's lost or stolen phone).
     Writes the request and one audit entry (approval.request).
     """
     policy = _policy(operation)
-    require(actor, policy.request_permission)
+    _require_requester(policy, actor)
     if actor.id is None:
         raise PermissionDenied("承認申請は担当者としてログインして行ってください。")
     _check_params(policy, params)
@@ -185,7 +223,9 @@ def request_approval(operation: str, params: dict, *, actor: Actor, reason: str,
     if not (reason or "").strip():
         raise ValidationFailed({"reason": "理由を入力してください。"})
     params_json = canonical_params(params)
+    customer = actor.kind == "customer"
     with write_session() as session:
+        _check_customer(session, policy, params, actor)
         preview = policy.describe(session, params)
         if policy.irreversible and (confirm_word or "").strip() != preview.confirm_word:
             raise ValidationFailed({"confirm_word": f"確認のため「{preview.confirm_word}」と入力してください。"})
@@ -197,7 +237,8 @@ def request_approval(operation: str, params: dict, *, actor: Actor, reason: str,
         now = utcnow()
         request = ApprovalRequest(
             operation=operation, target_key=preview.target_key, params_json=params_json,
-            params_hash=params_digest(operation, params_json), requested_by=actor.id, reason=reason.strip(),
+            params_hash=params_digest(operation, params_json), requested_by=None if customer else actor.id,
+            requested_by_customer_user_id=actor.id if customer else None, urgent=bool(urgent), reason=reason.strip(),
             customer_id=preview.customer_id, contract_id=preview.contract_id, line_id=preview.line_id,
             summary=preview.summary[:500],
             preview_json=json.dumps([list(c) for c in preview.changes], ensure_ascii=False),
@@ -253,6 +294,7 @@ def _expire(request_id: int) -> None:
         request.decided_at = utcnow()
         session.add(request)
         record(session, SYSTEM, "approval.expire", request, before=before, reason="承認期限切れ")
+        _tell_outcome(session, request)
 
 
 def is_expired(request: ApprovalRequest) -> bool:
@@ -300,11 +342,11 @@ def approve_request(request_id: int, *, actor: Actor, expected_hash: str, reason
             request.executed_at = now
             request.result_message = "実行しました。"
             session.add(request)
-            requester = session.get(StaffUser, request.requested_by)
-            note = f"{request.reason}（承認申請 #{request.id}: 申請 {requester.display_name} / 承認 {actor.label}）"
+            note = f"{request.reason}（承認申請 #{request.id}: 申請 {requester_name(session, request)} / 承認 {actor.label}）"
             executing = True
             with approved(request.operation, request=ExecutingRequest(request.id, request.requested_by)):
                 policy.execute(json.loads(request.params_json), actor, note)
+            _tell_outcome(session, request)
     except _Expired:
         _expire(request_id)
         raise Conflict("この申請は承認期限を過ぎたため期限切れになりました。必要なら新しく申請してください。") from None
@@ -313,6 +355,17 @@ def approve_request(request_id: int, *, actor: Actor, expected_hash: str, reason
             _record_failure(request_id, actor, exc.message)
         raise
     return request
+
+
+def requester_name(session: Session, request: ApprovalRequest) -> str:
+    """Who asked, in words: the staff member, 「お客様 〇〇」 for a customer's own request, or the written rule."""
+    if request.requested_by is not None:
+        staff = session.get(StaffUser, request.requested_by)
+        return staff.display_name if staff else ""
+    if request.requested_by_customer_user_id is not None:
+        person = session.get(CustomerUser, request.requested_by_customer_user_id)
+        return f"お客様 {person.name}" if person else "お客様"
+    return f"システム（{request.policy_rule}）" if request.policy_rule else ""
 
 
 def _record_failure(request_id: int, actor: Actor, message: str) -> None:
@@ -327,6 +380,7 @@ def _record_failure(request_id: int, actor: Actor, message: str) -> None:
         request.result_message = message[:500]
         session.add(request)
         record(session, actor, "approval.fail", request, before=before, reason=message)
+        _tell_outcome(session, request)
 
 
 @mutating_service
@@ -344,6 +398,7 @@ def reject_request(request_id: int, *, actor: Actor, reason: str) -> ApprovalReq
             request.result_message = "却下されました。"
             session.add(request)
             record(session, actor, "approval.reject", request, before=before, reason=reason.strip())
+            _tell_outcome(session, request)
     except _Expired:
         _expire(request_id)
         raise Conflict("この申請は承認期限を過ぎたため期限切れになりました。") from None
@@ -370,15 +425,19 @@ class Submitted:
 
 
 def submit(operation: str | None, params: dict, *, actor: Actor, reason: str, run_now: Callable[[], Any],
-           confirm_word: str | None = None, confirm_repeat: bool = False) -> Submitted:
+           confirm_word: str | None = None, confirm_repeat: bool = False, urgent: bool = False) -> Submitted:
     """The one entry of an operation any caller asks for (a page, a CSV row, a customer, an API).
 
     An operation in the policy table becomes an approval request (request_approval checks the
     requester, the reason and the confirmation word); any other (or None) runs at once with `run_now`.
+    A customer never runs anything at once: what is not in the policy table is refused for them.
     """
     if operation in POLICIES:
         return Submitted(request=request_approval(operation, params, actor=actor, reason=reason,
-                                                  confirm_word=confirm_word, confirm_repeat=confirm_repeat))
+                                                  confirm_word=confirm_word, confirm_repeat=confirm_repeat,
+                                                  urgent=urgent))
+    if actor is not None and actor.kind == "customer":
+        raise PermissionDenied()
     return Submitted(result=run_now())
 
 

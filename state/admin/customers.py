@@ -7,7 +7,7 @@ from typing import Any
 import reflex as rx
 
 from services.billing import direct_debit, payments
-from services.ledger import contracts, customers, kyc_checks, notifications, shipments
+from services.ledger import contracts, customer_users, customers, kyc_checks, notifications, shipments
 from services.platform.errors import PermissionDenied
 from services.platform.permissions import can
 from services.read.staff import views
@@ -15,6 +15,7 @@ from services.security import masking
 from services.workflow import approvals
 from state.admin.actions import ConfirmDialogMixin
 from state.admin.paging import PagedListMixin
+from state.company_users import CompanyUsersMixin
 from state.feedback import MessagesMixin, int_param, require_offered
 from state.session import STAFF, actor, guarded
 from telecom_app import routes
@@ -285,3 +286,44 @@ class CustomerMandateState(MessagesMixin, rx.State):
         direct_debit.revoke_mandate(mandate_id, actor=actor(), reason="担当者が解除")
         self.notice = "口座振替の登録を解除しました。"
         self.rows = direct_debit.customer_mandates(self._customer_id(), actor=actor())
+
+
+class CustomerAccessState(CompanyUsersMixin, rx.State):
+    """The customer's people in the self-service app (/my), on the customer's page: invite, rights, remove."""
+
+    def _customer_id(self) -> int:
+        return int_param(self.router._page.params.get("customer_id"))
+
+    @rx.event
+    @guarded(STAFF)
+    def load(self):
+        """Read the customer's people and lines (staff who may view the customer; managing needs customer.update)."""
+        current = actor()
+        self.inviting = False
+        self.can_manage = can(current, "customer.update")
+        self._read(self._customer_id(), current)
+        self.line_choices = customer_users.company_lines(self._customer_id(), actor=current)
+
+    @rx.event
+    @guarded(STAFF)
+    def toggle(self):
+        """Show or hide the invite form."""
+        self._toggle()
+
+    @rx.event
+    @guarded(STAFF)
+    def invite(self, form: dict):
+        """Mail an invitation to the self-service app."""
+        self._invite(self._customer_id(), actor(), form)
+
+    @rx.event
+    @guarded(STAFF)
+    def remove(self, user_id: int):
+        """Stop a person signing in (their devices are signed out)."""
+        self._remove(self._customer_id(), actor(), user_id, "担当者が停止")
+
+    @rx.event
+    @guarded(STAFF)
+    def toggle_bills(self, user_id: int):
+        """Allow or stop a 利用者 seeing the company's bills."""
+        self._toggle_bills(self._customer_id(), actor(), user_id)

@@ -57,6 +57,7 @@ def app_server():
     _run([python, "-m", "alembic", "upgrade", "head"], env)
     _run([python, "-m", "demo.staff", "provision"], env)
     _run([python, "-m", "demo.seed", "--customers", "80", "--lines", "200"], env)
+    _run([python, "-m", "demo.customers", "provision"], env)
     sandbox = SandboxProcess(webhook_base=f"http://127.0.0.1:{port}/api/webhooks",
                              secrets_file=installation_secrets.secrets_file(),
                              extra_args=["--carrier-adopt-unknown-lines"]).start()
@@ -162,6 +163,20 @@ def open_context(browser, viewport: str = "desktop", **options):
     context.on("page", watch)
     context.on("close", lambda _context: log.close())
     return context
+
+
+def query(app_server, fn):
+    """Run `fn(session)` against the running app's ledger and return what it returns (for the tests' checks)."""
+    from sqlmodel import Session
+
+    from services.platform.db import make_engine
+
+    engine = make_engine(app_server["db_url"])
+    try:
+        with Session(engine) as session:
+            return fn(session)
+    finally:
+        engine.dispose()
 
 
 def _tail(path: Path, lines: int) -> str:

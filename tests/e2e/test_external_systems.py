@@ -8,23 +8,14 @@ import time
 import httpx
 import pytest
 from sqlalchemy import func
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 
 from services.models import Invoice, Line, Payment, PaymentAllocation, ReconciliationRun, Shipment
 from services.platform.clock import today_in_tokyo
-from services.platform.db import make_engine
 from services.platform.identifiers import customer_code
+from tests.e2e.conftest import query
 
 pytestmark = pytest.mark.e2e
-
-
-def _query(app_server, fn):
-    engine = make_engine(app_server["db_url"])
-    try:
-        with Session(engine) as s:
-            return fn(s)
-    finally:
-        engine.dispose()
 
 
 @pytest.fixture(scope="module")
@@ -35,11 +26,11 @@ def unpaid_invoice(app_server) -> dict:
         invoice = s.exec(select(Invoice).where(Invoice.status == "issued", col(Invoice.id).not_in(paid))
                          .order_by(Invoice.id.desc())).first()
         return {"id": invoice.id, "invoice_no": invoice.invoice_no, "customer_ref": customer_code(invoice.customer_id)}
-    return _query(app_server, find)
+    return query(app_server, find)
 
 
 def _card_payments(app_server, invoice_id: int) -> int:
-    return _query(app_server, lambda s: s.exec(
+    return query(app_server, lambda s: s.exec(
         select(func.count(Payment.id)).join(PaymentAllocation, PaymentAllocation.payment_id == Payment.id)
         .where(Payment.method == "card", PaymentAllocation.invoice_id == invoice_id)).one())
 
@@ -88,7 +79,7 @@ def test_support_runs_the_carrier_report_comparison_again_and_sees_the_run(app_s
     while time.time() < deadline and not todays_run.filter(has_text="完了").count():
         page.click("#runs-refresh")  # the worker runs it in the background
         page.wait_for_timeout(1000)
-    run = _query(app_server, lambda s: s.exec(select(ReconciliationRun).where(
+    run = query(app_server, lambda s: s.exec(select(ReconciliationRun).where(
         ReconciliationRun.source == "carrier_lines", ReconciliationRun.business_date == today)).first())
     assert run is not None and run.status == "completed" and run.rows_checked > 0
     todays_run.filter(has_text="完了").wait_for(timeout=5000)
@@ -101,7 +92,7 @@ def test_support_sends_a_sim_and_sees_it_delivered_with_its_tracking_number(app_
         line = s.exec(select(Line).where(Line.status == "active", col(Line.sim_card_id).is_not(None))
                       .order_by(Line.id)).first()
         return {"customer_id": line.customer_id, "line_id": line.id}
-    target = _query(app_server, customer_with_a_sim_line)
+    target = query(app_server, customer_with_a_sim_line)
     page = staff_page("support", "desktop")
     page.goto(f"{app_server['base']}/admin/customers/{target['customer_id']}")
     page.locator(f"[data-ship-line='{target['line_id']}']").click()
@@ -114,7 +105,7 @@ def test_support_sends_a_sim_and_sees_it_delivered_with_its_tracking_number(app_
     deadline = time.time() + 60
     shipment = None
     while time.time() < deadline:
-        shipment = _query(app_server, lambda s: s.exec(select(Shipment).where(
+        shipment = query(app_server, lambda s: s.exec(select(Shipment).where(
             Shipment.line_id == target["line_id"])).first())
         if shipment is not None and shipment.status == "delivered":
             break

@@ -10,22 +10,13 @@ import time
 
 import pytest
 from pypdf import PdfReader
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 
 from services.billing.allocation import allocated_amounts
 from services.models import BillingRun, Customer, Invoice, PaymentAllocation
-from services.platform.db import make_engine
+from tests.e2e.conftest import query
 
 pytestmark = pytest.mark.e2e
-
-
-def _query(app_server, fn):
-    engine = make_engine(app_server["db_url"])
-    try:
-        with Session(engine) as s:
-            return fn(s)
-    finally:
-        engine.dispose()
 
 
 def _wait_for_status(page, text: str, timeout: float = 90) -> None:
@@ -40,7 +31,7 @@ def test_accounting_runs_last_months_billing_reviews_the_flags_and_issues_it(app
     page.wait_for_url(re.compile(r".*/admin/billing/\d+$"), timeout=20000)
     _wait_for_status(page, "下書き確認待ち")  # the worker drafted every billable contract
     run_id = int(page.url.rsplit("/", 1)[1])
-    run = _query(app_server, lambda s: s.get(BillingRun, run_id))
+    run = query(app_server, lambda s: s.get(BillingRun, run_id))
     assert run.invoice_count > 0 and run.total_amount > 0
     assert f"{run.invoice_count} 件" in page.inner_text("body")
 
@@ -60,7 +51,7 @@ def test_accounting_runs_last_months_billing_reviews_the_flags_and_issues_it(app
     page.click("#run-confirm")
     _wait_for_status(page, "発行済")
 
-    issued = _query(app_server, lambda s: s.exec(select(Invoice).where(Invoice.billing_run_id == run_id)).all())
+    issued = query(app_server, lambda s: s.exec(select(Invoice).where(Invoice.billing_run_id == run_id)).all())
     assert issued and all(i.status == "issued" and i.issuer_registration_number for i in issued)
 
     page.set_viewport_size({"width": 390, "height": 844})  # the run screen on a phone: no sideways scroll
@@ -73,7 +64,7 @@ def test_accounting_runs_last_months_billing_reviews_the_flags_and_issues_it(app
 def test_an_issued_invoice_downloads_as_the_same_qualified_invoice_pdf(app_server, staff_page):
     base = app_server["base"]
     page = staff_page("accounting", "desktop")
-    invoice = _query(app_server, lambda s: s.exec(select(Invoice).where(Invoice.status == "issued",
+    invoice = query(app_server, lambda s: s.exec(select(Invoice).where(Invoice.status == "issued",
                                                                          col(Invoice.issuer_registration_number).is_not(None))
                                                   .order_by(Invoice.id.desc())).first())
     page.goto(f"{base}/admin/invoices/{invoice.id}")
@@ -105,7 +96,7 @@ def test_a_payment_entered_by_hand_is_matched_from_the_suggestions(app_server, s
         paid = allocated_amounts(s, [i.id for i in invoices])
         invoice = next(i for i in invoices if paid[i.id] == 0)
         return invoice, s.get(Customer, invoice.customer_id)
-    invoice, customer = _query(app_server, unpaid)
+    invoice, customer = query(app_server, unpaid)
 
     page.goto(f"{base}/admin/payments")
     page.fill("#amount", str(invoice.total), timeout=20000)
@@ -120,7 +111,7 @@ def test_a_payment_entered_by_hand_is_matched_from_the_suggestions(app_server, s
 
     deadline = time.time() + 10
     while time.time() < deadline:
-        allocated = _query(app_server, lambda s: s.exec(select(PaymentAllocation).where(
+        allocated = query(app_server, lambda s: s.exec(select(PaymentAllocation).where(
             PaymentAllocation.invoice_id == invoice.id)).all())
         if allocated:
             break

@@ -56,6 +56,7 @@ class Recipe:
     entity_type: str
     prepare: Callable[[World], Callable[[Actor], Any]]
     role: str = "admin"  # who performs the successful call
+    performer: Callable[[World], Actor] | None = None  # someone else (a customer): asked after `prepare`
 
 
 def _purge_expired(w: World):
@@ -457,6 +458,26 @@ RECIPES: dict[str, Recipe] = {
     "services.billing.direct_debit.import_result": Recipe("debit_batch.import_result", "direct_debit_batch", _debit_result),
 }
 
+# ---- the company's people and the notices read in the customer app (services.ledger.customer_users, notices_read)
+from services.ledger import customer_users, notices_read  # noqa: E402
+from tests.unit import customer_builders as people  # noqa: E402
+
+RECIPES.update({
+    "services.ledger.customer_users.invite_user": Recipe("customer_user.invite", "customer_invitation", lambda w: (
+        lambda actor, cid=w.customer(): customer_users.invite_user(
+            cid, actor=actor, email="hanako@example.jp", name="佐藤 花子", role="user"))),
+    "services.ledger.customer_users.remove_user": Recipe("customer_user.disable", "customer_user", lambda w: (
+        lambda actor, ids=people.user_with_line(w): customer_users.remove_user(ids[0], actor=actor, reason="退職"))),
+    "services.ledger.customer_users.assign_lines": Recipe("customer_user.assign_lines", "customer_user", lambda w: (
+        lambda actor, ids=people.user_with_line(w): customer_users.assign_lines(ids[0], [ids[1]], actor=actor))),
+    "services.ledger.customer_users.set_rights": Recipe("customer_user.set_rights", "customer_user", lambda w: (
+        lambda actor, ids=people.user_with_line(w): customer_users.set_rights(
+            ids[0], actor=actor, can_view_bills=True, can_request=False))),
+    "services.ledger.notices_read.mark_read": Recipe("notification.read", "notification", lambda w: (
+        lambda actor, nid=people.in_app_notice(w.customer(), "maintenance", "メンテナンスのお知らせ"):
+        notices_read.mark_read(nid, actor=actor))),
+})
+
 if "services.security.staff_admin" in sys.modules:
     from services.security import staff_admin
 
@@ -469,6 +490,154 @@ if "services.security.staff_admin" in sys.modules:
     RECIPES["services.security.staff_admin.change_staff_role"] = Recipe("staff.role_change", "staff_user", lambda w: (
         lambda actor, sid=w.staff(): staff_admin.change_staff_role(sid, actor=actor, role="sales",
                                                                    reason="営業部へ異動")))
+
+# ---- customers' passkeys (services.security.passkeys): performed by the signed-in customer themself, not staff
+from services.security import passkeys  # noqa: E402
+from tests.unit.webauthn_authenticator import SoftwareAuthenticator  # noqa: E402
+
+
+def _passkey_owner(w: World) -> Actor:
+    """A signed-in 法人管理者 of a new company, kept on the world as the recipe's performer."""
+    w.passkey_owner = people.customer_actor(
+        people.company_user(w.customer(), f"passkey{w.n()}@example.jp", role="customer_admin"))
+    return w.passkey_owner
+
+
+def _passkey_registration(w: World):
+    owner = _passkey_owner(w)
+    handle, options = passkeys.registration_options(actor=owner)
+    answer = SoftwareAuthenticator().create(options, passkeys.relying_party().origin)
+    return lambda actor: passkeys.register(handle, answer, actor=actor, name="iPhone")
+
+
+def _registered_passkey(w: World):
+    owner = _passkey_owner(w)
+    handle, options = passkeys.registration_options(actor=owner)
+    passkey = passkeys.register(handle, SoftwareAuthenticator().create(options, passkeys.relying_party().origin),
+                                actor=owner, name="iPhone")
+    return lambda actor: passkeys.remove_passkey(passkey.id, actor=actor)
+
+
+RECIPES.update({
+    "services.security.passkeys.register": Recipe("auth.passkey_register", "customer_passkey", _passkey_registration,
+                                                  performer=lambda w: w.passkey_owner),
+    "services.security.passkeys.remove_passkey": Recipe("auth.passkey_remove", "customer_passkey", _registered_passkey,
+                                                        performer=lambda w: w.passkey_owner),
+})
+
+
+# ---- add-on data bought in the customer app (services.billing.addons): by the company's 法人管理者
+from services.billing import addons  # noqa: E402
+from tests.unit import contract_builders  # noqa: E402
+
+
+def _addon_for_throttled_line(w: World):
+    """A throttled line of a new company, add-on data on sale, and the company's 法人管理者 as the performer."""
+    line = w.active_line(w.active_contract())
+    contract_builders.throttled(line.id)
+    contract_builders.addon_on_sale(w)
+    w.addon_buyer = people.customer_actor(
+        people.company_user(line.customer_id, f"addon{w.n()}@example.jp", role="customer_admin"))
+    return lambda actor, key=f"addon-key-{w.n():08d}": addons.buy_addon_data(
+        line.id, actor=actor, code="addon_data_1gb", request_key=key)
+
+
+RECIPES.update({
+    "services.billing.addons.buy_addon_data": Recipe("line.buy_addon_data", "line", _addon_for_throttled_line,
+                                                     performer=lambda w: w.addon_buyer),
+})
+
+
+# ---- customers' tickets (services.ledger.tickets): opened and answered by the company's 法人管理者 themself
+from services.ledger.ticket_files import Upload  # noqa: E402
+
+_PNG = bytes.fromhex("89504e470d0a1a0a0000000d49484452") + b"\x00" * 64  # enough of a PNG to be recognised
+
+
+def _ticket_asker(w: World) -> int:
+    """A line of a new company and its 法人管理者 (kept on the world as the recipe's performer); the line's id."""
+    line = w.line()
+    w.ticket_asker = people.customer_actor(
+        people.company_user(line.customer_id, f"asker{w.n()}@example.jp", role="customer_admin"))
+    return line.id
+
+
+def _my_ticket_reply(w: World):
+    line_id = _ticket_asker(w)
+    ticket = tickets.open_my_ticket(actor=w.ticket_asker, subject="通信できない", body="昨日から通信できません。",
+                                    line_id=line_id)
+    return lambda actor: tickets.reply_to_my_ticket(ticket.id, actor=actor, body="再起動しても直りません。",
+                                                    files=[Upload("screen.png", _PNG)])
+
+
+RECIPES.update({
+    "services.ledger.tickets.open_my_ticket": Recipe("ticket.create", "ticket", lambda w: (
+        lambda actor, line_id=_ticket_asker(w): tickets.open_my_ticket(
+            actor=actor, subject="通信できない", body="昨日から通信できません。", line_id=line_id,
+            files=[Upload("screen.png", _PNG)])), performer=lambda w: w.ticket_asker),
+    "services.ledger.tickets.reply_to_my_ticket": Recipe("ticket.message", "ticket", _my_ticket_reply,
+                                                         performer=lambda w: w.ticket_asker),
+})
+
+# ---- paying a bill by card on the gateway's page (services.billing.card_checkout): by the company's 法人管理者
+from services.billing import card_checkout  # noqa: E402
+
+
+def _checkout_payer(w: World):
+    """An issued bill of a new customer and its 法人管理者 (kept on the world as the recipe's performer)."""
+    invoice = w.invoice()
+    w.checkout_payer = people.customer_actor(
+        people.company_user(invoice.customer_id, f"payer{w.n()}@example.jp", role="customer_admin"))
+    return lambda actor: card_checkout.start_checkout(
+        invoice.id, actor=actor, success_url=f"http://app.test/my/bills/{invoice.id}?checkout=done",
+        cancel_url=f"http://app.test/my/bills/{invoice.id}")
+
+
+RECIPES["services.billing.card_checkout.start_checkout"] = Recipe(
+    "invoice.card_checkout", "invoice", _checkout_payer, performer=lambda w: w.checkout_payer)
+
+# ---- notification preferences (services.ledger.notification_preferences): set by the company's 法人管理者
+from services.ledger import notification_preferences  # noqa: E402
+
+
+def _preference_setter(w: World):
+    """A new company and its 法人管理者 (kept on the world as the recipe's performer)."""
+    w.preference_setter = people.customer_actor(
+        people.company_user(w.customer(), f"prefs{w.n()}@example.jp", role="customer_admin"))
+    return lambda actor: notification_preferences.set_preference(actor=actor, topic="usage", channel="mail",
+                                                                 enabled=False)
+
+
+RECIPES["services.ledger.notification_preferences.set_preference"] = Recipe(
+    "notification.preference", "notification_preference", _preference_setter,
+    performer=lambda w: w.preference_setter)
+
+# ---- a customer's requests about a line (services.ledger.customer_requests): asked by the company's 法人管理者
+from services.ledger import customer_requests  # noqa: E402
+
+
+def _line_asker(w: World) -> int:
+    """An active line of a new company and its 法人管理者 (kept on the world as the recipe's performer)."""
+    line = w.active_line()
+    w.line_asker = people.customer_actor(
+        people.company_user(line.customer_id, f"asker{w.n()}@example.jp", role="customer_admin"))
+    return line.id
+
+
+RECIPES.update({
+    "services.ledger.customer_requests.request_line_change": Recipe("approval.request", "approval_request", lambda w: (
+        lambda actor, line_id=_line_asker(w): customer_requests.request_line_change(
+            line_id, "suspend", actor=actor, reason="lost", details="電車に置き忘れ")),
+        performer=lambda w: w.line_asker),
+    "services.ledger.customer_requests.request_mnp_number": Recipe("mnp_reservation.request", "mnp_reservation",
+                                                                   lambda w: (
+        lambda actor, line_id=_line_asker(w): customer_requests.request_mnp_number(line_id, actor=actor)),
+        performer=lambda w: w.line_asker),
+    "services.ledger.customer_requests.request_sim_reissue": Recipe("ticket.sim_reissue_request", "ticket", lambda w: (
+        lambda actor, line_id=_line_asker(w): customer_requests.request_sim_reissue(line_id, actor=actor,
+                                                                                    reason="damaged")),
+        performer=lambda w: w.line_asker),
+})
 
 
 def ledger_contents(engine) -> dict[str, list[tuple]]:
@@ -500,6 +669,11 @@ def test_every_mutating_service_has_a_recipe():
     assert set(RECIPES) == set(MUTATING_SERVICES)
 
 
+def _performer(world: World, recipe: Recipe) -> Actor:
+    """Who performs the successful call: the recipe's own performer, or a real staff member of its role."""
+    return recipe.performer(world) if recipe.performer else world.actor(recipe.role)
+
+
 def _recipe(name: str) -> Recipe:
     if name not in RECIPES:
         pytest.fail(f"{name} is a @mutating_service without a recipe in RECIPES")
@@ -513,7 +687,7 @@ def test_success_writes_exactly_one_audit_entry(name, engine, admin):
     recipe = _recipe(name)
     world = World(admin)
     call = recipe.prepare(world)
-    admin = world.actor(recipe.role)  # a real person: approvals need the actor's staff id
+    admin = _performer(world, recipe)  # a real person: approvals need the actor's staff id
     before = {entry.id for entry in audit_entries()}
 
     call(admin)
@@ -544,7 +718,7 @@ def test_actor_without_role_is_denied_and_nothing_is_written(name, engine, admin
 def test_failure_after_audit_rolls_back_everything(name, engine, admin, monkeypatch):
     world = World(admin)
     call = _recipe(name).prepare(world)
-    admin = world.actor(_recipe(name).role)
+    admin = _performer(world, _recipe(name))
     module = sys.modules[MUTATING_SERVICES[name].__module__]
     assert hasattr(module, "record"), f"{module.__name__} must audit through services.platform.audit.record"
     real_record = services.platform.audit.record

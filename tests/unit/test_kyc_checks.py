@@ -94,7 +94,8 @@ def test_the_provider_gets_its_own_document_words_and_the_customer_is_mailed_on_
     [mail] = operations("messaging", customer_id=cid)
     assert mail.operation == "mail" and json.loads(mail.payload_json)["to"] == "yamada@example.jp"
     with read_session() as session:
-        assert [n.kind for n in session.exec(select(Notification))] == ["kyc.submitted"]
+        assert [(n.kind, n.channel) for n in session.exec(select(Notification))] == [
+            ("kyc.submitted", "mail"), ("kyc.submitted", "in_app")]  # no LINE friend: mail and the app
 
 
 def test_a_refused_submission_puts_the_status_back_and_opens_a_review_item(engine, admin, support):

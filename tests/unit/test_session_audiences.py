@@ -13,7 +13,7 @@ from services.platform.errors import NotAuthenticated
 from services.platform.permissions import Actor, Role
 from state import session
 from state.admin.dashboard import DashboardState
-from state.session import CUSTOMER, STAFF, Audience, guarded, register_audience, resolve
+from state.session import CUSTOMER, STAFF, Audience, guarded, resolve
 from state.session_scope import session_key
 from telecom_app.routes import SESSION_COOKIE
 from tests.unit.screens import signed_in_token
@@ -30,10 +30,9 @@ def _customer_resolver(token, *, request_id=None):
 
 
 @pytest.fixture()
-def customer_audience():
-    register_audience(Audience(CUSTOMER, MY_COOKIE, _customer_resolver, "/my/login"))
-    yield
-    session.AUDIENCES.pop(CUSTOMER, None)
+def customer_audience(monkeypatch):
+    """A customer audience whose sessions this test makes (the app's own one is put back afterwards)."""
+    monkeypatch.setitem(session.AUDIENCES, CUSTOMER, Audience(CUSTOMER, MY_COOKIE, _customer_resolver, "/my/login"))
 
 
 def _router(cookie: str) -> RouterData:

@@ -107,8 +107,8 @@ def test_acceptance_records_the_tracking_number_and_tells_the_customer(engine, l
     assert provider.posts()[0].url.path == "/shipments"
     with read_session() as session:
         told = session.exec(select(Notification).order_by(Notification.id)).all()
-    assert [n.channel for n in told] == ["mail", "line"]
-    assert all("123456789012" in n.body and n.link.endswith("/shipments/shp_1") for n in told)
+    assert [n.channel for n in told] == ["mail", "line", "in_app"]  # in-app: the notification centre
+    assert all("123456789012" in n.body and n.link.endswith(f"/go/shipment/{sent.id}") for n in told)
     assert {o.operation for o in operations("messaging")} == {"mail", "push"}
 
 

@@ -22,6 +22,20 @@ EXPECTED_PUBLIC = {
     "state.auth.login.LoginState.continue_after_recovery_codes",
     "state.preferences.Preferences.set_lang",
     "state.admin.shell.UiState.sign_out",
+    # the customer app's way in (/my): sign-in, an invitation, a forgotten password, signing out
+    "state.my.login.MyLoginState.reset_form",
+    "state.my.login.MyLoginState.load_invitation",
+    "state.my.login.MyLoginState.submit_password",
+    "state.my.login.MyLoginState.accept_invitation",
+    "state.my.login.MyLoginState.submit_code",
+    "state.my.login.MyLoginState.continue_after_recovery_codes",
+    "state.my.login.MyLoginState.start_passkey_sign_in",
+    "state.my.login.MyLoginState.finish_passkey_sign_in",
+    "state.my.login.MyPasswordResetState.load_forgot",
+    "state.my.login.MyPasswordResetState.request_link",
+    "state.my.login.MyPasswordResetState.load_reset",
+    "state.my.login.MyPasswordResetState.set_new_password",
+    "state.my.shell.MyShellState.sign_out",
 }
 
 
@@ -111,6 +125,11 @@ def _ledger(engine) -> dict:
 
 
 _DATA_VARS = ("data", "rows", "groups", "mine", "entries", "staff", "line_counts", "plans", "revealed")
+_CUSTOMER_DATA_VARS = ("lines", "bills", "bill", "items", "notices", "devices", "people", "line_choices",
+                       "contracts", "contract", "timeline", "plan_choices", "option_choices", "offer", "addons",
+                       "line_view", "line_requests",
+                       "tickets", "ticket", "topics", "messages",  # the customer's tickets (state.my.tickets)
+                       "shipment", "steps")  # a shipment's tracking page (state.my.shipments)
 
 
 @pytest.mark.parametrize("cls,name,fn", GUARDED, ids=[f"{c.__name__}.{n}" for c, n, _ in GUARDED])
@@ -140,6 +159,87 @@ def test_raw_event_from_a_signed_in_person_whose_role_grants_nothing_is_denied(e
 
     assert _ledger(engine) == before, f"{cls.__name__}.{name} changed the ledger without permission"
     own = st.dict()[cls.get_full_name()]
-    leaked = {k: own[k] for k in _DATA_VARS if own.get(k)}
+    leaked = {k: own[k] for k in _DATA_VARS + _CUSTOMER_DATA_VARS if own.get(k)}
     assert not leaked, f"{cls.__name__}.{name} loaded data without permission: {list(leaked)}"
+    if fn.__guarded__ == "customer":  # a staff session is no session at all for the customer app
+        assert result is not None and "/my/login" in str(result)
+    else:
+        assert result is None or "login" not in str(result)  # the session itself is valid
+
+
+CUSTOMER_GUARDED = [(c, n, f) for c, n, f in GUARDED if f.__guarded__ == "customer"]
+
+
+@pytest.mark.parametrize("cls,name,fn", CUSTOMER_GUARDED, ids=[f"{c.__name__}.{n}" for c, n, _ in CUSTOMER_GUARDED])
+def test_raw_event_from_a_customer_user_who_may_see_nothing_loads_nothing_and_changes_nothing(engine, cls, name, fn):
+    """A real customer session of a 利用者 with no line and no rights, ids of the company's line and bill in the
+    URL: every /my handler is stopped by the services' scope (their own devices are theirs to see)."""
+    import pyotp
+
+    from services.platform import permissions
+    from services.security import customer_auth
+    from tests.conftest import make_actor
+    from tests.unit.builders import World
+
+    world = World(make_actor(permissions.Role.ADMIN))
+    line = world.line()
+    secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+    customer_auth.provision_demo_customer_user(line.customer_id, email="nobody@example.jp", name="利用者 なし",
+                                               role="user", password="a quiet river under the bridge",
+                                               totp_secret=secret)
+    step = customer_auth.begin_sign_in("nobody@example.jp", "a quiet river under the bridge")
+    token = customer_auth.redeem_ticket(customer_auth.verify_mfa(step.challenge_token, pyotp.TOTP(secret).now()))
+    st = _state(cls, f"tsm_my_session={token}")
+    st.router._page.params.update({"line_id": str(line.id), "invoice_id": "1"})
+    before = _ledger(engine)
+
+    result = fn(st, *_args_for(fn))
+
+    # their own session, and the ceremony of a passkey for their own account, are theirs to start
+    changed = {t for t, rows in _ledger(engine).items() if rows != before.get(t)} - {"customer_session",
+                                                                                     "customer_webauthn_challenge"}
+    assert not changed, f"{cls.__name__}.{name} changed {changed}"
+    own = st.dict()[cls.get_full_name()]
+    leaked = {k: own[k] for k in _CUSTOMER_DATA_VARS if own.get(k) and k != "devices"}
+    assert not leaked, f"{cls.__name__}.{name} loaded data it may not: {list(leaked)}"
     assert result is None or "login" not in str(result)  # the session itself is valid
+
+
+@pytest.mark.parametrize("cls,name,fn", CUSTOMER_GUARDED, ids=[f"{c.__name__}.{n}" for c, n, _ in CUSTOMER_GUARDED])
+def test_raw_event_with_another_companys_ids_finds_nothing_and_changes_nothing(engine, cls, name, fn):
+    """The IDOR check per handler: a 法人管理者 of company B, signed in for real, sends every /my event with
+    company A's line, contract, bill and ticket ids in the URL: nothing of A is loaded and nothing changes."""
+    import json
+
+    import pyotp
+
+    from services.platform import permissions
+    from services.security import customer_auth
+    from tests.conftest import make_actor
+    from tests.unit.builders import World
+
+    world = World(make_actor(permissions.Role.ADMIN))
+    theirs = world.active_line()
+    invoice = world.invoice(world.active_contract(theirs.customer_id))
+    ticket = world.ticket(theirs.customer_id)
+    mine = world.active_line()
+    secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+    customer_auth.provision_demo_customer_user(mine.customer_id, email="b-admin@example.jp", name="法人管理者 B",
+                                               role="customer_admin", password="a quiet river under the bridge",
+                                               totp_secret=secret)
+    step = customer_auth.begin_sign_in("b-admin@example.jp", "a quiet river under the bridge")
+    token = customer_auth.redeem_ticket(customer_auth.verify_mfa(step.challenge_token, pyotp.TOTP(secret).now()))
+    st = _state(cls, f"tsm_my_session={token}")
+    st.router._page.params.update({"line_id": str(theirs.id), "contract_id": str(theirs.contract_id),
+                                   "invoice_id": str(invoice.id), "ticket_id": str(ticket.id)})
+    args = [theirs.id if p in ("line_id", "x") else p for p in _args_for(fn)]
+    before = _ledger(engine)
+
+    fn(st, *args)
+
+    changed = {t for t, rows in _ledger(engine).items() if rows != before.get(t)}
+    changed -= {"customer_session", "customer_webauthn_challenge"}
+    assert not changed, f"{cls.__name__}.{name} changed {changed}"
+    shown = json.dumps(st.dict()[cls.get_full_name()], ensure_ascii=False, default=str)
+    for secret_value in (theirs.msisdn[-4:] + '"', invoice.invoice_no, "通信できない"):
+        assert secret_value not in shown, f"{cls.__name__}.{name} showed {secret_value!r} of another company"

@@ -7,7 +7,7 @@ from datetime import UTC, timedelta
 
 from sqlmodel import col, select
 
-from services.models import ApprovalRequest, StaffUser
+from services.models import ApprovalRequest, CustomerUser, StaffUser
 from services.models.base import utcnow
 from services.models.workflow import ApprovalStatus
 from services.platform.db import read_session
@@ -18,7 +18,8 @@ from services.security import masking
 from services.workflow import approvals
 
 
-def _row(request: ApprovalRequest, staff: dict[int, StaffUser], actor: Actor) -> dict:
+def _row(request: ApprovalRequest, staff: dict[int, StaffUser], actor: Actor,
+         people: dict[int, CustomerUser] | None = None) -> dict:
     policy = approvals.POLICIES.get(request.operation)
     expired = request.status == ApprovalStatus.PENDING and approvals.is_expired(request)
     status = "expired" if expired else request.status
@@ -26,6 +27,8 @@ def _row(request: ApprovalRequest, staff: dict[int, StaffUser], actor: Actor) ->
     created = request.created_at if request.created_at.tzinfo else request.created_at.replace(tzinfo=UTC)
     age_hours = int((utcnow() - created).total_seconds() // 3600)
     requester = staff.get(request.requested_by)
+    asked_by = request.requested_by_customer_user_id
+    person = (people or {}).get(asked_by) if asked_by else None
     decider = staff.get(request.decided_by) if request.decided_by else None
     can_decide = (status == ApprovalStatus.PENDING and policy is not None and actor.role in policy.approver_roles
                   and actor.id is not None and actor.id != request.requested_by)
@@ -34,9 +37,10 @@ def _row(request: ApprovalRequest, staff: dict[int, StaffUser], actor: Actor) ->
         "id": request.id, "operation": request.operation, "label": policy.label_ja if policy else request.operation,
         "summary": shown(request.summary), "reason": shown(request.reason),
         "changes": [{"field": shown(f), "before": b, "after": a} for f, b, a in changes],
-        "requester": requester.display_name if requester else (f"システム（{request.policy_rule}）"
-                                                               if request.policy_rule else ""),
+        "requester": requester.display_name if requester else (
+            f"お客様 {person.name}" if person else f"システム（{request.policy_rule}）" if request.policy_rule else ""),
         "requester_id": request.requested_by or 0, "urgent": request.urgent,
+        "from_customer": request.requested_by_customer_user_id is not None,
         "decider": decider.display_name if decider else (f"システム（{request.policy_rule}）"
                                                          if request.policy_rule and request.decided_at else ""),
         "decision_reason": request.decision_reason or "",
@@ -52,7 +56,8 @@ def _row(request: ApprovalRequest, staff: dict[int, StaffUser], actor: Actor) ->
 def list_requests(*, actor: Actor, status: str | None = "pending", operation: str | None = None,
                   requester_id: int | None = None, min_age_hours: int | None = None, mine: bool = False,
                   limit: int = 100) -> list[dict]:
-    """Approval requests for the queue screen (newest first), with their before -> after rows."""
+    """Approval requests for the queue screen: urgent ones first (a customer's lost or stolen phone), then newest
+    first, with their before -> after rows; a customer's own request names the customer user who asked."""
     require(actor, "approval.view")
     with read_session() as session:
         query = select(ApprovalRequest)
@@ -70,7 +75,10 @@ def list_requests(*, actor: Actor, status: str | None = "pending", operation: st
                                 .limit(limit)).all()
         ids = {r.requested_by for r in requests if r.requested_by} | {r.decided_by for r in requests if r.decided_by}
         staff = {u.id: u for u in session.exec(select(StaffUser).where(col(StaffUser.id).in_(ids)))} if ids else {}
-        return [_row(r, staff, actor) for r in requests]
+        asked = {r.requested_by_customer_user_id for r in requests if r.requested_by_customer_user_id}
+        people = {u.id: u for u in session.exec(select(CustomerUser).where(col(CustomerUser.id).in_(asked)))} \
+            if asked else {}
+        return [_row(r, staff, actor, people) for r in requests]
 
 
 def requesters(*, actor: Actor) -> list[dict]:

@@ -30,9 +30,12 @@ def _links(r) -> rx.Component:
 
 def _request_card(r) -> rx.Component:
     return rx.card(rx.vstack(
-        rx.hstack(rx.text("#", r["id"], weight="bold"), rx.badge(r["label"]),
-                  status_badge(r["status"], r["status_label"]), wrap="wrap", align="center"),
+        rx.hstack(rx.text("#", r["id"], weight="bold"),
+                  rx.cond(r["urgent"], rx.badge("至急", color_scheme="red", variant="solid", data_urgent="true")),
+                  rx.badge(r["label"]), status_badge(r["status"], r["status_label"]), wrap="wrap", align="center"),
         rx.text(r["summary"], weight="medium"),
+        rx.cond(r["from_customer"], rx.text("お客様からのお申し込みです（マイページ）。承認・却下の結果と却下の理由はお客様に表示されます。",
+                                            size="1", color="gray")),
         _changes(r["changes"].to(list[dict[str, str]])),
         rx.text("申請: ", r["requester"], " ・ ", r["created_at"], "（", r["age"], "）・ 期限 ", r["expires_at"],
                 size="1", color="gray"),

@@ -7,7 +7,7 @@ import reflex as rx
 from components.admin.records import record_url
 from components.admin.shell import admin_shell
 from components.i18n import tr
-from components.widgets import field, link, messages, pager, section, table
+from components.widgets import field, form_label, link, messages, pager, section, table
 from state.admin.audit import AuditState
 from telecom_app import routes
 
@@ -21,7 +21,7 @@ _SELECT_STYLE = {
 def _choice(name: str, label: str, choices) -> rx.Component:
     """A labelled drop-down of the values found in the log, with "すべて" first."""
     return rx.vstack(
-        rx.text(tr(label), as_="label", size="2", weight="medium", html_for=name),
+        form_label(tr(label), name),
         rx.el.select(
             rx.el.option(tr("すべて"), value=""),
             rx.foreach(choices, lambda c: rx.el.option(c["label"], value=c["value"])),

@@ -8,7 +8,7 @@ import reflex as rx
 
 from components.admin.records import loading
 from components.admin.shell import admin_shell
-from components.widgets import kv, link, messages, section, status_badge, table
+from components.widgets import form_label, kv, link, messages, section, status_badge, table
 from state.admin.billing import BillingRunsState, BillingRunState
 from telecom_app import routes
 
@@ -30,7 +30,7 @@ def billing_runs_page() -> rx.Component:
         messages(BillingRunsState),
         rx.cond(BillingRunsState.can_run, section("請求締めを開始", rx.form(
             rx.hstack(
-                rx.vstack(rx.text("請求月", as_="label", html_for="period", size="2", weight="medium"),
+                rx.vstack(form_label("請求月", "period"),
                           rx.input(name="period", id="period", default_value=BillingRunsState.period, width="10em"),
                           spacing="1"),
                 rx.button("この月の請求締めを開始", type="submit", id="start-run"),

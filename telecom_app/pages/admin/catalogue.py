@@ -7,7 +7,7 @@ from typing import Any
 import reflex as rx
 
 from components.admin.shell import admin_shell
-from components.widgets import field, messages, section, table
+from components.widgets import field, form_label, messages, section, table
 from state.admin.catalogue import CatalogueState
 
 _VERSION_HEADERS = ["適用開始日", "月額", "税率", "データ容量", "状態"]
@@ -60,7 +60,7 @@ def _form() -> rx.Component:
                 rx.select.item("10%（標準税率）", value="10"), rx.select.item("8%（軽減税率）", value="8")),
                 name="tax_rate_percent", default_value="10"),
             rx.hstack(rx.checkbox(name="price_includes_tax", default_checked=True, id="price-includes-tax"),
-                      rx.text("画面やお知らせでは税込で表示する", as_="label", html_for="price-includes-tax", size="2"),
+                      form_label("画面やお知らせでは税込で表示する", "price-includes-tax"),
                       align="center"),
             field("effective_from", "適用開始日（今日以降）", e, type="date"),
             rx.cond(new_item, rx.fragment(), field("reason", "改定の理由", e, required=True)),

@@ -8,9 +8,27 @@ import reflex as rx
 
 from components.admin.records import LINE_HEADERS, invoice_row, line_row, loading, ticket_row
 from components.admin.shell import admin_shell
+from components.company_users import company_users
 from components.i18n import t, tr
-from components.widgets import confirm_dialog, field, kv, link, messages, pager, section, status_badge, table
-from state.admin.customers import CustomerListState, CustomerMandateState, CustomerState, NewCustomerState
+from components.widgets import (
+    confirm_dialog,
+    field,
+    form_label,
+    kv,
+    link,
+    messages,
+    pager,
+    section,
+    status_badge,
+    table,
+)
+from state.admin.customers import (
+    CustomerAccessState,
+    CustomerListState,
+    CustomerMandateState,
+    CustomerState,
+    NewCustomerState,
+)
 from telecom_app import routes
 
 
@@ -148,7 +166,7 @@ def _reveal_dialog() -> rx.Component:
             rx.dialog.description("「", label, "」を表示します。表示した記録は理由とともに操作履歴に残ります。"),
             rx.form(
                 rx.vstack(
-                    rx.text(t("reason"), size="2", weight="medium"),
+                    form_label(t("reason"), "reveal-reason"),
                     rx.text_area(name="reason", required=True, width="100%", id="reveal-reason",
                                  placeholder="例: お電話での本人確認のため"),
                     rx.cond(CustomerState.field_errors.contains("reason"),
@@ -253,8 +271,7 @@ def customer_page() -> rx.Component:
                                                     on_click=CustomerState.ask("refund_" + p["id"].to(str))))))))),
             rx.cond(d["can_view_payments"].to(bool), _mandates()),
             section(t("tickets"), table(["件名", "状態", "受付日時"], d["tickets"].to(list[dict[str, Any]]), ticket_row)),
-            section(t("users"), table(["氏名", "メール", "権限"], d["users"].to(list[dict[str, Any]]), lambda u: rx.table.row(
-                rx.table.cell(u["name"]), rx.table.cell(u["email"]), rx.table.cell(u["role_label"])))),
+            section("マイページの利用者", company_users(CustomerAccessState), id="customer-users"),
             spacing="4", width="100%",
         )),
         title=rx.cond(CustomerState.loaded, c["name"].to(str), ""),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from components.admin.shell import admin_shell
-from components.widgets import link, messages, section, status_badge, table
+from components.widgets import form_label, link, messages, section, status_badge, table
 from state.admin.direct_debit import DirectDebitState
 from telecom_app import routes
 
@@ -32,7 +32,7 @@ def direct_debit_page() -> rx.Component:
     return admin_shell(
         messages(DirectDebitState),
         rx.cond(DirectDebitState.can_manage, section("口座振替データの作成", rx.form(rx.vstack(
-            rx.hstack(rx.vstack(rx.text("引落日", as_="label", html_for="withdrawal_date", size="2", weight="medium"),
+            rx.hstack(rx.vstack(form_label("引落日", "withdrawal_date"),
                                 rx.input(type="date", name="withdrawal_date", id="withdrawal_date",
                                          default_value=DirectDebitState.default_date), spacing="1"),
                       rx.button("作成", type="submit", id="create-debit"), align="end", spacing="3"),

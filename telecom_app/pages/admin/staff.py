@@ -6,7 +6,7 @@ import reflex as rx
 
 from components.admin.shell import admin_shell
 from components.i18n import t
-from components.widgets import field, messages, section, status_badge, table
+from components.widgets import field, form_label, messages, section, status_badge, table
 from state.admin.staff import StaffState
 from state.preferences import Preferences
 
@@ -24,7 +24,7 @@ def _error_of(name: str) -> rx.Component:
 def _role_select(element_id: str, default: rx.Var | str | None = None) -> rx.Component:
     name = "role"
     return rx.vstack(
-        rx.text(_l("役割", "Role"), as_="label", size="2", weight="medium", html_for=element_id),
+        form_label(_l("役割", "Role"), element_id),
         rx.select.root(
             rx.select.trigger(placeholder=_l("役割を選択", "Choose a role"), id=element_id, width="100%"),
             rx.select.content(rx.foreach(StaffState.role_options, lambda o: rx.select.item(
@@ -103,13 +103,13 @@ def _action_dialog() -> rx.Component:
                     rx.cond(StaffState.pending_event == "role",
                             _role_select("dialog-role", StaffState.target["role"].to(str))),
                     rx.cond(StaffState.pending_event == "disable", rx.vstack(
-                        rx.text("確認のため、メールアドレス ", rx.code(StaffState.target["email"].to(str)),
-                                " を入力してください。", as_="label", size="2", html_for="confirm_email"),
+                        rx.el.label(rx.text("確認のため、メールアドレス ", rx.code(StaffState.target["email"].to(str)),
+                                            " を入力してください。", size="2"), html_for="confirm_email"),
                         rx.input(name="confirm_email", id="confirm_email", width="100%", autocomplete="off"),
                         _error_of("confirm_email"),
                         spacing="1", width="100%",
                     )),
-                    rx.text(t("reason"), as_="label", size="2", weight="medium", html_for="confirm-reason"),
+                    form_label(t("reason"), "confirm-reason"),
                     rx.text_area(name="reason", required=True, width="100%", id="confirm-reason"),
                     _error_of("reason"),
                     rx.cond(StaffState.error != "", rx.text(StaffState.error, color="red", size="2")),

@@ -6,7 +6,7 @@ import reflex as rx
 
 from components.frame import auth_frame
 from components.i18n import t
-from components.widgets import messages
+from components.widgets import form_label, messages
 from state.auth.login import LoginState
 from state.preferences import Preferences
 from telecom_app import routes
@@ -32,10 +32,10 @@ def _password_step() -> rx.Component:
     return rx.vstack(
         rx.form(
             rx.vstack(
-                rx.text(t("email"), size="2", weight="medium"),
+                form_label(t("email"), "email"),
                 rx.input(name="email", type="email", id="email", autocomplete="username", required=True,
                          width="100%"),
-                rx.text(t("password"), size="2", weight="medium"),
+                form_label(t("password"), "password"),
                 rx.input(name="password", type="password", id="password", autocomplete="current-password",
                          required=True, width="100%"),
                 rx.button(t("sign_in"), type="submit", width="100%", id="sign-in"),
@@ -51,7 +51,7 @@ def _password_step() -> rx.Component:
 def _code_form() -> rx.Component:
     return rx.form(
         rx.vstack(
-            rx.text(t("totp_code"), size="2", weight="medium"),
+            form_label(t("totp_code"), "code"),
             rx.input(name="code", id="code", autocomplete="one-time-code", input_mode="text",
                      required=True, width="100%"),
             rx.button(t("verify"), type="submit", width="100%", id="verify-code"),

@@ -1,0 +1,1 @@
+"""Pieces of the customer app (/my): its phone-first shell."""

@@ -1,0 +1,1 @@
+"""The customer app's pages (/my): phone first, Japanese by default."""

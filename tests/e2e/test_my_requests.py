@@ -1,0 +1,80 @@
+"""Customer requests in the browser on a phone (390×844): the demo 法人管理者 opens a line from the home page and
+reports a lost phone; nothing happens to the line yet, the request shows as a timeline, and staff (support) find it
+first in the approval queue, marked 至急, with the customer named as the one who asked."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlmodel import Session, col, select
+
+from demo.customers import DEMO_CUSTOMERS
+from services.models import ApprovalRequest, CustomerUser, CustomerUserLine, Line
+from tests.e2e.conftest import open_context, query
+from tests.e2e.test_my import _no_sideways_scroll, _sign_in  # one TOTP step per person across the files
+
+pytestmark = pytest.mark.e2e
+
+
+def _a_free_line(s: Session) -> tuple[int, int]:
+    """(customer id, line id): an active line of the demo company that is not the 利用者's and has no request."""
+    admin = s.exec(select(CustomerUser).where(CustomerUser.email == DEMO_CUSTOMERS["admin"][0])).one()
+    theirs = select(CustomerUserLine.line_id)
+    asked = select(ApprovalRequest.line_id).where(ApprovalRequest.status == "pending",
+                                                  col(ApprovalRequest.line_id).is_not(None))
+    line = s.exec(select(Line).where(Line.customer_id == admin.customer_id, Line.status == "active",
+                                     col(Line.id).not_in(theirs), col(Line.id).not_in(asked))
+                  .order_by(Line.id.desc())).first()
+    return admin.customer_id, line.id
+
+
+def _request_of(line_id: int):
+    return lambda s: s.exec(select(ApprovalRequest).where(ApprovalRequest.line_id == line_id)
+                            .order_by(col(ApprovalRequest.id).desc())).first()
+
+
+def test_a_lost_phone_reported_on_a_phone_is_first_and_urgent_in_the_staff_queue(app_server, browser, staff_page):
+    base = app_server["base"]
+    _, line_id = query(app_server, _a_free_line)
+    context = open_context(browser, "phone", locale="ja-JP")
+    try:
+        page = context.new_page()
+        page.goto(f"{base}/my/login")
+        _sign_in(page, "admin")
+        page.wait_for_url(re.compile(r".*/my/?$"), timeout=20000)
+        page.click(f"#open-line-{line_id}", timeout=20000)
+        page.wait_for_url(re.compile(rf".*/my/lines/{line_id}/?$"), timeout=20000)
+        page.wait_for_selector("#request-actions button:not([disabled])", timeout=20000)
+        _no_sideways_scroll(page)
+        page.get_by_text("この画面でできないこと").wait_for(timeout=20000)  # said plainly, with where to ask
+        assert page.locator("#ask-support").count() == 1
+
+        page.click("#request-suspend")
+        page.get_by_label("紛失").check(timeout=20000)  # each reason's label is tied to its radio
+        page.get_by_label("詳しい内容").fill("電車の中に置き忘れました")
+        _no_sideways_scroll(page)
+        for target in ("#request-suspend", "#request-submit", "label[for='reason-lost']"):
+            box = page.locator(target).bounding_box()
+            assert box["height"] >= 44, target
+        page.click("#request-submit")
+        page.get_by_text("利用停止のお申し込みを受け付けました（受付番号 #").wait_for(timeout=20000)
+        card = page.locator("[data-kind='suspend']").first
+        card.wait_for(timeout=20000)
+        assert card.get_attribute("data-status") == "pending" and "至急" in card.inner_text()
+        assert card.locator("[data-step='approval'][data-state='current']").count() == 1
+        _no_sideways_scroll(page)
+    finally:
+        context.close()
+
+    request = query(app_server, _request_of(line_id))
+    assert request.urgent and request.status == "pending" and request.requested_by_customer_user_id is not None
+    assert query(app_server, lambda s: s.get(Line, line_id).status) == "active"  # nothing runs before approval
+
+    staff = staff_page("support")
+    staff.goto(f"{base}/admin/approvals")
+    first = staff.locator("[data-request]").first
+    first.wait_for(timeout=20000)
+    assert first.get_attribute("data-request") == str(request.id)
+    assert first.locator("[data-urgent]").inner_text() == "至急"
+    assert "お客様 法人管理者 デモ" in first.inner_text() and "紛失: 電車の中に置き忘れました" in first.inner_text()
