@@ -6,19 +6,17 @@ pages; signing out ends the session."""
 from __future__ import annotations
 
 import re
-import time
 
 import pyotp
 import pytest
 from sqlmodel import Session, select
 
-from demo.customers import DEMO_CUSTOMERS, DEMO_PASSWORD
+from demo.customers import DEMO_CUSTOMERS
 from services.models import CustomerUser, Invoice, Line
-from tests.e2e.conftest import open_context, query
+from tests.e2e.conftest import open_context, query, sign_in_customer
 
 pytestmark = pytest.mark.e2e
 PHONE = 390
-_last_step: dict[str, int] = {}
 
 
 def _company(s: Session) -> tuple[int, list[Invoice]]:
@@ -26,21 +24,6 @@ def _company(s: Session) -> tuple[int, list[Invoice]]:
     bills = s.exec(select(Invoice).where(Invoice.customer_id == admin.customer_id, Invoice.status == "issued")
                    .order_by(Invoice.id.desc())).all()
     return admin.customer_id, list(bills)
-
-
-def _sign_in(page, who: str) -> None:
-    """On the sign-in page already open: password, then the current code (a code works once, so a second
-    sign-in of the same person waits for the next one)."""
-    email, _, _, secret = DEMO_CUSTOMERS[who]
-    page.get_by_label("メールアドレス").fill(email, timeout=20000)  # the label is tied to its input
-    page.get_by_label("パスワード").fill(DEMO_PASSWORD)
-    page.click("#my-sign-in")
-    page.wait_for_selector("#code", timeout=20000)
-    while int(time.time()) // 30 == _last_step.get(who):
-        time.sleep(0.5)
-    step = _last_step[who] = int(time.time()) // 30
-    page.fill("#code", pyotp.TOTP(secret).at(step * 30))
-    page.click("#my-verify")
 
 
 def _no_sideways_scroll(page) -> None:
@@ -60,7 +43,7 @@ def test_a_bill_link_opened_signed_out_lands_on_that_bill_after_sign_in_and_its_
         assert page.locator("link[rel=manifest]").count() == 1  # it can sit on the home screen
         assert page.request.get(f"{base}/manifest.webmanifest").json()["start_url"] == "/my"
         assert page.request.get(f"{base}/icon.svg").status == 200
-        _sign_in(page, "admin")
+        sign_in_customer(page, app_server, "admin")
         page.wait_for_url(re.compile(rf".*/my/bills/{bill.id}/?$"), timeout=20000)
         page.wait_for_selector(f"text={bill.invoice_no}", timeout=20000)
         _no_sideways_scroll(page)
@@ -107,7 +90,7 @@ def test_a_user_sees_only_their_line_and_no_bills(app_server, browser):
     try:
         page = context.new_page()
         page.goto(f"{base}/my/login")
-        _sign_in(page, "user")
+        sign_in_customer(page, app_server, "user")
         page.wait_for_url(re.compile(r".*/my/?$"), timeout=20000)
         page.wait_for_selector("[data-usage]", timeout=20000)
         assert page.locator("[data-usage]").count() == 1  # one of the company's lines: the one assigned

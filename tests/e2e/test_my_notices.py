@@ -5,33 +5,16 @@ company's shipment is not found; 通知の設定 has a labelled switch per topic
 from __future__ import annotations
 
 import re
-import time
 
-import pyotp
 import pytest
 from sqlmodel import Session, select
 
-from demo.customers import DEMO_CUSTOMERS, DEMO_PASSWORD
+from demo.customers import DEMO_CUSTOMERS
 from services.models import CustomerUser, Line, Notification, NotificationPreference, Shipment
-from tests.e2e.conftest import open_context, query
+from tests.e2e.conftest import open_context, query, sign_in_customer
 
 pytestmark = pytest.mark.e2e
 PHONE = 390
-_last_step: dict[str, int] = {}
-
-
-def _sign_in(page, who: str) -> None:
-    """On the sign-in page already open: password, then the current code (a code works once)."""
-    email, _, _, secret = DEMO_CUSTOMERS[who]
-    page.get_by_label("メールアドレス").fill(email, timeout=20000)
-    page.get_by_label("パスワード").fill(DEMO_PASSWORD)
-    page.click("#my-sign-in")
-    page.wait_for_selector("#code", timeout=20000)
-    while int(time.time()) // 30 == _last_step.get(who):
-        time.sleep(0.5)
-    step = _last_step[who] = int(time.time()) // 30
-    page.fill("#code", pyotp.TOTP(secret).at(step * 30))
-    page.click("#my-verify")
 
 
 def _shipments_and_notice(base: str):
@@ -73,7 +56,7 @@ def test_a_notice_link_opens_its_page_after_sign_in_and_opening_it_drops_the_unr
         page = context.new_page()
         page.goto(f"{base}/go/shipment/{shipment_id}")  # the link the notice's mail carries
         page.wait_for_url(re.compile(rf".*/my/login/?\?next=%2Fmy%2Fshipments%2F{shipment_id}$"), timeout=20000)
-        _sign_in(page, "admin")
+        sign_in_customer(page, app_server, "admin")
         page.wait_for_url(re.compile(rf".*/my/shipments/{shipment_id}/?$"), timeout=20000)
         page.wait_for_selector("#tracking-number:has-text('E2E000111222')", timeout=20000)
         assert page.locator("[data-step][data-reached='true']").count() == 4  # requested … in transit

@@ -9,46 +9,20 @@ id (SecurityError), while localhost is both a valid id and a secure context."""
 from __future__ import annotations
 
 import re
-import time
 
-import pyotp
 import pytest
 from sqlmodel import Session, select
 
-from demo.customers import DEMO_CUSTOMERS, DEMO_PASSWORD
+from demo.customers import DEMO_CUSTOMERS
 from services.models import CustomerPasskey, CustomerUser
-from services.platform.db import make_engine
-from tests.e2e.conftest import open_context
+from tests.e2e.conftest import open_context, query, sign_in_customer
 
 pytestmark = pytest.mark.e2e
 PHONE = 390
 
 
-def _query(app_server, fn):
-    engine = make_engine(app_server["db_url"])
-    try:
-        with Session(engine) as s:
-            return fn(s)
-    finally:
-        engine.dispose()
-
-
 def _demo_admin(s: Session) -> CustomerUser:
     return s.exec(select(CustomerUser).where(CustomerUser.email == DEMO_CUSTOMERS["admin"][0])).one()
-
-
-def _sign_in_with_code(page, app_server) -> None:
-    """Password, then a code of a 30-second step the demo admin has not used yet (other tests sign in too)."""
-    email, _, _, secret = DEMO_CUSTOMERS["admin"]
-    page.get_by_label("メールアドレス").fill(email, timeout=20000)
-    page.get_by_label("パスワード").fill(DEMO_PASSWORD)
-    page.click("#my-sign-in")
-    page.wait_for_selector("#code", timeout=20000)
-    used = _query(app_server, lambda s: _demo_admin(s).last_totp_step) or 0
-    while int(time.time()) // 30 <= used:
-        time.sleep(0.5)
-    page.fill("#code", pyotp.TOTP(secret).at(int(time.time()) // 30 * 30))
-    page.click("#my-verify")
 
 
 def _virtual_authenticator(context, page) -> tuple[object, str]:
@@ -68,7 +42,7 @@ def test_a_customer_registers_this_phone_as_a_passkey_and_signs_in_with_it_alone
         page = context.new_page()
         cdp, authenticator_id = _virtual_authenticator(context, page)
         page.goto(f"{base}/my/login")
-        _sign_in_with_code(page, app_server)
+        sign_in_customer(page, app_server, "admin")
         page.wait_for_url(re.compile(r".*/my/?$"), timeout=20000)
 
         page.goto(f"{base}/my/security")
@@ -80,7 +54,7 @@ def test_a_customer_registers_this_phone_as_a_passkey_and_signs_in_with_it_alone
         assert page.evaluate("document.documentElement.scrollWidth") <= PHONE
         held = cdp.send("WebAuthn.getCredentials", {"authenticatorId": authenticator_id})["credentials"]
         assert len(held) == 1 and held[0]["isResidentCredential"]
-        stored = _query(app_server, lambda s: s.exec(select(CustomerPasskey).where(
+        stored = query(app_server, lambda s: s.exec(select(CustomerPasskey).where(
             CustomerPasskey.customer_user_id == _demo_admin(s).id, CustomerPasskey.revoked_at == None)).all())  # noqa: E711
         assert [p.name for p in stored] == ["デモ用スマホ"]
         assert stored[0].credential_id == held[0]["credentialId"].replace("+", "-").replace("/", "_").rstrip("=")
@@ -93,7 +67,7 @@ def test_a_customer_registers_this_phone_as_a_passkey_and_signs_in_with_it_alone
         page.wait_for_url(re.compile(r".*/my/?$"), timeout=20000)
         page.wait_for_selector("#my-user:has-text('法人管理者 デモ')", timeout=20000)
 
-        used = _query(app_server, lambda s: s.exec(select(CustomerPasskey).where(
+        used = query(app_server, lambda s: s.exec(select(CustomerPasskey).where(
             CustomerPasskey.credential_id == stored[0].credential_id)).one())
         assert used.last_used_at is not None
 

@@ -6,16 +6,14 @@ and allocated to the bill. No sideways scroll on either page, tap targets at lea
 from __future__ import annotations
 
 import re
-import time
 
-import pyotp
 import pytest
 from sqlmodel import Session, select
 
-from demo.customers import DEMO_CUSTOMERS, DEMO_PASSWORD
+from demo.customers import DEMO_CUSTOMERS
 from services.billing.allocation import allocated_amounts
 from services.models import CardCheckout, CustomerUser, Invoice, Payment, PaymentAllocation
-from tests.e2e.conftest import open_context, query
+from tests.e2e.conftest import open_context, query, sign_in_customer
 
 pytestmark = pytest.mark.e2e
 PHONE = 390
@@ -30,27 +28,6 @@ def _unpaid_bill(s: Session) -> tuple[int, str, int]:
     owed = [(b.id, b.invoice_no, b.total - paid[b.id]) for b in bills if b.total - paid[b.id] > 0]
     assert owed, "the demo company has no unpaid bill to pay"
     return owed[0]
-
-
-def _sign_in_as_admin(page, landing: re.Pattern) -> None:
-    """Password, then the authenticator's code; a code already used (by another test's sign-in in the same 30 s)
-    is refused, so then the next code is used."""
-    email, _, _, secret = DEMO_CUSTOMERS["admin"]
-    page.get_by_label("メールアドレス").fill(email, timeout=20000)
-    page.get_by_label("パスワード").fill(DEMO_PASSWORD)
-    page.click("#my-sign-in")
-    page.wait_for_selector("#code", timeout=20000)
-    for _ in range(2):
-        step = int(time.time()) // 30
-        page.fill("#code", pyotp.TOTP(secret).at(step * 30))
-        page.click("#my-verify")
-        try:
-            page.wait_for_url(landing, timeout=8000)
-            return
-        except Exception:
-            while int(time.time()) // 30 == step:
-                time.sleep(0.5)
-    page.wait_for_url(landing, timeout=20000)
 
 
 def _fits_the_phone(page) -> None:
@@ -76,7 +53,8 @@ def test_the_company_admin_pays_an_unpaid_bill_by_card_on_the_gateways_page_and_
     try:
         page = context.new_page()
         page.goto(f"{base}/my/login?next=%2Fmy%2Fbills%2F{invoice_id}")
-        _sign_in_as_admin(page, bill_url)
+        sign_in_customer(page, app_server, "admin")
+        page.wait_for_url(bill_url, timeout=20000)
         page.wait_for_selector(f"text={invoice_no}", timeout=20000)
         page.wait_for_selector("#pay-by-card:not([disabled])", timeout=20000)
         _fits_the_phone(page)

@@ -6,17 +6,15 @@ confirming, confirms, and finds the change in the plan history — no sideways s
 from __future__ import annotations
 
 import re
-import time
 from datetime import timedelta
 
-import pyotp
 import pytest
 from sqlmodel import Session, col, select
 
-from demo.customers import DEMO_CUSTOMERS, DEMO_PASSWORD
+from demo.customers import DEMO_CUSTOMERS
 from services.models import AuditEntry, Contract, ContractPlanPeriod, CustomerUser, Line, RatePlan, RatePlanVersion
 from services.platform.clock import today_in_tokyo
-from tests.e2e.conftest import open_context, query
+from tests.e2e.conftest import open_context, query, sign_in_customer
 
 pytestmark = pytest.mark.e2e
 PHONE = 390
@@ -45,27 +43,6 @@ def _setup(s: Session) -> dict:
             "new_name": new_name, "new_fee": new_fee, "customer_user_id": admin.id}
 
 
-def _sign_in_as_admin(page) -> None:
-    """Password, then the authenticator's code; a code already used (by another test's sign-in in the same 30 s)
-    is refused, so then the next code is used."""
-    email, _, _, secret = DEMO_CUSTOMERS["admin"]
-    page.get_by_label("メールアドレス").fill(email, timeout=20000)
-    page.get_by_label("パスワード").fill(DEMO_PASSWORD)
-    page.click("#my-sign-in")
-    page.wait_for_selector("#code", timeout=20000)
-    for _ in range(2):
-        step = int(time.time()) // 30
-        page.fill("#code", pyotp.TOTP(secret).at(step * 30))
-        page.click("#my-verify")
-        try:
-            page.wait_for_url(re.compile(r".*/my/?$"), timeout=8000)
-            return
-        except Exception:
-            while int(time.time()) // 30 == step:
-                time.sleep(0.5)
-    page.wait_for_url(re.compile(r".*/my/?$"), timeout=20000)
-
-
 def _fits_the_phone(page) -> None:
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE
 
@@ -85,7 +62,8 @@ def test_the_company_admin_previews_a_plan_change_for_next_month_confirms_it_and
     try:
         page = context.new_page()
         page.goto(f"{base}/my/login")
-        _sign_in_as_admin(page)
+        sign_in_customer(page, app_server, "admin")
+        page.wait_for_url(re.compile(r".*/my/?$"), timeout=20000)
 
         page.click("#my-contracts-link", timeout=20000)  # from the home page
         page.wait_for_url(re.compile(r".*/my/contracts/?$"), timeout=20000)

@@ -11,8 +11,8 @@ from sqlmodel import Session, col, select
 
 from demo.customers import DEMO_CUSTOMERS
 from services.models import ApprovalRequest, CustomerUser, CustomerUserLine, Line
-from tests.e2e.conftest import open_context, query
-from tests.e2e.test_my import _no_sideways_scroll, _sign_in  # one TOTP step per person across the files
+from tests.e2e.conftest import open_context, query, sign_in_customer
+from tests.e2e.test_my import _no_sideways_scroll
 
 pytestmark = pytest.mark.e2e
 
@@ -41,7 +41,7 @@ def test_a_lost_phone_reported_on_a_phone_is_first_and_urgent_in_the_staff_queue
     try:
         page = context.new_page()
         page.goto(f"{base}/my/login")
-        _sign_in(page, "admin")
+        sign_in_customer(page, app_server, "admin")
         page.wait_for_url(re.compile(r".*/my/?$"), timeout=20000)
         page.click(f"#open-line-{line_id}", timeout=20000)
         page.wait_for_url(re.compile(rf".*/my/lines/{line_id}/?$"), timeout=20000)

@@ -11,8 +11,7 @@ import pytest
 from sqlmodel import select
 
 from services.models import Ticket, TicketAttachment, TicketMessage
-from tests.e2e.conftest import open_context, query
-from tests.e2e.test_my import _sign_in
+from tests.e2e.conftest import open_context, query, sign_in_customer
 
 pytestmark = pytest.mark.e2e
 PHONE = 390
@@ -35,7 +34,7 @@ def test_a_customer_opens_a_ticket_with_a_png_and_sees_the_staff_reply_but_not_t
     try:
         phone = context.new_page()
         phone.goto(f"{base}/my/login")
-        _sign_in(phone, "admin")
+        sign_in_customer(phone, app_server, "admin")
         phone.wait_for_url(re.compile(r".*/my/?$"), timeout=20000)
 
         # the fifth tab fits the phone with a large tap target
@@ -106,7 +105,7 @@ def test_a_customer_opens_a_ticket_with_a_png_and_sees_the_staff_reply_but_not_t
         try:
             user_page = other.new_page()
             user_page.goto(f"{base}/my/login")
-            _sign_in(user_page, "user")
+            sign_in_customer(user_page, app_server, "user")
             user_page.wait_for_url(re.compile(r".*/my/?$"), timeout=20000)
             sees_line = query(app_server, lambda s: _user_sees_line(s, ticket.line_id))
             if not sees_line:

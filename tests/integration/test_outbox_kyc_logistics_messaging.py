@@ -168,7 +168,10 @@ def test_a_shipment_is_tracked_to_delivery_once_despite_duplicated_and_reordered
     assert row.tracking_number == provider_view["tracking_number"]
     assert moves.count("shipment.delivered") == 1 and moves[:2] == ["shipment.request", "shipment.accepted"]
     assert len(system.sandbox.effects("logistics", operation="ship")) == 1
-    assert sorted(n.channel for n in told) == ["line", "mail"]
+    # told twice (sent, then delivered — once each despite the duplicated webhooks), each in-app, by mail and LINE
+    assert sorted((n.kind, n.channel) for n in told) == sorted(
+        (kind, channel) for kind in {n.kind for n in told} for channel in ("in_app", "line", "mail"))
+    assert len({n.kind for n in told}) == 2
 
     shipments.request_return(sent.id, actor=system.support, reason="解約のため")
     [ret] = operations("logistics", operation="return", shipment_id=sent.id)
