@@ -25,7 +25,7 @@ def _problem() -> rx.Component:
             rx.vstack(
                 rx.text(problem["title"], weight="bold", size="3"),
                 rx.cond(problem["detail"] != "", rx.text(problem["detail"], size="2")),
-                rx.text(rx.text.strong(t("my_what_to_do"), "："), problem["todo"], size="2"),
+                rx.text(rx.text.strong(t("my_what_to_do"), "："), problem["what_to_do"], size="2"),
                 rx.cond(problem["deadline"] != "",
                         rx.text(rx.text.strong(t("my_pay_by"), "："), problem["deadline"], " まで", size="3",
                                 id="pay-by")),

@@ -301,7 +301,7 @@ def test_a_declined_card_charge_shows_what_happened_and_the_pay_by_date_and_payi
 
     assert problem["title"] == "カードでのお支払いができませんでした（カード決済失敗）"
     assert problem["deadline"] == f"{started + timedelta(days=20):%Y年%m月%d日}"
-    assert "別のカード" in problem["todo"] and problem["consequence"].startswith("期限までに")
+    assert "別のカード" in problem["what_to_do"] and problem["consequence"].startswith("期限までに")
     assert problem["next_retry"] == ""
     card_checkout.start_checkout(invoice.id, actor=admin, **BACK)
     _open_page(client)

@@ -26,7 +26,7 @@ from services.platform.permissions import Actor
 from services.workflow import approvals
 
 PAY_HOW = "下の「カードで支払う」からお支払いいただくか、請求書に記載の口座へお振込みください。"
-TODO = {
+WHAT_TO_DO = {
     "unpaid": PAY_HOW,
     "card_failed": "カード会社がお支払いを承認しませんでした。別のカードで" + PAY_HOW.removeprefix("下の"),
     "debit_failed": "口座からお引き落としできませんでした。" + PAY_HOW,
@@ -57,7 +57,7 @@ def _problem(session: Session, invoice: Invoice, owed: int) -> dict[str, Any]:
         if invoice.due_date is None or invoice.due_date >= today:
             return {}
         return {"reason": "unpaid", "title": label("payment_problem", "unpaid"), "detail": "",
-                "todo": TODO["unpaid"], "deadline": "", "consequence": "", "next_retry": "", "suspended": False}
+                "what_to_do": WHAT_TO_DO["unpaid"], "deadline": "", "consequence": "", "next_retry": "", "suspended": False}
     detail, next_retry = "", ""
     if case.reason == "debit_failed":
         code = session.exec(select(DirectDebitItem.result_code).where(
@@ -74,7 +74,7 @@ def _problem(session: Session, invoice: Invoice, owed: int) -> dict[str, Any]:
             next_retry = f"{_day(retry)}に口座から再度お引き落としします。前日までに口座へのご入金をお願いします。"
     suspended = case.status == DunningStatus.SUSPENDED
     return {"reason": case.reason, "title": label("payment_problem", case.reason, default=label("payment_problem", "unpaid")),
-            "detail": detail, "todo": TODO.get(case.reason, PAY_HOW), "deadline": _day(dunning.pay_by(case)),
+            "detail": detail, "what_to_do": WHAT_TO_DO.get(case.reason, PAY_HOW), "deadline": _day(dunning.pay_by(case)),
             "consequence": SUSPENDED if suspended else WILL_SUSPEND, "next_retry": next_retry,
             "suspended": suspended}
 
