@@ -56,7 +56,8 @@ class MyBillPaymentState(MessagesMixin, rx.State):
     @guarded(CUSTOMER)
     def load(self):
         """The bill's payment part (mounted once the bill is shown): what is owed, the latest card payment, a
-        failed payment's callout; back from the gateway's page, wait for its confirmation."""
+        failed payment's callout; back from the gateway's page, wait for its confirmation (or, when it came in
+        already, read the bill again: it may have been read just before)."""
         self.pay, self.checkout, self.problem = {}, {}, {}
         self.notice, self.waiting_page, self.waiting_payment, self.polls = "", False, False, 0
         self._read()
@@ -65,8 +66,10 @@ class MyBillPaymentState(MessagesMixin, rx.State):
             self.waiting_payment, self.notice = True, CHECKING
         elif came_back == "done" and self.checkout.get("paid"):
             self.notice = PAID
+            return MyBillState.load  # confirmed while the bill above was being read: read it again
         elif came_back == "back" and self.checkout.get("status") == "open":
             self.notice = WENT_BACK
+        return None
 
     @rx.event
     @guarded(CUSTOMER)

@@ -460,6 +460,11 @@ def test_the_bill_page_waits_for_the_gateways_page_goes_there_and_says_paid_once
     assert MyBillPaymentState.refresh.fn(back) == MyBillState.load  # the bill above is read again
     assert (back.waiting_payment, back.notice, back.pay["can_pay_by_card"]) == (False, PAID, False)
 
+    again = _state(MyBillPaymentState, token, routes.MY_BILL, routes.my_bill_after_card(invoice.id, "done"),
+                   {"invoice_id": str(invoice.id), "card": "done"})
+    assert MyBillPaymentState.load.fn(again) == MyBillState.load  # confirmed before the page came back: reread
+    assert (again.waiting_payment, again.notice) == (False, PAID)
+
 
 def test_the_payment_method_page_sends_the_application_and_shows_it_waiting(world, monkeypatch):
     from state.my.payment import APPLIED, MyPaymentMethodState
