@@ -7,7 +7,8 @@ ticket of the company; a 利用者 the tickets about their lines, and about bill
 else is NotFound in the same words as an id that does not exist. A customer's reply to a ticket waiting for
 them moves it back to 対応中 (customer_replied); a reply to a resolved ticket reopens it (reopen); a closed
 ticket takes no reply. Messages may carry files (services.ledger.ticket_files), written with the message in
-one transaction and one audit entry.
+one transaction and one audit entry. A staff reply (not an internal note) tells the customer in the same
+transaction: an in-app notice and a mail that there is a reply, with a link to the ticket (never the reply's text).
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from sqlmodel import Session, col, select
 
 from services.ledger import ticket_files
 from services.ledger.customer_users import CustomerScope, customer_scope
+from services.ledger.notifications import notify_in, permalink
 from services.ledger.ticket_files import Upload
-from services.models import Contract, Customer, Invoice, Line, StaffUser, Ticket, TicketMessage
+from services.models import Contract, Customer, CustomerUser, Invoice, Line, StaffUser, Ticket, TicketMessage
 from services.models.base import utcnow
 from services.models.billing import InvoiceStatus
 from services.models.support import TICKET_PRIORITIES, TicketEvent, TicketStatus
@@ -52,6 +54,8 @@ BILL_NOT_FOUND = "請求書が見つかりません。"
 # a customer's reply moves the ticket by these events (other states keep their state)
 CUSTOMER_REPLY_EVENTS = {TicketStatus.WAITING_CUSTOMER.value: TicketEvent.CUSTOMER_REPLIED,
                          TicketStatus.RESOLVED.value: TicketEvent.REOPEN}
+REPLY_NOTICE_CHANNELS = ("mail", "in_app")
+REPLY_NOTICE_TITLE = "お問い合わせに返信がありました"
 
 
 def ticket_code(ticket_id: int) -> str:
@@ -97,6 +101,29 @@ def _checked_body(body: str | None, errors: dict[str, str]) -> str:
     elif len(body) > BODY_MAX_LENGTH:
         errors["body"] = f"内容は{BODY_MAX_LENGTH:,}文字以内で入力してください。"
     return body
+
+
+def _tell_customer_of_reply(session: Session, ticket: Ticket, *, actor: Actor) -> list[int]:
+    """「お問い合わせに返信がありました」 with the ticket's code, subject, next step and link (never the reply's text).
+
+    Addressed to the person who wrote first on the ticket from the app (the one who opened it), while still an
+    active person of the company; otherwise to the company. A service notice without a topic (NOTICE_TOPICS has
+    none for a reply to the customer's own question): mail and in-app go out whatever the preferences say. Not
+    audited here: the caller's entry names the returned notification ids.
+    """
+    author_id = session.exec(select(TicketMessage.author_id).where(
+        TicketMessage.ticket_id == ticket.id, TicketMessage.author_kind == "customer")
+        .order_by(col(TicketMessage.id)).limit(1)).first()
+    person = session.get(CustomerUser, author_id) if author_id is not None else None
+    addressee = person.id if (person is not None and person.is_active and person.disabled_at is None
+                              and person.customer_id == ticket.customer_id) else None
+    body = (f"お問い合わせ {ticket_code(ticket.id)}「{ticket.subject}」に担当者から返信がありました。\n"
+            "次にすること: 内容をご確認のうえ、必要であれば返信してください。")
+    result = notify_in(session, session.get(Customer, ticket.customer_id), actor=actor, kind="ticket.reply",
+                       title=REPLY_NOTICE_TITLE, body=body, link=permalink("ticket", ticket.id),
+                       channels=REPLY_NOTICE_CHANNELS, customer_user_id=addressee,
+                       audit=False)
+    return [n.id for n in result.notifications]
 
 
 def _refuse_if_closed(ticket: Ticket, what: str) -> None:
@@ -176,8 +203,9 @@ def add_ticket_message(ticket_id: int, *, actor: Actor, body: str, internal: boo
     `internal` an internal note (社内メモ) only staff ever see.
 
     The body must not be empty; closed tickets refuse new messages; the files follow ticket_files' limits.
-    Writes the message, its attachments, touches the ticket's updated_at and writes one audit entry on the ticket
-    (ticket.message, or ticket.note for an internal note).
+    Writes the message, its attachments, touches the ticket's updated_at; a reply (not a note) also tells the
+    customer (`_tell_customer_of_reply`: in-app notice and mail, no reply text). One audit entry on the ticket
+    (ticket.message with the notification ids, or ticket.note for an internal note).
     """
     with ticket_files.kept_only_if_committed() as written, write_session() as session:
         ticket = _load_ticket(session, ticket_id)
@@ -196,9 +224,10 @@ def add_ticket_message(ticket_id: int, *, actor: Actor, body: str, internal: boo
         session.add(ticket)
         session.flush()
         attached = ticket_files.add_attachments(session, ticket, message, checked, actor=actor, written=written)
+        told = [] if message.internal else _tell_customer_of_reply(session, ticket, actor=actor)
         record(session, actor, "ticket.note" if message.internal else "ticket.message", ticket, before=before,
                after={**snapshot(ticket), "message_id": message.id, "internal": message.internal,
-                      "attachments": ticket_files.audit_view(attached)})
+                      "attachments": ticket_files.audit_view(attached), "notification_ids": told})
     return message
 
 

@@ -3,13 +3,15 @@
 Two companies A and B, each with a 法人管理者, a 利用者 who sees line1 only and no bills, two lines and an issued
 bill. Nothing of B is reachable from A (every id is NotFound in the words an unknown id gets, and nothing is
 written — not a row, not a file); a 利用者 asks only about their lines; internal notes and their files never reach
-a customer; files are limited in size, number and type (recognised from their bytes) and stored privately under
-their SHA-256; the download routes give the same bytes to the owner and to staff, 404 to another company and 401
-without a session."""
+a customer; a staff reply (never a note, never the customer's own message) tells the person who asked — in-app and
+by mail, without the reply's text; files are limited in size, number and type (recognised from their bytes) and
+stored privately under their SHA-256; the download routes give the same bytes to the owner and to staff, 404 to
+another company and 401 without a session."""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import stat
 from dataclasses import dataclass
@@ -24,10 +26,11 @@ from starlette.testclient import TestClient
 
 from services.ledger import customers, ticket_files, tickets
 from services.ledger.ticket_files import Upload
-from services.models import AuditEntry, Ticket, TicketAttachment
+from services.models import AuditEntry, CustomerUser, ExternalOperation, Notification, Ticket, TicketAttachment
 from services.platform.db import read_session, write_session
 from services.platform.errors import Conflict, InvalidTransition, NotFound, PermissionDenied, ValidationFailed
 from services.platform.permissions import Actor
+from services.read.customer import notices as my_notices
 from services.read.customer import tickets as my_reads
 from services.read.staff import tickets as staff_reads
 from services.security import customer_auth
@@ -238,6 +241,103 @@ def test_internal_notes_and_their_files_never_reach_the_customer(a, staff):
     assert staff_reads.ticket_attachment(file.id, actor=staff)[1] == TEXT
     [entry] = _audit("ticket.note")
     assert '"internal": true' in entry.after_json
+
+
+# ---- telling the customer of a staff reply ------------------------------------------------------------------------
+
+PRIVATE = "ご指摘の回線は基地局工事の影響です。暗証番号 4821 で再設定してください。"
+
+
+def _notices(customer_id: int) -> list[Notification]:
+    with read_session() as s:
+        return list(s.exec(select(Notification).where(Notification.customer_id == customer_id)
+                           .order_by(Notification.id)))
+
+
+def _mails(customer_id: int) -> list[dict]:
+    with read_session() as s:
+        ops = s.exec(select(ExternalOperation).where(ExternalOperation.customer_id == customer_id,
+                                                     ExternalOperation.provider == "messaging")
+                     .order_by(ExternalOperation.id)).all()
+    assert all(op.operation == "mail" for op in ops)
+    return [json.loads(op.payload_json) for op in ops]
+
+
+def test_a_staff_reply_tells_the_person_who_asked_in_app_and_by_mail_without_the_reply_text(a, staff):
+    colleague = customer_actor(company_user(a.customer_id, "user2@a.example.jp", name="a 利用者2", line_ids=[a.line1]))
+    ticket = _ask(a, a.user)
+
+    tickets.add_ticket_message(ticket.id, actor=staff, body=PRIVATE)
+
+    code = tickets.ticket_code(ticket.id)
+    in_app, mail = sorted(_notices(a.customer_id), key=lambda n: n.channel)
+    assert [(n.channel, n.customer_user_id, n.kind) for n in (in_app, mail)] == [
+        ("in_app", a.user_id, "ticket.reply"), ("mail", a.user_id, "ticket.reply")]
+    assert in_app.title == "お問い合わせに返信がありました" and in_app.link.endswith(f"/go/ticket/{ticket.id}")
+    assert code in in_app.body and "圏外になる" in in_app.body
+    assert "次にすること: 内容をご確認のうえ、必要であれば返信してください。" in in_app.body
+    [sent] = _mails(a.customer_id)
+    assert sent["to"] == "user@a.example.jp" and sent["subject"] == "お問い合わせに返信がありました"
+    assert code in sent["text"] and sent["text"].endswith(f"/go/ticket/{ticket.id}")
+    assert "基地局" not in sent["text"] + in_app.body and "4821" not in sent["text"] + in_app.body
+
+    [shown] = my_notices.my_notifications(actor=a.user)
+    assert shown["id"] == in_app.id and shown["link"].endswith(f"/go/ticket/{ticket.id}")
+    assert my_notices.my_notifications(actor=colleague) == [] and my_notices.my_notifications(actor=a.admin) == []
+    [entry] = _audit("ticket.message")
+    assert (entry.actor_kind, entry.actor_id) == ("staff", staff.id)
+    assert sorted(json.loads(entry.after_json)["notification_ids"]) == sorted([in_app.id, mail.id])
+    assert _audit("notification.create") == []
+
+
+def test_notes_the_customers_own_replies_and_a_closed_ticket_tell_nobody(a, staff):
+    ticket = _ask(a, a.user)
+    tickets.add_ticket_message(ticket.id, actor=staff, body="社内: 基地局障害の可能性。", internal=True)
+    tickets.reply_to_my_ticket(ticket.id, actor=a.user, body="まだ圏外です。")
+    for event in ("resolve", "close"):
+        tickets.change_ticket_status(ticket.id, actor=staff, event=event)
+    with pytest.raises(InvalidTransition):
+        tickets.add_ticket_message(ticket.id, actor=staff, body="確認します。")
+
+    assert _notices(a.customer_id) == [] and _mails(a.customer_id) == []
+    assert my_notices.my_notifications(actor=a.user) == []
+
+
+def test_a_ticket_no_active_person_wrote_on_is_told_to_the_company(a, staff):
+    by_staff = tickets.open_ticket(actor=staff, customer_id=a.customer_id, subject="ご契約の確認", body="確認事項です。")
+    left = _ask(a, a.user)
+    with write_session() as s:  # the 利用者 who asked has been removed since
+        row = s.get(CustomerUser, a.user_id)
+        row.is_active = False
+        s.add(row)
+
+    tickets.add_ticket_message(by_staff.id, actor=staff, body=PRIVATE)
+    tickets.add_ticket_message(left.id, actor=staff, body=PRIVATE)
+
+    assert {(n.channel, n.customer_user_id, n.link.rsplit("/", 1)[1]) for n in _notices(a.customer_id)} == {
+        (channel, None, str(t.id)) for channel in ("in_app", "mail") for t in (by_staff, left)}
+    assert [m["to"] for m in _mails(a.customer_id)] == ["info@a.example.jp"] * 2
+    assert {n["link"] for n in my_notices.my_notifications(actor=a.admin)} == {
+        n.link for n in _notices(a.customer_id)}
+
+
+def test_a_reply_that_fails_tells_nobody_and_the_retry_tells_once(a, staff, monkeypatch):
+    ticket = _ask(a, a.user)
+    real_record = tickets.record
+
+    def failing_record(*args, **kwargs):
+        real_record(*args, **kwargs)
+        raise RuntimeError("the transaction failed after the audit entry")
+
+    monkeypatch.setattr(tickets, "record", failing_record)
+    with pytest.raises(RuntimeError):
+        tickets.add_ticket_message(ticket.id, actor=staff, body=PRIVATE)
+    assert _notices(a.customer_id) == [] and _mails(a.customer_id) == []
+
+    monkeypatch.setattr(tickets, "record", real_record)
+    tickets.add_ticket_message(ticket.id, actor=staff, body=PRIVATE)
+    assert sorted(n.channel for n in _notices(a.customer_id)) == ["in_app", "mail"]
+    assert len(_mails(a.customer_id)) == 1
 
 
 # ---- another company: not found, nothing written -------------------------------------------------------------------
