@@ -236,7 +236,7 @@ def apply_mnp_outcome(session: Session, op: ExternalOperation, outcome: str, det
     session.add(reservation)
     sent = notify_in(session, customer, actor=SYSTEM, kind="request", title=title, body=body,
                      link=permalink("line", line.id), channels=("mail",), topic="request",
-                     customer_user_id=reservation.requested_by_customer_user_id, audit=False)
+                     customer_user_id=reservation.requested_by_customer_user_id, line_id=line.id, audit=False)
     record(session, SYSTEM, f"mnp_reservation.{'issue' if reservation.status == 'issued' else 'fail'}", reservation,
            before=before, reason=f"キャリア {MNP_OPERATION}（外部連携処理 #{op.id}）: {detail}"[:500],
            after={**snapshot(reservation), "notification_ids": [n.id for n in sent.notifications]})

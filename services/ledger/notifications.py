@@ -16,7 +16,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from services.integrations import messaging
-from services.models import Customer, CustomerUser, ExternalOperation, Notification, NotificationPreference
+from services.models import Customer, CustomerUser, ExternalOperation, Line, Notification, NotificationPreference
 from services.models.base import utcnow
 from services.models.self_service import NOTICE_TOPICS
 from services.models.workflow import NOTIFICATION_CHANNELS, ExternalOperationStatus
@@ -67,23 +67,24 @@ def _validate(kind: str, title: str, body: str, link: str | None, channels: Sequ
 
 @mutating_service
 def notify_customer(customer_id: int, *, actor: Actor, kind: str, title: str, body: str, link: str | None = None,
-                    channels: Sequence[str] = ("mail",)) -> NotifyResult:
+                    channels: Sequence[str] = ("mail",), line_id: int | None = None) -> NotifyResult:
     """Send a customer a message with a next action and a link (all staff; system flows run as SYSTEM).
 
     Writes one Notification per usable channel, one messaging outbox operation per external
     channel (mail -> "mail", line -> "push") and one audit entry "notification.create". A channel
-    without an address is skipped with a note; when none is left the message goes in-app.
+    without an address is skipped with a note; when none is left the message goes in-app. `line_id`: the
+    line of the customer the message is about (as in `notify_in`; a line of another customer is ValidationFailed).
     """
     _validate(kind, title, body, link, channels)
     with write_session() as session:
         customer = get_permitted(session, Customer, customer_id, "顧客が見つかりません。", actor, "notification.send")
         return notify_in(session, customer, actor=actor, kind=kind, title=title, body=body, link=link,
-                         channels=channels)
+                         channels=channels, line_id=line_id)
 
 
 def notify_in(session: Session, customer: Customer, *, actor: Actor, kind: str, title: str, body: str,
               link: str | None = None, channels: Sequence[str] = ("mail",), topic: str | None = None,
-              customer_user_id: int | None = None, audit: bool = True) -> NotifyResult:
+              customer_user_id: int | None = None, line_id: int | None = None, audit: bool = True) -> NotifyResult:
     """notify_customer inside the caller's transaction (billing and dunning send their notices with the change
     that causes them).
 
@@ -91,8 +92,10 @@ def notify_in(session: Session, customer: Customer, *, actor: Actor, kind: str, 
     optional: mail and LINE the customer switched off for that topic (NotificationPreference; no row = on) are not
     sent, and the in-app notice is always kept. Without a topic — bills, dunning, security, legal and service
     notices — every channel asked for goes out. `customer_user_id` addresses the notice to one person of the
-    company (the in-app notice is theirs alone, mail goes to their address). `audit=False`: the caller names the
-    notification ids in the one audit entry of its own change."""
+    company (the in-app notice is theirs alone, mail goes to their address). `line_id` names the one line of the
+    company the notice is about (another company's line: ValidationFailed), stored on every row it writes: in the
+    app only the people who see that line see it (services.ledger.notices_read). `audit=False`: the caller names
+    the notification ids in the one audit entry of its own change."""
     _validate(kind, title, body, link, channels)
     notes: list[str] = []
     if topic is not None:
@@ -103,6 +106,8 @@ def notify_in(session: Session, customer: Customer, *, actor: Actor, kind: str, 
             col(NotificationPreference.enabled).is_(False))).all())
         notes += [SWITCHED_OFF_JA[c] for c in dict.fromkeys(channels) if c in off]
         channels = [c for c in dict.fromkeys(channels) if c not in off and c != "in_app"] + ["in_app"]
+    if line_id is not None and getattr(session.get(Line, line_id), "customer_id", None) != customer.id:
+        raise ValidationFailed({"line_id": "回線を選び直してください。"})
     person = session.get(CustomerUser, customer_user_id) if customer_user_id else None
     addresses = {"mail": person.email if person is not None else customer.email, "line": customer.line_user_id}
     notes += [NO_ADDRESS_JA[c] for c in dict.fromkeys(channels) if c in addresses and not addresses[c]]
@@ -114,7 +119,7 @@ def notify_in(session: Session, customer: Customer, *, actor: Actor, kind: str, 
     operations: list[int] = []
     for channel in usable:
         row = Notification(customer_id=customer.id, customer_user_id=person.id if person is not None else None,
-                           channel=channel, kind=kind.strip(), title=title.strip(),
+                           line_id=line_id, channel=channel, kind=kind.strip(), title=title.strip(),
                            body=body, link=link or None, sent_at=utcnow() if channel == "in_app" else None)
         session.add(row)
         session.flush()
@@ -126,7 +131,7 @@ def notify_in(session: Session, customer: Customer, *, actor: Actor, kind: str, 
                 customer_id=customer.id, notification_id=row.id).id)
     if audit:
         record(session, actor, "notification.create", rows[0], reason=" ".join(notes) or None, after={
-            "kind": rows[0].kind, "title": rows[0].title, "channels": usable,
+            "kind": rows[0].kind, "title": rows[0].title, "channels": usable, "line_id": line_id,
             "notification_ids": [r.id for r in rows], "external_operation_ids": operations})
     return NotifyResult(rows, notes)
 

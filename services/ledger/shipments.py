@@ -292,7 +292,8 @@ def _tell_customer(session: Session, shipment: Shipment) -> None:
         body = (f"ご契約の{item}の発送手続きが完了しました。\nお問い合わせ番号（追跡番号）: {tracking}\n"
                 "次にすること: お届けまでお待ちください。配送状況は下記のリンクからご確認いただけます。")
     notify_in(session, session.get(Customer, shipment.customer_id), actor=SYSTEM, kind=kind, title=title, body=body,
-              link=permalink("shipment", shipment.id), channels=("mail", "line", "in_app"), topic="shipment")
+              link=permalink("shipment", shipment.id), channels=("mail", "line", "in_app"), topic="shipment",
+              line_id=shipment.line_id)
 
 
 def logistics_event(session: Session, event: dict[str, Any]) -> str:

@@ -121,8 +121,8 @@ def _tell_customer_of_reply(session: Session, ticket: Ticket, *, actor: Actor) -
             "次にすること: 内容をご確認のうえ、必要であれば返信してください。")
     result = notify_in(session, session.get(Customer, ticket.customer_id), actor=actor, kind="ticket.reply",
                        title=REPLY_NOTICE_TITLE, body=body, link=permalink("ticket", ticket.id),
-                       channels=REPLY_NOTICE_CHANNELS, customer_user_id=addressee,
-                       audit=False)
+                       channels=REPLY_NOTICE_CHANNELS, customer_user_id=addressee, line_id=ticket.line_id,
+                       audit=False)  # about a line: only the people who see that line see the notice
     return [n.id for n in result.notifications]
 
 

@@ -9,8 +9,9 @@ savepoint, so a retried or concurrent round sends nothing twice. A line that jum
 notice only (its 80% is recorded as covered by it).
 
 The notices are optional (topic "usage": mail and LINE follow the customer's preferences, the in-app notice is
-always kept), go to the company, carry the next action (add data on /my, or wait for the 1st) and link to the line
-(permalink("line", id)). Each is audited as the system ("notification.create").
+always kept), go to the company about the line (Notification.line_id: in the app only the people who see that
+line see it, services.ledger.notices_read), carry the next action (add data on /my, or wait for the 1st) and link
+to the line (permalink("line", id)). Each is audited as the system ("notification.create").
 """
 
 from __future__ import annotations
@@ -128,7 +129,8 @@ def send_due(today: date | None = None) -> dict[str, int]:
                     continue
                 title, body = _text(level, msisdn, used_mb, cap_mb, kbps, today)
                 result = notify_in(session, customers[customer_id], actor=SYSTEM, kind=f"usage.{level}", title=title,
-                                   body=body, link=permalink("line", line_id), channels=CHANNELS, topic=TOPIC)
+                                   body=body, link=permalink("line", line_id), channels=CHANNELS, topic=TOPIC,
+                                   line_id=line_id)
                 in_app = next(n for n in result.notifications if n.channel == "in_app")
                 for row in rows:
                     row.notification_id = in_app.id

@@ -248,6 +248,7 @@ class Notification(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     customer_id: int = Field(foreign_key="customer.id", index=True)
     customer_user_id: int | None = Field(default=None, foreign_key="customer_user.id")
+    line_id: int | None = Field(default=None, foreign_key="line.id", index=True)  # the line it is about, if one
     channel: str = Field(max_length=8)
     kind: str = Field(max_length=32)
     title: str = Field(max_length=200)

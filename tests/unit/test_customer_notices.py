@@ -1,7 +1,8 @@
 """The notification centre complete: data at 80% and 100% of the cap told once per line and month, outages and
-maintenance told once per affected customer, KYC received and its result, the outcome of a customer's own request,
+maintenance told once per affected line, KYC received and its result, the outcome of a customer's own request,
 shipments told and tracked on a page scoped to the company; per-channel preferences honoured for the optional
-topics only; each notice in the centre shows its next action and its deadline."""
+topics only; each notice in the centre shows its next action and its deadline; a notice about one line is seen
+only by the people who see that line."""
 
 from __future__ import annotations
 
@@ -13,8 +14,15 @@ from sqlmodel import col, select
 
 from services.billing import dunning, payments
 from services.integrations.logistics import LogisticsClient
-from services.ledger import customer_requests, kyc_checks, notification_preferences, shipments, usage_notices
-from services.ledger.notifications import notify_in
+from services.ledger import (
+    customer_requests,
+    kyc_checks,
+    notices_read,
+    notification_preferences,
+    shipments,
+    usage_notices,
+)
+from services.ledger.notifications import notify_customer, notify_in
 from services.models import (
     AuditEntry,
     Customer,
@@ -27,6 +35,7 @@ from services.models.self_service import NOTICE_TOPICS, PREFERENCE_CHANNELS
 from services.platform.clock import today_in_tokyo
 from services.platform.db import read_session, write_session
 from services.platform.errors import NotFound, PermissionDenied, ValidationFailed
+from services.platform.identifiers import format_msisdn
 from services.platform.labels import CATALOGUE
 from services.platform.permissions import SYSTEM
 from services.read.customer import notices
@@ -200,22 +209,23 @@ def _incident(status: str, sequence: int, **data) -> dict:
             "sequence": sequence, "data": fields}
 
 
-def test_an_announced_incident_tells_each_affected_customer_once(engine, world, admin, reachable):
+def test_an_announced_incident_tells_each_affected_company_once_naming_its_lines(engine, world, admin, reachable):
     tokyo, line, _ = reachable
-    world.active_line(world.contract(tokyo))  # a second line of the same company: still one notice
+    second = world.active_line(world.contract(tokyo))  # a second line of the same company: named in the same notice
     osaka = customers_in("大阪府大阪市北区梅田1-1", world, admin)
 
     assert "1 customers told" in deliver("monitoring", _incident("scheduled", 1))
     deliver("monitoring", _incident("in_progress", 2))  # an update tells nobody again
     deliver("monitoring", _incident("scheduled", 1))  # the same event delivered twice
 
-    notes = [n for n in told(tokyo, "incident.") if n.channel == "in_app"]
-    assert len(notes) == 1 and told(osaka, "incident.") == []
-    [note] = notes
+    [note] = [n for n in told(tokyo, "incident.") if n.channel == "in_app"]
+    assert told(osaka, "incident.") == []
     assert note.kind == "incident.maintenance" and note.title == "【メンテナンス】東京都内の設備メンテナンス"
     assert "対象の地域: 東京都" in note.body and "2026/12/11 01:00 〜 2026/12/11 05:00（終了予定）" in note.body
-    assert "090-1000-" in note.body and "2回線" not in note.body and "次にすること" in note.body
-    assert sent_channels(tokyo, "incident.") == ["mail", "line", "in_app"]
+    numbers = f"{format_msisdn(line.msisdn)}、{format_msisdn(second.msisdn)}"
+    assert f"対象となるご契約の回線: {numbers}（ご契約の住所で判定しています）" in note.body
+    assert "次にすること" in note.body and note.line_id is None and note.customer_user_id is None
+    assert sent_channels(tokyo, "incident.") == ["mail", "line", "in_app"]  # one mail and one LINE, not one per line
 
 
 def customers_in(address: str, world, admin) -> int:
@@ -290,6 +300,7 @@ def test_the_customer_who_asked_hears_the_outcome_of_their_request_and_only_they
 
     notes = told(cid, "request.")
     assert {n.kind for n in notes} == {"request.executed"} and {n.customer_user_id for n in notes} == {boss.id}
+    assert {n.line_id for n in notes} == {line.id}
     assert [n.channel for n in notes] == ["mail", "line", "in_app"]
     [mail] = [o for o in operations("messaging", customer_id=cid) if o.notification_id == notes[0].id]
     assert json.loads(mail.payload_json)["to"].startswith("admin")  # the person who asked, not the company
@@ -337,7 +348,7 @@ def test_a_shipment_is_told_when_sent_and_delivered_and_tracked_on_its_page(engi
 
     notes = [n for n in told(cid, "shipment.") if n.channel == "in_app"]
     assert [n.kind for n in notes] == ["shipment.accepted", "shipment.delivered"]
-    assert all(n.link.endswith(f"/go/shipment/{sent.id}") for n in notes)
+    assert all(n.link.endswith(f"/go/shipment/{sent.id}") and n.line_id == line.id for n in notes)
 
     page = my_shipments.my_shipment(sent.id, actor=boss)
     assert (page["status_label"], page["tracking_number"]) == ("配達完了", "123456789012")
@@ -413,3 +424,107 @@ def test_the_outbox_sends_what_the_preferences_leave(engine, world, reachable):
     use(line.id, 2500)
     usage_notices.send_due(TODAY)
     assert [(o.operation, o.status) for o in operations("messaging", customer_id=cid)] == [("mail", "pending")]
+
+
+# ---- a 利用者 sees only the notices of their own lines ----------------------------------------------------------
+
+@pytest.fixture()
+def two_lines(world, reachable):
+    """`reachable`'s company with a second active line B, its 法人管理者 and a 利用者 who sees line A only."""
+    cid, line_a, boss = reachable
+    line_b = world.active_line(world.contract(cid))
+    user = people.customer_actor(people.company_user(cid, f"user{world.n()}@example.jp", line_ids=[line_a.id]))
+    return cid, line_a, line_b, boss, user
+
+
+def in_app_about(cid: int, kind_prefix: str, line_id: int) -> Notification:
+    [note] = [n for n in told(cid, kind_prefix) if n.channel == "in_app" and n.line_id == line_id]
+    return note
+
+
+def test_a_user_sees_the_usage_notice_of_their_line_only_and_the_company_admin_sees_both(engine, two_lines):
+    cid, line_a, line_b, boss, user = two_lines
+    use(line_a.id, 2500)
+    use(line_b.id, 2500)
+    assert usage_notices.send_due(TODAY) == {"usage_80": 2, "usage_100": 0}
+    mine, other = in_app_about(cid, "usage.", line_a.id), in_app_about(cid, "usage.", line_b.id)
+
+    shown = notices.my_notifications(actor=user)
+    assert [n["id"] for n in shown] == [mine.id]
+    assert shown[0]["action"] == "check_usage" and shown[0]["link"].endswith(f"/go/line/{line_a.id}")
+    assert format_msisdn(line_b.msisdn) not in shown[0]["title"] + shown[0]["body"]
+    assert notices.unread_count(actor=user) == 1
+    with pytest.raises(NotFound, match="通知が見つかりません"):
+        notices_read.mark_read(other.id, actor=user)
+    notices_read.mark_read(mine.id, actor=user)
+    assert notices.unread_count(actor=user) == 0
+
+    assert {n["id"] for n in notices.my_notifications(actor=boss)} == {mine.id, other.id}
+    assert notices.unread_count(actor=boss) == 1  # B's notice: the refused mark wrote nothing
+
+
+def test_a_user_sees_the_outage_notice_of_their_line_only(engine, world, two_lines):
+    cid, line_a, line_b, boss, user = two_lines
+    idle = world.line(world.contract(cid))  # not in service: the outage does not touch it
+    bystander = people.customer_actor(people.company_user(cid, f"user{world.n()}@example.jp", line_ids=[idle.id]))
+    deliver("monitoring", _incident("investigating", 1, kind="outage", title="東京都の一部で通信障害"))
+    notes = [n for n in told(cid, "incident.") if n.channel == "in_app"]
+    [company] = [n for n in notes if n.customer_user_id is None]
+    [theirs] = [n for n in notes if n.customer_user_id == user.id]
+    assert len(notes) == 2  # the company's, and the one 利用者 concerned (not the bystander)
+    assert format_msisdn(line_b.msisdn) in company.body and theirs.line_id == line_a.id
+
+    shown = notices.my_notifications(actor=user)
+    assert [n["id"] for n in shown] == [theirs.id] and shown[0]["action"] == "check_lines"
+    assert format_msisdn(line_a.msisdn) in shown[0]["body"]
+    assert format_msisdn(line_b.msisdn) not in shown[0]["title"] + shown[0]["body"]
+    assert notices.unread_count(actor=user) == 1
+    with pytest.raises(NotFound, match="通知が見つかりません"):
+        notices_read.mark_read(company.id, actor=user)  # the company's notice names line B: not theirs
+    assert notices.my_notifications(actor=bystander) == [] and notices.unread_count(actor=bystander) == 0
+    assert [n["id"] for n in notices.my_notifications(actor=boss)] == [company.id]
+    assert notices.unread_count(actor=boss) == 1  # the refused mark wrote nothing
+
+
+def test_company_notices_without_a_line_still_reach_every_user(engine, two_lines, support):
+    cid, line_a, line_b, boss, user = two_lines
+    with write_session() as session:
+        company = session.get(Customer, cid)
+        legal = notify_in(session, company, actor=SYSTEM, kind="legal", title="利用規約改定のお知らせ",
+                          body="4月1日から利用規約が変わります。", channels=("in_app",)).notifications[0]
+        maintenance = notify_in(session, company, actor=SYSTEM, kind="maintenance", title="システムメンテナンス",
+                                body="マイページを一時停止します。", channels=("in_app",), topic="maintenance"
+                                ).notifications[0]
+    [phoned] = notify_customer(cid, actor=support, kind="service", title="ご案内", body="窓口の営業時間が変わります。",
+                               channels=("in_app",)).notifications
+
+    expected = {legal.id, maintenance.id, phoned.id}
+    assert {n["id"] for n in notices.my_notifications(actor=user)} == expected
+    assert notices.unread_count(actor=user) == 3
+    notices_read.mark_read(legal.id, actor=user)
+    assert {n["id"] for n in notices.my_notifications(actor=boss)} == expected
+
+
+def test_a_notice_to_one_person_about_a_line_they_do_not_see_is_hidden_from_them(engine, world, two_lines):
+    cid, line_a, line_b, boss, user = two_lines
+    with write_session() as session:
+        company = session.get(Customer, cid)
+        about_a, about_b = (notify_in(session, company, actor=SYSTEM, kind="request", title="お申し込みの結果",
+                                      body="手続きが完了しました。", channels=("in_app",), customer_user_id=user.id,
+                                      line_id=line_id).notifications[0].id for line_id in (line_a.id, line_b.id))
+    assert [n["id"] for n in notices.my_notifications(actor=user)] == [about_a]
+    with pytest.raises(NotFound):
+        notices_read.mark_read(about_b, actor=user)
+    assert notices.my_notifications(actor=boss) == []  # addressed to the 利用者 alone
+
+
+def test_a_notice_cannot_be_about_another_companys_line(engine, world, reachable, support):
+    cid, line, boss = reachable
+    stranger_line = world.line()
+    with pytest.raises(ValidationFailed), write_session() as session:
+        notify_in(session, session.get(Customer, cid), actor=SYSTEM, kind="usage.80", title="データ通信量のお知らせ",
+                  body="本文", channels=("in_app",), line_id=stranger_line.id)
+    with pytest.raises(ValidationFailed):
+        notify_customer(cid, actor=support, kind="service", title="ご案内", body="本文", channels=("in_app",),
+                        line_id=stranger_line.id)
+    assert told(cid) == []

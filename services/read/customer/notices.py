@@ -1,8 +1,8 @@
 """The customer app's notices (通知): the in-app messages the signed-in person sees, and how many are unread.
 
-Who sees which notice is one rule, services.ledger.notices_read (a notice to one person is theirs alone; a
-notice to the whole company is everyone's, bill and payment notices only for those who may see bills);
-marking one read is services.ledger.notices_read.mark_read.
+Who sees which notice is one rule, services.ledger.notices_read (a notice about one line only for the people who
+see that line; a notice to one person is theirs alone; a notice to the whole company is everyone's, bill and
+payment notices only for those who may see bills); marking one read is services.ledger.notices_read.mark_read.
 """
 
 from __future__ import annotations
