@@ -101,6 +101,20 @@ TEXTS: dict[str, tuple[str, str]] = {
     "my_line_plan_change": ("料金プラン・オプションの変更は契約内容のページから行えます。",
                             "Plans and options are changed on the contract page."),
     "my_line_urgent": ("至急", "Urgent"),
+    "my_line_this_request": ("このお申し込み", "This request"),
+    # pieces of sentences built around values on the /my pages (the English keeps its own spacing)
+    "my_lines_unit": ("回線", " line(s)"),  # after a count of lines
+    "my_days_unit": ("日", " days"),  # after the days left in the month
+    "my_price_per_line": ("料金は1回線あたりの月額です（この契約の回線: ", "Prices are monthly, per line (lines on this "
+                          "contract: "),
+    "my_price_per_line_end": ("回線）。", ")."),
+    "my_initial_cancellation_until": (" まで（契約開始日を含めて8日間）お申し出いただけます。解除した場合のご請求はご利用日数分だけです。",
+                                      " is the last day to ask (8 days including the start date). If you cancel, "
+                                      "you pay only for the days used."),
+    "my_invite_from": (" から ", " invites "),  # {company} から {name} 様（{role}）への招待です。
+    "my_invite_as": (" 様（", " (as "),
+    "my_invite_end": ("）への招待です。", ")."),
+    "my_passkey_added": ("登録", "Added"),  # before the date a passkey was registered
     "billing": ("請求締め", "Billing runs"),
     "payments_nav": ("入金・消込", "Payments"),
     "receivables": ("売掛金", "Receivables"),
@@ -207,6 +221,37 @@ LABELS_EN: dict[str, str] = {
         "A reply is shown to the customer. For a note for staff only, choose \"Save as an internal note\".",
     "ファイルを添付して送る": "Send files", "ファイルと一緒に送るメッセージ": "Message sent with the files",
     "ファイルを送信": "Send files", "請求書": "Invoice",
+    # the customer app (/my): contracts, home, sign-in, notices, settings, add-on data, the company's users
+    "プランの変更": "Change of plan", "オプションの追加": "Add an option", "オプションを外す": "Remove an option",
+    "変更先のプラン": "New plan", "追加するオプション": "Option to add", "外すオプション": "Option to remove",
+    "いつから": "When it starts", "翌月1日から（おすすめ・日割りなし）": "From the 1st of next month (recommended, no proration)",
+    "今日から（今月分は日割り）": "From today (this month is prorated)", "月額（1回線）": "Monthly (per line)",
+    "データ容量": "Data allowance", "上限を超えたあとの速度": "Speed over the allowance", "外す": "Remove",
+    "オプション": "Options", "オプションは付いていません。": "No options.", "プランの履歴": "Plan history",
+    "解約について": "Termination", "初期契約解除": "Cooling-off cancellation", "← 契約の一覧": "← All contracts",
+    "日別 (MB)": "Per day (MB)", "累計 (MB)": "Running total (MB)", "上限": "Cap",
+    "パスキーでログイン": "Sign in with a passkey", "キー": "Setup key", "既読にする": "Mark as read",
+    "最終利用": "Last used", "削除": "Delete", "このパスキーを削除": "Delete this passkey", "パスキー": "Passkeys",
+    "パスキーを登録すると、この端末の指紋・顔認証や画面ロックだけでログインできます（パスワードと確認コードは不要です）。":
+        "With a passkey you sign in with this device's fingerprint, face or screen lock alone (no password or code).",
+    "登録されたパスキーはありません。": "No passkeys yet.", "パスキーの名前（任意）": "Passkey name (optional)",
+    "例: 仕事用のiPhone": "e.g. Work iPhone", "この端末をパスキーとして登録": "Register this device as a passkey",
+    "通知の設定は法人管理者が変更できます。": "Your company admin can change the notification settings.",
+    "利用者の管理（招待・回線・請求の閲覧）": "Manage users (invitations, lines, bill access)",
+    "（カード・口座振替）": " (card or direct debit)", "利用者の管理": "Manage users",
+    "消費税": "Consumption tax", "登録番号": "Registration no.", "今月の上限": "Cap this month",
+    "購入すると速度制限の解除を手配します（反映まで少しかかります）。":
+        "Buying lifts the speed limit (this takes a little while).",
+    "この容量を追加しても今月の通信量が上限を超えたままのため、速度制限は続きます。":
+        "Your data used stays over this month's cap even with this, so the speed limit stays.",
+    "今月のご利用": "Data used this month", "追加するデータ": "Data to add",
+    "この回線に追加できるデータはありません。": "No extra data can be added to this line.",
+    "すべての回線": "All lines", "回線なし": "No lines", "請求の閲覧": "Bill access", "可": "Allowed",
+    "不可": "Not allowed", "招待の有効期限": "Invitation expires", "請求の閲覧を止める": "Stop bill access",
+    "請求の閲覧を許可": "Allow bill access", "ログインを停止": "Block sign-in", "閉じる": "Close", "招待する": "Invite",
+    "役割": "Role", "利用者（割り当てた回線だけ）": "User (assigned lines only)",
+    "法人管理者（すべての回線と請求）": "Company admin (all lines and bills)", "利用者が見る回線": "Lines the user sees",
+    "招待メールを送る": "Send the invitation",
 }
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from components.i18n import t
+from components.i18n import t, tr
 from state.my.addons import MyAddonState
 
 TOUCH = "48px"
@@ -25,7 +25,7 @@ def _size(addon: rx.Var) -> rx.Component:
                     checked=MyAddonState.chosen == addon["code"], on_change=MyAddonState.choose(addon["code"]),
                     style={"width": "22px", "height": "22px", "flex_shrink": "0"}),
         rx.vstack(rx.text(addon["label"], size="3", weight="medium"),
-                  rx.text("今月の上限: ", addon["cap_after_mb"], " MB", size="2", color="var(--gray-11)"),
+                  rx.text(tr("今月の上限"), ": ", addon["cap_after_mb"], " MB", size="2", color="var(--gray-11)"),
                   spacing="0"),
         html_for=rid, display="flex", align_items="center", gap="0.75em", min_height=TOUCH, width="100%",
         padding="0.25em 0.5em", border="1px solid var(--gray-6)", border_radius="8px", cursor="pointer",
@@ -35,8 +35,8 @@ def _size(addon: rx.Var) -> rx.Component:
 def _chosen_effect() -> rx.Component:
     return rx.foreach(MyAddonState.addons, lambda a: rx.cond(
         (a["code"] == MyAddonState.chosen) & MyAddonState.offer["throttled"].to(bool),
-        rx.callout(rx.cond(a["lifts_throttle"], "購入すると速度制限の解除を手配します（反映まで少しかかります）。",
-                           "この容量を追加しても今月の通信量が上限を超えたままのため、速度制限は続きます。"),
+        rx.callout(rx.cond(a["lifts_throttle"], tr("購入すると速度制限の解除を手配します（反映まで少しかかります）。"),
+                           tr("この容量を追加しても今月の通信量が上限を超えたままのため、速度制限は続きます。")),
                    icon="gauge", color_scheme=rx.cond(a["lifts_throttle"], "green", "amber"), width="100%",
                    id="addon-effect")))
 
@@ -48,11 +48,11 @@ def addon_dialog() -> rx.Component:
         rx.dialog.title(t("my_add_data")),
         rx.dialog.description(o["msisdn"].to(str) + "（" + o["plan_name"].to(str) + "）", size="2"),
         rx.vstack(
-            rx.text("今月のご利用: ", o["used_mb"], " MB / 上限 ", o["cap_mb"], " MB", size="2"),
+            rx.text(tr("今月のご利用"), ": ", o["used_mb"], " MB / ", tr("上限"), " ", o["cap_mb"], " MB", size="2"),
             rx.cond(MyAddonState.addons.length() > 0,
                     rx.vstack(rx.foreach(MyAddonState.addons, _size), spacing="2", width="100%",
-                              role="radiogroup", aria_label="追加するデータ"),
-                    rx.text("この回線に追加できるデータはありません。", size="2")),
+                              role="radiogroup", aria_label=tr("追加するデータ")),
+                    rx.text(tr("この回線に追加できるデータはありません。"), size="2")),
             _chosen_effect(),
             rx.callout(o["billing_note"].to(str), icon="receipt", width="100%", id="addon-billing-note"),
             rx.cond(MyAddonState.error != "", rx.text(MyAddonState.error, color="red", size="2", role="alert")),

@@ -51,7 +51,7 @@ def my_shell(title: rx.Var | str, *children) -> rx.Component:
             _tab("my_security", "settings", routes.MY_SECURITY, "tab-settings"),
             position="fixed", bottom="0", left="0", right="0", background="var(--color-background)",
             border_top="1px solid var(--gray-5)", padding_bottom="env(safe-area-inset-bottom)", z_index="10",
-            as_="nav", aria_label="マイページ",
+            as_="nav", aria_label=t("my_app_name"),
         ),
         width="100%", overflow_x="hidden",
     ))

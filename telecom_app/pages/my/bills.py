@@ -84,10 +84,10 @@ def my_bill_page() -> rx.Component:
                 rx.card(rx.vstack(
                     _total(tr("小計"), bill["subtotal"]),
                     rx.foreach(MyBillState.taxes, lambda tax: _total(tax["rate"].to(str) + " " + tax["taxable"].to(str),
-                                                                 "消費税 " + tax["tax"].to(str))),
+                                                                 tr("消費税") + " " + tax["tax"].to(str))),
                     _total(tr("合計"), bill["total"], strong=True),
                     rx.cond(bill["reduced_rate_note"] != "", rx.text(bill["reduced_rate_note"], size="1")),
-                    rx.text(bill["issuer_name"], " 登録番号 ", bill["issuer_registration_number"], size="1",
+                    rx.text(bill["issuer_name"], " ", tr("登録番号"), " ", bill["issuer_registration_number"], size="1",
                             color="var(--gray-11)"),
                     spacing="1", width="100%"), width="100%"),
                 rx.cond(bill["pdf_available"],

@@ -8,7 +8,7 @@ from typing import Any
 
 import reflex as rx
 
-from components.i18n import t
+from components.i18n import t, tr
 from components.my.shell import my_shell
 from components.widgets import form_label, messages, status_badge
 from state.my.contract import MyContractsState, MyContractState
@@ -21,7 +21,7 @@ def _state_badge(state: rx.Var) -> rx.Component:
     return rx.badge(state, color_scheme=rx.match(state, ("適用中", "green"), ("予定", "blue"), "gray"), variant="soft")
 
 
-def _row(label: str, value: rx.Var | str | rx.Component) -> rx.Component:
+def _row(label: rx.Var | str, value: rx.Var | str | rx.Component) -> rx.Component:
     return rx.flex(rx.text(label, size="2", color="var(--gray-11)"), rx.spacer(),
                    rx.text(value, size="2", text_align="right") if not isinstance(value, rx.Component) else value,
                    width="100%", gap="2", align="center")
@@ -33,7 +33,7 @@ def _contract_row(c: rx.Var) -> rx.Component:
             rx.flex(rx.text(c["code"], weight="bold"), rx.spacer(), status_badge(c["status"], c["status_label"]),
                     width="100%", align="center"),
             rx.text(c["plan_name"], size="3"),
-            rx.text(c["lines"], "回線", size="2", color="var(--gray-11)"),
+            rx.text(c["lines"], t("my_lines_unit"), size="2", color="var(--gray-11)"),
             spacing="1", width="100%"), width="100%"),
         href=routes.my_contract(c["id"]), underline="none", color="inherit", width="100%", id=f"contract-{c['id']}",
     )
@@ -52,7 +52,7 @@ def my_contracts_page() -> rx.Component:
 
 # ---- one contract --------------------------------------------------------------------------------------
 
-def _when(value: str, label: str, default: bool) -> rx.Component:
+def _when(value: str, label: rx.Var | str, default: bool) -> rx.Component:
     rid = f"when-{value}"
     return rx.el.label(
         rx.el.input(type="radio", name="when", value=value, id=rid, default_checked=default,
@@ -63,12 +63,12 @@ def _when(value: str, label: str, default: bool) -> rx.Component:
     )
 
 
-def _choice(label: str, choices: rx.Var) -> rx.Component:
+def _choice(label: rx.Var | str, choices: rx.Var) -> rx.Component:
     e = MyContractState.field_errors
     return rx.vstack(
         form_label(label, "change-choice"),
         rx.el.select(
-            rx.el.option("選んでください", value=""),
+            rx.el.option(tr("選んでください"), value=""),
             rx.foreach(choices, lambda c: rx.el.option(c["label"], value=c["id"].to(str))),
             name="choice", id="change-choice", on_change=MyContractState.edited,
             style={"width": "100%", "min_height": TOUCH, "font_size": "16px", "padding": "0 0.5em",
@@ -84,17 +84,17 @@ def _panel() -> rx.Component:
     """The open change: what to change, from when, 「確認」, then the preview and 「この内容で変更する」."""
     s = MyContractState
     return rx.card(rx.vstack(
-        rx.heading(rx.match(s.panel, ("plan", "プランの変更"), ("add_option", "オプションの追加"), "オプションを外す"),
-                   size="3", as_="h2"),
+        rx.heading(rx.match(s.panel, ("plan", tr("プランの変更")), ("add_option", tr("オプションの追加")),
+                            tr("オプションを外す")), size="3", as_="h2"),
         rx.form(rx.vstack(
             rx.match(s.panel,
-                     ("plan", _choice("変更先のプラン", s.plan_choices)),
-                     ("add_option", _choice("追加するオプション", s.option_choices)),
-                     rx.text("外すオプション: ", s.removing_name, size="3", weight="medium")),
+                     ("plan", _choice(tr("変更先のプラン"), s.plan_choices)),
+                     ("add_option", _choice(tr("追加するオプション"), s.option_choices)),
+                     rx.text(tr("外すオプション"), ": ", s.removing_name, size="3", weight="medium")),
             rx.el.fieldset(
-                rx.el.legend(rx.text("いつから", size="2", weight="medium")),
-                rx.vstack(_when("next_month", "翌月1日から（おすすめ・日割りなし）", True),
-                          _when("now", "今日から（今月分は日割り）", False), spacing="2", width="100%"),
+                rx.el.legend(rx.text(tr("いつから"), size="2", weight="medium")),
+                rx.vstack(_when("next_month", tr("翌月1日から（おすすめ・日割りなし）"), True),
+                          _when("now", tr("今日から（今月分は日割り）"), False), spacing="2", width="100%"),
                 style={"border": "none", "padding": "0", "margin": "0", "min_width": "0", "width": "100%"},
             ),
             rx.button(t("my_check_change"), type="submit", size="3", width="100%", min_height=TOUCH, variant="soft",
@@ -103,7 +103,7 @@ def _panel() -> rx.Component:
         rx.cond(s.preview.length() > 0, rx.vstack(
             rx.callout(rx.vstack(rx.foreach(s.preview, lambda ln: rx.text(ln, size="2")), spacing="1"),
                        icon="info", width="100%", id="change-preview"),
-            rx.text("料金は1回線あたりの月額です（この契約の回線: ", s.contract["line_count"], "回線）。",
+            rx.text(t("my_price_per_line"), s.contract["line_count"], t("my_price_per_line_end"),
                     size="1", color="var(--gray-11)"),
             rx.button(t("my_confirm_change"), on_click=s.confirm, size="3", width="100%", min_height=TOUCH,
                       id="change-confirm"),
@@ -117,23 +117,23 @@ def _panel() -> rx.Component:
 def _summary() -> rx.Component:
     k = MyContractState.contract
     return rx.card(rx.vstack(
-        _row("契約番号", k["code"].to(str)),
-        _row("状態", status_badge(k["status"].to(str), k["status_label"].to(str))),
-        _row("開始日", k["start_date"].to(str)),
-        rx.cond(k["end_date"].to(str) != "", _row("終了日", k["end_date"].to(str))),
-        _row("回線", rx.vstack(rx.foreach(MyContractState.lines, lambda n: rx.text(n, size="2")), spacing="0",
-                              align="end")),
+        _row(tr("契約番号"), k["code"].to(str)),
+        _row(tr("状態"), status_badge(k["status"].to(str), k["status_label"].to(str))),
+        _row(tr("開始日"), k["start_date"].to(str)),
+        rx.cond(k["end_date"].to(str) != "", _row(tr("終了日"), k["end_date"].to(str))),
+        _row(tr("回線"), rx.vstack(rx.foreach(MyContractState.lines, lambda n: rx.text(n, size="2")), spacing="0",
+                                  align="end")),
         spacing="2", width="100%"), width="100%")
 
 
 def _plan_card() -> rx.Component:
     s = MyContractState
     return rx.card(rx.vstack(
-        rx.heading("料金プラン", size="3", as_="h2"),
+        rx.heading(tr("料金プラン"), size="3", as_="h2"),
         rx.text(s.plan["name"].to(str), size="5", weight="bold", id="current-plan"),
-        _row("月額（1回線）", s.plan["price"].to(str)),
-        _row("データ容量", s.plan["cap"].to(str)),
-        _row("上限を超えたあとの速度", s.plan["throttled_kbps"].to(str) + " kbps"),
+        _row(tr("月額（1回線）"), s.plan["price"].to(str)),
+        _row(tr("データ容量"), s.plan["cap"].to(str)),
+        _row(tr("上限を超えたあとの速度"), s.plan["throttled_kbps"].to(str) + " kbps"),
         rx.cond(s.can_change & (s.panel == ""),
                 rx.button(t("my_change_plan"), on_click=s.open("plan"), size="3", width="100%", min_height=TOUCH,
                           id="change-plan")),
@@ -150,7 +150,7 @@ def _option(o: rx.Var) -> rx.Component:
                 align="center", gap="2"),
         rx.text(o["price"], "・", o["span"], size="2", color="var(--gray-11)"),
         rx.cond(o["removable"].to(bool) & s.can_change & (s.panel == ""),
-                rx.button("外す", on_click=s.ask_remove(o["id"]), size="3", variant="outline", min_height=TOUCH,
+                rx.button(tr("外す"), on_click=s.ask_remove(o["id"]), size="3", variant="outline", min_height=TOUCH,
                           width="100%", id=f"remove-option-{o['id']}")),
         spacing="1", width="100%", padding_y="0.5em", border_bottom="1px solid var(--gray-4)",
     )
@@ -159,9 +159,9 @@ def _option(o: rx.Var) -> rx.Component:
 def _options_card() -> rx.Component:
     s = MyContractState
     return rx.card(rx.vstack(
-        rx.heading("オプション", size="3", as_="h2"),
+        rx.heading(tr("オプション"), size="3", as_="h2"),
         rx.cond(s.options.length() > 0, rx.vstack(rx.foreach(s.options, _option), spacing="0", width="100%"),
-                rx.text("オプションは付いていません。", size="2")),
+                rx.text(tr("オプションは付いていません。"), size="2")),
         rx.cond(s.can_change & (s.panel == "") & (s.option_choices.length() > 0),
                 rx.button(t("my_add_option"), on_click=s.open("add_option"), size="3", width="100%",
                           min_height=TOUCH, variant="outline", id="add-option")),
@@ -171,7 +171,7 @@ def _options_card() -> rx.Component:
 
 def _history_card() -> rx.Component:
     return rx.card(rx.vstack(
-        rx.heading("プランの履歴", size="3", as_="h2"),
+        rx.heading(tr("プランの履歴"), size="3", as_="h2"),
         rx.vstack(rx.foreach(MyContractState.timeline, lambda r: rx.vstack(
             rx.flex(rx.text(r["plan"], weight="medium"), rx.spacer(), _state_badge(r["state"]), width="100%",
                     align="center", gap="2"),
@@ -184,10 +184,10 @@ def _history_card() -> rx.Component:
 def _ending_card() -> rx.Component:
     k = MyContractState.contract
     return rx.card(rx.vstack(
-        rx.heading("解約について", size="3", as_="h2"),
+        rx.heading(tr("解約について"), size="3", as_="h2"),
         rx.cond(k["initial_cancellation"].to(str) != "", rx.callout(
-            rx.text("初期契約解除: ", rx.el.strong(k["initial_cancellation"].to(str)),
-                    " まで（契約開始日を含めて8日間）お申し出いただけます。解除した場合のご請求はご利用日数分だけです。"),
+            rx.text(tr("初期契約解除"), ": ", rx.el.strong(k["initial_cancellation"].to(str)),
+                    t("my_initial_cancellation_until")),
             icon="calendar", color_scheme="blue", width="100%", id="initial-cancellation")),
         rx.text(k["early_termination"].to(str), size="2", id="early-termination"),
         spacing="2", width="100%"), width="100%")
@@ -197,10 +197,10 @@ def my_contract_page() -> rx.Component:
     """One contract."""
     k: rx.Var[dict[str, Any]] = MyContractState.contract
     return my_shell(
-        rx.cond(k.contains("id"), "契約 " + k["code"].to(str), t("my_contracts")),
+        rx.cond(k.contains("id"), tr("契約") + " " + k["code"].to(str), t("my_contracts")),
         messages(MyContractState),
         rx.cond(k.contains("id"), rx.vstack(
             _summary(), _plan_card(), _options_card(), _history_card(), _ending_card(),
-            rx.link("← 契約の一覧", href=routes.MY_CONTRACTS, size="2", padding_y="0.75em"),
+            rx.link(tr("← 契約の一覧"), href=routes.MY_CONTRACTS, size="2", padding_y="0.75em"),
             spacing="3", width="100%")),
     )

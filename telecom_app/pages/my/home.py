@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from components.i18n import t
+from components.i18n import t, tr
 from components.my.addons import addon_button, addon_dialog
 from components.my.shell import my_shell
 from components.widgets import messages, status_badge
@@ -15,11 +15,11 @@ from telecom_app import routes
 
 def _usage_chart(line: rx.Var) -> rx.Component:
     return rx.recharts.composed_chart(
-        rx.recharts.bar(data_key="mb", name="日別 (MB)", fill="var(--accent-8)"),
-        rx.recharts.line(data_key="total_mb", name="累計 (MB)", stroke="var(--accent-11)", dot=False,
+        rx.recharts.bar(data_key="mb", name=tr("日別 (MB)"), fill="var(--accent-8)"),
+        rx.recharts.line(data_key="total_mb", name=tr("累計 (MB)"), stroke="var(--accent-11)", dot=False,
                          type_="monotone"),
         rx.recharts.reference_line(y=line["cap_mb"], stroke="var(--red-9)", stroke_dasharray="4 4",
-                                   label="上限"),
+                                   label=tr("上限")),
         rx.recharts.x_axis(data_key="day", tick_line=False, font_size=11),
         rx.recharts.y_axis(width=44, font_size=11),
         rx.recharts.graphing_tooltip(),
@@ -46,7 +46,7 @@ def _line_card(line: rx.Var) -> rx.Component:
             rx.cond(line["throttled"], rx.callout(t("my_throttled"), color_scheme="red", icon="gauge",
                                                   width="100%")),
             rx.cond(line["addon_offered"], addon_button(line)),  # throttled or nearly full: 追加データ
-            rx.text(t("my_days_left"), ": ", line["days_left"], "日", size="2"),
+            rx.text(t("my_days_left"), ": ", line["days_left"], t("my_days_unit"), size="2"),
             rx.box(_usage_chart(line), width="100%", class_name="usage-chart"),
             rx.link(t("my_line_open"), " ›", href=routes.my_line(line["id"]), id=f"open-line-{line['id']}",
                     size="3", min_height="48px", display="flex", align_items="center"),  # 停止・解約・MNP・SIM再発行

@@ -5,7 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from components.frame import language_switch, usable_once_loaded
-from components.i18n import t
+from components.i18n import t, tr
 from components.widgets import messages
 from state.my.login import MyLoginState, MyPasswordResetState
 from telecom_app import routes
@@ -52,7 +52,7 @@ def _password_step() -> rx.Component:
             ),
             on_submit=MyLoginState.submit_password, reset_on_submit=True, width="100%",
         ),
-        rx.button(rx.icon("fingerprint", size=20), "パスキーでログイン", width="100%", size="4", variant="outline",
+        rx.button(rx.icon("fingerprint", size=20), tr("パスキーでログイン"), width="100%", size="4", variant="outline",
                   id="passkey-sign-in", on_click=MyLoginState.start_passkey_sign_in),
         rx.link(t("my_forgot"), href=routes.MY_FORGOT, id="forgot", min_height=TOUCH, display="flex",
                 align_items="center"),
@@ -76,7 +76,7 @@ def _enroll_step() -> rx.Component:
         rx.heading(t("enroll_title"), size="4"),
         rx.text(t("enroll_help"), size="2"),
         rx.center(rx.image(src=MyLoginState.qr_svg, width="200px", height="200px", alt="QR"), width="100%"),
-        rx.text("キー: ", rx.code(MyLoginState.secret, id="totp-secret", word_break="break_all"), size="2"),
+        rx.text(tr("キー"), ": ", rx.code(MyLoginState.secret, id="totp-secret", word_break="break_all"), size="2"),
         _code_step(),
         spacing="3", width="100%",
     )
@@ -96,8 +96,8 @@ def _recovery_step() -> rx.Component:
 def _invite_step() -> rx.Component:
     return rx.vstack(
         rx.heading(t("my_invite_title"), size="4"),
-        rx.text(MyLoginState.invite_company, " から ", MyLoginState.invite_name, " 様（", MyLoginState.invite_role,
-                "）への招待です。", size="2", id="invite-summary"),
+        rx.text(MyLoginState.invite_company, t("my_invite_from"), MyLoginState.invite_name, t("my_invite_as"),
+                MyLoginState.invite_role, t("my_invite_end"), size="2", id="invite-summary"),
         rx.text(t("email"), ": ", MyLoginState.invite_email, size="2"),
         rx.text(t("my_password_rules"), size="2", color="var(--gray-11)"),
         rx.form(

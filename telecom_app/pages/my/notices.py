@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from components.i18n import t
+from components.i18n import t, tr
 from components.my.shell import my_shell
 from components.widgets import messages
 from state.my.notices import MyNoticesState
@@ -27,7 +27,7 @@ def _notice(notice: rx.Var) -> rx.Component:
             rx.cond(notice["link"] != "",  # the next action, in words: 「請求を見る」「データを追加」 …
                     rx.button(notice["action_label"], size="3", width="100%", min_height="48px",
                               on_click=MyNoticesState.open(notice["id"]), id=f"open-notice-{notice['id']}"),
-                    rx.cond(~notice["read"].to(bool), rx.button("既読にする", size="3", variant="soft", width="100%",
+                    rx.cond(~notice["read"].to(bool), rx.button(tr("既読にする"), size="3", variant="soft", width="100%",
                                                        on_click=MyNoticesState.open(notice["id"])))),
             spacing="2", width="100%",
         ),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from components.i18n import t
+from components.i18n import t, tr
 from components.my.shell import my_shell
 from components.widgets import messages
 from state.my.security import MySecurityState
@@ -30,13 +30,14 @@ def _passkey(passkey: rx.Var) -> rx.Component:
         rx.flex(
             rx.vstack(
                 rx.text(passkey["name"], size="2", weight="medium", word_break="break_all"),
-                rx.text("登録 ", passkey["created_at"],
-                        rx.cond(passkey["last_used_at"] != "", rx.text.span(" · 最終利用 ", passkey["last_used_at"])),
+                rx.text(t("my_passkey_added"), " ", passkey["created_at"],
+                        rx.cond(passkey["last_used_at"] != "", rx.text.span(" · ", tr("最終利用"), " ",
+                                                                            passkey["last_used_at"])),
                         size="1", color="var(--gray-11)"),
                 spacing="1", flex="1", min_width="0",
             ),
-            rx.button("削除", variant="outline", color_scheme="red", min_height="48px",
-                      on_click=MySecurityState.remove_passkey(passkey["id"]), aria_label="このパスキーを削除"),
+            rx.button(tr("削除"), variant="outline", color_scheme="red", min_height="48px",
+                      on_click=MySecurityState.remove_passkey(passkey["id"]), aria_label=tr("このパスキーを削除")),
             gap="2", align="center", width="100%",
         ),
         width="100%", data_passkey=passkey["name"],
@@ -46,19 +47,19 @@ def _passkey(passkey: rx.Var) -> rx.Component:
 def _passkeys() -> rx.Component:
     """パスキー: the person's passkeys, and registering the device in hand."""
     return rx.vstack(
-        rx.heading("パスキー", size="3", as_="h2"),
-        rx.text("パスキーを登録すると、この端末の指紋・顔認証や画面ロックだけでログインできます"
-                "（パスワードと確認コードは不要です）。", size="2", color="var(--gray-11)"),
+        rx.heading(tr("パスキー"), size="3", as_="h2"),
+        rx.text(tr("パスキーを登録すると、この端末の指紋・顔認証や画面ロックだけでログインできます"
+                   "（パスワードと確認コードは不要です）。"), size="2", color="var(--gray-11)"),
         rx.cond(MySecurityState.passkeys.length() > 0,
                 rx.vstack(rx.foreach(MySecurityState.passkeys, _passkey), spacing="2", width="100%", id="passkeys"),
-                rx.text("登録されたパスキーはありません。", size="2", id="no-passkeys")),
+                rx.text(tr("登録されたパスキーはありません。"), size="2", id="no-passkeys")),
         rx.form(
             rx.vstack(
-                rx.el.label("パスキーの名前（任意）", html_for="passkey_name",
+                rx.el.label(tr("パスキーの名前（任意）"), html_for="passkey_name",
                             style={"font_size": "14px", "font_weight": "500"}),
-                rx.input(name="passkey_name", id="passkey_name", placeholder="例: 仕事用のiPhone", max_length=100,
+                rx.input(name="passkey_name", id="passkey_name", placeholder=tr("例: 仕事用のiPhone"), max_length=100,
                          width="100%", height="48px", size="3"),
-                rx.button(rx.icon("fingerprint", size=20), "この端末をパスキーとして登録", type="submit", size="4",
+                rx.button(rx.icon("fingerprint", size=20), tr("この端末をパスキーとして登録"), type="submit", size="4",
                           width="100%", id="register-passkey"),
                 spacing="2", width="100%",
             ),
@@ -95,7 +96,7 @@ def _notice_settings() -> rx.Component:
         rx.heading(t("my_notice_settings"), size="3", as_="h2"),
         rx.text(MySecurityState.preferences_note, size="2", color="var(--gray-11)"),
         rx.cond(~MySecurityState.preferences_editable,
-                rx.text("通知の設定は法人管理者が変更できます。", size="2", id="preferences-read-only")),
+                rx.text(tr("通知の設定は法人管理者が変更できます。"), size="2", id="preferences-read-only")),
         rx.vstack(rx.foreach(MySecurityState.notice_preferences, _preference), spacing="2", width="100%",
                   id="notice-preferences"),
         spacing="2", width="100%",
@@ -112,9 +113,9 @@ def my_security_page() -> rx.Component:
         _passkeys(),
         _notice_settings(),
         rx.cond(MyShellState.is_company_admin,
-                rx.link("利用者の管理（招待・回線・請求の閲覧）", href=routes.MY_USERS, id="manage-users",
+                rx.link(tr("利用者の管理（招待・回線・請求の閲覧）"), href=routes.MY_USERS, id="manage-users",
                         min_height="48px", display="flex", align_items="center")),
-        rx.link(t("my_payment_method"), "（カード・口座振替）", href=routes.MY_PAYMENT, id="payment-method",
+        rx.link(t("my_payment_method"), tr("（カード・口座振替）"), href=routes.MY_PAYMENT, id="payment-method",
                 min_height="48px", display="flex", align_items="center"),
         rx.button(t("my_sign_out_others"), size="4", variant="outline", width="100%",
                   on_click=MySecurityState.sign_out_others, id="sign-out-others"),
