@@ -83,11 +83,12 @@ def _signed_in(resolve, token: str | None) -> bool:
 def go(request: Request) -> RedirectResponse:
     """A notice's link (/go/<kind>/<key>): the record's page for whoever follows it — a customer's /my page,
     a member of staff's screen — and for someone signed out, sign-in first and then that exact page.
-    Invitation and password-reset links open their page directly (they are the way in)."""
+    Invitation and password-reset links open their page directly (they are the way in). A line's link may name
+    one of its requests (?request=approval-12): the customer's line page opens on it."""
     kind, key = request.path_params["kind"], request.path_params["key"]
     if not key.replace("-", "").replace("_", "").isalnum():
         key = ""
-    mine = routes.my_record(kind, key)
+    mine = routes.my_record(kind, key, request.query_params.get(routes.FOCUS_REQUEST, ""))
     if kind in ("invitation", "password_reset"):
         target = mine
     elif _signed_in(customer_auth.resolve_session, request.cookies.get(MY_SESSION_COOKIE)):

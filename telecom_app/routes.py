@@ -9,6 +9,7 @@ the app, so every UI layer may use it.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -86,6 +87,8 @@ MY_CONTRACT = "/my/contracts/[contract_id]"
 MY_SHIPMENT = "/my/shipments/[shipment_id]"  # a SIM or device on its way: the tracking timeline
 MY_LINE = "/my/lines/[line_id]"  # one line: its requests (停止・再開・解約・MNP・SIM再発行) and their timelines
 MY_PAYMENT = "/my/payment"  # お支払い方法: 口座振替 or paying each bill (card, transfer); applying for 口座振替
+FOCUS_REQUEST = "request"  # ?request=<key> on a line page: the request a notice is about, shown first
+REQUEST_KEY = re.compile(r"(approval|mnp|ticket)-[0-9]{1,12}")
 
 
 def complete_sign_in(ticket: str) -> str:
@@ -155,19 +158,25 @@ def my_shipment(shipment_id: Any) -> str:
     return f"/my/shipments/{shipment_id}"
 
 
-def my_line(line_id: Any) -> str:
-    """One line in the customer app: what may be asked for it, and its requests as timelines."""
-    return f"/my/lines/{line_id}"
+def my_line(line_id: Any, request_key: str = "") -> str:
+    """One line in the customer app: what may be asked for it, and its requests as timelines (with `request_key`,
+    e.g. "approval-12", that request shown first and marked: where a notice about a request opens)."""
+    path = f"/my/lines/{line_id}"
+    return f"{path}?{urlencode({FOCUS_REQUEST: request_key})}" if request_key else path
 
 
 MY_RECORDS = {"invoice": my_bill, "invitation": my_invite, "password_reset": my_reset, "ticket": my_ticket,
               "contract": my_contract, "shipment": my_shipment, "line": my_line}
 
 
-def my_record(kind: str, key: Any) -> str:
-    """Where a customer's notice link (/go/<kind>/<key>) opens in /my; the home page for kinds without a page."""
+def my_record(kind: str, key: Any, request_key: str = "") -> str:
+    """Where a customer's notice link (/go/<kind>/<key>) opens in /my; the home page for kinds without a page.
+    A line's link may name one of its requests (?request=approval-12): the line page opens on it."""
     build = MY_RECORDS.get(kind)
-    return build(key) if build and key else MY_HOME
+    if not (build and key):
+        return MY_HOME
+    focus = request_key if kind == "line" and REQUEST_KEY.fullmatch(request_key or "") else ""
+    return my_line(key, focus) if focus else build(key)
 
 
 def is_my_path(path: str) -> bool:

@@ -6,8 +6,8 @@ actor). When staff decide it — approved and carried out, rejected — or it fa
 (registered with the approvals engine by services.registry) tells that person in the same transaction: an
 optional notice of the topic "request" (mail and LINE follow the company's preferences, the in-app notice is
 always kept), addressed to the person who asked (their in-app notice, their e-mail), with what to do next and a
-link to the line it is about (or to the request). Requests made by staff or by a rule tell nobody. Audited as the system
-("notification.create").
+link to the line it is about, opened on this request (or to the request). Requests made by staff or by a rule
+tell nobody. Audited as the system ("notification.create").
 """
 
 from __future__ import annotations
@@ -32,6 +32,13 @@ OUTCOMES = {  # status -> (title, what happened, what to do next)
 }
 
 
+def _link(request: ApprovalRequest) -> str:
+    """The line's page opened on this request (its timeline first), or the request itself without a line."""
+    if request.line_id is None:
+        return permalink("request", request.id)
+    return f"{permalink('line', request.line_id)}?request=approval-{request.id}"
+
+
 def tell_requester(session: Session, request: ApprovalRequest) -> None:
     """The customer user who asked hears the outcome (system; nothing for a request made by staff or a rule)."""
     person_id = getattr(request, "requested_by_customer_user_id", None)
@@ -46,5 +53,4 @@ def tell_requester(session: Session, request: ApprovalRequest) -> None:
     body = "\n".join(part for part in (f"お申し込み: {request.summary}" if request.summary else "", what, next_step)
                      if part)
     notify_in(session, customer, actor=SYSTEM, kind=f"request.{request.status}", title=title[:TITLE_MAX], body=body,
-              link=permalink("line", request.line_id) if request.line_id else permalink("request", request.id),
-              channels=CHANNELS, topic=TOPIC, customer_user_id=person.id)
+              link=_link(request), channels=CHANNELS, topic=TOPIC, customer_user_id=person.id, line_id=request.line_id)

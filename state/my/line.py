@@ -12,6 +12,7 @@ from services.platform.labels import label
 from services.read.customer import requests
 from state.feedback import MessagesMixin, int_param, require_offered
 from state.session import CUSTOMER, actor, guarded
+from telecom_app import routes
 
 
 class MyLineState(MessagesMixin, rx.State):
@@ -26,14 +27,16 @@ class MyLineState(MessagesMixin, rx.State):
     @rx.event
     @guarded(CUSTOMER)
     def load(self):
-        """Page load: the line in the URL (another company's, or not theirs: 見つかりません)."""
+        """Page load: the line in the URL (another company's, or not theirs: 見つかりません); a request named in
+        the URL (a notice's link) shown first and marked."""
         self.line_view, self.line_actions, self.line_requests, self.line_terms = {}, [], [], []
         self.form_kind = ""
         self._show(requests.my_line(int_param(self.router._page.params.get("line_id")), actor=actor()))
 
     def _show(self, data: dict[str, Any]) -> None:
         self.line_actions = data.pop("actions")
-        self.line_requests = data.pop("requests")
+        focus = dict(self.router.url.query_parameters).get(routes.FOCUS_REQUEST, "")
+        self.line_requests = requests.focused_first(data.pop("requests"), focus)
         self.line_terms = data.pop("termination_terms")
         self.line_view = data
 

@@ -1,16 +1,19 @@
 """Customer requests in the browser on a phone (390×844): the demo 法人管理者 opens a line from the home page and
 reports a lost phone; nothing happens to the line yet, the request shows as a timeline, and staff (support) find it
-first in the approval queue, marked 至急, with the customer named as the one who asked."""
+first in the approval queue, marked 至急, with the customer named as the one who asked. Support approve it, the
+carrier suspends the line through the outbox, the customer is told, and the notice's link — opened signed out, on a
+phone — lands on the line page at that request after signing in."""
 
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from sqlmodel import Session, col, select
 
 from demo.customers import DEMO_CUSTOMERS
-from services.models import ApprovalRequest, CustomerUser, CustomerUserLine, Line
+from services.models import ApprovalRequest, CustomerUser, CustomerUserLine, Line, Notification
 from tests.e2e.conftest import open_context, query, sign_in_customer
 from tests.e2e.test_my import _no_sideways_scroll
 
@@ -34,7 +37,7 @@ def _request_of(line_id: int):
                             .order_by(col(ApprovalRequest.id).desc())).first()
 
 
-def test_a_lost_phone_reported_on_a_phone_is_first_and_urgent_in_the_staff_queue(app_server, browser, staff_page):
+def test_a_lost_phone_reported_on_a_phone_is_approved_by_support_suspended_and_the_notice_opens_the_request(app_server, browser, staff_page):
     base = app_server["base"]
     _, line_id = query(app_server, _a_free_line)
     context = open_context(browser, "phone", locale="ja-JP")
@@ -78,3 +81,33 @@ def test_a_lost_phone_reported_on_a_phone_is_first_and_urgent_in_the_staff_queue
     assert first.get_attribute("data-request") == str(request.id)
     assert first.locator("[data-urgent]").inner_text() == "至急"
     assert "お客様 法人管理者 デモ" in first.inner_text() and "紛失: 電車の中に置き忘れました" in first.inner_text()
+
+    first.locator("[data-action='approve']").click()
+    staff.fill("#decision-reason", "お客様ご本人からの紛失連絡を確認")
+    staff.click("#decision-submit")
+    staff.get_by_text("を承認し、実行しました").wait_for(timeout=20000)
+    deadline = time.time() + 60  # the worker calls the carrier; its result suspends the line
+    while query(app_server, lambda s: s.get(Line, line_id).status) != "suspended" and time.time() < deadline:
+        time.sleep(0.5)
+    assert query(app_server, lambda s: s.get(Line, line_id).status) == "suspended"
+
+    link = query(app_server, lambda s: s.exec(select(Notification.link).where(
+        Notification.kind == "request.executed", Notification.channel == "in_app",
+        col(Notification.link).endswith(f"/go/line/{line_id}?request=approval-{request.id}"))).one())
+    context = open_context(browser, "phone", locale="ja-JP")  # a new browser: the notice opened signed out
+    try:
+        page = context.new_page()
+        page.goto(base + link[link.index("/go/"):])
+        page.wait_for_url(re.compile(r".*/my/login/?\?next=%2Fmy%2Flines%2F"), timeout=20000)
+        sign_in_customer(page, app_server, "admin")
+        page.wait_for_url(re.compile(rf".*/my/lines/{line_id}/?\?request=approval-{request.id}$"), timeout=20000)
+        card = page.locator("[data-request]").first
+        card.wait_for(timeout=20000)
+        assert card.get_attribute("data-request") == f"approval-{request.id}"
+        assert card.get_attribute("data-focused") == "true" and "このお申し込み" in card.inner_text()
+        assert card.get_attribute("data-status") == "done"
+        assert card.locator("[data-step='done'][data-state='done']").count() == 1
+        page.get_by_text("停止中").first.wait_for(timeout=20000)
+        _no_sideways_scroll(page)
+    finally:
+        context.close()

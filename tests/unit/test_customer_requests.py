@@ -207,6 +207,12 @@ def test_staff_approval_runs_the_suspension_through_the_carrier_outbox_and_the_t
     assert all(s["at"].startswith("2026/03/10 10:00") for s in entry["steps"])  # Tokyo time
     view = my.my_line(a.line1, actor=admin)
     assert [x["kind"] for x in view["actions"] if x["allowed"]] == ["resume", "terminate", "mnp", "sim_reissue"]
+    with read_session() as s:
+        told = s.exec(select(Notification).where(Notification.kind == "request.executed",
+                                                 Notification.channel == "in_app")).one()
+    assert told.link.endswith(f"/go/line/{a.line1}?request=approval-{request.id}")  # the line page, on this request
+    shown = my.focused_first(my.my_requests(actor=admin, line_id=a.line1), f"approval-{request.id}")
+    assert [(e["key"], e["focused"]) for e in shown][0] == (f"approval-{request.id}", True)
 
 
 def test_a_rejection_shows_its_reason_and_staff_requests_are_not_the_customers(world, a):

@@ -88,6 +88,17 @@ def test_a_kind_without_a_page_or_a_strange_key_lands_on_the_home_page_after_sig
     assert client.get("/go/invoice/1%3Cscript%3E").headers["location"] == "/my/login?next=%2Fmy"
 
 
+def test_a_request_notice_link_opens_the_line_page_on_that_request_after_sign_in(client, world, clock):
+    response = client.get("/go/line/5?request=approval-12")
+    assert response.headers["location"] == "/my/login?next=%2Fmy%2Flines%2F5%3Frequest%3Dapproval-12"
+    # a key that is not a request's is dropped, the line page stays
+    assert client.get("/go/line/5?request=x%3Cy").headers["location"] == "/my/login?next=%2Fmy%2Flines%2F5"
+    assert client.get("/go/invoice/5?request=approval-12").headers["location"] == "/my/login?next=%2Fmy%2Fbills%2F5"
+
+    arrived = client.get(routes.my_complete_sign_in(_customer_ticket(world, clock), "/my/lines/5?request=approval-12"))
+    assert arrived.headers["location"] == "/my/lines/5?request=approval-12"
+
+
 def test_sign_in_completes_onto_the_page_asked_for_with_a_lax_httponly_cookie(client, world, clock):
     ticket = _customer_ticket(world, clock)
 

@@ -186,6 +186,13 @@ def my_requests(*, actor: Actor, line_id: int | None = None) -> list[dict[str, A
         return _requests(session, sorted(scope.line_ids))
 
 
+def focused_first(entries: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
+    """The line's requests with the one named `key` (a notice's link) first and marked `focused`; the others keep
+    their order. An unknown key changes nothing."""
+    marked = [{**e, "focused": e["key"] == key} for e in entries]
+    return sorted(marked, key=lambda e: not e["focused"])
+
+
 def termination_terms(start: date | None, today: date) -> list[str]:
     """What terminating a line costs, in plain words, before the customer confirms (this catalogue has no early
     termination fee; 初期契約解除 applies to the whole contract within 8 days of its start)."""

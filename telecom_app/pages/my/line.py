@@ -36,6 +36,7 @@ def _request(r: rx.Var) -> rx.Component:
     return rx.card(rx.vstack(
         rx.flex(
             rx.text(r["kind_label"], weight="bold"),
+            rx.cond(r["focused"].to(bool), rx.badge(t("my_line_this_request"), variant="soft")),
             rx.cond(r["urgent"].to(bool), rx.badge(t("my_line_urgent"), color_scheme="red", variant="solid")),
             rx.spacer(),
             status_badge(r["status"], r["status_label"]),
@@ -50,7 +51,9 @@ def _request(r: rx.Var) -> rx.Component:
         )),
         rx.vstack(rx.foreach(r["steps"].to(list[dict[str, str]]), _step), spacing="2", width="100%"),
         spacing="2", width="100%",
-    ), width="100%", data_request=r["key"], data_kind=r["kind"], data_status=r["status"])
+    ), width="100%", data_request=r["key"], data_kind=r["kind"], data_status=r["status"],
+        data_focused=rx.cond(r["focused"].to(bool), "true", "false"),
+        border=rx.cond(r["focused"].to(bool), "2px solid var(--accent-9)", "none"))
 
 
 def _reason(choice: rx.Var) -> rx.Component:
