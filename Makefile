@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 PORT ?= 3000
+# the address notices and mails link to (a customer opens them in a browser)
+export TELECOM_APP_URL ?= http://localhost:$(PORT)
 STAMP := $(VENV)/.installed
 
 export PATH := $(BIN):$(PATH)
