@@ -17,7 +17,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from services.billing.rating import month_bounds, prorate
-from services.ledger.catalogue import PriceBook, shown_price
+from services.ledger.catalogue import PriceBook, Terms, shown_price
 from services.ledger.customer_contracts import customer_contract
 from services.ledger.provisioning import enqueue_plan_change
 from services.models import Contract, ContractOption, ContractPlanPeriod, Line, RateOption, RatePlan
@@ -35,6 +35,19 @@ WHEN = {"next_month": "翌月1日から（翌月適用）", "now": "今日から
 CHANGEABLE = (ContractStatus.ACTIVE.value,)
 CARRIER_LINE_STATES = (LineStatus.ACTIVE.value, LineStatus.SUSPENDED.value)
 
+
+
+def _with_tax(terms: Terms | None) -> int:
+    return terms.amount + terms.amount * terms.tax_rate_percent // 100 if terms else 0
+
+
+def monthly_difference(old: Terms | None, new: Terms | None) -> str:
+    """「月額の差」 as the customer reads it: tax included first, as the monthly fees beside it are shown (総額表示),
+    then the tax-excluded difference the bill's lines are priced in."""
+    included = _with_tax(new) - _with_tax(old)
+    excluded = (new.amount if new else 0) - (old.amount if old else 0)
+    sign = "+" if excluded >= 0 else "−"
+    return f"月額の差: {sign}{yen(abs(included))}（税込、税抜では {sign}{yen(abs(excluded))}）"
 
 def effective_day(when: str, today: date | None = None) -> date:
     """The first day a change applies: today, or the 1st of next month."""
@@ -101,8 +114,7 @@ def preview_plan_change(contract_id: int, plan_id: int, when: str, *, actor: Act
         lines = [f"{old_plan.name} → {plan.name}", f"適用日: {day:%Y年%m月%d日}（{WHEN[when]}）",
                  f"月額: {shown_price(old.amount, old.tax_rate_percent, True) if old else '—'} → "
                  f"{shown_price(new.amount, new.tax_rate_percent, True)}",
-                 f"月額の差: {'+' if new.amount >= (old.amount if old else 0) else '−'}"
-                 f"{yen(abs(new.amount - (old.amount if old else 0)))}（税抜）"]
+                 monthly_difference(old, new)]
         if when == "now":
             first, last = month_bounds(day.strftime("%Y-%m"))
             n = (last - first).days + 1
@@ -280,14 +292,14 @@ def preview_option_change(contract_id: int, *, actor: Actor, when: str, option_i
         if row is None:
             lines = [f"追加: {option.name}", f"適用日: {day:%Y年%m月%d日}（{WHEN[when]}）",
                      f"月額: {shown_price(fee, terms.tax_rate_percent, True) if terms else '—'}",
-                     f"月額の差: +{yen(fee)}（税抜）"]
+                     monthly_difference(None, terms)]
             if when == "now":
                 days = (last - day).days + 1
                 lines.append(f"今月分（日割り・税抜）: {option.name} {days}日 {yen(prorate(fee, days, n))}")
         else:
             lines = [f"削除: {option.name}", f"最終日: {day - timedelta(days=1):%Y年%m月%d日}（{WHEN[when]}）",
                      f"月額: {shown_price(fee, terms.tax_rate_percent, True) if terms else '—'}",
-                     f"月額の差: −{yen(fee)}（税抜）"]
+                     monthly_difference(terms, None)]
             start = max(first, row.valid_from)
             if when == "now" and day > start:
                 days = (day - start).days

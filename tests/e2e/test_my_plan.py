@@ -84,7 +84,9 @@ def test_the_company_admin_previews_a_plan_change_for_next_month_confirms_it_and
         preview.wait_for(timeout=20000)
         text = preview.inner_text()
         assert f"適用日: {first_of_next_month:%Y年%m月%d日}" in text
-        assert f"月額の差: {'+' if difference >= 0 else '−'}￥{abs(difference):,}（税抜）" in text
+        sign, taxed = "+" if difference >= 0 else "−", abs((facts["new_fee"] + facts["new_fee"] // 10)
+                                                            - (facts["old_fee"] + facts["old_fee"] // 10))
+        assert f"月額の差: {sign}￥{taxed:,}（税込、税抜では {sign}￥{abs(difference):,}）" in text  # 10% plans
         assert facts["new_name"] in text
         _tall_enough(page, "#change-confirm")
         _fits_the_phone(page)

@@ -87,7 +87,7 @@ def test_the_company_admin_sees_next_months_date_and_the_monthly_difference_befo
     assert preview["effective_from"] == "2026-04-01"
     # 3,300 + 10% = 3,630; 5,500 + 10% = 6,050; 5,500 − 3,300 = 2,200 a month per number
     assert preview["lines"][1:] == ["適用日: 2026年04月01日（翌月1日から（翌月適用））",
-                                    "月額: ￥3,630（税込） → ￥6,050（税込）", "月額の差: +￥2,200（税抜）"]
+                                    "月額: ￥3,630（税込） → ￥6,050（税込）", "月額の差: +￥2,420（税込、税抜では +￥2,200）"]
     assert (preview["old_fee"], preview["new_fee"]) == (3300, 5500)
     assert _spans(c["contract"].id) == [(c["old"], date(2026, 3, 1), None)]  # a preview writes nothing
 
@@ -188,7 +188,7 @@ def test_adding_an_option_today_shows_the_date_the_fee_and_this_months_prorated_
     name = preview["lines"][0].removeprefix("追加: ")
     # 550 + 10% = 605; the 10th–31st: 550 × 22 ÷ 31 = 390.3… → 390
     assert preview["lines"][1:] == ["適用日: 2026年03月10日（今日から（今月分は日割り））", "月額: ￥605（税込）",
-                                    "月額の差: +￥550（税抜）", f"今月分（日割り・税抜）: {name} 22日 ￥390"]
+                                    "月額の差: +￥605（税込、税抜では +￥550）", f"今月分（日割り・税抜）: {name} 22日 ￥390"]
     assert preview["difference"] == 550 and row.valid_from == date(2026, 3, 10)
 
 
@@ -201,7 +201,7 @@ def test_removing_an_option_from_next_month_says_its_last_day_and_the_saving(com
     plan_changes.remove_option(row.id, actor=c["admin"], when="next_month", reason="不要になった")
 
     assert preview["lines"][1:] == ["最終日: 2026年03月31日（翌月1日から（翌月適用））", "月額: ￥605（税込）",
-                                    "月額の差: −￥550（税抜）"]
+                                    "月額の差: −￥605（税込、税抜では −￥550）"]
     options = my_contract.my_contract(c["contract"].id, actor=c["admin"])["options"]
     assert [(o["span"], o["state"]) for o in options] == [("2026/03/10 〜 2026/03/31", "適用中")]
 

@@ -167,7 +167,7 @@ def test_the_preview_of_a_next_month_change_states_the_date_and_the_price_differ
     assert preview["effective_from"] == "2026-04-01"
     assert (preview["old_fee"], preview["new_fee"]) == (3300, 5500)
     assert preview["lines"][1:] == ["適用日: 2026年04月01日（翌月1日から（翌月適用））",
-                                    "月額: ￥3,630（税込） → ￥6,050（税込）", "月額の差: +￥2,200（税抜）"]
+                                    "月額: ￥3,630（税込） → ￥6,050（税込）", "月額の差: +￥2,420（税込、税抜では +￥2,200）"]
     assert _spans(contract.id) == [(old, date(2026, 3, 1), None)]  # a preview changes nothing
 
 
@@ -184,7 +184,7 @@ def test_the_preview_of_a_change_at_once_shows_this_months_prorated_fees(world, 
     assert now["lines"][0] == f"{old_name} → {new_name}"
     # 3,300 × 9 ÷ 31 → 958 and 5,500 × 22 ÷ 31 → 3,903
     assert now["lines"][-1] == f"今月分（日割り・税抜）: {old_name} 9日 ￥958 ＋ {new_name} 22日 ￥3,903"
-    assert down["lines"][3] == "月額の差: −￥1,100（税抜）"  # 2,200 − 3,300
+    assert down["lines"][3] == "月額の差: −￥1,210（税込、税抜では −￥1,100）"  # 2,420 − 3,630; 2,200 − 3,300
 
 
 # ---- options --------------------------------------------------------------------------------------------
