@@ -88,6 +88,12 @@ MY_LINE = "/my/lines/[line_id]"  # one line: its requests (停止・再開・解
 MY_PAYMENT = "/my/payment"  # お支払い方法: 口座振替 or paying each bill (card, transfer); applying for 口座振替
 
 
+def my_payment_after_card(outcome: str) -> str:
+    """Where the gateway's card registration page sends the customer back to: お支払い方法, saying whether they
+    registered a card ("done") or went back without one ("back")."""
+    return f"{MY_PAYMENT}?{urlencode({'card': outcome})}"
+
+
 def complete_sign_in(ticket: str) -> str:
     """The full page load that exchanges a one-time sign-in ticket for the session cookie."""
     return f"{API_COMPLETE_SIGN_IN}?{urlencode({'ticket': ticket})}"
