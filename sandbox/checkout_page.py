@@ -1,8 +1,9 @@
-"""The payment gateway sandbox's hosted checkout page (決済ページ): what a tester sees on a phone.
+"""The payment gateway sandbox's hosted pages: paying a bill (決済ページ) and registering a card (カード登録ページ),
+what a tester sees on a phone.
 
-Plain HTML, Japanese, no script: one labelled card-number field with large tap targets, the amount and the
-bill it pays, the test card numbers, a pay button and a way back without paying. Nothing here keeps state;
-sandbox.payment renders it for a checkout session.
+Plain HTML, Japanese, no script: labelled fields with large tap targets, the amount and the bill it pays (or, to
+register a card, its expiry too), the test card numbers, a pay / register button and a way back. Nothing here
+keeps state; sandbox.payment and sandbox.card_setup render them for a session.
 """
 
 from __future__ import annotations
@@ -17,12 +18,16 @@ TEST_CARDS = {
     "4242424242424242": None,  # succeeds
     "4000000000000002": "card_declined",
     "4000000000009995": "insufficient_funds",
+    "4000000000000341": "card_declined",  # paying at once is declined; registering it works (DECLINES_LATER)
 }
+DECLINES_LATER = {"4000000000000341": "card_declined"}  # registers, but every later charge to it is declined
 DECLINE_WORDS = {
     "card_declined": "カードが承認されませんでした。別のカードをお試しください。",
     "insufficient_funds": "ご利用可能額が不足しているため、カードが承認されませんでした。別のカードをお試しください。",
     "invalid_number": "カード番号が正しくありません。16桁の番号を入力してください。",
     "not_a_test_card": "このサンドボックスではテスト用のカード番号だけが使えます。",
+    "invalid_expiry": "有効期限を「月/年」の形（例: 12/28）で入力してください。",
+    "expired_card": "このカードは有効期限が過ぎています。別のカードをお試しください。",
 }
 _STYLE = (
     "*{box-sizing:border-box}body{font-family:system-ui,-apple-system,'Hiragino Sans','Noto Sans JP',sans-serif;"
@@ -83,6 +88,42 @@ def pay_page(session: dict[str, Any], action: str, *, error: str | None = None, 
         "<li><code>4000 0000 0000 9995</code> 利用可能額の不足</li></ul></div>"
     )
     return _frame("カードでのお支払い", body, status)
+
+
+def setup_page(session: dict[str, Any], action: str, *, error: str | None = None, number: str = "",
+               expiry: str = "", status: int = 200) -> HTMLResponse:
+    """The registration form: card number and expiry, register, or go back without registering."""
+    problem = f'<div class="error" role="alert">{html.escape(error)}</div>' if error else ""
+    cancel = session.get("cancel_url")
+    back = f'<a class="back" href="{html.escape(cancel)}" id="cancel">登録せずに戻る</a>' if cancel else ""
+    description = session.get("description") or ""
+    body = (
+        '<div class="card"><div>今後のご請求を、このカードで自動でお支払いします。この画面では請求されません。</div>'
+        + (f'<div class="muted">{html.escape(description)}</div>' if description else "") + "</div>"
+        + problem
+        + f'<form class="card" method="post" action="{html.escape(action)}">'
+        '<label for="card_number">カード番号</label>'
+        f'<input id="card_number" name="card_number" inputmode="numeric" autocomplete="cc-number" '
+        f'placeholder="4242 4242 4242 4242" maxlength="23" required value="{html.escape(number)}">'
+        '<label for="card_expiry" style="margin-top:1rem">有効期限（月/年）</label>'
+        f'<input id="card_expiry" name="card_expiry" inputmode="numeric" autocomplete="cc-exp" '
+        f'placeholder="12/28" maxlength="7" required value="{html.escape(expiry)}">'
+        '<button type="submit" id="register">カードを登録</button></form>'
+        + back
+        + '<div class="card muted"><p>これは決済代行のサンドボックス（テスト環境）です。実際のカードは使えません。</p>'
+        "<ul><li><code>4242 4242 4242 4242</code> 登録に成功</li>"
+        "<li><code>4000 0000 0000 0002</code> カードが承認されない</li>"
+        "<li><code>4000 0000 0000 0341</code> 登録に成功し、その後の請求が承認されない</li></ul></div>"
+    )
+    return _frame("カードの登録", body, status)
+
+
+def setup_closed_page(session: dict[str, Any], why: str, status: int = 410) -> HTMLResponse:
+    """An expired registration page: nothing can be registered here any more."""
+    cancel = session.get("cancel_url")
+    back = f'<a class="back" href="{html.escape(cancel)}" id="cancel">戻る</a>' if cancel else ""
+    return _frame("このカード登録ページは使えません", f'<div class="error" role="alert">{html.escape(why)}</div>' + back,
+                  status)
 
 
 def done_page(session: dict[str, Any]) -> HTMLResponse:

@@ -1,7 +1,8 @@
 """Payment gateway sandbox: charges and refunds in JPY, signed webhooks, a daily settlement report.
 
     POST /charges                 {"amount", "customer_ref", "currency"?: "JPY", "description"?,
-                                   "payment_method"?: "pm_card_ok" | "pm_card_declined", "callback_url"?}
+                                   "payment_method"?: "pm_card_ok" | "pm_card_declined" | a registered card's
+                                   pm_... (sandbox.card_setup), "callback_url"?}
                                   201 succeeded, or 402 failed (card_declined); both are effects
     POST /charges/{id}/refunds    {"amount"? (default: what is left), "reason"?, "callback_url"?}  201
     GET  /charges/{id}            one charge with its refunds
@@ -25,11 +26,12 @@ Hosted checkout (決済ページ: the customer types the card on the gateway's p
 A session is open for `checkout_lifetime_seconds` (then expired); paying a completed session again only
 returns to the success URL. The page and its form are faulted like every API path (a gateway outage takes
 its payment page down too). A paid session's charge is in the settlement report as type "checkout" under
-the session's idempotency key, and can be refunded like any charge.
+the session's idempotency key, and can be refunded like any charge. Registering a card for later charges (the
+page in setup mode, `setup.completed`) is sandbox.card_setup's.
 
 Every POST to the API needs an `Idempotency-Key`. Webhooks: charge.succeeded, charge.failed, refund.succeeded,
-checkout.completed (`webhook_delay_ms` after the call; sequence per charge / session). The fee is 3.6 % of a
-charge, rounded down; refunds carry no fee. Run-time config: webhook_url, webhook_delay_ms,
+checkout.completed, setup.completed (`webhook_delay_ms` after the call; sequence per charge / session). The fee
+is 3.6 % of a charge, rounded down; refunds carry no fee. Run-time config: webhook_url, webhook_delay_ms,
 checkout_lifetime_seconds.
 """
 
@@ -50,6 +52,7 @@ from starlette.routing import Route
 
 from sandbox import checkout_page
 from sandbox.base import ApiError, ProviderConfig, SandboxProvider, jst_day, report_date
+from sandbox.card_setup import CardSetupMixin
 from sandbox.webhooks import utc_now
 
 MAX_AMOUNT = 99_999_999
@@ -71,17 +74,18 @@ def _amount(value: Any, name: str = "amount") -> int:
     return value
 
 
-class PaymentSandbox(SandboxProvider):
-    """Charges, refunds and the settlement report."""
+class PaymentSandbox(CardSetupMixin, SandboxProvider):
+    """Charges, refunds, hosted checkout and card registration, and the settlement report."""
 
     name = "payment"
     config_class = PaymentConfig
 
     def clear(self) -> None:
-        """No charges, no refunds."""
+        """No charges, no refunds, no sessions, no stored cards."""
         self.charges: dict[str, dict[str, Any]] = {}
         self.refunds: dict[str, dict[str, Any]] = {}
         self.checkouts: dict[str, dict[str, Any]] = {}
+        self.clear_setups()
 
     def routes(self) -> list[Route]:
         """The gateway API."""
@@ -99,6 +103,7 @@ class PaymentSandbox(SandboxProvider):
             Route("/checkout/sessions/{session_id}/expire", self.expire_checkout, methods=["POST"]),
             Route("/checkout/pay/{session_id}", self.checkout_page, methods=["GET"]),
             Route("/checkout/pay/{session_id}", self.pay_checkout, methods=["POST"]),
+            *self.setup_routes(),
         ]
 
     def _notify(self, event_type: str, charge_id: str, data: dict[str, Any], callback_url: str | None) -> None:
@@ -119,9 +124,10 @@ class PaymentSandbox(SandboxProvider):
         if not isinstance(customer_ref, str) or not customer_ref.strip():
             raise ApiError(400, "customer_ref_required", "customer_ref is required")
         method = body.get("payment_method", "pm_card_ok")
-        if method != "pm_card_ok" and method not in DECLINING_METHODS:
+        stored = isinstance(method, str) and method in self.payment_methods
+        if method != "pm_card_ok" and method not in DECLINING_METHODS and not stored:
             raise ApiError(400, "invalid_payment_method", f"unknown payment_method {method}")
-        failure = DECLINING_METHODS.get(method)
+        failure = self.charge_failure(method) if stored else DECLINING_METHODS.get(method)
         charge = {
             "id": "ch_" + secrets.token_hex(10), "object": "charge", "amount": amount, "currency": "JPY",
             "customer_ref": customer_ref, "description": body.get("description"),

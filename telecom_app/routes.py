@@ -91,6 +91,12 @@ FOCUS_REQUEST = "request"  # ?request=<key> on a line page: the request a notice
 REQUEST_KEY = re.compile(r"(approval|mnp|ticket)-[0-9]{1,12}")
 
 
+def my_payment_after_card(outcome: str) -> str:
+    """Where the gateway's card registration page sends the customer back to: お支払い方法, saying whether they
+    registered a card ("done") or went back without one ("back")."""
+    return f"{MY_PAYMENT}?{urlencode({'card': outcome})}"
+
+
 def complete_sign_in(ticket: str) -> str:
     """The full page load that exchanges a one-time sign-in ticket for the session cookie."""
     return f"{API_COMPLETE_SIGN_IN}?{urlencode({'ticket': ticket})}"

@@ -1,6 +1,7 @@
-"""The customer app's payment pieces: a bill's payment part (a failed payment's callout, 「カードで支払う」, the card
-payment's state while the page waits) and the お支払い方法 page's content. Phone first: one column, tap targets of
-48 px, every input tied to its label."""
+"""The customer app's payment pieces: a bill's payment part (a failed payment's callout, 「カードで支払う」 or the
+card on file it is charged to, the card payment's state while the page waits) and the お支払い方法 page's content
+(the method, the card on file with registering, changing and removing it, 口座振替). Phone first: one column, tap
+targets of 48 px, every input tied to its label."""
 
 from __future__ import annotations
 
@@ -65,6 +66,9 @@ def bill_payment_panel() -> rx.Component:
             messages(state),
             _problem(),
             _checkout_state(),
+            rx.cond(state.pay["charged_to"] != "",
+                    rx.callout(rx.text(t("my_charged_to_card"), "（", state.pay["charged_to"], "）"), icon="credit_card",
+                               color_scheme="blue", width="100%", id="charged-to-card")),
             rx.cond(
                 state.pay["can_pay_by_card"],
                 rx.vstack(
@@ -88,7 +92,7 @@ def bill_payment_panel() -> rx.Component:
 
 # ---- お支払い方法 ------------------------------------------------------------------------------------------------
 
-def _row(label: str, value: rx.Var) -> rx.Component:
+def _row(label: str | rx.Var, value: rx.Var) -> rx.Component:
     return rx.flex(rx.text(label, size="2", color="var(--gray-11)"), rx.spacer(),
                    rx.text(value, size="2", word_break="break_all", text_align="right"), width="100%", gap="2")
 
@@ -101,6 +105,9 @@ def _current() -> rx.Component:
             rx.heading("現在のお支払い方法", size="3", as_="h2"),
             rx.text(state.method["method_label"], weight="bold", id="current-method",
                     data_method=state.method["method"]),
+            rx.cond(state.method["method"] == "card_on_file",
+                    rx.text(state.card["masked"], " ", t("my_card_expiry"), " ", state.card["expiry"], size="2",
+                            id="current-card")),
             rx.cond(mandate.contains("bank_code"), rx.vstack(
                 _row("金融機関コード", mandate["bank_code"]),
                 _row("支店コード", mandate["branch_code"]),
@@ -115,17 +122,66 @@ def _current() -> rx.Component:
     )
 
 
+def _remove_confirmation() -> rx.Component:
+    state = MyPaymentMethodState
+    return rx.callout.root(
+        rx.vstack(
+            rx.text(state.card["masked"], " の登録を解除します。今後の請求書は、請求書ごとにお支払いいただきます。"
+                    "よろしいですか？", size="2"),
+            rx.button(t("my_remove_card_confirm"), on_click=state.remove_card, color_scheme="red", size="3",
+                      width="100%", min_height=TOUCH, id="confirm-remove-card"),
+            rx.button(t("my_keep_card"), on_click=state.keep_card, variant="outline", size="3", width="100%",
+                      min_height=TOUCH, id="keep-card"),
+            spacing="2", width="100%",
+        ),
+        color_scheme="red", role="alertdialog", width="100%", id="remove-card-confirmation",
+    )
+
+
+def _card_buttons() -> rx.Component:
+    state = MyPaymentMethodState
+    has_card = state.card.contains("id")
+    return rx.vstack(
+        rx.button(rx.icon("credit_card", size=20), rx.cond(has_card, t("my_change_card"), t("my_register_card")),
+                  on_click=state.register_card, size="4", width="100%", min_height=TOUCH, id="register-card",
+                  loading=state.waiting_card_page, disabled=state.waiting_card),
+        rx.cond(has_card, rx.cond(
+            state.confirming_remove, _remove_confirmation(),
+            rx.button(t("my_remove_card"), on_click=state.ask_remove_card, variant="outline", color_scheme="red",
+                      size="3", width="100%", min_height=TOUCH, id="remove-card"))),
+        spacing="2", width="100%",
+    )
+
+
 def _card() -> rx.Component:
+    state = MyPaymentMethodState
+    card = state.card
     return rx.card(
         rx.vstack(
             rx.heading("クレジットカード", size="3", as_="h2"),
-            rx.text("カードでのお支払いは、各請求書の「カードで支払う」から行えます。", size="2"),
+            rx.cond(
+                card.contains("id"),
+                rx.vstack(
+                    _row(t("my_card_on_file"), card["masked"]),
+                    _row(t("my_card_expiry"), card["expiry"]),
+                    _row("登録日時", card["registered_at"]),
+                    rx.text(t("my_card_on_file_note"), size="2"),
+                    rx.cond(state.mandate.contains("bank_code"),
+                            rx.text(t("my_card_debit_first"), size="2", weight="bold", id="debit-first")),
+                    spacing="1", width="100%", id="card-on-file", data_last4=card["last4"],
+                ),
+                rx.text("カードを登録すると、今後発行される請求書の金額をそのカードに自動で請求します。"
+                        "登録しない場合は、各請求書の「カードで支払う」からお支払いいただけます。", size="2"),
+            ),
+            rx.cond(state.method["can_manage_card"], _card_buttons()),
             rx.text(t("my_card_note"), size="1", color="var(--gray-11)"),
             rx.link(t("my_bills"), " ›", href=routes.MY_BILLS, min_height=TOUCH, display="flex",
                     align_items="center"),
+            rx.cond(state.waiting_card_page | state.waiting_card,
+                    rx.moment(interval=POLL_SECONDS * 1000, on_change=state.refresh, display="none")),
             spacing="2", width="100%",
         ),
-        width="100%",
+        width="100%", id="card-section",
     )
 
 

@@ -8,7 +8,8 @@ skipped). Before issue the run shows totals against last month and flags anomali
 contract's last one, nothing to bill on a contract with a number in service, discounts above the charges —
 and each must be acknowledged. Issuing (a person's decision) runs in a worker too: numbers were taken when
 the drafts were made; issue date, due date (next bank business day), the issuer and the recipient are
-fixed, a customer's credit balance is applied, and the customer is told (請求書発行のお知らせ).
+fixed, a customer's credit balance is applied, what is left is charged to a card on file
+(card_payments.charge_card_on_file, once per bill), and the customer is told (請求書発行のお知らせ).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from sqlmodel import Session, col, select
 
 from services.billing import rating
 from services.billing.allocation import allocate
+from services.billing.card_payments import charge_card_on_file
 from services.billing.invoices import amounts_by_rate, consumption_tax, end_of_next_month, take_numbers
 from services.billing.rating import ContractFacts, month_bounds
 from services.ledger.catalogue import PriceBook
@@ -577,6 +579,7 @@ def _issue_chunk(run_id: int, invoice_ids: list[int]) -> None:
                          reason="前回までの過入金（前受金）を充当")
                 credits[invoice.customer_id][n] = (payment_id, amount - use)
                 left -= use
+            charged = charge_card_on_file(session, invoice) is not None
             customer = customers[invoice.customer_id]
             notify_in(session, customer, actor=SYSTEM, kind="invoice_issued",
                       title=f"{invoice.period[:4]}年{int(invoice.period[5:])}月分のご請求（{yen(invoice.total)}）",
@@ -585,6 +588,7 @@ def _issue_chunk(run_id: int, invoice_ids: list[int]) -> None:
                             f"お支払期限: {due:%Y年%m月%d日}\n"
                             + (f"前受金 {yen(invoice.total - left)} を充当しました。お支払いいただく金額は {yen(left)} です。\n"
                                if left < invoice.total else "")
+                            + ("ご登録のカードにご請求します。\n" if charged else "")
                             + "明細と請求書（PDF）は次のリンクからご確認いただけます。"),
                       link=permalink("invoice", invoice.id), channels=("mail", "in_app"))
         run.issued_invoices += len(invoices)

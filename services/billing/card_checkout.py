@@ -83,7 +83,9 @@ def _owed(session: Session, invoice: Invoice) -> int:
     return invoice.total - allocated_amounts(session, [invoice.id])[invoice.id]
 
 
-def _return_url(value: Any, name: str, errors: dict[str, str]) -> str:
+def return_url(value: Any, name: str, errors: dict[str, str]) -> str:
+    """A return address the gateway's page may send the person back to (absolute http(s)); a problem is noted in
+    `errors` under `name`."""
     text = str(value or "").strip()
     parsed = urlparse(text)
     if len(text) > URL_MAX or parsed.scheme not in ("http", "https") or not parsed.netloc:
@@ -147,7 +149,7 @@ def start_checkout(invoice_id: int, *, actor: Actor, success_url: str, cancel_ur
         if owed <= 0:
             raise Conflict(NOTHING_OWED)
         errors: dict[str, str] = {}
-        success_url, cancel_url = _return_url(success_url, "success_url", errors), _return_url(
+        success_url, cancel_url = return_url(success_url, "success_url", errors), return_url(
             cancel_url, "cancel_url", errors)
         if errors:
             raise ValidationFailed(errors)

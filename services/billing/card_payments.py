@@ -1,6 +1,7 @@
 """Card payments (クレジットカード) through the payment gateway: charging an invoice, refunds, gateway webhooks.
 
-`charge_invoice` puts one charge for an invoice's outstanding amount in the outbox; the outbox task
+`charge_invoice` puts one charge for an invoice's outstanding amount in the outbox (`charge_card_on_file` does the
+same when a bill is issued to a customer with a card on file); the outbox task
 sends it under its idempotency key. When the gateway's answer (or its webhook, or the reconciler's
 look-up) says the charge succeeded, `apply_outcome` records the money as a card payment allocated
 to the invoice (消込済), once: the gateway's charge id is the payment's external_ref. A declined
@@ -16,8 +17,9 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from services.billing import card_checkout, dunning
+from services.billing import card_checkout, card_on_file, dunning
 from services.billing.allocation import allocate, allocated_amounts
+from services.billing.debit_applications import active_mandate
 from services.integrations import payment
 from services.models import Customer, ExternalOperation, Invoice, Payment, ReviewItem
 from services.models.base import utcnow
@@ -33,6 +35,7 @@ from services.workflow.webhooks import settle_by_key
 
 PROVIDER = "payment"
 PAYMENT_METHOD_MAX_LENGTH = 64
+DEFAULT_METHOD = "pm_card_ok"  # the gateway's test method, for a customer without a card on file
 MISSING_REF_KIND = "payment.charge.missing_ref"
 UNALLOCATED_KIND = "payment.charge.unallocated"
 # charge operations of an invoice that may still take (or have taken) the money
@@ -40,30 +43,32 @@ OPEN_STATUSES = (ExternalOperationStatus.PENDING.value, ExternalOperationStatus.
 
 
 @mutating_service
-def charge_invoice(invoice_id: int, *, actor: Actor, payment_method: str = "pm_card_ok",
+def charge_invoice(invoice_id: int, *, actor: Actor, payment_method: str | None = None,
                    reason: str | None = None) -> ExternalOperation:
     """Charge an issued invoice's outstanding amount to the customer's card (accounting, admin; カードで請求).
 
-    Puts one "charge" operation for the payment gateway in the outbox (amount, JPY, customer code,
-    invoice number, payment method) and writes one audit entry (invoice.charge_card). A second
-    request while a charge of the invoice is waiting or being sent returns that charge (a double
+    The card is `payment_method` when given, else the customer's card on file (services.billing.card_on_file),
+    else the gateway's default test method. Puts one "charge" operation for the payment gateway in the outbox
+    (amount, JPY, customer code, invoice number, payment method) and writes one audit entry (invoice.charge_card).
+    A second request while a charge of the invoice is waiting or being sent returns that charge (a double
     click charges once); one whose outcome is unknown (要確認) is refused until a person settles
     it; a paid invoice is refused. The payment is recorded when the gateway confirms the charge.
     """
     require(actor, "payment.manage")
-    payment_method = (payment_method or "").strip()
     with write_session() as session:
         invoice = session.exec(select(Invoice).where(Invoice.id == invoice_id).with_for_update()).first()
         if invoice is None:
             raise NotFound("請求書が見つかりません。")
         require(actor, "payment.manage", invoice)
+        if payment_method is None:
+            card = card_on_file.active_card(session, invoice.customer_id)
+            payment_method = card.gateway_ref if card is not None else DEFAULT_METHOD
+        payment_method = payment_method.strip()
         if not payment_method.startswith("pm_") or len(payment_method) > PAYMENT_METHOD_MAX_LENGTH:
             raise ValidationFailed({"payment_method": "カードの支払方法IDが正しくありません。"})
         if invoice.status != InvoiceStatus.ISSUED:
             raise ValidationFailed({"invoice_id": "発行済の請求書のみカードで請求できます。"})
-        charges = session.exec(select(ExternalOperation).where(
-            ExternalOperation.provider == PROVIDER, ExternalOperation.operation == "charge",
-            ExternalOperation.invoice_id == invoice.id).order_by(ExternalOperation.id.desc())).all()
+        charges = _charges(session, invoice.id)
         waiting = next((op for op in charges if op.status in OPEN_STATUSES), None)
         if waiting is not None:
             return waiting
@@ -76,15 +81,54 @@ def charge_invoice(invoice_id: int, *, actor: Actor, payment_method: str = "pm_c
             paid_by_card = any(op.status == ExternalOperationStatus.SUCCEEDED for op in charges)
             raise Conflict(f"請求書 {invoice.invoice_no} は入金済みのため請求できません。"
                            + ("カードでの請求は完了しています。" if paid_by_card else ""))
-        payload = {"amount": outstanding, "currency": "JPY", "customer_ref": customer_code(invoice.customer_id),
-                   "description": invoice.invoice_no, "payment_method": payment_method}
-        op = enqueue(session, provider=PROVIDER, operation="charge", subject=f"inv{invoice.id}", payload=payload,
-                     customer_id=invoice.customer_id, contract_id=invoice.contract_id, invoice_id=invoice.id)
-        record(session, actor, "invoice.charge_card", invoice,
-               after={**snapshot(invoice), "external_operation_id": op.id, "idempotency_key": op.idempotency_key,
-                      "amount": outstanding, "payment_method": payment_method},
-               reason=(reason or "").strip() or None)
+        return _enqueue_charge(session, invoice, outstanding, payment_method, actor, (reason or "").strip() or None)
+
+
+def _charges(session: Session, invoice_id: int) -> list[ExternalOperation]:
+    """An invoice's card charges, newest first."""
+    return list(session.exec(select(ExternalOperation).where(
+        ExternalOperation.provider == PROVIDER, ExternalOperation.operation == "charge",
+        ExternalOperation.invoice_id == invoice_id).order_by(ExternalOperation.id.desc())).all())
+
+
+def _enqueue_charge(session: Session, invoice: Invoice, amount: int, payment_method: str, actor: Actor,
+                    reason: str | None) -> ExternalOperation:
+    """One "charge" operation for the gateway and its audit entry (invoice.charge_card), in the caller's
+    transaction."""
+    payload = {"amount": amount, "currency": "JPY", "customer_ref": customer_code(invoice.customer_id),
+               "description": invoice.invoice_no, "payment_method": payment_method}
+    op = enqueue(session, provider=PROVIDER, operation="charge", subject=f"inv{invoice.id}", payload=payload,
+                 customer_id=invoice.customer_id, contract_id=invoice.contract_id, invoice_id=invoice.id)
+    record(session, actor, "invoice.charge_card", invoice,
+           after={**snapshot(invoice), "external_operation_id": op.id, "idempotency_key": op.idempotency_key,
+                  "amount": amount, "payment_method": payment_method}, reason=reason)
     return op
+
+
+def charge_card_on_file(session: Session, invoice: Invoice) -> ExternalOperation | None:
+    """Charge a bill just issued to the customer's card on file, in the issuing transaction (system; the billing
+    run's issue step, issuing one invoice and a correction's reissue call it). Returns the charge, or None.
+
+    Only a bill (not a credit note) with something owed, of a customer with an active card on file and no active
+    口座振替 mandate (口座振替 takes precedence). Once per bill: a bill that has had a card charge, whatever became
+    of it, is not charged again (issuing twice, a resumed run: one charge); nor is a reissue while a charge of the
+    bill it replaces may still take the money. A declined charge opens the bill's dunning case (apply_outcome).
+    """
+    if invoice.kind != "invoice" or invoice.status != InvoiceStatus.ISSUED:
+        return None
+    card = card_on_file.active_card(session, invoice.customer_id)
+    if card is None or active_mandate(session, invoice.customer_id) is not None or _charges(session, invoice.id):
+        return None
+    if invoice.replaces_invoice_id is not None and any(
+            op.status in (*OPEN_STATUSES, ExternalOperationStatus.UNKNOWN.value)
+            for op in _charges(session, invoice.replaces_invoice_id)):
+        return None
+    outstanding = invoice.total - allocated_amounts(session, [invoice.id])[invoice.id]
+    if outstanding <= 0:
+        return None
+    shown = card_on_file.card_view(card)
+    return _enqueue_charge(session, invoice, outstanding, card.gateway_ref, SYSTEM,
+                           f"登録カード（{shown['masked']}）への自動請求")
 
 
 def enqueue_gateway_refund(session: Session, payment: Payment, reason: str) -> ExternalOperation | None:
@@ -111,10 +155,14 @@ def apply_outcome(session: Session, op: ExternalOperation, outcome: str, detail:
     a succeeded refund is noted in the payment's history. A declined charge (failed) opens the invoice's
     dunning case, so the customer is told at once what to do and by when (the outbox's review item asks
     staff to look too); an unknown outcome changes nothing until the reconciler knows. Opening and closing a
-    customer's card page (カードで支払う) is services.billing.card_checkout's.
+    customer's card page (カードで支払う) is services.billing.card_checkout's; opening the page that registers a card
+    on file is services.billing.card_on_file's.
     """
     if op.operation in card_checkout.OPERATIONS:
         card_checkout.apply_outcome(session, op, outcome, detail, evidence)
+        return
+    if op.operation in card_on_file.OPERATIONS:
+        card_on_file.apply_outcome(session, op, outcome, detail, evidence)
         return
     if outcome == "failed" and op.operation == "charge" and op.invoice_id is not None:
         invoice = session.get(Invoice, op.invoice_id)
@@ -213,10 +261,13 @@ def _fill_missing_charge_ref(session: Session, event: dict[str, Any]) -> None:
 def payment_event(session: Session, event: dict[str, Any]) -> str:
     """Apply one gateway webhook: charge.succeeded, charge.failed and refund.succeeded settle the operation
     sent under the event's idempotency key (duplicates and late events change nothing more); checkout.* events
-    are a customer's card page (services.billing.card_checkout.checkout_event)."""
+    are a customer's card page (services.billing.card_checkout.checkout_event), setup.* events a card registered
+    for later bills (services.billing.card_on_file.setup_event)."""
     kind, data = event.get("type"), event.get("data") or {}
     if str(kind).startswith("checkout."):
         return card_checkout.checkout_event(session, event)
+    if str(kind).startswith("setup."):
+        return card_on_file.setup_event(session, event)
     key = data.get("idempotency_key")
     if kind == "charge.succeeded":
         result = settle_by_key(session, PROVIDER, event, key, "succeeded", f"決済完了通知（{event.get('id')}）")

@@ -17,6 +17,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from services.billing.allocation import allocate
+from services.billing.card_payments import charge_card_on_file
 from services.billing.invoices import invoice_totals, take_numbers, validate_items
 from services.models import ApprovalRequest, Contract, Customer, Invoice, InvoiceItem, Payment, PaymentAllocation
 from services.models.billing import InvoiceStatus, PaymentStatus
@@ -113,7 +114,8 @@ def _stated_reason(session: Session, reason: str) -> str:
 
 def correct_invoice(invoice_id: int, *, actor: Actor, items: list[dict[str, Any]], reason: str) -> tuple[Invoice, Invoice]:
     """Carry out an approved correction (runs only as an approved request of invoice.correct): the credit note,
-    the reissued invoice, the original settled by the credit note and its payments moved to the reissue.
+    the reissued invoice, the original settled by the credit note and its payments moved to the reissue; what is
+    left to pay on the reissue is charged to a card on file (card_payments.charge_card_on_file).
     Returns (credit note, reissued invoice)."""
     require(actor, "invoice.manage")
     require_approval(OPERATION)
@@ -142,6 +144,7 @@ def correct_invoice(invoice_id: int, *, actor: Actor, items: list[dict[str, Any]
         record(session, actor, "invoice.correct", original, reason=reason, after={
             **snapshot(original), "credit_note": credit.invoice_no, "reissued": reissue.invoice_no,
             "reissued_total": reissue.total, "payments_moved": moved})
+        charge_card_on_file(session, reissue)
     return credit, reissue
 
 

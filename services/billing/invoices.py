@@ -19,6 +19,7 @@ from sqlalchemy.orm import object_session
 from sqlmodel import Session, select
 
 from services.billing.allocation import allocated_amounts
+from services.billing.card_payments import charge_card_on_file
 from services.billing.rating import month_bounds
 from services.models import Contract, Customer, Invoice, InvoiceItem, InvoiceNumberSeries, Line
 from services.models.billing import InvoiceEvent, InvoiceStatus
@@ -216,7 +217,8 @@ def _load_invoice(session: Session, invoice_id: int) -> Invoice:
 def issue_invoice(invoice_id: int, *, actor: Actor) -> Invoice:
     """Issue a draft invoice (accounting, admin): issue date today (Asia/Tokyo), due end of next month.
 
-    Issuing an issued invoice again changes nothing. Writes one audit entry (invoice.issue).
+    Issuing an issued invoice again changes nothing. Writes one audit entry (invoice.issue); for a customer with a
+    card on file (and no 口座振替), the card charge too (card_payments.charge_card_on_file, audited as system).
     """
     with write_session() as session:
         invoice = _load_invoice(session, invoice_id)
@@ -224,6 +226,7 @@ def issue_invoice(invoice_id: int, *, actor: Actor) -> Invoice:
         if invoice.status == InvoiceStatus.ISSUED:
             return invoice
         transition(session, invoice, INVOICE, InvoiceEvent.ISSUE, actor=actor, follow=_date_the_invoice)
+        charge_card_on_file(session, invoice)
     return invoice
 
 

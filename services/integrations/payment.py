@@ -43,7 +43,8 @@ class PaymentClient(HttpProvider):
         charge: POST /charges with the payload as stored (a decline's error names its failure code). refund: POST /charges/{charge_id}/refunds,
         the payload's `charge_id` naming the charge and the rest (amount, reason) as the body. checkout: POST
         /checkout/sessions (the answer names the hosted page's url); expire_checkout: POST
-        /checkout/sessions/{session_id}/expire.
+        /checkout/sessions/{session_id}/expire; card_setup: POST /setup/sessions (the page in setup mode that
+        registers a card for later charges).
         """
         payload = dict(operation.get("payload") or {})
         key = operation["idempotency_key"]
@@ -58,6 +59,8 @@ class PaymentClient(HttpProvider):
             return self.post(f"/charges/{charge_id}/refunds", payload, key)
         if operation.get("operation") == "checkout":
             return self.post("/checkout/sessions", payload, key)
+        if operation.get("operation") == "card_setup":
+            return self.post("/setup/sessions", payload, key)
         if operation.get("operation") == "expire_checkout":
             session_id = str(payload.pop("session_id", "") or "")
             if not session_id:
@@ -71,8 +74,9 @@ class PaymentClient(HttpProvider):
         A charge the gateway declined is "not_applied": sending it again under the same key replays
         the decline, which settles the operation as failed.
         """
-        path = "/refunds" if idempotency_key.startswith("payment-refund-") else (
-            "/checkout/sessions" if idempotency_key.startswith("payment-checkout-") else "/charges")
+        pages = {"payment-checkout-": "/checkout/sessions", "payment-card_setup-": "/setup/sessions"}
+        path = "/refunds" if idempotency_key.startswith("payment-refund-") else next(
+            (found for prefix, found in pages.items() if idempotency_key.startswith(prefix)), "/charges")
         try:
             response = self.http.get(path, params={"idempotency_key": idempotency_key})
             if response.status_code != 200:
@@ -81,7 +85,7 @@ class PaymentClient(HttpProvider):
                      if isinstance(row, dict) and row.get("idempotency_key") == idempotency_key]
         except (httpx.HTTPError, ValueError, AttributeError):
             return "unreachable"
-        if path == "/checkout/sessions":  # a checkout page the gateway opened (whatever became of it since)
+        if path in pages.values():  # a page the gateway opened (whatever became of it since)
             return "applied" if found else "not_applied"
         return "applied" if any(row.get("status") == "succeeded" for row in found) else "not_applied"
 

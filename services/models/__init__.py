@@ -28,7 +28,14 @@ from services.models.customer_access import (
 from services.models.inventory import Device, SimCard
 from services.models.line import Line, UsageRecord
 from services.models.search import CustomerNameGram
-from services.models.self_service import CardCheckout, MnpReservation, NotificationPreference, UsageNotice
+from services.models.self_service import (
+    CardCheckout,
+    CardSetup,
+    CustomerCard,
+    MnpReservation,
+    NotificationPreference,
+    UsageNotice,
+)
 from services.models.staff import (
     SignInAttempt,
     SignInChallenge,
@@ -56,7 +63,8 @@ __all__ = [
     "RateOptionVersion", "RatePlanVersion",
     "CustomerInvitation", "CustomerPasswordReset", "CustomerRecoveryCode", "CustomerSession", "CustomerSignInChallenge",
     "CustomerUserLine", "CustomerPasskey", "CustomerWebAuthnChallenge",
-    "CardCheckout", "MnpReservation", "NotificationPreference", "UsageNotice", "TicketAttachment",
+    "CardCheckout", "CardSetup", "CustomerCard", "MnpReservation", "NotificationPreference", "UsageNotice",
+    "TicketAttachment",
     "ApprovalRequest", "AuditChainHead", "AuditEntry", "AuditSealedValue", "Contract", "ContractOption", "Customer", "CustomerNameGram",
     "CustomerUser", "Device", "ExternalAttempt", "ExternalOperation", "InboundEvent", "ImportBatch", "Invoice", "InvoiceItem", "KycRecord", "Line",
     "Notification", "Payment", "PaymentAllocation", "RateOption", "RatePlan", "ReconciliationRun", "ReviewItem", "ServiceIncident", "Shipment",

@@ -1,5 +1,5 @@
 """What the customer app adds to the ledger: notification preferences, data-use notices sent, MNP 転出
-reservations and card checkouts on the gateway's hosted page."""
+reservations, card checkouts on the gateway's hosted page, and the card on file registered there for later bills."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ PREFERENCE_CHANNELS = ("mail", "line")  # in-app notices are always kept
 USAGE_LEVELS = (80, 100)
 MNP_STATUSES = ("requested", "issued", "used", "expired", "cancelled", "failed")
 CHECKOUT_STATUSES = ("open", "paid", "expired", "cancelled")
+CARD_SETUP_STATUSES = ("open", "completed", "expired", "cancelled")
+CARD_STATUSES = ("active", "replaced", "removed")
 
 
 class NotificationPreference(SQLModel, table=True):
@@ -91,3 +93,43 @@ class CardCheckout(SQLModel, table=True):
     payment_id: int | None = Field(default=None, foreign_key="payment.id")
     created_at: datetime = Field(default_factory=utcnow)
     completed_at: datetime | None = None
+
+
+class CardSetup(SQLModel, table=True):
+    """Registering a card on the gateway's hosted page (setup mode, no amount): the session and its outcome."""
+
+    __tablename__ = "card_setup"
+    __table_args__ = (values_check("status", CARD_SETUP_STATUSES, "ck_card_setup_status"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int = Field(foreign_key="customer.id", index=True)
+    status: str = Field(default="open", max_length=16)
+    session_ref: str | None = Field(default=None, max_length=100, unique=True)  # the gateway's setup session id
+    setup_url: str | None = Field(default=None, max_length=500)
+    customer_user_id: int | None = Field(default=None, foreign_key="customer_user.id")
+    card_id: int | None = Field(default=None, foreign_key="customer_card.id")
+    created_at: datetime = Field(default_factory=utcnow)
+    completed_at: datetime | None = None
+
+
+class CustomerCard(SQLModel, table=True):
+    """A card on file (登録カード): the gateway's reference to a card every later bill is charged to. At most one
+    active per customer (services.billing.card_on_file keeps it so under the customer's row lock)."""
+
+    __tablename__ = "customer_card"
+    __table_args__ = (
+        values_check("status", CARD_STATUSES, "ck_customer_card_status"),
+        CheckConstraint("exp_month BETWEEN 1 AND 12", name="ck_customer_card_exp_month"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int = Field(foreign_key="customer.id", index=True)
+    gateway_ref: str = Field(max_length=64, unique=True)  # the gateway's payment method id (pm_...)
+    brand: str = Field(max_length=16)
+    last4: str = Field(max_length=4)
+    exp_month: int
+    exp_year: int
+    status: str = Field(default="active", max_length=16)
+    registered_by_customer_user_id: int | None = Field(default=None, foreign_key="customer_user.id")
+    created_at: datetime = Field(default_factory=utcnow)
+    removed_at: datetime | None = None

@@ -237,6 +237,7 @@ CATALOGUE: dict[str, dict[str, Label]] = {
         "check": ("結果", "Result"),
         "checkout": ("決済ページの作成", "Payment page"),  # services.billing.card_checkout
         "expire_checkout": ("決済ページの終了", "Payment page closed"),
+        "card_setup": ("カード登録ページの作成", "Card registration page"),  # services.billing.card_on_file
         "mnp_reserve": ("MNP予約番号の発行", "MNP reservation number"),
     },
     "attempt_outcome": {
@@ -608,6 +609,31 @@ CATALOGUE: dict[str, dict[str, Label]] = {
         "paid": ("お支払い済み", "Paid"),
         "expired": ("期限切れ", "Expired"),
         "cancelled": ("取消", "Cancelled"),
+    },
+    # registering a card on the gateway's page (services.billing.card_on_file)
+    "card_setup_status": {
+        "open": ("登録待ち", "Waiting for the card"),
+        "completed": ("登録済み", "Registered"),
+        "expired": ("期限切れ", "Expired"),
+        "cancelled": ("取消", "Cancelled"),
+    },
+    "card_status": {
+        "active": ("有効", "Active"),
+        "replaced": ("変更済み", "Replaced"),
+        "removed": ("解除", "Removed"),
+    },
+    # how a company pays its bills, as the customer's お支払い方法 page says it (services.read.customer.payments)
+    "billing_method": {
+        "direct_debit": ("口座振替", "Direct debit"),
+        "card_on_file": ("登録カードで自動払い", "Automatic payment by the registered card"),
+        "per_bill": ("請求書ごとのお支払い", "Paying each bill"),
+    },
+    "card_brand": {
+        "visa": ("VISA", "VISA"),
+        "mastercard": ("Mastercard", "Mastercard"),
+        "amex": ("American Express", "American Express"),
+        "jcb": ("JCB", "JCB"),
+        "other": ("カード", "Card"),
     },
     # why a bill's payment is late, as the customer's bill page says it (services.read.customer.payments)
     "payment_problem": {

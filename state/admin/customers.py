@@ -6,7 +6,7 @@ from typing import Any
 
 import reflex as rx
 
-from services.billing import direct_debit, payments
+from services.billing import card_on_file, direct_debit, payments
 from services.ledger import contracts, customer_users, customers, kyc_checks, notifications, shipments
 from services.platform.errors import PermissionDenied
 from services.platform.permissions import can
@@ -237,9 +237,11 @@ class NewCustomerState(MessagesMixin, rx.State):
 
 
 class CustomerMandateState(MessagesMixin, rx.State):
-    """The customer's 口座振替 mandates: registering the account (codes, number, holder in kana) and ending one."""
+    """The customer's 口座振替 mandates: registering the account (codes, number, holder in kana) and ending one;
+    beside them the cards on file the customer registered in /my (read only)."""
 
     rows: list[dict[str, Any]] = []
+    cards: list[dict[str, Any]] = []
     can_manage: bool = False
     registering: bool = False
     form_key: int = 0
@@ -250,12 +252,13 @@ class CustomerMandateState(MessagesMixin, rx.State):
     @rx.event
     @guarded(STAFF)
     def load(self):
-        """Read the mandates of the customer in the URL."""
+        """Read the mandates and cards on file of the customer in the URL."""
         current = actor()
         self.registering = False
         self.can_manage = can(current, "payment.manage")
-        self.rows = direct_debit.customer_mandates(self._customer_id(), actor=current) \
-            if can(current, "payment.view") else []
+        viewer = can(current, "payment.view")
+        self.rows = direct_debit.customer_mandates(self._customer_id(), actor=current) if viewer else []
+        self.cards = card_on_file.customer_cards(self._customer_id(), actor=current) if viewer else []
 
     @rx.event
     @guarded(STAFF)

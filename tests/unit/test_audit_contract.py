@@ -596,6 +596,34 @@ def _checkout_payer(w: World):
 RECIPES["services.billing.card_checkout.start_checkout"] = Recipe(
     "invoice.card_checkout", "invoice", _checkout_payer, performer=lambda w: w.checkout_payer)
 
+# ---- a card on file (services.billing.card_on_file): registered and removed by the company's 法人管理者
+from services.billing import card_on_file  # noqa: E402
+from services.models import CustomerCard  # noqa: E402
+
+
+def _card_holder(w: World) -> int:
+    """A new company with a card on file, and its 法人管理者 (kept on the world as the recipe's performer)."""
+    customer_id = w.customer()
+    w.card_holder = people.customer_actor(
+        people.company_user(customer_id, f"card{w.n()}@example.jp", role="customer_admin"))
+    with write_session() as session:
+        card = CustomerCard(customer_id=customer_id, gateway_ref=f"pm_test{w.n()}", brand="visa", last4="4242",
+                            exp_month=12, exp_year=2030)
+        session.add(card)
+        session.flush()
+        return card.id
+
+
+RECIPES.update({
+    "services.billing.card_on_file.start_card_setup": Recipe("card_setup.start", "card_setup", lambda w: (
+        lambda actor, _=_card_holder(w): card_on_file.start_card_setup(
+            actor=actor, success_url="http://app.test/my/payment?card=done",
+            cancel_url="http://app.test/my/payment?card=back")), performer=lambda w: w.card_holder),
+    "services.billing.card_on_file.remove_card": Recipe("customer_card.remove", "customer_card", lambda w: (
+        lambda actor, card_id=_card_holder(w): card_on_file.remove_card(card_id, actor=actor, reason="解約のため")),
+        performer=lambda w: w.card_holder),
+})
+
 # ---- notification preferences (services.ledger.notification_preferences): set by the company's 法人管理者
 from services.ledger import notification_preferences  # noqa: E402
 

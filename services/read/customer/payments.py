@@ -1,5 +1,5 @@
 """The customer app's payments: paying one bill (by card on the gateway's page, and what to do when a payment
-failed) and the company's payment method (口座振替 or paying each bill).
+failed) and the company's payment method (口座振替, a card on file charged for every bill, or paying each bill).
 
 Who: as for bills (services.read.customer.bills) — the 法人管理者, and a 利用者 allowed to see bills; a bill
 outside that is NotFound in the bill's words. Nothing here writes.
@@ -12,12 +12,13 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from services.billing import card_checkout, debit_applications, dunning
+from services.billing import card_checkout, card_on_file, debit_applications, dunning
 from services.billing.allocation import allocated_amounts
 from services.billing.direct_debit import ACCOUNT_TYPE_LABELS, RESULT_KEYS
 from services.ledger.customer_users import customer_scope
-from services.models import CardCheckout, DirectDebitBatch, DirectDebitItem, DunningCase, Invoice
+from services.models import CardCheckout, DirectDebitBatch, DirectDebitItem, DunningCase, ExternalOperation, Invoice
 from services.models.collections import DebitBatchStatus, DunningStatus
+from services.models.workflow import ExternalOperationStatus
 from services.platform.clock import today_in_tokyo
 from services.platform.db import read_session
 from services.platform.formatting import tokyo_time, yen
@@ -79,11 +80,27 @@ def _problem(session: Session, invoice: Invoice, owed: int) -> dict[str, Any]:
             "suspended": suspended}
 
 
+CHARGING = (ExternalOperationStatus.PENDING.value, ExternalOperationStatus.IN_FLIGHT.value,
+            ExternalOperationStatus.UNKNOWN.value)  # a card charge that may still take the money
+
+
+def _charging_card(session: Session, invoice: Invoice) -> str:
+    """The card on file ("VISA ****4242") a charge of the bill is under way to, "" when none is."""
+    card = card_on_file.active_card(session, invoice.customer_id)
+    if card is None:
+        return ""
+    charging = session.exec(select(ExternalOperation.id).where(
+        ExternalOperation.provider == card_on_file.PROVIDER, ExternalOperation.operation == "charge",
+        ExternalOperation.invoice_id == invoice.id, col(ExternalOperation.status).in_(CHARGING))).first()
+    return card_on_file.card_view(card)["masked"] if charging is not None else ""
+
+
 def bill_payment(invoice_id: int, *, actor: Actor) -> dict[str, Any]:
-    """How one bill is paid, for its page: what is owed, whether it can be paid by card now, its latest card
-    checkout (services.billing.card_checkout.checkout_view, {} for none) and, for a late or failed payment, the
-    problem — what happened (振替不能 / カード決済失敗 / 期限超過) and the bank's reason, what to do, the pay-by date
-    of its dunning case (dunning.pay_by), what happens after it, the next withdrawal if one is planned.
+    """How one bill is paid, for its page: what is owed, whether it can be paid by card now (not while it is being
+    charged to the card on file: charged_to names that card; a failed automatic charge offers it again), its
+    latest card checkout (services.billing.card_checkout.checkout_view, {} for none) and, for a late or failed
+    payment, the problem — what happened (振替不能 / カード決済失敗 / 期限超過) and the bank's reason, what to do,
+    the pay-by date of its dunning case (dunning.pay_by), what happens after it, the next withdrawal if one is planned.
 
     Who: a customer who may see the bill (otherwise NotFound; staff PermissionDenied). Writes nothing.
     """
@@ -93,7 +110,9 @@ def bill_payment(invoice_id: int, *, actor: Actor) -> dict[str, Any]:
             if invoice.kind == "invoice" else 0
         latest = session.exec(select(CardCheckout).where(CardCheckout.invoice_id == invoice.id)
                               .order_by(col(CardCheckout.id).desc())).first()
-        return {"invoice_id": invoice.id, "owed_yen": owed, "owed": yen(owed), "can_pay_by_card": owed > 0,
+        charged_to = _charging_card(session, invoice) if owed > 0 else ""
+        return {"invoice_id": invoice.id, "owed_yen": owed, "owed": yen(owed),
+                "can_pay_by_card": owed > 0 and not charged_to, "charged_to": charged_to,
                 "checkout": card_checkout.checkout_view(latest), "problem": _problem(session, invoice, owed)}
 
 
@@ -111,32 +130,35 @@ def my_payment_method(*, actor: Actor) -> dict[str, Any]:
     """The company's payment method for the 「お支払い方法」 page.
 
     Returns visible (False for a 利用者 not allowed to see bills: nothing else is filled), can_apply (the 法人管理者,
-    no application waiting), method ("direct_debit" or "per_bill") and its label, the active mandate (bank and
-    branch codes, account type, ****last4, holder; {} for none), the latest 口座振替 application (its number,
-    status, words for the customer, when; {} for none) and the account types to choose from. Who: a customer
-    actor (staff PermissionDenied). Writes nothing.
+    no application waiting), can_manage_card (the 法人管理者), method ("direct_debit", "card_on_file" or
+    "per_bill": 口座振替 takes precedence over a card on file) and its label, the active mandate (bank and branch
+    codes, account type, ****last4, holder; {} for none), the card on file (card_on_file.card_view; {} for none),
+    the latest 口座振替 application (its number, status, words for the customer, when; {} for none) and the
+    account types to choose from. Who: a customer actor (staff PermissionDenied). Writes nothing.
     """
     with read_session() as session:
         scope = customer_scope(session, actor)
         if not scope.can_view_bills:
-            return {"visible": False, "can_apply": False, "is_admin": False, "method": "", "method_label": "",
-                    "mandate": {}, "application": {}, "account_types": []}
+            return {"visible": False, "can_apply": False, "can_manage_card": False, "is_admin": False, "method": "",
+                    "method_label": "", "mandate": {}, "card": {}, "application": {}, "account_types": []}
         mandate = debit_applications.active_mandate(session, scope.customer_id)
+        card = card_on_file.active_card(session, scope.customer_id)
         request = debit_applications.latest_application(session, scope.customer_id)
     status = ""
     if request is not None:
         status = "expired" if request.status == "pending" and approvals.is_expired(request) else request.status
     waiting = status == "pending"
+    method = "direct_debit" if mandate else "card_on_file" if card else "per_bill"
     return {
         "visible": True, "is_admin": scope.is_admin, "can_apply": scope.is_admin and not waiting,
-        "method": "direct_debit" if mandate else "per_bill",
-        "method_label": label("payment_method", "direct_debit") if mandate else "請求書ごとのお支払い（クレジットカード・銀行振込）",
+        "can_manage_card": scope.is_admin, "method": method, "method_label": label("billing_method", method),
         "mandate": {
             "bank_code": mandate.bank_code, "branch_code": mandate.branch_code,
             "account_type": ACCOUNT_TYPE_LABELS.get(mandate.account_type, ""),
             "account_number": f"****{mandate.account_number_last4}", "holder": mandate.holder_kana,
             "since": tokyo_time(mandate.created_at),
         } if mandate else {},
+        "card": card_on_file.card_view(card),
         "application": {
             "id": request.id, "status": status, "waiting": waiting, "words": APPLICATION_WORDS.get(status, ""),
             "created_at": tokyo_time(request.created_at),

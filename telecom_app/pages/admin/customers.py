@@ -281,13 +281,17 @@ def customer_page() -> rx.Component:
 def _mandates() -> rx.Component:
     m = CustomerMandateState
     e = m.field_errors
-    return section("口座振替", rx.vstack(
+    return section("口座振替・登録カード", rx.vstack(
         messages(m),
         table(["金融機関-支店", "口座", "名義（カナ）", "状態", "登録日時", ""], m.rows, lambda r: rx.table.row(
             rx.table.cell(r["bank"]), rx.table.cell(r["account"]), rx.table.cell(r["holder"]), rx.table.cell(r["status"]),
             rx.table.cell(r["created_at"]),
             rx.table.cell(rx.cond((r["status"] == "有効") & m.can_manage,
                                   rx.button("解除", size="1", variant="outline", on_click=m.revoke(r["id"])))))),
+        rx.cond(m.cards.length() > 0, table(
+            ["登録カード", "有効期限", "状態", "登録日時", "登録者（お客様）"], m.cards, lambda c: rx.table.row(
+                rx.table.cell(c["masked"]), rx.table.cell(c["expiry"]), rx.table.cell(c["status_label"]),
+                rx.table.cell(c["registered_at"]), rx.table.cell(c["registered_by"])))),
         rx.cond(m.can_manage, rx.button(rx.cond(m.registering, "閉じる", "口座を登録"), size="1", variant="soft",
                                         on_click=m.toggle, id="mandate-toggle")),
         rx.cond(m.registering, rx.form(rx.vstack(

@@ -1,5 +1,5 @@
-"""/my/payment: the company's payment method (口座振替 or paying each bill by card or transfer), and applying for
-口座振替."""
+"""/my/payment: the company's payment method (口座振替, a card on file charged for every bill, or paying each bill
+by card or transfer): applying for 口座振替, registering, changing and removing the card on file."""
 
 from __future__ import annotations
 
