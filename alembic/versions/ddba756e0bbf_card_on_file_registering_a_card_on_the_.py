@@ -1,7 +1,7 @@
 """card on file: registering a card on the gateway's page and the card every later bill is charged to
 
 Revision ID: ddba756e0bbf
-Revises: 7c1e5d2a9b30
+Revises: 9d4b6e1f3a72
 Create Date: 2026-12-03 22:53:14.492684
 
 """
@@ -14,7 +14,7 @@ import sqlmodel
 
 # revision identifiers, used by Alembic.
 revision: str = 'ddba756e0bbf'
-down_revision: Union[str, Sequence[str], None] = '7c1e5d2a9b30'
+down_revision: Union[str, Sequence[str], None] = '9d4b6e1f3a72'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
