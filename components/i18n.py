@@ -59,6 +59,27 @@ TEXTS: dict[str, tuple[str, str]] = {
     "my_card_debit_first": ("口座振替が登録されているため、口座振替が優先されます（登録カードには請求しません）。",
                             "Direct debit is registered and takes precedence: the card is not charged."),
     "my_charged_to_card": ("登録カードに請求します", "Charged to the registered card"),
+    "my_pay_by_end": (" まで", " at the latest"),  # after the date to pay by
+    "my_remove_card_ask": (" の登録を解除します。今後の請求書は、請求書ごとにお支払いいただきます。よろしいですか？",
+                           " will be removed. After that, you pay each bill yourself. Remove it?"),  # after the card
+    "my_no_card_note": ("カードを登録すると、今後発行される請求書の金額をそのカードに自動で請求します。"
+                        "登録しない場合は、各請求書の「カードで支払う」からお支払いいただけます。",
+                        "Register a card and every bill issued from now on is charged to it automatically. "
+                        "Without one, you can pay each bill with \"Pay by card\" on the bill."),
+    # 口座振替のお申し込み（受付番号 #{id}、{created_at}）: {status}
+    "my_debit_application": ("口座振替のお申し込み（受付番号 #", "Direct debit application (ref. #"),
+    "my_debit_application_on": ("、", ", "),
+    "my_debit_application_end": ("）: ", "): "),
+    "my_debit_help": ("毎月の料金を指定の口座から自動でお引き落としします。担当者が確認のうえ登録します。",
+                      "Your monthly charges are debited from this account automatically. Staff check the details "
+                      "before registering it."),
+    "my_holder_help": ("口座名義は通帳に記載のとおり、カタカナで入力してください（法人は「カ）」などの略語も）。",
+                       "Enter the account holder in katakana exactly as in the passbook (for a company, with the "
+                       "abbreviation of its legal form)."),
+    "my_method_admin_only": ("お支払い方法の変更は法人管理者が行えます。",
+                             "Only your company admin can change the payment method."),
+    "my_method_ask_admin": ("お支払い方法は法人管理者にお問い合わせください。",
+                            "Please ask your company admin about the payment method."),
     "my_what_to_do": ("お願いしたいこと", "What to do"),
     "my_pay_by": ("お支払い期限", "Pay by"),
     "my_tickets": ("問い合わせ", "Support"),  # the customer's tickets (/my/tickets)
@@ -264,6 +285,12 @@ LABELS_EN: dict[str, str] = {
     "役割": "Role", "利用者（割り当てた回線だけ）": "User (assigned lines only)",
     "法人管理者（すべての回線と請求）": "Company admin (all lines and bills)", "利用者が見る回線": "Lines the user sees",
     "招待メールを送る": "Send the invitation",
+    # the payment method in the customer app (/my/payment): the card on file and the 口座振替 application
+    "現在のお支払い方法": "Current payment method", "クレジットカード": "Credit card", "登録日時": "Registered",
+    "金融機関コード": "Bank code", "支店コード": "Branch code", "預金種目": "Account type", "口座番号": "Account number",
+    "口座名義": "Account holder", "金融機関コード（4桁）": "Bank code (4 digits)",
+    "支店コード（3桁）": "Branch code (3 digits)", "口座番号（7桁）": "Account number (7 digits)",
+    "口座名義（カタカナ）": "Account holder (katakana)",
 }
 
 

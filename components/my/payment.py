@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from components.i18n import t
+from components.i18n import t, tr
 from components.my.shell import TOUCH
 from components.widgets import field, form_label, messages
 from state.my.payment import POLL_SECONDS, MyBillPaymentState, MyPaymentMethodState
@@ -28,7 +28,7 @@ def _problem() -> rx.Component:
                 rx.cond(problem["detail"] != "", rx.text(problem["detail"], size="2")),
                 rx.text(rx.text.strong(t("my_what_to_do"), "："), problem["what_to_do"], size="2"),
                 rx.cond(problem["deadline"] != "",
-                        rx.text(rx.text.strong(t("my_pay_by"), "："), problem["deadline"], " まで", size="3",
+                        rx.text(rx.text.strong(t("my_pay_by"), "："), problem["deadline"], t("my_pay_by_end"), size="3",
                                 id="pay-by")),
                 rx.cond(problem["next_retry"] != "", rx.text(problem["next_retry"], size="2", id="next-retry")),
                 rx.cond(problem["consequence"] != "", rx.text(problem["consequence"], size="2")),
@@ -102,18 +102,18 @@ def _current() -> rx.Component:
     mandate = state.mandate
     return rx.card(
         rx.vstack(
-            rx.heading("現在のお支払い方法", size="3", as_="h2"),
+            rx.heading(tr("現在のお支払い方法"), size="3", as_="h2"),
             rx.text(state.method["method_label"], weight="bold", id="current-method",
                     data_method=state.method["method"]),
             rx.cond(state.method["method"] == "card_on_file",
                     rx.text(state.card["masked"], " ", t("my_card_expiry"), " ", state.card["expiry"], size="2",
                             id="current-card")),
             rx.cond(mandate.contains("bank_code"), rx.vstack(
-                _row("金融機関コード", mandate["bank_code"]),
-                _row("支店コード", mandate["branch_code"]),
-                _row("預金種目", mandate["account_type"]),
-                _row("口座番号", mandate["account_number"]),
-                _row("口座名義", mandate["holder"]),
+                _row(tr("金融機関コード"), mandate["bank_code"]),
+                _row(tr("支店コード"), mandate["branch_code"]),
+                _row(tr("預金種目"), mandate["account_type"]),
+                _row(tr("口座番号"), mandate["account_number"]),
+                _row(tr("口座名義"), mandate["holder"]),
                 spacing="1", width="100%", id="mandate",
             )),
             spacing="2", width="100%",
@@ -126,8 +126,7 @@ def _remove_confirmation() -> rx.Component:
     state = MyPaymentMethodState
     return rx.callout.root(
         rx.vstack(
-            rx.text(state.card["masked"], " の登録を解除します。今後の請求書は、請求書ごとにお支払いいただきます。"
-                    "よろしいですか？", size="2"),
+            rx.text(state.card["masked"], t("my_remove_card_ask"), size="2"),
             rx.button(t("my_remove_card_confirm"), on_click=state.remove_card, color_scheme="red", size="3",
                       width="100%", min_height=TOUCH, id="confirm-remove-card"),
             rx.button(t("my_keep_card"), on_click=state.keep_card, variant="outline", size="3", width="100%",
@@ -158,20 +157,19 @@ def _card() -> rx.Component:
     card = state.card
     return rx.card(
         rx.vstack(
-            rx.heading("クレジットカード", size="3", as_="h2"),
+            rx.heading(tr("クレジットカード"), size="3", as_="h2"),
             rx.cond(
                 card.contains("id"),
                 rx.vstack(
                     _row(t("my_card_on_file"), card["masked"]),
                     _row(t("my_card_expiry"), card["expiry"]),
-                    _row("登録日時", card["registered_at"]),
+                    _row(tr("登録日時"), card["registered_at"]),
                     rx.text(t("my_card_on_file_note"), size="2"),
                     rx.cond(state.mandate.contains("bank_code"),
                             rx.text(t("my_card_debit_first"), size="2", weight="bold", id="debit-first")),
                     spacing="1", width="100%", id="card-on-file", data_last4=card["last4"],
                 ),
-                rx.text("カードを登録すると、今後発行される請求書の金額をそのカードに自動で請求します。"
-                        "登録しない場合は、各請求書の「カードで支払う」からお支払いいただけます。", size="2"),
+                rx.text(t("my_no_card_note"), size="2"),
             ),
             rx.cond(state.method["can_manage_card"], _card_buttons()),
             rx.text(t("my_card_note"), size="1", color="var(--gray-11)"),
@@ -190,8 +188,8 @@ def _application() -> rx.Component:
     return rx.cond(
         application.contains("id"),
         rx.callout(
-            rx.text("口座振替のお申し込み（受付番号 #", application["id"], "、", application["created_at"], "）: ",
-                    application["words"]),
+            rx.text(t("my_debit_application"), application["id"], t("my_debit_application_on"),
+                    application["created_at"], t("my_debit_application_end"), application["words"]),
             color_scheme=rx.cond(application["waiting"], "blue", "gray"), width="100%", id="debit-application",
             data_status=application["status"],
         ),
@@ -205,13 +203,13 @@ def _apply_form() -> rx.Component:
     return rx.form(
         rx.vstack(
             rx.heading(t("my_apply_direct_debit"), size="3", as_="h2"),
-            rx.text("毎月の料金を指定の口座から自動でお引き落としします。担当者が確認のうえ登録します。", size="2"),
+            rx.text(t("my_debit_help"), size="2"),
             field("bank_code", "金融機関コード（4桁）", errors, input_mode="numeric", max_length=8,
                   placeholder="0005", auto_complete="off", **box),
             field("branch_code", "支店コード（3桁）", errors, input_mode="numeric", max_length=6, placeholder="123",
                   auto_complete="off", **box),
             rx.vstack(
-                form_label("預金種目", "account_type"),
+                form_label(tr("預金種目"), "account_type"),
                 rx.el.select(
                     rx.foreach(state.account_types, lambda kind: rx.el.option(kind["label"], value=kind["value"])),
                     name="account_type", id="account_type", default_value="1",
@@ -227,8 +225,7 @@ def _apply_form() -> rx.Component:
                   placeholder="1234567", auto_complete="off", **box),
             field("holder_name", "口座名義（カタカナ）", errors, placeholder="ヤマダ タロウ", max_length=60,
                   auto_complete="off", **box),
-            rx.text("口座名義は通帳に記載のとおり、カタカナで入力してください（法人は「カ）」などの略語も）。", size="1",
-                    color="var(--gray-11)"),
+            rx.text(t("my_holder_help"), size="1", color="var(--gray-11)"),
             rx.button(t("my_apply_direct_debit"), type="submit", size="4", width="100%", min_height=TOUCH,
                       id="apply-direct-debit"),
             spacing="3", width="100%",
@@ -250,11 +247,11 @@ def payment_method_content() -> rx.Component:
                 _card(),
                 rx.cond(state.method["can_apply"], rx.card(_apply_form(), width="100%"),
                         rx.cond(~state.method["is_admin"].to(bool),
-                                rx.text("お支払い方法の変更は法人管理者が行えます。", size="2", id="admin-only"))),
+                                rx.text(t("my_method_admin_only"), size="2", id="admin-only"))),
                 spacing="3", width="100%",
             ),
             rx.cond(state.method.contains("visible"),
-                    rx.text("お支払い方法は法人管理者にお問い合わせください。", size="2", id="not-visible")),
+                    rx.text(t("my_method_ask_admin"), size="2", id="not-visible")),
         ),
         spacing="3", width="100%",
     )
