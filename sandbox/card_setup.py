@@ -18,16 +18,15 @@ POST /charges takes a stored payment method's id as its payment_method. A sessio
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
-from urllib.parse import parse_qs, urlparse
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from sandbox import checkout_page
-from sandbox.base import JST, ApiError
+from sandbox.base import JST
 from sandbox.webhooks import utc_now
 
 BRANDS = {"4": "visa", "5": "mastercard", "3": "amex"}  # by the number's first digit
@@ -41,12 +40,20 @@ def _expiry(text: str) -> tuple[int, int] | None:
     return int(month), int(year) + (2000 if len(year) == 2 else 0)
 
 
+def _expiry_problem(expiry: tuple[int, int] | None) -> str | None:
+    """invalid_expiry, expired_card (a month before this one in Tokyo) or None."""
+    if expiry is None:
+        return "invalid_expiry"
+    now = datetime.now(JST)
+    return "expired_card" if (expiry[1], expiry[0]) < (now.year, now.month) else None
+
+
 class CardSetupMixin:
     """Setup sessions and the payment methods they store (mixed into sandbox.payment.PaymentSandbox)."""
 
     def clear_setups(self) -> None:
         """No setup sessions, no stored cards."""
-        self.setups: dict[str, dict[str, Any]] = {}
+        self.setups = checkout_page.HostedSessions("setup", "seti_", outcome="payment_method")
         self.payment_methods: dict[str, dict[str, Any]] = {}
 
     def setup_routes(self) -> list[Route]:
@@ -70,48 +77,18 @@ class CardSetupMixin:
         return await self.idempotent(request, lambda body, key: self._open_setup(body, key, base))
 
     def _open_setup(self, body: dict[str, Any], key: str, base: str) -> tuple[int, dict[str, Any]]:
-        urls = {name: body.get(name) for name in ("success_url", "cancel_url")}
-        for name, url in urls.items():
-            parsed = urlparse(url) if isinstance(url, str) and len(url) <= 2000 else None
-            if parsed is None or parsed.scheme not in ("http", "https") or not parsed.netloc:
-                raise ApiError(400, f"invalid_{name}", f"{name} must be an absolute http(s) URL")
-        texts = {name: body.get(name) for name in ("description", "customer_ref", "client_reference_id")}
-        for name, text in texts.items():
-            if text is not None and (not isinstance(text, str) or len(text) > 200):
-                raise ApiError(400, f"invalid_{name}", f"{name} must be text of at most 200 characters")
-        session_id = "seti_" + secrets.token_hex(10)
-        expires = datetime.now(UTC) + timedelta(seconds=self.config.checkout_lifetime_seconds)
-        session = {
-            "id": session_id, "object": "setup_session", "url": f"{base}/setup/pay/{session_id}", "status": "open",
-            **texts, "payment_method": None, "expires_at": expires.isoformat(timespec="milliseconds"),
-            "completed_at": None, "idempotency_key": key, "created_at": utc_now(), **urls,
-        }
-        self.setups[session_id] = session
-        self.record_effect("setup.open", key, session_id, session_id=session_id,
-                           client_reference_id=texts["client_reference_id"])
+        session = self.setups.open(body, key, base, self.config.checkout_lifetime_seconds)
+        self.record_effect("setup.open", key, session["id"], session_id=session["id"],
+                           client_reference_id=session["client_reference_id"])
         return 201, dict(session)
-
-    def _setup(self, session_id: str) -> dict[str, Any] | None:
-        """The session, expired first if its time is up."""
-        session = self.setups.get(session_id)
-        if session is not None and session["status"] == "open" \
-                and datetime.fromisoformat(session["expires_at"]) <= datetime.now(UTC):
-            session["status"] = "expired"
-        return session
 
     async def get_setup(self, request: Request) -> JSONResponse:
         """One setup session (404 if unknown)."""
-        session = self._setup(request.path_params["session_id"])
-        if session is None:
-            return JSONResponse({"error": "setup_not_found", "message": "no such setup session"}, status_code=404)
-        return JSONResponse(session)
+        return self.setups.one(request)
 
     async def find_setups(self, request: Request) -> JSONResponse:
         """Sessions filtered by ?idempotency_key= and/or ?client_reference_id=."""
-        key, ref = request.query_params.get("idempotency_key"), request.query_params.get("client_reference_id")
-        found = [self._setup(sid) for sid, s in list(self.setups.items())
-                 if (key is None or s["idempotency_key"] == key) and (ref is None or s["client_reference_id"] == ref)]
-        return JSONResponse({"data": found})
+        return self.setups.matching(request)
 
     async def get_payment_method(self, request: Request) -> JSONResponse:
         """One stored card (404 if unknown)."""
@@ -123,10 +100,7 @@ class CardSetupMixin:
 
     async def setup_page(self, request: Request) -> Response:
         """The hosted page: register a card for later charges."""
-        session = self._setup(request.path_params["session_id"])
-        if session is None:
-            return checkout_page.not_found_page()
-        return self._setup_page_for(session, request)
+        return await self.setups.serve(request, self._setup_page_for)
 
     def _setup_page_for(self, session: dict[str, Any], request: Request, **form) -> Response:
         if session["status"] == "complete":
@@ -137,28 +111,12 @@ class CardSetupMixin:
 
     async def register_card(self, request: Request) -> Response:
         """The page's form: a test card is stored once (a payment method), else the page says why not."""
-        session = self._setup(request.path_params["session_id"])
-        if session is None:
-            return checkout_page.not_found_page()
-        if session["status"] != "open":
-            return self._setup_page_for(session, request)  # registered already (a second tap): back to success
-        form = parse_qs((await request.body()).decode("utf-8", errors="replace"))
-        number, expiry_text = (form.get("card_number") or [""])[0], (form.get("card_expiry") or [""])[0]
-        digits = "".join(ch for ch in number if ch.isdigit())
+        return await self.setups.serve(request, self._setup_page_for, self._register)
+
+    def _register(self, session: dict[str, Any], request: Request, form: dict[str, str]) -> Response:
+        number, expiry_text = form.get("card_number", ""), form.get("card_expiry", "")
         expiry = _expiry(expiry_text)
-        now = datetime.now(JST)
-        if len(digits) != 16 or any(ch not in "0123456789 -" for ch in number):
-            problem = "invalid_number"
-        elif digits not in checkout_page.TEST_CARDS:
-            problem = "not_a_test_card"
-        elif digits not in checkout_page.DECLINES_LATER and checkout_page.TEST_CARDS[digits] is not None:
-            problem = checkout_page.TEST_CARDS[digits]
-        elif expiry is None:
-            problem = "invalid_expiry"
-        elif (expiry[1], expiry[0]) < (now.year, now.month):
-            problem = "expired_card"
-        else:
-            problem = None
+        problem = checkout_page.card_problem(number, registering=True) or _expiry_problem(expiry)
         if problem is not None:
             declined = problem in ("card_declined", "insufficient_funds", "expired_card")
             if declined:
@@ -166,7 +124,7 @@ class CardSetupMixin:
                                    session_id=session["id"], failure_code=problem)
             return checkout_page.setup_page(session, request.url.path, error=checkout_page.DECLINE_WORDS[problem],
                                             number=number[:23], expiry=expiry_text[:7], status=402 if declined else 400)
-        self._store(session, digits, *expiry)
+        self._store(session, checkout_page.card_digits(number), *expiry)
         return RedirectResponse(session["success_url"], status_code=303)
 
     def _store(self, session: dict[str, Any], digits: str, exp_month: int, exp_year: int) -> None:

@@ -2,16 +2,25 @@
 what a tester sees on a phone.
 
 Plain HTML, Japanese, no script: labelled fields with large tap targets, the amount and the bill it pays (or, to
-register a card, its expiry too), the test card numbers, a pay / register button and a way back. Nothing here
-keeps state; sandbox.payment and sandbox.card_setup render them for a session.
+register a card, its expiry too), the test card numbers, a pay / register button and a way back. sandbox.payment and
+sandbox.card_setup render them for a session; HostedSessions keeps either kind of session (open once with where to
+return, expired when its time is up, found by key) and reads its page's form, card_problem checks a typed card.
 """
 
 from __future__ import annotations
 
 import html
+import secrets
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qs, urlparse
 
-from starlette.responses import HTMLResponse
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+
+from sandbox.base import ApiError
+from sandbox.webhooks import utc_now
 
 # Test card numbers, as a gateway's test mode publishes them: the outcome each one gives.
 TEST_CARDS = {
@@ -142,3 +151,86 @@ def closed_page(session: dict[str, Any], why: str, status: int = 410) -> HTMLRes
 def not_found_page() -> HTMLResponse:
     """An unknown session id."""
     return _frame("お支払いページが見つかりません", '<div class="error" role="alert">URLをご確認ください。</div>', 404)
+
+
+def card_digits(number: str) -> str:
+    """The digits of a typed card number."""
+    return "".join(ch for ch in number if ch.isdigit())
+
+
+def card_problem(number: str, *, registering: bool = False) -> str | None:
+    """What is wrong with a typed card number (a DECLINE_WORDS key), None if it goes through; registering, a card that
+    only declines later charges (DECLINES_LATER) goes through."""
+    digits = card_digits(number)
+    if len(digits) != 16 or any(ch not in "0123456789 -" for ch in number):
+        return "invalid_number"
+    if digits not in TEST_CARDS:
+        return "not_a_test_card"
+    return None if registering and digits in DECLINES_LATER else TEST_CARDS[digits]
+
+
+class HostedSessions:
+    """The sessions of one kind of hosted page: "checkout" (sandbox.payment) or "setup" (sandbox.card_setup), which
+    names the object, the page's path and the not-found error; completing one fills its `outcome` field."""
+
+    def __init__(self, kind: str, id_prefix: str, outcome: str):
+        self.kind, self.id_prefix, self.outcome = kind, id_prefix, outcome
+        self.sessions: dict[str, dict[str, Any]] = {}
+
+    def open(self, body: dict[str, Any], key: str, base: str, lifetime_seconds: int, **fields: Any) -> dict[str, Any]:
+        """A new open session with the body's return URLs and texts; `fields` (the amount …) come before the texts."""
+        urls = {name: body.get(name) for name in ("success_url", "cancel_url")}
+        for name, url in urls.items():
+            parsed = urlparse(url) if isinstance(url, str) and len(url) <= 2000 else None
+            if parsed is None or parsed.scheme not in ("http", "https") or not parsed.netloc:
+                raise ApiError(400, f"invalid_{name}", f"{name} must be an absolute http(s) URL")
+        texts = {name: body.get(name) for name in ("description", "customer_ref", "client_reference_id")}
+        for name, text in texts.items():
+            if text is not None and (not isinstance(text, str) or len(text) > 200):
+                raise ApiError(400, f"invalid_{name}", f"{name} must be text of at most 200 characters")
+        session_id = self.id_prefix + secrets.token_hex(10)
+        expires = datetime.now(UTC) + timedelta(seconds=lifetime_seconds)
+        session = {
+            "id": session_id, "object": f"{self.kind}_session", "url": f"{base}/{self.kind}/pay/{session_id}",
+            "status": "open", **fields, **texts, self.outcome: None,
+            "expires_at": expires.isoformat(timespec="milliseconds"), "completed_at": None,
+            "idempotency_key": key, "created_at": utc_now(), **urls,
+        }
+        self.sessions[session_id] = session
+        return session
+
+    def get(self, session_id: str) -> dict[str, Any] | None:
+        """The session, expired first if its time is up (None if unknown)."""
+        session = self.sessions.get(session_id)
+        if session is not None and session["status"] == "open" \
+                and datetime.fromisoformat(session["expires_at"]) <= datetime.now(UTC):
+            session["status"] = "expired"
+        return session
+
+    def missing(self) -> ApiError:
+        """The 404 for a session id that is not known."""
+        return ApiError(404, f"{self.kind}_not_found", f"no such {self.kind} session")
+
+    def one(self, request: Request) -> JSONResponse:
+        """The path's session as JSON (404 if unknown)."""
+        session = self.get(request.path_params["session_id"])
+        return self.missing().response() if session is None else JSONResponse(session)
+
+    def matching(self, request: Request) -> JSONResponse:
+        """Sessions filtered by ?idempotency_key= and/or ?client_reference_id=, as {"data": [...]}."""
+        key, ref = request.query_params.get("idempotency_key"), request.query_params.get("client_reference_id")
+        found = [self.get(sid) for sid, s in list(self.sessions.items())
+                 if (key is None or s["idempotency_key"] == key) and (ref is None or s["client_reference_id"] == ref)]
+        return JSONResponse({"data": found})
+
+    async def serve(self, request: Request, show: Callable[[dict[str, Any], Request], Response],
+                    submit: Callable[[dict[str, Any], Request, dict[str, str]], Response] | None = None) -> Response:
+        """The path's session on its page (a not-found page if unknown): `show(session, request)`, or for a form
+        posted to an open session `submit(session, request, form)`, each field's first value."""
+        session = self.get(request.path_params["session_id"])
+        if session is None:
+            return not_found_page()
+        if submit is None or session["status"] != "open":
+            return show(session, request)  # a second tap on a finished session only shows where it ended
+        form = parse_qs((await request.body()).decode("utf-8", errors="replace"))
+        return submit(session, request, {name: values[0] for name, values in form.items()})

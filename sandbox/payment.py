@@ -42,9 +42,8 @@ import csv
 import io
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
-from urllib.parse import parse_qs, urlparse
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
@@ -84,7 +83,7 @@ class PaymentSandbox(CardSetupMixin, SandboxProvider):
         """No charges, no refunds, no sessions, no stored cards."""
         self.charges: dict[str, dict[str, Any]] = {}
         self.refunds: dict[str, dict[str, Any]] = {}
-        self.checkouts: dict[str, dict[str, Any]] = {}
+        self.checkouts = checkout_page.HostedSessions("checkout", "cs_", outcome="charge_id")
         self.clear_setups()
 
     def routes(self) -> list[Route]:
@@ -234,50 +233,19 @@ class PaymentSandbox(CardSetupMixin, SandboxProvider):
         amount = _amount(body.get("amount"))
         if body.get("currency", "JPY") != "JPY":
             raise ApiError(400, "unsupported_currency", "only JPY is supported")
-        urls = {name: body.get(name) for name in ("success_url", "cancel_url")}
-        for name, url in urls.items():
-            parsed = urlparse(url) if isinstance(url, str) and len(url) <= 2000 else None
-            if parsed is None or parsed.scheme not in ("http", "https") or not parsed.netloc:
-                raise ApiError(400, f"invalid_{name}", f"{name} must be an absolute http(s) URL")
-        texts = {name: body.get(name) for name in ("description", "customer_ref", "client_reference_id")}
-        for name, text in texts.items():
-            if text is not None and (not isinstance(text, str) or len(text) > 200):
-                raise ApiError(400, f"invalid_{name}", f"{name} must be text of at most 200 characters")
-        session_id = "cs_" + secrets.token_hex(10)
-        expires = datetime.now(UTC) + timedelta(seconds=self.config.checkout_lifetime_seconds)
-        session = {
-            "id": session_id, "object": "checkout_session", "url": f"{base}/checkout/pay/{session_id}",
-            "status": "open", "amount": amount, "currency": "JPY", **texts, "charge_id": None,
-            "expires_at": expires.isoformat(timespec="milliseconds"), "completed_at": None,
-            "idempotency_key": key, "created_at": utc_now(), **urls,
-        }
-        self.checkouts[session_id] = session
-        self.record_effect("checkout.open", key, session_id, session_id=session_id, amount=amount,
-                           client_reference_id=texts["client_reference_id"])
+        session = self.checkouts.open(body, key, base, self.config.checkout_lifetime_seconds,
+                                      amount=amount, currency="JPY")
+        self.record_effect("checkout.open", key, session["id"], session_id=session["id"], amount=amount,
+                           client_reference_id=session["client_reference_id"])
         return 201, dict(session)
-
-    def _checkout(self, session_id: str) -> dict[str, Any] | None:
-        """The session, expired first if its time is up."""
-        session = self.checkouts.get(session_id)
-        if session is not None and session["status"] == "open" \
-                and datetime.fromisoformat(session["expires_at"]) <= datetime.now(UTC):
-            session["status"] = "expired"
-        return session
 
     async def get_checkout(self, request: Request) -> JSONResponse:
         """One checkout session (404 if unknown)."""
-        session = self._checkout(request.path_params["session_id"])
-        if session is None:
-            return JSONResponse({"error": "checkout_not_found", "message": "no such checkout session"},
-                                status_code=404)
-        return JSONResponse(session)
+        return self.checkouts.one(request)
 
     async def find_checkouts(self, request: Request) -> JSONResponse:
         """Sessions filtered by ?idempotency_key= and/or ?client_reference_id=."""
-        key, ref = request.query_params.get("idempotency_key"), request.query_params.get("client_reference_id")
-        found = [self._checkout(sid) for sid, s in list(self.checkouts.items())
-                 if (key is None or s["idempotency_key"] == key) and (ref is None or s["client_reference_id"] == ref)]
-        return JSONResponse({"data": found})
+        return self.checkouts.matching(request)
 
     async def expire_checkout(self, request: Request) -> Response:
         """Close an open session so that nothing can be paid on it (a completed one stays complete: 409)."""
@@ -285,9 +253,9 @@ class PaymentSandbox(CardSetupMixin, SandboxProvider):
         return await self.idempotent(request, lambda body, key: self._expire(session_id, key))
 
     def _expire(self, session_id: str, key: str) -> tuple[int, dict[str, Any]]:
-        session = self._checkout(session_id)
+        session = self.checkouts.get(session_id)
         if session is None:
-            raise ApiError(404, "checkout_not_found", "no such checkout session")
+            raise self.checkouts.missing()
         if session["status"] == "complete":
             return 409, {"error": "checkout_complete", "message": "the session is already paid", **session}
         if session["status"] == "open":
@@ -297,10 +265,7 @@ class PaymentSandbox(CardSetupMixin, SandboxProvider):
 
     async def checkout_page(self, request: Request) -> Response:
         """The hosted page: pay this session's amount by card."""
-        session = self._checkout(request.path_params["session_id"])
-        if session is None:
-            return checkout_page.not_found_page()
-        return self._page_for(session, request)
+        return await self.checkouts.serve(request, self._page_for)
 
     def _page_for(self, session: dict[str, Any], request: Request, **form) -> Response:
         if session["status"] == "complete":
@@ -312,26 +277,18 @@ class PaymentSandbox(CardSetupMixin, SandboxProvider):
 
     async def pay_checkout(self, request: Request) -> Response:
         """The page's form: a test card pays the session once (the money becomes a charge), else says why not."""
-        session = self._checkout(request.path_params["session_id"])
-        if session is None:
-            return checkout_page.not_found_page()
-        if session["status"] != "open":
-            return self._page_for(session, request)  # paid already (a second tap): back to the success URL
-        raw = (await request.body()).decode("utf-8", errors="replace")
-        number = (parse_qs(raw).get("card_number") or [""])[0]
-        digits = "".join(ch for ch in number if ch.isdigit())
-        if len(digits) != 16 or any(ch not in "0123456789 -" for ch in number):
-            problem = "invalid_number"
-        elif digits not in checkout_page.TEST_CARDS:
-            problem = "not_a_test_card"
-        else:
-            problem = checkout_page.TEST_CARDS[digits]
+        return await self.checkouts.serve(request, self._page_for, self._pay)
+
+    def _pay(self, session: dict[str, Any], request: Request, form: dict[str, str]) -> Response:
+        number = form.get("card_number", "")
+        problem = checkout_page.card_problem(number)
         if problem is not None:
-            if problem in DECLINING_METHODS.values():
+            declined = problem in DECLINING_METHODS.values()
+            if declined:
                 self.record_effect("checkout.declined", session["idempotency_key"], session["id"],
                                    session_id=session["id"], failure_code=problem)
             return checkout_page.pay_page(session, request.url.path, error=checkout_page.DECLINE_WORDS[problem],
-                                          number=number[:23], status=402 if problem in DECLINING_METHODS.values() else 400)
+                                          number=number[:23], status=402 if declined else 400)
         self._complete(session)
         return RedirectResponse(session["success_url"], status_code=303)
 

@@ -1,13 +1,18 @@
-"""Unit-test fixtures shared by the sign-in and staff tests: a movable clock and cheap hashing."""
+"""Unit-test fixtures shared by the sign-in and staff tests: a movable clock and cheap hashing; and by the card tests:
+the payment gateway sandbox in process and the product's client of it."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
+from starlette.testclient import TestClient
 
+from sandbox.payment import PaymentSandbox
+from services.integrations.payment import PaymentClient
 from services.security import auth
 from services.workflow.approval_gate import approved
 from tests.unit.builders import World
@@ -75,3 +80,24 @@ def approved_execution():
     """Run gated invoice and refund operations as if approved (for tests of the operations themselves)."""
     with approved("invoice.void", "payment.refund"):
         yield
+
+
+@pytest.fixture()
+def gateway():
+    """The payment sandbox in process; its webhooks are kept (no URL) and sent at once."""
+    sandbox = PaymentSandbox()
+    with TestClient(sandbox.app(), follow_redirects=False) as client:
+        client.post("/_sandbox/config", json={"webhook_delay_ms": 0})
+        client.sandbox = sandbox
+        yield client
+
+
+@pytest.fixture()
+def payment_client(gateway) -> PaymentClient:
+    """The product's gateway client, its requests answered by the in-process sandbox."""
+    def forward(request: httpx.Request) -> httpx.Response:
+        answer = gateway.request(request.method, request.url.raw_path.decode(), content=request.content,
+                                 headers={k: v for k, v in request.headers.items() if k.lower() != "host"})
+        return httpx.Response(answer.status_code, content=answer.content, headers=answer.headers)
+
+    return PaymentClient("http://testserver", transport=httpx.MockTransport(forward), read_timeout=5)

@@ -1,5 +1,5 @@
 """Paying a bill from the customer app on the gateway's card page, and applying for 口座振替: the product's services
-and client against the payment sandbox's own app in process (Starlette's TestClient behind PaymentClient), the
+and the client against the payment sandbox's own app in process (Starlette's TestClient behind PaymentClient), the
 webhooks signed with the installation's secret and taken in through the real webhook intake.
 
 Figures are written by hand: a bill of 10,000 yen + 10% tax = 11,000 yen; 4,000 paid by transfer leaves 7,000."""
@@ -11,11 +11,9 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from sqlmodel import SQLModel, select
+from sqlmodel import select
 from starlette.testclient import TestClient
 
-from sandbox.payment import PaymentSandbox
-from sandbox.webhooks import sign
 from services.billing import (
     allocation,
     card_checkout,
@@ -42,38 +40,17 @@ from services.models import (
     ReviewItem,
 )
 from services.models.base import utcnow
-from services.platform import installation_secrets
 from services.platform.clock import today_in_tokyo
 from services.platform.db import read_session, write_session
 from services.platform.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from services.read.customer import payments as my_payments
 from services.tasks import outbox
-from services.workflow import approvals, webhooks
+from services.workflow import approvals
+from tests.unit.card_gateway import customer_token, deliver, ledger_rows, my_state, open_page, webhook_events
 from tests.unit.customer_builders import company_user, customer_actor
 
 OK_CARD, DECLINED_CARD = "4242 4242 4242 4242", "4000 0000 0000 0002"
 BACK = {"success_url": "http://app.test/my/bills/1?checkout=done", "cancel_url": "http://app.test/my/bills/1"}
-
-
-@pytest.fixture()
-def gateway():
-    """The payment sandbox in process; its webhooks are kept (no URL) and sent at once."""
-    sandbox = PaymentSandbox()
-    with TestClient(sandbox.app(), follow_redirects=False) as client:
-        client.post("/_sandbox/config", json={"webhook_delay_ms": 0})
-        client.sandbox = sandbox
-        yield client
-
-
-@pytest.fixture()
-def client(gateway) -> PaymentClient:
-    """The product's gateway client, its requests answered by the in-process sandbox."""
-    def forward(request: httpx.Request) -> httpx.Response:
-        answer = gateway.request(request.method, request.url.raw_path.decode(), content=request.content,
-                                 headers={k: v for k, v in request.headers.items() if k.lower() != "host"})
-        return httpx.Response(answer.status_code, content=answer.content, headers=answer.headers)
-
-    return PaymentClient("http://testserver", transport=httpx.MockTransport(forward), read_timeout=5)
 
 
 @pytest.fixture()
@@ -85,32 +62,8 @@ def bill(world):
     return invoice, customer_actor(admin_id), customer_actor(user_id)
 
 
-def _open_page(client: PaymentClient) -> ExternalOperation:
-    """Play the outbox: send the waiting "checkout" operation to the gateway."""
-    with read_session() as s:
-        op = s.exec(select(ExternalOperation).where(ExternalOperation.operation == "checkout",
-                                                    ExternalOperation.status == "pending")).one()
-    assert outbox.run_operation(op.id, client=client) == "succeeded"
-    return op
-
-
 def _pay(gateway: TestClient, url: str, card: str) -> httpx.Response:
     return gateway.post(httpx.URL(url).path, data={"card_number": card})
-
-
-def _events(gateway: TestClient, kind: str = "checkout.completed") -> list[dict]:
-    return [{k: v for k, v in e.items() if k != "delivered_to"} for e in gateway.sandbox.webhooks.events
-            if e["type"] == kind]
-
-
-def _deliver(event: dict, sent_tasks: list[tuple]) -> str:
-    """The webhook as the gateway signs it, through the intake (verify, store once) and its task."""
-    body = json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()
-    status, answer = webhooks.accept("payment", body, sign(installation_secrets.webhook_secret("payment"), body))
-    assert status == 200
-    if answer["duplicate"]:
-        return "duplicate"
-    return webhooks.process_event(sent_tasks[-1][1])
 
 
 def _card_payments(invoice_id: int) -> list[tuple[int, str, int]]:
@@ -126,12 +79,6 @@ def _owed(invoice_id: int) -> int:
         return invoice.total - allocation.allocated_amounts(s, [invoice_id])[invoice_id]
 
 
-def _ledger(engine) -> dict[str, list[tuple]]:
-    with engine.connect() as conn:
-        return {t.name: sorted((tuple(r) for r in conn.execute(select(t))), key=repr)
-                for t in SQLModel.metadata.sorted_tables}
-
-
 def _words(call) -> str:
     with pytest.raises(NotFound) as caught:
         call()
@@ -140,7 +87,7 @@ def _words(call) -> str:
 
 # ---- paying a bill on the gateway's page -----------------------------------------------------------------------
 
-def test_a_customer_pays_on_the_gateways_page_and_the_same_webhook_twice_pays_once(world, bill, gateway, client,
+def test_a_customer_pays_on_the_gateways_page_and_the_same_webhook_twice_pays_once(world, bill, gateway, payment_client,
                                                                                     sent_tasks):
     invoice, admin, _ = bill
     first = card_checkout.start_checkout(invoice.id, actor=admin, **BACK)
@@ -152,7 +99,7 @@ def test_a_customer_pays_on_the_gateways_page_and_the_same_webhook_twice_pays_on
         assert len(s.exec(select(ExternalOperation).where(ExternalOperation.operation == "checkout")).all()) == 1
         assert [e.action for e in s.exec(select(AuditEntry).where(AuditEntry.actor_kind == "customer"))] == [
             "invoice.card_checkout"]
-    op = _open_page(client)
+    op = open_page(payment_client, "checkout")
     page = card_checkout.checkout_status(invoice.id, actor=admin)
     assert page["payment_url"].startswith("http://testserver/checkout/pay/cs_") and not page["preparing"]
     assert json.loads(op.payload_json)["amount"] == 11000
@@ -160,16 +107,16 @@ def test_a_customer_pays_on_the_gateways_page_and_the_same_webhook_twice_pays_on
 
     declined = _pay(gateway, page["payment_url"], DECLINED_CARD)
     assert declined.status_code == 402 and "承認されませんでした" in declined.text
-    assert _events(gateway) == [] and _card_payments(invoice.id) == []
+    assert webhook_events(gateway, "checkout.completed") == [] and _card_payments(invoice.id) == []
     paid = _pay(gateway, page["payment_url"], OK_CARD)
     assert (paid.status_code, paid.headers["location"]) == (303, BACK["success_url"])
     assert card_checkout.checkout_status(invoice.id, actor=admin)["status"] == "open"  # until the webhook comes
 
-    [event] = _events(gateway)
-    assert _deliver(event, sent_tasks).startswith(f"card checkout #{first['id']} paid")
-    assert _deliver(event, sent_tasks) == "duplicate"  # the same delivery again
+    [event] = webhook_events(gateway, "checkout.completed")
+    assert deliver(event, sent_tasks).startswith(f"card checkout #{first['id']} paid")
+    assert deliver(event, sent_tasks) == "duplicate"  # the same delivery again
     resent = {**event, "id": event["id"] + "x"}  # the gateway sending it again as a new event
-    assert _deliver(resent, sent_tasks) == f"card checkout #{first['id']} already paid"
+    assert deliver(resent, sent_tasks) == f"card checkout #{first['id']} already paid"
 
     assert _card_payments(invoice.id) == [(11000, "card", 11000)]
     assert _owed(invoice.id) == 0
@@ -188,10 +135,10 @@ def test_a_customer_pays_on_the_gateways_page_and_the_same_webhook_twice_pays_on
         card_checkout.start_checkout(invoice.id, actor=admin, **BACK)
 
 
-def test_the_amount_is_what_is_still_owed_after_a_partial_payment(world, bill, gateway, client):
+def test_the_amount_is_what_is_still_owed_after_a_partial_payment(world, bill, gateway, payment_client):
     invoice, admin, _ = bill
     stale = card_checkout.start_checkout(invoice.id, actor=admin, **BACK)
-    _open_page(client)
+    open_page(payment_client, "checkout")
     transfer = world.payment(amount=4000, customer_id=invoice.customer_id)
     payments.allocate_payment(transfer.id, actor=world.admin, invoice_id=invoice.id, amount=4000)
 
@@ -203,9 +150,9 @@ def test_the_amount_is_what_is_still_owed_after_a_partial_payment(world, bill, g
         closing = s.exec(select(ExternalOperation).where(ExternalOperation.operation == "expire_checkout")).one()
         stale_ref = s.get(CardCheckout, stale["id"]).session_ref
         assert json.loads(closing.payload_json) == {"session_id": stale_ref}
-    assert outbox.run_operation(closing.id, client=client) == "succeeded"  # nobody can pay the old page any more
+    assert outbox.run_operation(closing.id, client=payment_client) == "succeeded"  # nobody can pay the old page any more
     assert gateway.get(f"/checkout/sessions/{stale_ref}").json()["status"] == "expired"
-    _open_page(client)
+    open_page(payment_client, "checkout")
     page = card_checkout.checkout_status(invoice.id, actor=admin)
     assert gateway.get(f"/checkout/sessions/{page['payment_url'].rsplit('/', 1)[1]}").json()["amount"] == 7000
 
@@ -214,24 +161,24 @@ def test_another_companys_bill_is_not_found_and_nothing_is_written(world, bill, 
     invoice, _, _ = bill
     other = world.invoice()
     stranger = customer_actor(company_user(other.customer_id, "boss@other.example.jp", role="customer_admin"))
-    before = _ledger(engine)
+    before = ledger_rows(engine)
 
     refused = _words(lambda: card_checkout.start_checkout(invoice.id, actor=stranger, **BACK))
 
     assert refused == _words(lambda: card_checkout.start_checkout(10**6, actor=stranger, **BACK)) == "請求書が見つかりません。"
     assert _words(lambda: card_checkout.checkout_status(invoice.id, actor=stranger)) == refused
     assert _words(lambda: my_payments.bill_payment(invoice.id, actor=stranger)) == refused
-    assert _ledger(engine) == before
+    assert ledger_rows(engine) == before
 
 
 def test_a_user_without_the_right_to_see_bills_is_refused_and_staff_are_denied(world, bill, engine):
     invoice, admin, user = bill
-    before = _ledger(engine)
+    before = ledger_rows(engine)
 
     assert _words(lambda: card_checkout.start_checkout(invoice.id, actor=user, **BACK)) == "請求書が見つかりません。"
     with pytest.raises(PermissionDenied):
         card_checkout.start_checkout(invoice.id, actor=world.admin, **BACK)
-    assert _ledger(engine) == before
+    assert ledger_rows(engine) == before
 
     customer_users.set_rights(user.id, actor=admin, can_view_bills=True, can_request=False)
     assert card_checkout.start_checkout(invoice.id, actor=user, **BACK)["amount_yen"] == 11000
@@ -247,7 +194,7 @@ def test_a_return_address_that_is_not_a_web_address_is_refused(bill):
 def test_a_webhook_for_a_page_the_ledger_does_not_know_pays_nothing_and_asks_staff(engine, sent_tasks):
     event = {"id": "evt_unknown", "type": "checkout.completed", "data": {
         "id": "cs_nobody", "amount": 500, "charge_id": "ch_nobody", "client_reference_id": "chk999"}}
-    assert _deliver(event, sent_tasks) == "no matching checkout"
+    assert deliver(event, sent_tasks) == "no matching checkout"
     with read_session() as s:
         assert s.exec(select(Payment)).all() == []
         assert [i.kind for i in s.exec(select(ReviewItem))] == ["payment.checkout.unmatched"]
@@ -276,13 +223,13 @@ def test_a_page_older_than_its_life_is_replaced(bill):
     assert card_checkout.start_checkout(invoice.id, actor=admin, **BACK)["id"] != first["id"]
 
 
-def test_a_paid_page_whose_webhook_was_lost_shows_in_the_daily_settlement_check(bill, gateway, client):
+def test_a_paid_page_whose_webhook_was_lost_shows_in_the_daily_settlement_check(bill, gateway, payment_client):
     invoice, admin, _ = bill
     card_checkout.start_checkout(invoice.id, actor=admin, **BACK)
-    _open_page(client)
+    open_page(payment_client, "checkout")
     _pay(gateway, card_checkout.checkout_status(invoice.id, actor=admin)["payment_url"], OK_CARD)
 
-    payment_settlement.compare(today_in_tokyo(), client=client)
+    payment_settlement.compare(today_in_tokyo(), client=payment_client)
 
     with read_session() as s:
         assert [i.kind for i in s.exec(select(ReviewItem))] == ["payment.settlement.missing_in_ledger"]
@@ -291,7 +238,7 @@ def test_a_paid_page_whose_webhook_was_lost_shows_in_the_daily_settlement_check(
 # ---- a failed payment: what happened, what to do, by when ----------------------------------------------------------
 
 def test_a_declined_card_charge_shows_what_happened_and_the_pay_by_date_and_paying_closes_it(
-        world, bill, gateway, client, sent_tasks):
+        world, bill, gateway, payment_client, sent_tasks):
     invoice, admin, _ = bill
     with write_session() as s:
         case = dunning.open_case(s, s.get(Invoice, invoice.id), "card_failed")
@@ -304,9 +251,9 @@ def test_a_declined_card_charge_shows_what_happened_and_the_pay_by_date_and_payi
     assert "別のカード" in problem["what_to_do"] and problem["consequence"].startswith("期限までに")
     assert problem["next_retry"] == ""
     card_checkout.start_checkout(invoice.id, actor=admin, **BACK)
-    _open_page(client)
+    open_page(payment_client, "checkout")
     _pay(gateway, card_checkout.checkout_status(invoice.id, actor=admin)["payment_url"], OK_CARD)
-    _deliver(_events(gateway)[0], sent_tasks)
+    deliver(webhook_events(gateway, "checkout.completed")[0], sent_tasks)
     with read_session() as s:
         assert s.exec(select(DunningCase).where(DunningCase.invoice_id == invoice.id)).one().status == "paid"
     assert my_payments.bill_payment(invoice.id, actor=admin)["problem"] == {}
@@ -369,7 +316,7 @@ def test_a_company_admin_applies_for_direct_debit_and_accounting_confirms_it(wor
 
 def test_an_application_is_checked_like_staffs_registration_and_only_the_company_admin_may_apply(world, bill, engine):
     invoice, admin, user = bill
-    before = _ledger(engine)
+    before = ledger_rows(engine)
     with pytest.raises(ValidationFailed) as caught:
         debit_applications.apply_for_direct_debit(actor=admin, bank_code="12", branch_code="1234", account_type=5,
                                                   account_number="12345678", holder_name="山田 太郎")
@@ -384,7 +331,7 @@ def test_an_application_is_checked_like_staffs_registration_and_only_the_company
     with pytest.raises(PermissionDenied):
         debit_applications.apply_for_direct_debit(actor=world.admin, bank_code="0005", branch_code="123",
                                                   account_type=1, account_number="1234567", holder_name="ヤマダ タロウ")
-    assert _ledger(engine) == before
+    assert ledger_rows(engine) == before
     assert my_payments.my_payment_method(actor=user)["visible"] is False
     with read_session() as s:
         assert s.exec(select(ApprovalRequest)).all() == []
@@ -392,50 +339,16 @@ def test_an_application_is_checked_like_staffs_registration_and_only_the_company
 
 # ---- the bill page's payment state: tap, wait for the page, go; back from the page, wait for the confirmation ------
 
-def _customer_token(world, monkeypatch, customer_id: int) -> str:
-    """A signed-in 法人管理者 of the customer: their session cookie's token."""
-    import pyotp
-    from pwdlib import PasswordHash
-    from pwdlib.hashers.argon2 import Argon2Hasher
-
-    from services.security import customer_auth
-
-    monkeypatch.setattr(customer_auth, "_password_hash",
-                        PasswordHash((Argon2Hasher(time_cost=1, memory_cost=1024, parallelism=1),)))
-    secret, password, email = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP", "a quiet river under the bridge", "boss@example.jp"
-    customer_auth.provision_demo_customer_user(customer_id, email=email, name="法人 管理者", role="customer_admin",
-                                               password=password, totp_secret=secret)
-    step = customer_auth.begin_sign_in(email, password)
-    return customer_auth.redeem_ticket(customer_auth.verify_mfa(step.challenge_token, pyotp.TOTP(secret).now()))
-
-
-def _state(cls, token: str, path: str, origin: str, query: dict[str, str]):
-    import reflex as rx
-    from reflex.istate.data import RouterData
-    from reflex_base import constants
-
-    import telecom_app.telecom_app  # noqa: F401  (registers the pages and their dynamic route args)
-    from telecom_app import routes
-
-    root = rx.State(_reflex_internal_init=True)
-    root.router = RouterData.from_router_data({
-        constants.RouteVar.HEADERS: {"cookie": f"{routes.MY_SESSION_COOKIE}={token}", "origin": "http://app.test"},
-        constants.RouteVar.CLIENT_IP: "127.0.0.1", constants.RouteVar.PATH: path, constants.RouteVar.ORIGIN: origin,
-        constants.RouteVar.QUERY: query,
-    })
-    return root.get_substate(cls.get_full_name().split("."))
-
-
 def test_the_bill_page_waits_for_the_gateways_page_goes_there_and_says_paid_once_confirmed(
-        world, gateway, client, sent_tasks, monkeypatch):
+        world, gateway, payment_client, sent_tasks, monkeypatch):
     from state.my.bills import MyBillState
     from state.my.payment import PAID, PREPARING, MyBillPaymentState
     from telecom_app import routes
 
     invoice = world.invoice()
-    token = _customer_token(world, monkeypatch, invoice.customer_id)
-    page = _state(MyBillPaymentState, token, routes.MY_BILL, routes.my_bill(invoice.id),
-                  {"invoice_id": str(invoice.id)})
+    token = customer_token(monkeypatch, invoice.customer_id)
+    page = my_state(MyBillPaymentState, token, routes.MY_BILL, routes.my_bill(invoice.id),
+                    {"invoice_id": str(invoice.id)})
     MyBillPaymentState.load.fn(page)
     assert page.error == "" and page.pay["can_pay_by_card"] and page.problem == {}
 
@@ -447,21 +360,21 @@ def test_the_bill_page_waits_for_the_gateways_page_goes_there_and_says_paid_once
     assert sent["success_url"] == f"http://app.test/my/bills/{invoice.id}?card=done"
     assert sent["cancel_url"] == f"http://app.test/my/bills/{invoice.id}?card=back"
     assert MyBillPaymentState.refresh.fn(page) is None and page.waiting_page  # not opened yet
-    _open_page(client)
+    open_page(payment_client, "checkout")
     go = MyBillPaymentState.refresh.fn(page)
     assert "window.location.assign" in str(go) and page.checkout["payment_url"] in str(go)
     _pay(gateway, page.checkout["payment_url"], OK_CARD)
 
-    back = _state(MyBillPaymentState, token, routes.MY_BILL, routes.my_bill_after_card(invoice.id, "done"),
-                  {"invoice_id": str(invoice.id), "card": "done"})
+    back = my_state(MyBillPaymentState, token, routes.MY_BILL, routes.my_bill_after_card(invoice.id, "done"),
+                    {"invoice_id": str(invoice.id), "card": "done"})
     MyBillPaymentState.load.fn(back)
     assert back.waiting_payment and back.checkout["status"] == "open"
-    _deliver(_events(gateway)[0], sent_tasks)
+    deliver(webhook_events(gateway, "checkout.completed")[0], sent_tasks)
     assert MyBillPaymentState.refresh.fn(back) == MyBillState.load  # the bill above is read again
     assert (back.waiting_payment, back.notice, back.pay["can_pay_by_card"]) == (False, PAID, False)
 
-    again = _state(MyBillPaymentState, token, routes.MY_BILL, routes.my_bill_after_card(invoice.id, "done"),
-                   {"invoice_id": str(invoice.id), "card": "done"})
+    again = my_state(MyBillPaymentState, token, routes.MY_BILL, routes.my_bill_after_card(invoice.id, "done"),
+                     {"invoice_id": str(invoice.id), "card": "done"})
     assert MyBillPaymentState.load.fn(again) == MyBillState.load  # confirmed before the page came back: reread
     assert (again.waiting_payment, again.notice) == (False, PAID)
 
@@ -471,8 +384,8 @@ def test_the_payment_method_page_sends_the_application_and_shows_it_waiting(worl
     from telecom_app import routes
 
     invoice = world.invoice()
-    token = _customer_token(world, monkeypatch, invoice.customer_id)
-    page = _state(MyPaymentMethodState, token, routes.MY_PAYMENT, routes.MY_PAYMENT, {})
+    token = customer_token(monkeypatch, invoice.customer_id)
+    page = my_state(MyPaymentMethodState, token, routes.MY_PAYMENT, routes.MY_PAYMENT, {})
     MyPaymentMethodState.load.fn(page)
     assert (page.method["method"], page.method["can_apply"], page.mandate, page.application) == (
         "per_bill", True, {}, {})
