@@ -172,7 +172,8 @@ def my_line(line_id: Any, request_key: str = "") -> str:
 
 
 MY_RECORDS = {"invoice": my_bill, "invitation": my_invite, "password_reset": my_reset, "ticket": my_ticket,
-              "contract": my_contract, "shipment": my_shipment, "line": my_line}
+              "contract": my_contract, "shipment": my_shipment, "line": my_line,
+              "payment_method": lambda _card_id: MY_PAYMENT}
 
 
 def my_record(kind: str, key: Any, request_key: str = "") -> str:

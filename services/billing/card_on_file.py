@@ -25,6 +25,7 @@ from sqlmodel import Session, col, select
 
 from services.billing.card_checkout import return_url
 from services.ledger.customer_users import CustomerScope, customer_scope
+from services.ledger.notifications import notify_in, permalink
 from services.models import CardSetup, Customer, CustomerCard, CustomerUser, ExternalOperation, ReviewItem
 from services.models.base import utcnow
 from services.platform.audit import mutating_service, record, snapshot
@@ -154,8 +155,8 @@ def remove_card(card_id: int, *, actor: Actor, reason: str) -> dict[str, Any]:
     """End the company's card on file (カードの登録を解除する): bills issued afterwards are paid by hand again.
 
     Who: the company's 法人管理者 (a 利用者 or staff: PermissionDenied); another company's card, or one that does
-    not exist, is NotFound in the same words. A reason is required. Writes the card (removed, when) and one audit
-    entry (customer_card.remove); a card already ended is returned as it is and nothing is written.
+    not exist, is NotFound in the same words. A reason is required. Writes the card (removed, when), tells the
+    company (mail and in-app) and one audit entry (customer_card.remove); a card already ended is returned as it is and nothing is written.
     """
     with write_session() as session:
         scope = _admin_scope(session, actor)
@@ -172,8 +173,29 @@ def remove_card(card_id: int, *, actor: Actor, reason: str) -> dict[str, Any]:
         before = snapshot(card)
         card.status, card.removed_at = "removed", utcnow()
         session.add(card)
-        record(session, actor, "customer_card.remove", card, before=before, reason=reason[:500])
+        told = _tell_company(session, card, registered=False)
+        record(session, actor, "customer_card.remove", card, before=before, reason=reason[:500],
+               after={**snapshot(card), "notification_ids": told})
         return card_view(card)
+
+
+def _tell_company(session: Session, card: CustomerCard, registered: bool) -> list[int]:
+    """Mail and in-app notice to the company that a card was registered or removed (always sent, like a security
+    notice: a change nobody in the company made must not go unseen); returns the notification ids."""
+    customer = session.get(Customer, card.customer_id)
+    shown = card_view(card)
+    if registered:
+        title = "お支払いに使うカードを登録しました"
+        what = (f"{shown['masked']}（有効期限 {shown['expiry']}）を登録しました。今後発行される請求書は、このカードに"
+                "ご請求します（口座振替のご登録がある場合は口座振替）。")
+    else:
+        title = "登録カードを解除しました"
+        what = f"{shown['masked']}の登録を解除しました。今後の請求書は、請求書ごとにお支払いください。"
+    body = f"{what}\n次にすること: お心当たりがない場合は、至急お問い合わせください。"
+    kind = "payment_method.card_registered" if registered else "payment_method.card_removed"
+    result = notify_in(session, customer, actor=SYSTEM, kind=kind, title=title, body=body,
+                       link=permalink("payment_method", card.id), channels=("mail", "in_app"), audit=False)
+    return [n.id for n in result.notifications]
 
 
 def customer_cards(customer_id: int, *, actor: Actor) -> list[dict[str, Any]]:
@@ -290,7 +312,9 @@ def setup_event(session: Session, event: dict[str, Any]) -> str:
     setup.status, setup.card_id, setup.completed_at = "completed", card.id, now
     setup.session_ref = setup.session_ref or (str(data.get("id"))[:100] if data.get("id") else None)
     session.add(setup)
+    told = _tell_company(session, card, registered=True)
     record(session, SYSTEM, "customer_card.register", card, after={**snapshot(card), "card_setup_id": setup.id,
-                                                                  "replaced_card_ids": replaced},
+                                                                  "replaced_card_ids": replaced,
+                                                                  "notification_ids": told},
            reason=f"お客様がカードを登録（決済代行のカード登録 {data.get('id')}、通知 {event.get('id')}）")
     return f"card #{card.id} stored (card setup #{setup.id})"

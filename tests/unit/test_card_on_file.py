@@ -1,6 +1,6 @@
 """A card on file (カード払いの登録): the 法人管理者 registers a card on the gateway's page in setup mode, and every bill
 issued afterwards is charged to it once — unless 口座振替 is registered, which takes precedence. The product's
-services and client against the payment sandbox's own app in process (Starlette's TestClient behind PaymentClient),
+services and payment_client against the payment sandbox's own app in process (Starlette's TestClient behind PaymentClient),
 the webhooks signed with the installation's secret and taken in through the real webhook intake.
 
 Figures are written by hand: a bill of 10,000 yen + 10% tax = 11,000 yen; a month of a 3,300-yen plan + 10% tax =
@@ -16,14 +16,13 @@ import pytest
 from sqlmodel import select
 from starlette.testclient import TestClient
 
-from sandbox.payment import PaymentSandbox
-
 from services.billing import billing_runs, card_on_file, card_payments, direct_debit, invoices
 from services.billing.allocation import allocated_amounts
 from services.integrations.payment import PaymentClient
 from services.models import (
     AuditEntry,
     CardSetup,
+    Customer,
     CustomerCard,
     DunningCase,
     ExternalOperation,
@@ -32,39 +31,19 @@ from services.models import (
     Payment,
     ReviewItem,
 )
-from services.platform.db import read_session
-from services.platform.identifiers import customer_code
+from services.platform.db import read_session, write_session
 from services.platform.errors import NotFound, PermissionDenied, ValidationFailed
+from services.platform.identifiers import customer_code
+from services.read.customer import notices as my_notices
 from services.read.customer import payments as my_payments
 from services.tasks import outbox
+from tests.unit.card_gateway import customer_token, deliver, ledger_rows, my_state, open_page, webhook_events
 from tests.unit.customer_builders import company_user, customer_actor
 from tests.unit.frozen_time import freeze
-from tests.unit.test_card_checkout import _customer_token, _deliver, _events, _ledger, _state
 
 OK_CARD, DECLINED_CARD, DECLINES_LATER = "4242 4242 4242 4242", "4000 0000 0000 0002", "4000 0000 0000 0341"
 EXPIRY = "12/30"
 BACK = {"success_url": "http://app.test/my/payment?card=done", "cancel_url": "http://app.test/my/payment?card=back"}
-
-
-@pytest.fixture()
-def gateway():
-    """The payment sandbox in process; its webhooks are kept (no URL) and sent at once."""
-    sandbox = PaymentSandbox()
-    with TestClient(sandbox.app(), follow_redirects=False) as client:
-        client.post("/_sandbox/config", json={"webhook_delay_ms": 0})
-        client.sandbox = sandbox
-        yield client
-
-
-@pytest.fixture()
-def client(gateway) -> PaymentClient:
-    """The product's gateway client, its requests answered by the in-process sandbox."""
-    def forward(request: httpx.Request) -> httpx.Response:
-        answer = gateway.request(request.method, request.url.raw_path.decode(), content=request.content,
-                                 headers={k: v for k, v in request.headers.items() if k.lower() != "host"})
-        return httpx.Response(answer.status_code, content=answer.content, headers=answer.headers)
-
-    return PaymentClient("http://testserver", transport=httpx.MockTransport(forward), read_timeout=5)
 
 
 @pytest.fixture()
@@ -77,25 +56,16 @@ def company(world):
     return customer_id, admin, user
 
 
-def _open_page(client: PaymentClient) -> ExternalOperation:
-    """Play the outbox: send the waiting "card_setup" operation to the gateway."""
-    with read_session() as s:
-        op = s.exec(select(ExternalOperation).where(ExternalOperation.operation == "card_setup",
-                                                    ExternalOperation.status == "pending")).one()
-    assert outbox.run_operation(op.id, client=client) == "succeeded"
-    return op
-
-
 def _register(gateway: TestClient, url: str, card: str, expiry: str = EXPIRY) -> httpx.Response:
     return gateway.post(httpx.URL(url).path, data={"card_number": card, "card_expiry": expiry})
 
 
-def _register_card(admin, gateway, client, sent_tasks, card: str = OK_CARD) -> dict:
+def _register_card(admin, gateway, payment_client, sent_tasks, card: str = OK_CARD) -> dict:
     """The whole registration: tap, the outbox opens the page, the card is typed, the webhook comes in."""
     card_on_file.start_card_setup(actor=admin, **BACK)
-    _open_page(client)
+    open_page(payment_client, "card_setup")
     assert _register(gateway, card_on_file.card_setup_status(actor=admin)["setup_url"], card).status_code == 303
-    _deliver(_events(gateway, "setup.completed")[-1], sent_tasks)
+    deliver(webhook_events(gateway, "setup.completed")[-1], sent_tasks)
     return card_on_file.card_setup_status(actor=admin)["card"]
 
 
@@ -119,7 +89,7 @@ def _bill(world, customer_id: int, *, issued: bool = True) -> Invoice:
 # ---- registering ---------------------------------------------------------------------------------------------
 
 def test_the_company_admin_registers_a_card_declined_first_and_the_same_webhook_twice_stores_once(
-        company, gateway, client, sent_tasks):
+        company, gateway, payment_client, sent_tasks):
     customer_id, admin, _ = company
     first = card_on_file.start_card_setup(actor=admin, **BACK)
     again = card_on_file.start_card_setup(actor=admin, **BACK)  # a double tap
@@ -130,7 +100,7 @@ def test_the_company_admin_registers_a_card_declined_first_and_the_same_webhook_
         assert len(s.exec(select(ExternalOperation).where(ExternalOperation.operation == "card_setup")).all()) == 1
         assert [e.action for e in s.exec(select(AuditEntry).where(AuditEntry.actor_kind == "customer"))] == [
             "card_setup.start"]
-    op = _open_page(client)
+    op = open_page(payment_client, "card_setup")
     assert json.loads(op.payload_json)["client_reference_id"] == f"cset{first['id']}"
     page = card_on_file.card_setup_status(actor=admin)
     assert page["setup_url"].startswith("http://testserver/setup/pay/seti_") and not page["preparing"]
@@ -140,16 +110,16 @@ def test_the_company_admin_registers_a_card_declined_first_and_the_same_webhook_
 
     declined = _register(gateway, page["setup_url"], DECLINED_CARD)
     assert declined.status_code == 402 and "承認されませんでした" in declined.text
-    assert _events(gateway, "setup.completed") == [] and _cards(customer_id) == []
+    assert webhook_events(gateway, "setup.completed") == [] and _cards(customer_id) == []
     done = _register(gateway, page["setup_url"], OK_CARD)
     assert (done.status_code, done.headers["location"]) == (303, BACK["success_url"])
     assert card_on_file.card_setup_status(actor=admin)["status"] == "open"  # until the webhook comes
 
-    [event] = _events(gateway, "setup.completed")
-    assert _deliver(event, sent_tasks).startswith("card #")
-    assert _deliver(event, sent_tasks) == "duplicate"  # the same delivery again
+    [event] = webhook_events(gateway, "setup.completed")
+    assert deliver(event, sent_tasks).startswith("card #")
+    assert deliver(event, sent_tasks) == "duplicate"  # the same delivery again
     resent = {**event, "id": event["id"] + "x"}  # the gateway sending it again as a new event
-    assert _deliver(resent, sent_tasks) == f"card setup #{first['id']}: card already stored"
+    assert deliver(resent, sent_tasks) == f"card setup #{first['id']}: card already stored"
 
     assert _cards(customer_id) == [("visa", "4242", "active")]
     status = card_on_file.card_setup_status(actor=admin)
@@ -166,10 +136,10 @@ def test_the_company_admin_registers_a_card_declined_first_and_the_same_webhook_
         "card_on_file", "登録カードで自動払い", "VISA ****4242", True)
 
 
-def test_a_new_card_replaces_the_old_one(company, gateway, client, sent_tasks):
+def test_a_new_card_replaces_the_old_one(company, gateway, payment_client, sent_tasks):
     customer_id, admin, _ = company
-    old = _register_card(admin, gateway, client, sent_tasks)
-    new = _register_card(admin, gateway, client, sent_tasks, DECLINES_LATER)
+    old = _register_card(admin, gateway, payment_client, sent_tasks)
+    new = _register_card(admin, gateway, payment_client, sent_tasks, DECLINES_LATER)
 
     assert new["id"] != old["id"]
     assert _cards(customer_id) == [("visa", "4242", "replaced"), ("visa", "0341", "active")]
@@ -177,9 +147,9 @@ def test_a_new_card_replaces_the_old_one(company, gateway, client, sent_tasks):
 
 
 def test_removing_the_card_is_audited_with_its_reason_and_bills_are_paid_by_hand_again(
-        world, company, gateway, client, sent_tasks):
+        world, company, gateway, payment_client, sent_tasks):
     customer_id, admin, _ = company
-    card = _register_card(admin, gateway, client, sent_tasks)
+    card = _register_card(admin, gateway, payment_client, sent_tasks)
     with pytest.raises(ValidationFailed):
         card_on_file.remove_card(card["id"], actor=admin, reason=" ")
 
@@ -196,11 +166,40 @@ def test_removing_the_card_is_audited_with_its_reason_and_bills_are_paid_by_hand
     assert _charges(invoice.id) == []
 
 
-def test_a_user_sees_the_method_but_may_not_change_it_and_staff_are_denied(
-        world, company, gateway, client, sent_tasks, engine):
+def test_the_company_is_told_when_a_card_is_registered_and_when_it_is_removed(
+        company, gateway, payment_client, sent_tasks):
     customer_id, admin, user = company
-    card = _register_card(admin, gateway, client, sent_tasks)
-    before = _ledger(engine)
+    with write_session() as s:
+        s.get(Customer, customer_id).email = "keiri@example.jp"
+    card = _register_card(admin, gateway, payment_client, sent_tasks)
+    card_on_file.remove_card(card["id"], actor=admin, reason="別の方法で支払うため")
+
+    with read_session() as s:
+        notes = s.exec(select(Notification).where(Notification.customer_id == customer_id)
+                       .order_by(Notification.id)).all()
+        audits = {e.action: json.loads(e.after_json) for e in s.exec(select(AuditEntry).where(
+            AuditEntry.entity_type == "customer_card"))}
+    assert [(n.kind, n.channel) for n in notes] == [
+        ("payment_method.card_registered", "mail"), ("payment_method.card_registered", "in_app"),
+        ("payment_method.card_removed", "mail"), ("payment_method.card_removed", "in_app")]
+    registered, removed = notes[1], notes[3]
+    assert registered.title == "お支払いに使うカードを登録しました"
+    assert registered.body.startswith("VISA ****4242（有効期限 12/30）を登録しました。")
+    assert removed.body.startswith("VISA ****4242の登録を解除しました。")
+    assert "お心当たりがない場合は、至急お問い合わせください" in removed.body
+    assert registered.link.endswith(f"/go/payment_method/{card['id']}")
+    assert audits["customer_card.register"]["notification_ids"] == [notes[0].id, notes[1].id]
+    assert audits["customer_card.remove"]["notification_ids"] == [notes[2].id, notes[3].id]
+    # a person who may see bills sees them; the notices are about payments (services.ledger.notices_read)
+    assert [n["kind"] for n in my_notices.my_notifications(actor=user)] == [
+        "payment_method.card_removed", "payment_method.card_registered"]
+
+
+def test_a_user_sees_the_method_but_may_not_change_it_and_staff_are_denied(
+        world, company, gateway, payment_client, sent_tasks, engine):
+    customer_id, admin, user = company
+    card = _register_card(admin, gateway, payment_client, sent_tasks)
+    before = ledger_rows(engine)
 
     for call in (lambda actor: card_on_file.start_card_setup(actor=actor, **BACK),
                  lambda actor: card_on_file.card_setup_status(actor=actor),
@@ -210,7 +209,7 @@ def test_a_user_sees_the_method_but_may_not_change_it_and_staff_are_denied(
         with pytest.raises(PermissionDenied):
             call(world.admin)
 
-    assert _ledger(engine) == before
+    assert ledger_rows(engine) == before
     shown = my_payments.my_payment_method(actor=user)
     assert (shown["method"], shown["card"]["masked"], shown["can_manage_card"]) == (
         "card_on_file", "VISA ****4242", False)
@@ -218,12 +217,12 @@ def test_a_user_sees_the_method_but_may_not_change_it_and_staff_are_denied(
 
 
 def test_another_companys_admin_cannot_remove_the_card_and_registers_only_their_own(
-        world, company, gateway, client, sent_tasks, engine):
+        world, company, gateway, payment_client, sent_tasks, engine):
     customer_id, admin, _ = company
-    card = _register_card(admin, gateway, client, sent_tasks)
+    card = _register_card(admin, gateway, payment_client, sent_tasks)
     other = world.contract().customer_id
     stranger = customer_actor(company_user(other, "boss@other.example.jp", role="customer_admin"))
-    before = _ledger(engine)
+    before = ledger_rows(engine)
 
     with pytest.raises(NotFound) as refused:
         card_on_file.remove_card(card["id"], actor=stranger, reason="解除")
@@ -231,7 +230,7 @@ def test_another_companys_admin_cannot_remove_the_card_and_registers_only_their_
         card_on_file.remove_card(10**6, actor=stranger, reason="解除")
 
     assert refused.value.message == missing.value.message == "登録カードが見つかりません。"
-    assert _ledger(engine) == before
+    assert ledger_rows(engine) == before
     assert card_on_file.card_setup_status(actor=stranger) == {}  # our registration is not theirs to see
     theirs = card_on_file.start_card_setup(actor=stranger, **BACK)
     with read_session() as s:
@@ -243,7 +242,7 @@ def test_a_webhook_for_a_registration_the_ledger_does_not_know_stores_nothing_an
     event = {"id": "evt_unknown", "type": "setup.completed", "data": {
         "id": "seti_nobody", "payment_method": "pm_nobody", "brand": "visa", "last4": "4242", "exp_month": 12,
         "exp_year": 2030, "client_reference_id": "cset999"}}
-    assert _deliver(event, sent_tasks) == "no matching card setup"
+    assert deliver(event, sent_tasks) == "no matching card setup"
     with read_session() as s:
         assert s.exec(select(CustomerCard)).all() == []
         assert [i.kind for i in s.exec(select(ReviewItem))] == ["payment.card_setup.unmatched"]
@@ -266,9 +265,9 @@ def test_a_page_the_gateway_refused_to_open_is_cancelled_and_a_new_tap_opens_ano
 # ---- every bill issued afterwards is charged to it ----------------------------------------------------------------
 
 def test_issuing_a_bill_charges_the_card_on_file_once_and_the_bill_says_so(
-        world, company, gateway, client, sent_tasks):
+        world, company, gateway, payment_client, sent_tasks):
     customer_id, admin, _ = company
-    card = _register_card(admin, gateway, client, sent_tasks)
+    card = _register_card(admin, gateway, payment_client, sent_tasks)
     draft = _bill(world, customer_id, issued=False)
 
     invoices.issue_invoice(draft.id, actor=world.admin)
@@ -288,7 +287,7 @@ def test_issuing_a_bill_charges_the_card_on_file_once_and_the_bill_says_so(
     shown = my_payments.bill_payment(draft.id, actor=admin)
     assert (shown["can_pay_by_card"], shown["charged_to"]) == (False, "VISA ****4242")
 
-    assert outbox.run_operation(op.id, client=client) == "succeeded"
+    assert outbox.run_operation(op.id, client=payment_client) == "succeeded"
 
     with read_session() as s:
         assert allocated_amounts(s, [draft.id])[draft.id] == 11000
@@ -298,10 +297,10 @@ def test_issuing_a_bill_charges_the_card_on_file_once_and_the_bill_says_so(
 
 
 def test_a_billing_run_charges_each_bill_once_even_when_issuing_is_delivered_again(
-        world, company, gateway, client, sent_tasks, monkeypatch):
+        world, company, gateway, payment_client, sent_tasks, monkeypatch):
     customer_id, admin, _ = company
     clock = freeze(monkeypatch, date(2026, 3, 1))
-    _register_card(admin, gateway, client, sent_tasks)
+    _register_card(admin, gateway, payment_client, sent_tasks)
     contract = world.active_contract(customer_id, plan_id=world.priced_plan(3300))
     world.active_line(contract)
     clock.day(date(2026, 4, 6))
@@ -322,9 +321,9 @@ def test_a_billing_run_charges_each_bill_once_even_when_issuing_is_delivered_aga
     assert "ご登録のカードにご請求します。" in notice.body
 
 
-def test_direct_debit_takes_precedence_over_the_card_on_file(world, company, gateway, client, sent_tasks):
+def test_direct_debit_takes_precedence_over_the_card_on_file(world, company, gateway, payment_client, sent_tasks):
     customer_id, admin, _ = company
-    _register_card(admin, gateway, client, sent_tasks)
+    _register_card(admin, gateway, payment_client, sent_tasks)
     direct_debit.register_mandate(customer_id, actor=world.admin, bank_code="0005", branch_code="123",
                                   account_type=1, account_number="1234567", holder_name="ヤマダ タロウ")
 
@@ -338,13 +337,13 @@ def test_direct_debit_takes_precedence_over_the_card_on_file(world, company, gat
 
 
 def test_a_declined_automatic_charge_opens_the_dunning_case_and_the_bill_offers_paying_by_hand(
-        world, company, gateway, client, sent_tasks):
+        world, company, gateway, payment_client, sent_tasks):
     customer_id, admin, _ = company
-    _register_card(admin, gateway, client, sent_tasks, DECLINES_LATER)  # registers fine, every charge declined
+    _register_card(admin, gateway, payment_client, sent_tasks, DECLINES_LATER)  # registers fine, every charge declined
     invoice = _bill(world, customer_id)
     [op] = _charges(invoice.id)
 
-    assert outbox.run_operation(op.id, client=client) == "failed"
+    assert outbox.run_operation(op.id, client=payment_client) == "failed"
 
     with read_session() as s:
         case = s.exec(select(DunningCase).where(DunningCase.invoice_id == invoice.id)).one()
@@ -357,30 +356,30 @@ def test_a_declined_automatic_charge_opens_the_dunning_case_and_the_bill_offers_
 
 
 def test_a_bill_issued_before_the_card_was_registered_is_charged_to_it_when_accounting_charges_it(
-        world, company, gateway, client, sent_tasks):
+        world, company, gateway, payment_client, sent_tasks):
     customer_id, admin, _ = company
     invoice = _bill(world, customer_id)
-    card = _register_card(admin, gateway, client, sent_tasks)
+    card = _register_card(admin, gateway, payment_client, sent_tasks)
 
     assert _charges(invoice.id) == []  # only bills issued afterwards are charged by themselves
     op = card_payments.charge_invoice(invoice.id, actor=world.actor("accounting"))
 
     with read_session() as s:
         assert json.loads(op.payload_json)["payment_method"] == s.get(CustomerCard, card["id"]).gateway_ref
-    assert outbox.run_operation(op.id, client=client) == "succeeded"
+    assert outbox.run_operation(op.id, client=payment_client) == "succeeded"
     assert my_payments.bill_payment(invoice.id, actor=admin)["owed_yen"] == 0
 
 
 # ---- the お支払い方法 page: tap, wait for the page, go; back from the page, wait for the card ------------------------
 
 def test_the_payment_method_page_waits_for_the_registration_page_and_says_the_card_is_registered(
-        world, gateway, client, sent_tasks, monkeypatch):
+        world, gateway, payment_client, sent_tasks, monkeypatch):
     from state.my.payment import CARD_CHECKING, CARD_PREPARING, CARD_REGISTERED, CARD_REMOVED, MyPaymentMethodState
     from telecom_app import routes
 
     customer_id = world.contract().customer_id
-    token = _customer_token(world, monkeypatch, customer_id)
-    page = _state(MyPaymentMethodState, token, routes.MY_PAYMENT, routes.MY_PAYMENT, {})
+    token = customer_token(monkeypatch, customer_id)
+    page = my_state(MyPaymentMethodState, token, routes.MY_PAYMENT, routes.MY_PAYMENT, {})
     MyPaymentMethodState.load.fn(page)
     assert (page.method["method"], page.method["can_manage_card"], page.card) == ("per_bill", True, {})
 
@@ -391,16 +390,16 @@ def test_the_payment_method_page_waits_for_the_registration_page_and_says_the_ca
                           .payload_json)
     assert (sent["success_url"], sent["cancel_url"]) == (
         "http://app.test/my/payment?card=done", "http://app.test/my/payment?card=back")
-    _open_page(client)
+    open_page(payment_client, "card_setup")
     go = MyPaymentMethodState.refresh.fn(page)
     assert "window.location.assign" in str(go) and page.setup["setup_url"] in str(go)
     _register(gateway, page.setup["setup_url"], OK_CARD)
 
-    back = _state(MyPaymentMethodState, token, routes.MY_PAYMENT, routes.my_payment_after_card("done"),
-                  {"card": "done"})
+    back = my_state(MyPaymentMethodState, token, routes.MY_PAYMENT, routes.my_payment_after_card("done"),
+                    {"card": "done"})
     MyPaymentMethodState.load.fn(back)
     assert (back.waiting_card, back.notice) == (True, CARD_CHECKING)
-    _deliver(_events(gateway, "setup.completed")[0], sent_tasks)
+    deliver(webhook_events(gateway, "setup.completed")[0], sent_tasks)
     MyPaymentMethodState.refresh.fn(back)
     assert (back.waiting_card, back.notice, back.card["masked"]) == (False, CARD_REGISTERED, "VISA ****4242")
     assert back.method["method"] == "card_on_file"

@@ -85,6 +85,7 @@ def test_invitation_and_reset_links_open_their_page_without_a_session(client):
 def test_a_kind_without_a_page_or_a_strange_key_lands_on_the_home_page_after_sign_in(client):
     assert client.get("/go/incident/7").headers["location"] == "/my/login?next=%2Fmy"
     assert client.get("/go/shipment/7").headers["location"] == "/my/login?next=%2Fmy%2Fshipments%2F7"  # has a page
+    assert client.get("/go/payment_method/3").headers["location"] == "/my/login?next=%2Fmy%2Fpayment"  # the card's
     assert client.get("/go/invoice/1%3Cscript%3E").headers["location"] == "/my/login?next=%2Fmy"
 
 
