@@ -78,6 +78,12 @@ def _session_cookie(context) -> str:
     return "; ".join(f"{c['name']}={c['value']}" for c in context.cookies() if c["name"] == "tsm_session")
 
 
+def _tab_token(page) -> str:
+    """The tab's per-tab state token, waiting for the page to have made it."""
+    page.wait_for_function("sessionStorage.getItem('token') !== null", timeout=20000)
+    return page.evaluate("sessionStorage.getItem('token')")
+
+
 def _leaks(deltas: list[dict], values: list[str]) -> list[str]:
     carried = text_of(deltas)
     return [value for value in values if value in carried]
@@ -88,7 +94,7 @@ def _admin_views_a_customer_and_signs_out(browser, base: str, customer_id: int, 
     page = open_context(browser, viewport, locale="ja-JP").new_page()
     sign_in(page, base, "admin")
     values = _open_customer(page, base, customer_id)
-    old_token, old_cookie = page.evaluate("sessionStorage.getItem('token')"), _session_cookie(page.context)
+    old_token, old_cookie = _tab_token(page), _session_cookie(page.context)
     page.click("#sign-out")
     page.wait_for_url(re.compile(r".*/login/?$"), timeout=20000)
     page.wait_for_selector("#email:not([disabled])", timeout=20000)
@@ -98,7 +104,7 @@ def _admin_views_a_customer_and_signs_out(browser, base: str, customer_id: int, 
 def test_after_sign_out_the_old_tab_token_gives_a_raw_client_no_personal_data(app_server, browser, customer_id):
     base = app_server["base"]
     page, values, old_token, old_cookie = _admin_views_a_customer_and_signs_out(browser, base, customer_id, "desktop")
-    new_token = page.evaluate("sessionStorage.getItem('token')")
+    new_token = _tab_token(page)
 
     assert new_token and new_token != old_token  # the per-tab token was replaced
     with RawClient(base, old_token) as anonymous:
@@ -131,7 +137,7 @@ def test_an_expired_session_leaves_nothing_in_the_tab(app_server, browser, custo
     frames = _listen(page)
     page.goto(f"{base}/admin/customers/{customer_id}")
     page.wait_for_selector("#customer-lines", timeout=20000)
-    token, cookie = page.evaluate("sessionStorage.getItem('token')"), _session_cookie(context)
+    token, cookie = _tab_token(page), _session_cookie(context)
     shown = _personal_values(frames)  # support sees the phone and e-mail in full
     assert shown
 
@@ -156,7 +162,7 @@ def test_the_access_log_never_holds_a_per_tab_token(app_server, browser):
     page = context.new_page()
     page.goto(f"{app_server['base']}/login")
     page.wait_for_selector("#email:not([disabled])", timeout=20000)
-    token = page.evaluate("sessionStorage.getItem('token')")
+    token = _tab_token(page)
     context.close()
 
     log = _trace["app_log"].read_text(encoding="utf-8", errors="replace")
