@@ -201,4 +201,4 @@ def customer_notifications(customer_id: int, *, actor: Actor, limit: int = SECTI
     return out
 
 
-MESSAGING_PROVIDER = Provider("messaging", client=messaging.default_client, apply_outcome=apply_outcome)
+MESSAGING_PROVIDER = Provider("messaging", client=messaging.default_client, apply_outcome=apply_outcome, bulk=True)

@@ -14,12 +14,15 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from celery.signals import beat_init, worker_init, worker_process_init
+from kombu import Queue
 
 import services.registry  # noqa: F401  (the worker knows every provider, handler, policy and report source)
 from services.platform import installation_secrets
 from services.platform.config import PROJECT_ROOT, settings
 from services.workflow.dispatch import app
 
+DEFAULT_QUEUE = "celery"
+BULK_QUEUE = "bulk"  # mail and LINE calls: a worker takes from both queues in turn (services.tasks.outbox)
 TASK_TIME_LIMIT_SECONDS = 60
 TASK_SOFT_TIME_LIMIT_SECONDS = 45
 
@@ -28,6 +31,8 @@ app.conf.update(
     task_acks_late=True,
     task_reject_on_worker_lost=True,
     worker_prefetch_multiplier=1,
+    task_default_queue=DEFAULT_QUEUE,
+    task_queues=(Queue(DEFAULT_QUEUE), Queue(BULK_QUEUE)),  # a worker without -Q consumes both
     task_time_limit=TASK_TIME_LIMIT_SECONDS,
     task_soft_time_limit=TASK_SOFT_TIME_LIMIT_SECONDS,
     beat_schedule_filename=str(PROJECT_ROOT / "data" / "celerybeat-schedule"),

@@ -1,7 +1,10 @@
 """Outbox tasks: hand due operations to Celery, call the provider once per attempt, reconcile.
 
 relay_outbox (beat, every few seconds) leases due PENDING rows and queues execute_operation for
-each; a lost message only delays the row, whose lease runs out so the relay sends it again.
+each; a lost message only delays the row, whose lease runs out so the relay sends it again. Calls of
+bulk providers (mail, LINE) go to a queue of their own and at most BULK_WINDOW of them wait there at
+once: two thousand invoice notices wait in the ledger, not in the broker, and a carrier suspension
+asked for meanwhile is taken by the next free worker thread, not after them.
 execute_operation re-reads the row, calls its provider with the row's stable idempotency key and
 records the attempt; an UNKNOWN outcome is retried with exponential back-off and jitter until
 outbox_max_attempts, then the operation is left UNKNOWN (the line 要確認) for the reconciler.
@@ -14,7 +17,7 @@ import logging
 import random
 from datetime import timedelta
 
-from sqlalchemy import or_
+from sqlalchemy import func, or_
 from sqlmodel import select
 
 from services.integrations.http import CallResult, ProviderClient
@@ -24,13 +27,14 @@ from services.models.workflow import ExternalOperationEvent, ExternalOperationSt
 from services.platform.config import settings
 from services.platform.db import write_session
 from services.platform.labels import label
-from services.tasks.celery_app import app, prune_delivered_messages
-from services.workflow.outbox import EXTERNAL_OPERATION, client_for
+from services.tasks.celery_app import BULK_QUEUE, app, prune_delivered_messages
+from services.workflow.outbox import EXTERNAL_OPERATION, bulk_providers, client_for
 from services.workflow.reconciliation import reconcile_unknown, settle_operation
 
 log = logging.getLogger(__name__)
 
 RELAY_BATCH = 200
+BULK_WINDOW = 50  # bulk calls relayed and not yet taken by a worker, at most
 KEPT_BODY_CHARS = 2000
 
 
@@ -43,21 +47,34 @@ def backoff_seconds(attempt: int, *, base: float | None = None, cap: float | Non
     return ceiling / 2 + (rng or random).uniform(0, ceiling / 2)
 
 
-def dispatch_due(limit: int = RELAY_BATCH) -> list[int]:
-    """Lease the due PENDING operations (one transaction) and return their ids."""
+def dispatch_due(limit: int = RELAY_BATCH, bulk_window: int = BULK_WINDOW) -> tuple[list[int], list[int]]:
+    """Lease the due PENDING operations (one transaction); returns their ids as (prompt, bulk).
+
+    Prompt calls (carrier, payment, bank, KYC, logistics) are leased first, up to `limit`. Bulk calls are
+    leased only while fewer than `bulk_window` of them are leased and waiting for a worker (a bulk call
+    waiting for its retry counts too), so a flood of notices is never relayed twice for want of workers.
+    """
     now = utcnow()
-    with write_session() as session:
-        rows = session.exec(
-            select(ExternalOperation)
-            .where(ExternalOperation.status == ExternalOperationStatus.PENDING.value,
-                   or_(ExternalOperation.next_attempt_at.is_(None), ExternalOperation.next_attempt_at <= now))
-            .order_by(ExternalOperation.next_attempt_at, ExternalOperation.id)
-            .limit(limit).with_for_update(skip_locked=True)
-        ).all()
+    bulk = bulk_providers()
+    pending = ExternalOperation.status == ExternalOperationStatus.PENDING.value
+    due = or_(ExternalOperation.next_attempt_at.is_(None), ExternalOperation.next_attempt_at <= now)
+    is_bulk = ExternalOperation.provider.in_(bulk)
+
+    def lease(lane, count: int) -> list[ExternalOperation]:
+        rows = session.exec(select(ExternalOperation).where(pending, due, lane)
+                            .order_by(ExternalOperation.next_attempt_at, ExternalOperation.id)
+                            .limit(count).with_for_update(skip_locked=True)).all() if count > 0 else []
         for row in rows:
             row.next_attempt_at = now + timedelta(seconds=settings.outbox_lease_seconds)
             session.add(row)
-        return [row.id for row in rows]
+        return list(rows)
+
+    with write_session() as session:
+        prompt = lease(~is_bulk, limit)
+        waiting = session.exec(select(func.count()).select_from(ExternalOperation)
+                               .where(pending, is_bulk, ExternalOperation.next_attempt_at > now)).one()
+        bulk_rows = lease(is_bulk, min(limit, bulk_window - waiting))
+        return [row.id for row in prompt], [row.id for row in bulk_rows]
 
 
 def run_operation(operation_id: int, *, client: ProviderClient | None = None) -> str:
@@ -132,13 +149,16 @@ def _provider_ref(result: CallResult) -> str | None:
 
 @app.task(name="telecom.relay_outbox", ignore_result=True)
 def relay_outbox() -> int:
-    """Queue execute_operation for every due PENDING operation (leased first); returns how many."""
-    ids = dispatch_due()
-    for op_id in ids:
+    """Queue execute_operation for every due PENDING operation (leased first, bulk calls on their own queue);
+    returns how many."""
+    prompt, bulk = dispatch_due()
+    for op_id in prompt:
         execute_operation.delay(op_id)
-    if ids:
-        log.info("relayed %d external operations", len(ids))
-    return len(ids)
+    for op_id in bulk:
+        execute_operation.apply_async((op_id,), queue=BULK_QUEUE)
+    if prompt or bulk:
+        log.info("relayed %d external operations (%d bulk)", len(prompt) + len(bulk), len(bulk))
+    return len(prompt) + len(bulk)
 
 
 @app.task(name="telecom.execute_operation", ignore_result=True, acks_late=True)

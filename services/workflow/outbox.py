@@ -44,11 +44,17 @@ OUTCOMES = ("succeeded", "failed", "unknown")
 
 @dataclass(frozen=True)
 class Provider:
-    """An external system the outbox calls: its process-wide client and what a settled call does to the ledger."""
+    """An external system the outbox calls: its process-wide client and what a settled call does to the ledger.
+
+    `bulk` marks a provider whose calls come by the thousand (mail and LINE notices after a billing run): they
+    travel in a lane of their own, a bounded number at a time, so they never hold up a carrier, payment or
+    bank call (services.tasks.outbox).
+    """
 
     name: str
     client: Callable[[], ProviderClient]
     apply_outcome: Callable[[Session, ExternalOperation, str, str, dict[str, Any]], None]
+    bulk: bool = False
 
 
 PROVIDERS: dict[str, Provider] = {}
@@ -57,6 +63,11 @@ PROVIDERS: dict[str, Provider] = {}
 def register_provider(provider: Provider) -> None:
     """Let the outbox call `provider` (services.registry declares every provider once)."""
     PROVIDERS[provider.name] = provider
+
+
+def bulk_providers() -> list[str]:
+    """The registered providers whose calls travel in the bulk lane."""
+    return sorted(name for name, provider in PROVIDERS.items() if provider.bulk)
 
 
 def client_for(provider: str) -> ProviderClient:
