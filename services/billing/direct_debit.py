@@ -227,11 +227,7 @@ def submit_batch(batch_id: int, *, actor: Actor) -> DirectDebitBatch:
         batch = _locked_batch(session, batch_id)
         if batch.status != B.CREATED:
             return batch
-        pending = session.exec(select(ExternalOperation).where(
-            ExternalOperation.provider == PROVIDER, ExternalOperation.operation == SUBMIT,
-            col(ExternalOperation.idempotency_key).startswith(f"{PROVIDER}-{SUBMIT}-debit{batch.id}-"),
-            col(ExternalOperation.status).in_(["pending", "in_flight", "unknown"]))).first()
-        if pending is not None:
+        if batch.id in _sending(session):
             return batch
         op = outbox.enqueue(session, provider=PROVIDER, operation=SUBMIT, subject=f"debit{batch.id}",
                             payload={"batch_id": batch.id, "file": base64.b64encode(batch.request_file).decode(),
@@ -239,6 +235,14 @@ def submit_batch(batch_id: int, *, actor: Actor) -> DirectDebitBatch:
         record(session, actor, "debit_batch.send", batch,
                after={"status": batch.status, "external_operation_id": op.id, "sha256": batch.request_sha256})
     return batch
+
+
+def _sending(session: Session) -> dict[int, str]:
+    """Batch id -> the status of its file's sending still under way (pending, in_flight, or unknown: 要確認)."""
+    keys = session.exec(select(ExternalOperation.idempotency_key, ExternalOperation.status).where(
+        ExternalOperation.provider == PROVIDER, ExternalOperation.operation == SUBMIT,
+        col(ExternalOperation.status).in_(["pending", "in_flight", "unknown"]))).all()
+    return {int(key.split("-")[2].removeprefix("debit")): status for key, status in keys}
 
 
 def _locked_batch(session: Session, batch_id: int) -> DirectDebitBatch:
@@ -342,18 +346,22 @@ def import_result(batch_id: int, *, actor: Actor, content: bytes | None = None) 
 
 
 def batches(*, actor: Actor, limit: int = 50) -> list[dict[str, Any]]:
-    """The 口座振替 screen: files newest first, with counts, amounts and results."""
+    """The 口座振替 screen: files newest first, with counts, amounts and results; a file on its way to the bank
+    says so (`sending`: the page refreshes itself meanwhile) and is not offered for sending again."""
     require(actor, "payment.view")
     with read_session() as session:
         rows = session.exec(select(DirectDebitBatch).order_by(col(DirectDebitBatch.id).desc()).limit(limit)).all()
+        sending = _sending(session) if any(b.status == B.CREATED for b in rows) else {}
         return [{
             "id": b.id, "withdrawal_date": b.withdrawal_date.isoformat(), "status": b.status,
-            "status_label": state_label("debit_batch", b.status), "item_count": b.item_count,
+            "status_label": label("debit_sending", "unknown" if sending[b.id] == "unknown" else "under_way")
+            if b.id in sending else state_label("debit_batch", b.status),
+            "sending": sending.get(b.id) in ("pending", "in_flight"), "item_count": b.item_count,
             "total_amount": yen(b.total_amount), "sha256": b.request_sha256[:16], "bank_ref": b.bank_ref or "",
             "collected": f"{b.collected_count}件 {yen(b.collected_amount)}" if b.result_imported_at else "",
             "failed": f"{b.failed_count}件 {yen(b.failed_amount)}" if b.result_imported_at else "",
             "created_at": tokyo_time(b.created_at), "submitted_at": tokyo_time(b.submitted_at),
-            "can_submit": b.status == B.CREATED, "can_import": b.status == B.SUBMITTED,
+            "can_submit": b.status == B.CREATED and b.id not in sending, "can_import": b.status == B.SUBMITTED,
         } for b in rows]
 
 

@@ -573,6 +573,10 @@ CATALOGUE: dict[str, dict[str, Label]] = {
         "result_imported": ("結果取込済", "Result imported"),
         "cancelled": ("取消", "Cancelled"),
     },
+    "debit_sending": {  # a file whose sending is under way (services.billing.direct_debit.batches)
+        "under_way": ("銀行へ送信中", "Sending to the bank"),
+        "unknown": ("銀行へ送信中（要確認）", "Sending to the bank (needs review)"),
+    },
     "event.debit_batch": {
         "submit": ("銀行へ送信", "Send to the bank"),
         "import_result": ("結果の取込", "Import the result"),

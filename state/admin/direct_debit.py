@@ -22,6 +22,7 @@ class DirectDebitState(MessagesMixin, rx.State):
     shown_batch: int = 0
     can_manage: bool = False
     default_date: str = ""
+    sending: bool = False  # a file is on its way to the bank: the page refreshes itself
 
     @rx.event
     @guarded(STAFF)
@@ -33,6 +34,7 @@ class DirectDebitState(MessagesMixin, rx.State):
 
     def _refresh(self) -> None:
         self.batches = direct_debit.batches(actor=actor())
+        self.sending = any(b["sending"] for b in self.batches)
         if self.shown_batch:
             self.items = direct_debit.batch_items(self.shown_batch, actor=actor())
 
@@ -65,7 +67,7 @@ class DirectDebitState(MessagesMixin, rx.State):
         row = self._batch(batch_id)
         require_offered(self.can_manage and row is not None and row["can_submit"], "DirectDebitState.submit")
         direct_debit.submit_batch(batch_id, actor=actor())
-        self.notice = "銀行への送信を受け付けました。銀行が受け付けると状態が「銀行へ送信済」になります。"
+        self.notice = "銀行へ送信しています。銀行が受け付けると状態が「銀行へ送信済」になり、振替結果を取り込めます。"
         self._refresh()
 
     @rx.event

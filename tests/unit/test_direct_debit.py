@@ -182,6 +182,8 @@ def test_submitting_enqueues_one_bank_operation_once_and_the_banks_answer_marks_
         [op] = s.exec(select(ExternalOperation).where(ExternalOperation.provider == "bank")).all()
     assert (op.operation, op.status) == ("submit_debits", "pending")
     assert _batch(batch.id).status == "created"  # not sent until the bank answers
+    [row] = direct_debit.batches(actor=world.admin)
+    assert (row["status_label"], row["sending"], row["can_submit"], row["can_import"]) == ("銀行へ送信中", True, False, False)
     with pytest.raises(Conflict, match="まだ銀行に受け付けられていません"):
         direct_debit.import_result(batch.id, actor=world.admin)
 
@@ -189,9 +191,25 @@ def test_submitting_enqueues_one_bank_operation_once_and_the_banks_answer_marks_
 
     sent = _batch(batch.id)
     assert (sent.status, sent.bank_ref) == ("submitted", "dd_20260427_1") and sent.submitted_at is not None
+    [row] = direct_debit.batches(actor=world.admin)
+    assert (row["status_label"], row["sending"], row["can_submit"], row["can_import"]) == ("銀行へ送信済", False, False, True)
     direct_debit.submit_batch(batch.id, actor=world.admin)
     with read_session() as s:
         assert len(s.exec(select(ExternalOperation).where(ExternalOperation.provider == "bank")).all()) == 1
+
+
+def test_a_file_whose_sending_is_in_doubt_says_so_and_is_not_offered_again(world, clock):
+    customer_id, _ = _customer_with_mandate(world)
+    _issued(world, customer_id, 10000)
+    batch = direct_debit.create_batch(actor=world.admin, withdrawal_date="2026-04-27")
+    direct_debit.submit_batch(batch.id, actor=world.admin)
+    with read_session() as s:
+        [op] = s.exec(select(ExternalOperation).where(ExternalOperation.provider == "bank")).all()
+
+    outbox.settle(op.id, "unknown", detail="応答なし", evidence={})
+
+    [row] = direct_debit.batches(actor=world.admin)
+    assert (row["status_label"], row["sending"], row["can_submit"]) == ("銀行へ送信中（要確認）", False, False)
 
 
 # ---- the result -----------------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ def direct_debit_page() -> rx.Component:
     """Writing a file for a withdrawal day, the files and one file's lines with the bank's answers."""
     return admin_shell(
         messages(DirectDebitState),
+        rx.cond(DirectDebitState.sending, rx.moment(interval=2000, on_change=DirectDebitState.refresh, display="none")),
         rx.cond(DirectDebitState.can_manage, section("口座振替データの作成", rx.form(rx.vstack(
             rx.hstack(rx.vstack(form_label("引落日", "withdrawal_date"),
                                 rx.input(type="date", name="withdrawal_date", id="withdrawal_date",
