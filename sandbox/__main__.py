@@ -152,13 +152,17 @@ def banner(args: argparse.Namespace, built: dict[str, tuple[SandboxProvider, int
 
 
 def busy_ports(args: argparse.Namespace, built: dict[str, tuple[SandboxProvider, int]]) -> list[str]:
-    """The ports we need that something else already listens on, as "port (provider)"."""
+    """The ports we need that something else already listens on, as "port (provider)".
+
+    A port whose last connections are still in TIME_WAIT (the sandbox was just stopped and started again) is
+    free: the probe binds as the servers do, with SO_REUSEADDR."""
     wanted = [(port, name) for name, (_provider, port) in built.items()]
     if "messaging" in built:
         wanted.append((args.smtp_port, "messaging smtp"))
     busy = []
     for port, name in wanted:
         with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 probe.bind((args.host, port))
             except OSError:

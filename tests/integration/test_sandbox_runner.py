@@ -84,6 +84,22 @@ def test_a_port_already_taken_fails_the_start_instead_of_hanging():
         assert sandbox.stop() == 1
 
 
+def test_a_sandbox_stopped_with_open_connections_starts_again_at_once_on_the_same_ports():
+    first = SandboxProcess(only=["carrier"]).start()
+    with httpx.Client(timeout=5) as keep_alive:  # the server closes this connection when it stops: TIME_WAIT
+        assert keep_alive.get(first.url("carrier") + "/_sandbox/health").status_code == 200
+        assert first.stop() == 0
+    with socket.socket() as plain:  # what a restart right after a stop meets
+        with pytest.raises(OSError):
+            plain.bind(("127.0.0.1", first.base_port))
+
+    again = SandboxProcess(only=["carrier"])
+    again.base_port = first.base_port
+    again.args[again.args.index("--base-port") + 1] = str(first.base_port)
+    with again:
+        assert httpx.get(again.url("carrier") + "/_sandbox/health", timeout=5).status_code == 200
+
+
 def test_sigterm_does_not_wait_for_a_stalled_request():
     sandbox = SandboxProcess(only=["carrier"]).start()
     sandbox.faults("carrier", timeout_after_commit_rate=1.0, stall_seconds=60)
