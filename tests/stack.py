@@ -16,6 +16,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -213,3 +215,44 @@ def queue_tasks_on(broker_url: str) -> str:
     app.amqp._producer_pool = None  # noqa: SLF001 (no public way to forget it)
     app.conf.broker_url = broker_url
     return previous
+
+
+@contextmanager
+def outbox_stack(base: Path, *, providers: list[str], name: str, env: dict[str, str] | None = None
+                 ) -> Iterator[tuple[Any, WebhookEndpoint, CeleryProcess]]:
+    """The outbox end to end under `base`: a migrated SQLite ledger used by this process, the sandbox of
+    `providers` sending webhooks to a local endpoint, and a Celery worker (4 threads) and beat on a SQLite
+    broker. Yields (sandbox, endpoint, worker); everything is stopped afterwards."""
+    from sandbox.testing import SandboxProcess
+    from services.platform import installation_secrets
+    from services.platform.db import make_engine, use_engine
+    from tests.integration.test_migrations import _upgrade
+
+    db_url, broker_url = f"sqlite:///{base / 'ledger.db'}", f"sqla+sqlite:///{base / 'broker.db'}"
+    _upgrade(db_url)
+    engine = make_engine(db_url)
+    use_engine(engine)
+    previous_broker = queue_tasks_on(broker_url)  # accept() queues webhook processing: onto this broker
+    endpoint = WebhookEndpoint()
+    sandbox = SandboxProcess(only=providers, webhook_base=endpoint.base,
+                             secrets_file=installation_secrets.secrets_file()).start()
+    urls = {f"TELECOM_{provider.upper()}_URL": sandbox.url(provider) for provider in providers}
+    worker_env = {**os.environ, **(env or {}), **urls, "PYTHONPATH": str(PROJECT_ROOT),
+                  "TELECOM_DATABASE_URL": db_url, "TELECOM_BROKER_URL": broker_url}
+    worker = CeleryProcess(["worker", "--pool=threads", "--concurrency=4", "--loglevel=INFO", "--without-gossip",
+                            "--without-mingle", "--without-heartbeat", "-n", f"{name}@%h"],
+                           worker_env, base / "worker.log", "ready.")
+    beat = CeleryProcess(["beat", "--loglevel=INFO", "-s", str(base / "beat-schedule")],
+                         worker_env, base / "beat.log", "beat: Starting")
+    try:
+        worker.wait_ready()
+        beat.wait_ready()
+        yield sandbox, endpoint, worker
+    finally:
+        beat.stop()
+        worker.stop()
+        sandbox.stop()
+        endpoint.close()
+        queue_tasks_on(previous_broker)
+        use_engine(None)
+        engine.dispose()

@@ -8,7 +8,6 @@ Everything runs in separate processes as in production except the test itself, w
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -25,15 +24,13 @@ from services.integrations.http import sign
 from services.ledger import lines
 from services.models import AuditEntry, ExternalAttempt, ExternalOperation, InboundEvent, Line, ReviewItem
 from services.platform import installation_secrets
-from services.platform.config import PROJECT_ROOT
-from services.platform.db import make_engine, read_session, use_engine
+from services.platform.db import read_session
 from services.platform.errors import InvalidTransition
 from services.platform.permissions import Role
 from services.tasks.celery_app import prune_delivered_messages
 from services.workflow import reconciliation, webhooks
 from tests.conftest import make_actor
-from tests.integration.test_migrations import _upgrade
-from tests.stack import CeleryProcess, WebhookEndpoint, queue_tasks_on
+from tests.stack import CeleryProcess, WebhookEndpoint, outbox_stack
 from tests.unit.builders import World
 
 pytestmark = pytest.mark.integration
@@ -111,34 +108,9 @@ def review_items(line_id: int, state: str | None = "open") -> list[ReviewItem]:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    base = tmp_path_factory.mktemp("outbox")
-    db_url, broker_url = f"sqlite:///{base / 'ledger.db'}", f"sqla+sqlite:///{base / 'broker.db'}"
-    _upgrade(db_url)
-    engine = make_engine(db_url)
-    use_engine(engine)
-    previous_broker = queue_tasks_on(broker_url)  # accept() queues webhook processing: onto this test's broker
-    endpoint = WebhookEndpoint()
-    sandbox = SandboxProcess(only=["carrier"], webhook_base=endpoint.base,
-                             secrets_file=installation_secrets.secrets_file()).start()
-    env = {**os.environ, **WORKER_ENV, "PYTHONPATH": str(PROJECT_ROOT), "TELECOM_DATABASE_URL": db_url,
-           "TELECOM_BROKER_URL": broker_url, "TELECOM_CARRIER_URL": sandbox.url("carrier")}
-    worker = CeleryProcess(["worker", "--pool=threads", "--concurrency=4", "--loglevel=INFO", "--without-gossip",
-                            "--without-mingle", "--without-heartbeat", "-n", "outbox-test@%h"],
-                           env, base / "worker.log", "ready.")
-    beat = CeleryProcess(["beat", "--loglevel=INFO", "-s", str(base / "beat-schedule")],
-                         env, base / "beat.log", "beat: Starting")
-    try:
-        worker.wait_ready()
-        beat.wait_ready()
+    with outbox_stack(tmp_path_factory.mktemp("outbox"), providers=["carrier"], name="outbox-test",
+                      env=WORKER_ENV) as (sandbox, endpoint, worker):
         yield Stack(sandbox, endpoint, worker)
-    finally:
-        beat.stop()
-        worker.stop()
-        sandbox.stop()
-        endpoint.close()
-        queue_tasks_on(previous_broker)
-        use_engine(None)
-        engine.dispose()
 
 
 @pytest.fixture()

@@ -7,24 +7,19 @@ the carrier is asked within seconds, not after the notices, and no notice is rel
 
 from __future__ import annotations
 
-import os
 import time
 
 import pytest
 from sqlalchemy import func
 from sqlmodel import select
 
-from sandbox.testing import SandboxProcess
 from services.ledger import lines
 from services.models import ExternalAttempt, ExternalOperation, Line
-from services.platform import installation_secrets
-from services.platform.config import PROJECT_ROOT
-from services.platform.db import make_engine, read_session, use_engine, write_session
+from services.platform.db import read_session, write_session
 from services.platform.permissions import Role
 from services.workflow import outbox
 from tests.conftest import make_actor
-from tests.integration.test_migrations import _upgrade
-from tests.stack import CeleryProcess, WebhookEndpoint, queue_tasks_on
+from tests.stack import outbox_stack
 from tests.unit.builders import World
 
 pytestmark = pytest.mark.integration
@@ -53,35 +48,10 @@ def _line_status(line_id: int) -> str:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    base = tmp_path_factory.mktemp("lanes")
-    db_url, broker_url = f"sqlite:///{base / 'ledger.db'}", f"sqla+sqlite:///{base / 'broker.db'}"
-    _upgrade(db_url)
-    engine = make_engine(db_url)
-    use_engine(engine)
-    previous_broker = queue_tasks_on(broker_url)
-    endpoint = WebhookEndpoint()
-    sandbox = SandboxProcess(only=["carrier", "messaging"], webhook_base=endpoint.base,
-                             secrets_file=installation_secrets.secrets_file()).start()
-    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "TELECOM_DATABASE_URL": db_url,
-           "TELECOM_BROKER_URL": broker_url, "TELECOM_CARRIER_URL": sandbox.url("carrier"),
-           "TELECOM_MESSAGING_URL": sandbox.url("messaging"), "TELECOM_RELAY_INTERVAL_SECONDS": "0.5",
-           "TELECOM_RECONCILE_INTERVAL_SECONDS": "3600"}
-    worker = CeleryProcess(["worker", "--pool=threads", "--concurrency=4", "--loglevel=INFO", "--without-gossip",
-                            "--without-mingle", "--without-heartbeat", "-n", "lanes-test@%h"],
-                           env, base / "worker.log", "ready.")
-    beat = CeleryProcess(["beat", "--loglevel=INFO", "-s", str(base / "beat-schedule")],
-                         env, base / "beat.log", "beat: Starting")
-    try:
-        worker.wait_ready()
-        beat.wait_ready()
+    with outbox_stack(tmp_path_factory.mktemp("lanes"), providers=["carrier", "messaging"], name="lanes-test",
+                      env={"TELECOM_RELAY_INTERVAL_SECONDS": "0.5", "TELECOM_RECONCILE_INTERVAL_SECONDS": "3600"}
+                      ) as (sandbox, _endpoint, worker):
         yield sandbox, worker
-    finally:
-        beat.stop()
-        worker.stop()
-        sandbox.stop()
-        endpoint.close()
-        queue_tasks_on(previous_broker)
-        use_engine(None)
 
 
 def test_a_suspension_approved_during_a_flood_of_notices_reaches_the_carrier_within_seconds(stack):
