@@ -68,7 +68,7 @@ def test_an_issued_invoice_downloads_as_the_same_qualified_invoice_pdf(app_serve
                                                                          col(Invoice.issuer_registration_number).is_not(None))
                                                   .order_by(Invoice.id.desc())).first())
     page.goto(f"{base}/admin/invoices/{invoice.id}")
-    link = page.locator("#invoice-pdf")
+    link = page.locator(f"#invoice-pdf[href='/api/invoices/{invoice.id}/pdf']")  # not the last invoice this tab showed
     link.wait_for(timeout=20000)
     first = page.request.get(base + link.get_attribute("href"))
     second = page.request.get(f"{base}/api/invoices/{invoice.id}/pdf")
