@@ -354,8 +354,7 @@ def batches(*, actor: Actor, limit: int = 50) -> list[dict[str, Any]]:
         sending = _sending(session) if any(b.status == B.CREATED for b in rows) else {}
         return [{
             "id": b.id, "withdrawal_date": b.withdrawal_date.isoformat(), "status": b.status,
-            "status_label": label("debit_sending", "unknown" if sending[b.id] == "unknown" else "under_way")
-            if b.id in sending else state_label("debit_batch", b.status),
+            "status_label": _status_label(b, sending.get(b.id)),
             "sending": sending.get(b.id) in ("pending", "in_flight"), "item_count": b.item_count,
             "total_amount": yen(b.total_amount), "sha256": b.request_sha256[:16], "bank_ref": b.bank_ref or "",
             "collected": f"{b.collected_count}件 {yen(b.collected_amount)}" if b.result_imported_at else "",
@@ -363,6 +362,12 @@ def batches(*, actor: Actor, limit: int = 50) -> list[dict[str, Any]]:
             "created_at": tokyo_time(b.created_at), "submitted_at": tokyo_time(b.submitted_at),
             "can_submit": b.status == B.CREATED and b.id not in sending, "can_import": b.status == B.SUBMITTED,
         } for b in rows]
+
+
+def _status_label(batch: DirectDebitBatch, sending: str | None) -> str:
+    if sending is None:
+        return state_label("debit_batch", batch.status)
+    return label("debit_sending", "unknown" if sending == "unknown" else "under_way")
 
 
 def batch_items(batch_id: int, *, actor: Actor) -> list[dict[str, Any]]:

@@ -15,10 +15,11 @@ from __future__ import annotations
 import json
 import logging
 import random
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, or_
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from services.integrations.http import CallResult, ProviderClient
 from services.models import ExternalAttempt, ExternalOperation
@@ -55,26 +56,28 @@ def dispatch_due(limit: int = RELAY_BATCH, bulk_window: int = BULK_WINDOW) -> tu
     waiting for its retry counts too), so a flood of notices is never relayed twice for want of workers.
     """
     now = utcnow()
-    bulk = bulk_providers()
     pending = ExternalOperation.status == ExternalOperationStatus.PENDING.value
-    due = or_(ExternalOperation.next_attempt_at.is_(None), ExternalOperation.next_attempt_at <= now)
-    is_bulk = ExternalOperation.provider.in_(bulk)
-
-    def lease(lane, count: int) -> list[ExternalOperation]:
-        rows = session.exec(select(ExternalOperation).where(pending, due, lane)
-                            .order_by(ExternalOperation.next_attempt_at, ExternalOperation.id)
-                            .limit(count).with_for_update(skip_locked=True)).all() if count > 0 else []
-        for row in rows:
-            row.next_attempt_at = now + timedelta(seconds=settings.outbox_lease_seconds)
-            session.add(row)
-        return list(rows)
-
+    is_bulk = ExternalOperation.provider.in_(bulk_providers())
     with write_session() as session:
-        prompt = lease(~is_bulk, limit)
+        prompt = _lease(session, ~is_bulk, limit, now)
         waiting = session.exec(select(func.count()).select_from(ExternalOperation)
                                .where(pending, is_bulk, ExternalOperation.next_attempt_at > now)).one()
-        bulk_rows = lease(is_bulk, min(limit, bulk_window - waiting))
-        return [row.id for row in prompt], [row.id for row in bulk_rows]
+        return prompt, _lease(session, is_bulk, min(limit, bulk_window - waiting), now)
+
+
+def _lease(session: Session, lane: Any, count: int, now: datetime) -> list[int]:
+    """Lease up to `count` due PENDING operations of `lane`, oldest first; returns their ids."""
+    if count <= 0:
+        return []
+    rows = session.exec(select(ExternalOperation).where(
+        ExternalOperation.status == ExternalOperationStatus.PENDING.value, lane,
+        or_(ExternalOperation.next_attempt_at.is_(None), ExternalOperation.next_attempt_at <= now))
+        .order_by(ExternalOperation.next_attempt_at, ExternalOperation.id)
+        .limit(count).with_for_update(skip_locked=True)).all()
+    for row in rows:
+        row.next_attempt_at = now + timedelta(seconds=settings.outbox_lease_seconds)
+        session.add(row)
+    return [row.id for row in rows]
 
 
 def run_operation(operation_id: int, *, client: ProviderClient | None = None) -> str:

@@ -22,7 +22,6 @@ class DirectDebitState(MessagesMixin, rx.State):
     shown_batch: int = 0
     can_manage: bool = False
     default_date: str = ""
-    sending: bool = False  # a file is on its way to the bank: the page refreshes itself
 
     @rx.event
     @guarded(STAFF)
@@ -34,9 +33,13 @@ class DirectDebitState(MessagesMixin, rx.State):
 
     def _refresh(self) -> None:
         self.batches = direct_debit.batches(actor=actor())
-        self.sending = any(b["sending"] for b in self.batches)
         if self.shown_batch:
             self.items = direct_debit.batch_items(self.shown_batch, actor=actor())
+
+    @rx.var
+    def sending(self) -> bool:
+        """A file is on its way to the bank: the page refreshes itself until the bank took it."""
+        return any(b["sending"] for b in self.batches)
 
     def _batch(self, batch_id: int) -> dict[str, Any] | None:
         return next((b for b in self.batches if b["id"] == batch_id), None)
