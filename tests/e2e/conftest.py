@@ -165,13 +165,20 @@ def open_context(browser, viewport: str = "desktop", **options):
     return context
 
 
+def ledger_engine(app_server):
+    """An engine on the running app's ledger for the tests' own reads and writes. On SQLite every transaction
+    starts as BEGIN IMMEDIATE, as the app's writes do: a test that reads and then writes while the app commits
+    waits its turn instead of failing at once with 'database is locked' (a read snapshot cannot be upgraded)."""
+    from services.platform.db import make_engine
+
+    return make_engine(app_server["db_url"]).execution_options(sqlite_immediate=True)
+
+
 def query(app_server, fn):
     """Run `fn(session)` against the running app's ledger and return what it returns (for the tests' checks)."""
     from sqlmodel import Session
 
-    from services.platform.db import make_engine
-
-    engine = make_engine(app_server["db_url"])
+    engine = ledger_engine(app_server)
     try:
         with Session(engine) as session:
             return fn(session)

@@ -10,8 +10,7 @@ import pytest
 from sqlmodel import Session, select
 
 from services.models import AuditEntry, Customer, Line
-from services.platform.db import make_engine
-from tests.e2e.conftest import VIEWPORTS
+from tests.e2e.conftest import VIEWPORTS, ledger_engine
 
 pytestmark = pytest.mark.e2e
 
@@ -19,7 +18,7 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 def active_lines(app_server):
     """Two active lines nobody has touched (one per viewport)."""
-    engine = make_engine(app_server["db_url"])
+    engine = ledger_engine(app_server)
     with Session(engine) as s:
         rows = s.exec(select(Line).where(Line.status == "active").order_by(Line.id.desc()).limit(2)).all()
         out = [{"id": ln.id, "msisdn": ln.msisdn} for ln in rows]
@@ -28,7 +27,7 @@ def active_lines(app_server):
 
 
 def _suspensions(app_server, line_id: int) -> tuple[str, int]:
-    engine = make_engine(app_server["db_url"])
+    engine = ledger_engine(app_server)
     with Session(engine) as s:
         status = s.get(Line, line_id).status
         count = len(s.exec(select(AuditEntry).where(AuditEntry.line_id == line_id,
@@ -96,7 +95,7 @@ def test_support_requests_suspension_and_admin_approves_after_reading_the_diff(
 
 
 def test_support_sees_masked_personal_fields_it_is_not_entitled_to(app_server, staff_page):
-    engine = make_engine(app_server["db_url"])
+    engine = ledger_engine(app_server)
     with Session(engine) as s:
         customer = s.exec(select(Customer).where(Customer.kind == "individual", Customer.address.is_not(None),
                                                  Customer.birth_date.is_not(None)).limit(1)).first()

@@ -8,8 +8,7 @@ import re
 import pytest
 from sqlalchemy import text
 
-from services.platform.db import make_engine
-from tests.e2e.conftest import VIEWPORTS
+from tests.e2e.conftest import VIEWPORTS, ledger_engine
 
 pytestmark = pytest.mark.e2e
 
@@ -28,7 +27,7 @@ def test_admin_verifier_reports_intact_then_the_entry_edited_in_the_database(sta
     page.click("#audit-verify")
     page.wait_for_selector("#verify-result:has-text('改ざんは検出されませんでした')", timeout=20000)
 
-    engine = make_engine(app_server["db_url"])
+    engine = ledger_engine(app_server)
     with engine.connect() as conn:
         original = conn.execute(text("SELECT reason FROM audit_entry WHERE id = :i"), {"i": TAMPERED_ID}).scalar()
     try:

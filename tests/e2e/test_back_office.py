@@ -8,8 +8,7 @@ import pytest
 from sqlmodel import Session, select
 
 from services.models import AuditEntry, Contract, Customer, Line
-from services.platform.db import make_engine
-from tests.e2e.conftest import VIEWPORTS, open_context, sign_in
+from tests.e2e.conftest import VIEWPORTS, ledger_engine, open_context, sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -18,7 +17,7 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 def sample(app_server):
     """A line with history and a customer from the seeded ledger."""
-    engine = make_engine(app_server["db_url"])
+    engine = ledger_engine(app_server)
     with Session(engine) as s:
         line = s.exec(select(Line).join(AuditEntry, AuditEntry.line_id == Line.id)
                       .where(AuditEntry.action == "line.suspend").limit(1)).first()

@@ -18,12 +18,11 @@ from sqlmodel import Session, select
 from services.integrations.http import SIGNATURE_HEADER, sign
 from services.models import AuditEntry, InboundEvent, Line
 from services.platform import installation_secrets
-from services.platform.db import make_engine
 from state.admin.customers import CustomerState
 from state.admin.lines import LineState
 from state.admin.staff import StaffState
 from state.feedback import NOT_OFFERED
-from tests.e2e.conftest import open_context, sign_in
+from tests.e2e.conftest import ledger_engine, open_context, sign_in
 from tests.e2e.raw_socket import RawClient, handler_name, text_of
 
 pytestmark = pytest.mark.e2e
@@ -35,7 +34,7 @@ def _webhook(base: str, body: bytes, secret: str, provider: str = "carrier") -> 
 
 
 def _stored(app_server, event_id: str) -> int:
-    engine = make_engine(app_server["db_url"])
+    engine = ledger_engine(app_server)
     with Session(engine) as s:
         count = len(s.exec(select(InboundEvent).where(InboundEvent.event_id == event_id)).all())
     engine.dispose()
@@ -100,7 +99,7 @@ def test_an_anonymous_raw_client_gets_no_data_from_any_guarded_handler(app_serve
 
 def test_a_confirm_sent_with_no_pending_action_is_refused_by_the_handler(app_server, browser):
     base = app_server["base"]
-    engine = make_engine(app_server["db_url"])
+    engine = ledger_engine(app_server)
     with Session(engine) as s:
         line = s.exec(select(Line).where(Line.status == "active").order_by(Line.id).limit(1)).one()
     engine.dispose()
@@ -117,7 +116,7 @@ def test_a_confirm_sent_with_no_pending_action_is_refused_by_the_handler(app_ser
     context.close()
 
     assert NOT_OFFERED in text_of(deltas)
-    engine = make_engine(app_server["db_url"])
+    engine = ledger_engine(app_server)
     with Session(engine) as s:
         assert s.get(Line, line.id).status == "active"
     engine.dispose()
@@ -125,7 +124,7 @@ def test_a_confirm_sent_with_no_pending_action_is_refused_by_the_handler(app_ser
 
 def test_a_single_lines_termination_from_its_page_waits_for_a_second_person(app_server, staff_page):
     base = app_server["base"]
-    engine = make_engine(app_server["db_url"])
+    engine = ledger_engine(app_server)
     with Session(engine) as s:
         line = s.exec(select(Line).where(Line.status == "active").order_by(Line.id.desc()).offset(5).limit(1)).one()
         line_id = line.id
@@ -203,7 +202,7 @@ def test_a_verified_id_document_cannot_be_cleared_and_only_the_auditor_reveals_a
     from services.models import Customer
     from services.platform.config import PROJECT_ROOT
 
-    engine = make_engine(app_server["db_url"])
+    engine = ledger_engine(app_server)
     with Session(engine) as s:
         customer_id = s.exec(select(Customer.id).where(
             Customer.kyc_status == "verified", Customer.kind == "individual",
@@ -238,7 +237,7 @@ def test_a_verified_id_document_cannot_be_cleared_and_only_the_auditor_reveals_a
 def test_support_confirms_an_identity_check_with_its_method_and_the_record_is_kept(app_server, staff_page):
     from services.models import Customer
 
-    engine = make_engine(app_server["db_url"])
+    engine = ledger_engine(app_server)
     with Session(engine) as s:
         customer_id = s.exec(select(Customer.id).where(
             Customer.kyc_status == "submitted", Customer.kind == "individual",

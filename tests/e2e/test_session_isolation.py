@@ -19,8 +19,7 @@ from sqlmodel import Session, select
 
 from services.models import Customer
 from services.models.base import utcnow
-from services.platform.db import make_engine
-from tests.e2e.conftest import _trace, open_context, sign_in
+from tests.e2e.conftest import _trace, ledger_engine, open_context, sign_in
 from tests.e2e.raw_socket import RawClient, text_of
 
 pytestmark = pytest.mark.e2e
@@ -31,7 +30,7 @@ PERSONAL_FIELDS = ("address", "birth_date", "id_document_number", "bank_account"
 @pytest.fixture(scope="module")
 def customer_id(app_server) -> int:
     """An individual whose record has an address, a birth date, an ID document number and a bank account."""
-    engine = make_engine(app_server["db_url"])
+    engine = ledger_engine(app_server)
     with Session(engine) as s:
         found = s.exec(select(Customer.id).where(
             Customer.kind == "individual", Customer.id_document_number_enc.is_not(None),
@@ -141,7 +140,7 @@ def test_an_expired_session_leaves_nothing_in_the_tab(app_server, browser, custo
     shown = _personal_values(frames)  # support sees the phone and e-mail in full
     assert shown
 
-    engine = make_engine(app_server["db_url"])
+    engine = ledger_engine(app_server)
     with engine.begin() as conn:  # this session runs out (as after 12 hours)
         conn.execute(text("UPDATE staff_session SET expires_at = :past WHERE token_hash = :digest"),
                      {"past": utcnow() - timedelta(minutes=1),

@@ -12,9 +12,9 @@ from sqlmodel import select
 from demo.staff import DEMO_STAFF
 from services.ledger.tickets import open_ticket
 from services.models import Customer, StaffUser, Ticket, TicketMessage
-from services.platform.db import make_engine, use_engine
+from services.platform.db import use_engine
 from services.platform.permissions import Actor, Role
-from tests.e2e.conftest import query
+from tests.e2e.conftest import ledger_engine, query
 
 pytestmark = pytest.mark.e2e
 
@@ -30,7 +30,7 @@ def new_ticket(app_server) -> dict:
     customer = query(app_server, lambda s: s.exec(select(Customer).order_by(Customer.id)).first())
     admin = Actor(kind="staff", id=_staff_id(app_server, "admin"), role=Role.ADMIN, label=DEMO_STAFF["admin"][0],
                   request_id=uuid.uuid4().hex)
-    engine = make_engine(app_server["db_url"])
+    engine = ledger_engine(app_server)
     use_engine(engine)
     try:
         subject = f"SIMが認識されない（{uuid.uuid4().hex[:6]}）"
