@@ -1,4 +1,5 @@
-"""Frames every audience shares: the language switch, controls usable once the page has loaded, the sign-in frame."""
+"""Frames every audience shares: the language switch, controls usable once the page has loaded, a page body shown
+once its data is this page's, the sign-in frame."""
 
 from __future__ import annotations
 
@@ -28,6 +29,15 @@ def usable_once_loaded(*children) -> rx.Component:
     """
     return rx.el.fieldset(*children, disabled=~rx.State.is_hydrated, aria_busy=~rx.State.is_hydrated,
                           style={"border": "none", "padding": "0", "margin": "0", "min_width": "0"})
+
+
+def shown_once_loaded(*children, **props) -> rx.Component:
+    """A page body that stays hidden (keeping its place, so nothing jumps) until the page has loaded its data.
+
+    A tab keeps the data of the page it showed last: opening another customer, invoice or queue would otherwise
+    show the previous one for a moment as if it were this one. The shell's header and navigation stay visible.
+    """
+    return rx.box(*children, visibility=rx.cond(rx.State.is_hydrated, "visible", "hidden"), **props)
 
 
 def auth_frame(*children) -> rx.Component:

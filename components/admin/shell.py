@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from components.frame import language_switch, usable_once_loaded
+from components.frame import language_switch, shown_once_loaded, usable_once_loaded
 from components.i18n import t, tr
 from state.admin.search import SearchState
 from state.admin.shell import UiState
@@ -91,7 +91,7 @@ def admin_shell(*children, title: rx.Var | str = "") -> rx.Component:
             incident_banner(),
             padding="0.75em 1em", border_bottom="1px solid var(--gray-5)", background="var(--gray-2)",
         ),
-        rx.box(
+        shown_once_loaded(
             rx.vstack(rx.heading(title, size="6"), *children, spacing="4", width="100%"),
             padding="1em", max_width="1200px", margin="0 auto", width="100%",
         ),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from components.frame import language_switch, usable_once_loaded
+from components.frame import language_switch, shown_once_loaded, usable_once_loaded
 from components.i18n import t
 from state.my.shell import MyShellState
 from telecom_app import routes
@@ -39,7 +39,7 @@ def my_shell(title: rx.Var | str, *children) -> rx.Component:
             align="center", spacing="2", padding="0.5em 1em", border_bottom="1px solid var(--gray-5)",
             background="var(--gray-2)", width="100%",
         ),
-        rx.box(
+        shown_once_loaded(
             rx.vstack(rx.heading(title, size="5", as_="h1"), *children, spacing="4", width="100%"),
             padding="1em", padding_bottom="6em", max_width="640px", margin="0 auto", width="100%",
         ),

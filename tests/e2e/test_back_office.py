@@ -13,7 +13,6 @@ from tests.e2e.conftest import VIEWPORTS, ledger_engine, open_context, sign_in
 pytestmark = pytest.mark.e2e
 
 
-
 @pytest.fixture(scope="module")
 def sample(app_server):
     """A line with history and a customer from the seeded ledger."""
@@ -70,6 +69,45 @@ def test_support_finds_line_by_other_format_opens_360_and_history(staff_page, sa
     assert customers.get_by_text(sample["customer_name"]).count() >= 1 or \
         customers.get_by_text("さらに該当があります").count() == 1
     page.screenshot(path=f"/tmp/tsm-e2e-{viewport}.png", full_page=True)
+
+
+# Records, into window.__sawWatched, whether the name kept in sessionStorage was ever drawn visibly on this page.
+_WATCH_FOR_NAME = """
+new MutationObserver(() => {
+  const name = sessionStorage.getItem('e2e-watch-name');
+  if (!name || window.__sawWatched) return;
+  const walker = document.createTreeWalker(document.body || document, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const el = node.parentElement;
+    if (el && node.textContent.includes(name) && el.checkVisibility({visibilityProperty: true})) {
+      window.__sawWatched = true;
+      return;
+    }
+  }
+}).observe(document, {childList: true, subtree: true, characterData: true});
+"""
+
+
+def test_opening_another_customer_never_shows_the_previous_one_meanwhile(app_server, staff_page):
+    base = app_server["base"]
+    engine = ledger_engine(app_server)
+    with Session(engine) as s:
+        first, second = s.exec(select(Customer).order_by(Customer.id.desc()).limit(2)).all()
+        first_id, first_name, second_id, second_name = first.id, first.name, second.id, second.name
+    engine.dispose()
+    assert first_name not in second_name
+
+    page = staff_page("support")
+    page.goto(f"{base}/admin/customers/{first_id}")
+    page.get_by_text(first_name).first.wait_for(timeout=20000)
+    page.evaluate("name => sessionStorage.setItem('e2e-watch-name', name)", first_name)
+    page.add_init_script(_WATCH_FOR_NAME)
+    try:
+        page.goto(f"{base}/admin/customers/{second_id}")  # the tab's state still holds the first customer
+        page.get_by_text(second_name).first.wait_for(timeout=20000)
+        assert page.evaluate("window.__sawWatched === true") is False, "the previous customer was shown"
+    finally:
+        page.evaluate("sessionStorage.removeItem('e2e-watch-name')")
 
 
 def test_signed_out_visitor_is_sent_to_sign_in(app_server, browser):

@@ -76,8 +76,9 @@ def test_a_lost_phone_reported_on_a_phone_is_approved_by_support_suspended_and_t
 
     staff = staff_page("support")
     staff.goto(f"{base}/admin/approvals")
+    # the page first shows the queue as this tab last loaded it: wait for the queue read now, then check its order
+    staff.locator(f"[data-request='{request.id}']").wait_for(timeout=20000)
     first = staff.locator("[data-request]").first
-    first.wait_for(timeout=20000)
     assert first.get_attribute("data-request") == str(request.id)
     assert first.locator("[data-urgent]").inner_text() == "至急"
     assert "お客様 法人管理者 デモ" in first.inner_text() and "紛失: 電車の中に置き忘れました" in first.inner_text()
