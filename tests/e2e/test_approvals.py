@@ -7,10 +7,10 @@ import time
 
 import httpx
 import pytest
-from sqlmodel import Session, select
+from sqlmodel import select
 
 from services.models import AuditEntry, Customer, Line
-from tests.e2e.conftest import VIEWPORTS, ledger_engine
+from tests.e2e.conftest import VIEWPORTS, query
 
 pytestmark = pytest.mark.e2e
 
@@ -18,22 +18,14 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 def active_lines(app_server):
     """Two active lines nobody has touched (one per viewport)."""
-    engine = ledger_engine(app_server)
-    with Session(engine) as s:
-        rows = s.exec(select(Line).where(Line.status == "active").order_by(Line.id.desc()).limit(2)).all()
-        out = [{"id": ln.id, "msisdn": ln.msisdn} for ln in rows]
-    engine.dispose()
-    return out
+    rows = query(app_server, lambda s: s.exec(select(Line.id, Line.msisdn).where(Line.status == "active")
+                                              .order_by(Line.id.desc()).limit(2)).all())
+    return [{"id": line_id, "msisdn": msisdn} for line_id, msisdn in rows]
 
 
 def _suspensions(app_server, line_id: int) -> tuple[str, int]:
-    engine = ledger_engine(app_server)
-    with Session(engine) as s:
-        status = s.get(Line, line_id).status
-        count = len(s.exec(select(AuditEntry).where(AuditEntry.line_id == line_id,
-                                                    AuditEntry.action == "line.suspend")).all())
-    engine.dispose()
-    return status, count
+    return query(app_server, lambda s: (s.get(Line, line_id).status, len(s.exec(select(AuditEntry).where(
+        AuditEntry.line_id == line_id, AuditEntry.action == "line.suspend")).all())))
 
 
 @pytest.mark.parametrize("viewport", list(VIEWPORTS))
@@ -95,14 +87,13 @@ def test_support_requests_suspension_and_admin_approves_after_reading_the_diff(
 
 
 def test_support_sees_masked_personal_fields_it_is_not_entitled_to(app_server, staff_page):
-    engine = ledger_engine(app_server)
-    with Session(engine) as s:
-        customer = s.exec(select(Customer).where(Customer.kind == "individual", Customer.address.is_not(None),
-                                                 Customer.birth_date.is_not(None)).limit(1)).first()
-        address, birth = customer.address, customer.birth_date.isoformat()
-    engine.dispose()
+    customer_id, address, birth = query(app_server, lambda s: s.exec(
+        select(Customer.id, Customer.address, Customer.birth_date).where(
+            Customer.kind == "individual", Customer.address.is_not(None), Customer.birth_date.is_not(None))
+        .limit(1)).first())
+    birth = birth.isoformat()
     page = staff_page("support")
-    page.goto(f"{app_server['base']}/admin/customers/{customer.id}")
+    page.goto(f"{app_server['base']}/admin/customers/{customer_id}")
     page.get_by_text("****-**-**").first.wait_for(timeout=20000)
     body = page.inner_text("body")
     assert birth not in body and address not in body

@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 
 import pytest
-from sqlmodel import Session, select
+from sqlmodel import select
 
 from services.models import AuditEntry, Contract, Customer, Line
-from tests.e2e.conftest import VIEWPORTS, ledger_engine, open_context, sign_in
+from tests.e2e.conftest import VIEWPORTS, open_context, query, sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -16,16 +16,14 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 def sample(app_server):
     """A line with history and a customer from the seeded ledger."""
-    engine = ledger_engine(app_server)
-    with Session(engine) as s:
+    def read(s):
         line = s.exec(select(Line).join(AuditEntry, AuditEntry.line_id == Line.id)
                       .where(AuditEntry.action == "line.suspend").limit(1)).first()
         customer = s.get(Customer, line.customer_id)
         contract = s.exec(select(Contract).where(Contract.status == "active").limit(1)).first()
-        out = {"contract_id": contract.id, "line_id": line.id, "msisdn": line.msisdn, "customer_id": customer.id,
-               "customer_name": customer.name, "kana": customer.name_kana}
-    engine.dispose()
-    return out
+        return {"contract_id": contract.id, "line_id": line.id, "msisdn": line.msisdn, "customer_id": customer.id,
+                "customer_name": customer.name, "kana": customer.name_kana}
+    return query(app_server, read)
 
 
 def _search(page, text: str) -> None:
@@ -90,11 +88,8 @@ new MutationObserver(() => {
 
 def test_opening_another_customer_never_shows_the_previous_one_meanwhile(app_server, staff_page):
     base = app_server["base"]
-    engine = ledger_engine(app_server)
-    with Session(engine) as s:
-        first, second = s.exec(select(Customer).order_by(Customer.id.desc()).limit(2)).all()
-        first_id, first_name, second_id, second_name = first.id, first.name, second.id, second.name
-    engine.dispose()
+    (first_id, first_name), (second_id, second_name) = query(app_server, lambda s: s.exec(
+        select(Customer.id, Customer.name).order_by(Customer.id.desc()).limit(2)).all())
     assert first_name not in second_name
 
     page = staff_page("support")

@@ -13,7 +13,7 @@ import time
 
 import httpx
 import pytest
-from sqlmodel import Session, select
+from sqlmodel import select
 
 from services.integrations.http import SIGNATURE_HEADER, sign
 from services.models import AuditEntry, InboundEvent, Line
@@ -22,7 +22,7 @@ from state.admin.customers import CustomerState
 from state.admin.lines import LineState
 from state.admin.staff import StaffState
 from state.feedback import NOT_OFFERED
-from tests.e2e.conftest import ledger_engine, open_context, sign_in
+from tests.e2e.conftest import open_context, query, sign_in
 from tests.e2e.raw_socket import RawClient, handler_name, text_of
 
 pytestmark = pytest.mark.e2e
@@ -34,11 +34,7 @@ def _webhook(base: str, body: bytes, secret: str, provider: str = "carrier") -> 
 
 
 def _stored(app_server, event_id: str) -> int:
-    engine = ledger_engine(app_server)
-    with Session(engine) as s:
-        count = len(s.exec(select(InboundEvent).where(InboundEvent.event_id == event_id)).all())
-    engine.dispose()
-    return count
+    return query(app_server, lambda s: len(s.exec(select(InboundEvent).where(InboundEvent.event_id == event_id)).all()))
 
 
 def test_a_webhook_signed_with_any_secret_not_generated_for_this_installation_gets_401(app_server):
@@ -99,35 +95,32 @@ def test_an_anonymous_raw_client_gets_no_data_from_any_guarded_handler(app_serve
 
 def test_a_confirm_sent_with_no_pending_action_is_refused_by_the_handler(app_server, browser):
     base = app_server["base"]
-    engine = ledger_engine(app_server)
-    with Session(engine) as s:
-        line = s.exec(select(Line).where(Line.status == "active").order_by(Line.id).limit(1)).one()
-    engine.dispose()
+    line_id = query(app_server, lambda s: s.exec(select(Line.id).where(Line.status == "active")
+                                                 .order_by(Line.id).limit(1)).one())
     context = open_context(browser, "desktop")
     page = context.new_page()
     sign_in(page, base, "admin")
     cookie = "; ".join(f"{c['name']}={c['value']}" for c in context.cookies() if c["name"] == "tsm_session")
-    path, query = f"/admin/lines/{line.id}/", {"line_id": str(line.id)}
+    path, params = f"/admin/lines/{line_id}/", {"line_id": str(line_id)}
 
     with RawClient(base, cookie=cookie) as raw:
-        raw.send(handler_name(LineState, "load"), {}, path, query)
+        raw.send(handler_name(LineState, "load"), {}, path, params)
         deltas = raw.send(handler_name(LineState, "confirm"), {"form": {"reason": "forged", "confirm_word": ""}},
-                          path, query)
+                          path, params)
     context.close()
 
     assert NOT_OFFERED in text_of(deltas)
-    engine = ledger_engine(app_server)
-    with Session(engine) as s:
-        assert s.get(Line, line.id).status == "active"
-    engine.dispose()
+    assert query(app_server, lambda s: s.get(Line, line_id).status) == "active"
 
 
 def test_a_single_lines_termination_from_its_page_waits_for_a_second_person(app_server, staff_page):
     base = app_server["base"]
-    engine = ledger_engine(app_server)
-    with Session(engine) as s:
-        line = s.exec(select(Line).where(Line.status == "active").order_by(Line.id.desc()).offset(5).limit(1)).one()
-        line_id = line.id
+    line_id = query(app_server, lambda s: s.exec(select(Line.id).where(Line.status == "active")
+                                                 .order_by(Line.id.desc()).offset(5).limit(1)).one())
+
+    def status() -> str:
+        return query(app_server, lambda s: s.get(Line, line_id).status)
+
     maker = staff_page("support")
     maker.goto(f"{base}/admin/lines/{line_id}")
     maker.locator("[data-event='terminate']").click()
@@ -138,8 +131,7 @@ def test_a_single_lines_termination_from_its_page_waits_for_a_second_person(app_
     maker.fill("#confirm-word", word)
     maker.click("#confirm-submit")
     maker.get_by_text("承認申請 #").first.wait_for(timeout=20000)
-    with Session(engine) as s:
-        assert s.get(Line, line_id).status == "active"  # nothing happens before the approval
+    assert status() == "active"  # nothing happens before the approval
 
     checker = staff_page("admin")
     checker.goto(f"{base}/admin/approvals")
@@ -151,17 +143,12 @@ def test_a_single_lines_termination_from_its_page_waits_for_a_second_person(app_
     checker.get_by_text("を承認し、実行しました").wait_for(timeout=20000)
 
     deadline = time.time() + 30
-    while time.time() < deadline:
-        with Session(engine) as s:
-            if s.get(Line, line_id).status == "terminated":
-                break
+    while status() != "terminated" and time.time() < deadline:
         time.sleep(0.5)
-    with Session(engine) as s:
-        assert s.get(Line, line_id).status == "terminated"
-        entry = s.exec(select(AuditEntry).where(AuditEntry.line_id == line_id,
-                                                AuditEntry.action == "line.terminate")).one()
-    engine.dispose()
-    assert "承認申請 #" in entry.reason
+    assert status() == "terminated"
+    reason = query(app_server, lambda s: s.exec(select(AuditEntry.reason).where(
+        AuditEntry.line_id == line_id, AuditEntry.action == "line.terminate")).one())
+    assert "承認申請 #" in reason
 
 
 # --- 本人確認記録 ---------------------------------------------------------------------------------
@@ -202,21 +189,18 @@ def test_a_verified_id_document_cannot_be_cleared_and_only_the_auditor_reveals_a
     from services.models import Customer
     from services.platform.config import PROJECT_ROOT
 
-    engine = ledger_engine(app_server)
-    with Session(engine) as s:
-        customer_id = s.exec(select(Customer.id).where(
-            Customer.kyc_status == "verified", Customer.kind == "individual",
-            Customer.id_document_number_enc.is_not(None), Customer.bank_account_enc.is_not(None))
-            .order_by(Customer.id.desc()).limit(1)).one()
+    customer_id = query(app_server, lambda s: s.exec(select(Customer.id).where(
+        Customer.kyc_status == "verified", Customer.kind == "individual",
+        Customer.id_document_number_enc.is_not(None), Customer.bank_account_enc.is_not(None))
+        .order_by(Customer.id.desc()).limit(1)).one())
     run = subprocess.run([sys.executable, "-c", _AS_SALES, str(customer_id)], cwd=PROJECT_ROOT,
                          env=app_server["env"], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr[-2000:]
     out = json.loads(run.stdout.strip().splitlines()[-1])
     assert out["cleared"].startswith("refused") and "本人確認済の本人確認書類は変更・削除できません" in out["cleared"]
-    with Session(engine) as s:
-        customer = s.get(Customer, customer_id)
-        assert customer.id_document_number_enc is not None and customer.kyc_status == "verified"
-    engine.dispose()
+    kept, kyc_status = query(app_server, lambda s: s.exec(select(Customer.id_document_number_enc, Customer.kyc_status)
+                                                          .where(Customer.id == customer_id)).one())
+    assert kept is not None and kyc_status == "verified"
 
     base = app_server["base"]
     admin = staff_page("admin")
@@ -237,12 +221,9 @@ def test_a_verified_id_document_cannot_be_cleared_and_only_the_auditor_reveals_a
 def test_support_confirms_an_identity_check_with_its_method_and_the_record_is_kept(app_server, staff_page):
     from services.models import Customer
 
-    engine = ledger_engine(app_server)
-    with Session(engine) as s:
-        customer_id = s.exec(select(Customer.id).where(
-            Customer.kyc_status == "submitted", Customer.kind == "individual",
-            Customer.id_document_type == "drivers_license").order_by(Customer.id).limit(1)).one()
-    engine.dispose()
+    customer_id = query(app_server, lambda s: s.exec(select(Customer.id).where(
+        Customer.kyc_status == "submitted", Customer.kind == "individual",
+        Customer.id_document_type == "drivers_license").order_by(Customer.id).limit(1)).one())
     base = app_server["base"]
     maker = staff_page("support")
     maker.goto(f"{base}/admin/customers/{customer_id}")
